@@ -1,0 +1,67 @@
+"""insight-bayes: information-guided prompt selection for RLVR (InSight, arXiv 2603.01907).
+
+The exact Beta-Binomial mathematics (:mod:`insight_bayes.beta`), the acquisition scores
+(:mod:`insight_bayes.acquisition`), the belief state (:mod:`insight_bayes.belief`), the
+registry of selection rules (:mod:`insight_bayes.selectors`) and the selection loop
+(:mod:`insight_bayes.loop`). Heavier parts live in subpackages with optional extras:
+``insight_bayes.models`` (PyMC/ArviZ), ``insight_bayes.rlvr`` (PyTorch GRPO harness),
+``insight_bayes.integrations`` (TRL and other trainers).
+"""
+
+from insight_bayes.acquisition import (
+    difficulty_weight,
+    distance_score,
+    inverse_evidence_score,
+    wmi_score,
+)
+from insight_bayes.belief import BetaBelief
+from insight_bayes.beta import (
+    beta_binomial_pmf,
+    beta_entropy,
+    expected_variance_reduction,
+    mutual_information,
+    mutual_information_asymptotic,
+)
+from insight_bayes.environment import Environment, FixedRateEnvironment
+from insight_bayes.loop import LoopConfig, SelectionLoop, StepRecord, records_to_frames
+from insight_bayes.rewards import binarize_rewards, informative_groups
+from insight_bayes.selectors import (
+    Selection,
+    Selector,
+    available_selectors,
+    draw_candidates,
+    make_selector,
+    register_selector,
+    top_m,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BetaBelief",
+    "Environment",
+    "FixedRateEnvironment",
+    "LoopConfig",
+    "Selection",
+    "SelectionLoop",
+    "Selector",
+    "StepRecord",
+    "__version__",
+    "available_selectors",
+    "beta_binomial_pmf",
+    "beta_entropy",
+    "binarize_rewards",
+    "difficulty_weight",
+    "distance_score",
+    "draw_candidates",
+    "expected_variance_reduction",
+    "informative_groups",
+    "inverse_evidence_score",
+    "make_selector",
+    "mutual_information",
+    "mutual_information_asymptotic",
+    "records_to_frames",
+    "register_selector",
+    "top_m",
+    "wmi_score",
+]

@@ -1,0 +1,267 @@
+"""The Beta belief over every prompt's success rate and its discounted update (Eq. 3, 6).
+
+``BetaBelief`` holds two float64 arrays, ``alpha`` and ``beta``, one entry per prompt
+of the pool, and knows nothing of models or selection rules.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from insight_bayes.rewards import RewardMode, binarize_rewards
+from insight_bayes.validation import check_ids, check_int, check_real, describe_bad
+
+__all__ = ["BELIEF_FORMAT_VERSION", "BetaBelief"]
+
+#: Version tag written into saved beliefs; bump when the layout changes.
+BELIEF_FORMAT_VERSION = 1
+
+
+class BetaBelief:
+    r"""Independent ``Beta(alpha_i, beta_i)`` beliefs over the success rates of N prompts.
+
+    Parameters
+    ----------
+    n_prompts : int
+        Pool size ``N >= 1``.
+    alpha0, beta0 : float, default 1.0
+        Prior (Eq. 3), finite and > 0; also the target the discount forgets toward.
+    discount : float, default 1.0
+        ``lambda`` of Eq. 6 in [0, 1]; 1 is plain conjugate updating (the paper's
+        setting), smaller values forget old evidence as the policy drifts.
+
+    Attributes
+    ----------
+    alpha, beta : ndarray, shape (N,)
+        Current parameters (read-only views; change them through :meth:`update`).
+
+    Examples
+    --------
+    >>> belief = BetaBelief(3)
+    >>> belief.update([0, 0, 2], successes=[2, 1, 0], trials=[4, 4, 4])
+    >>> belief.alpha.tolist(), belief.beta.tolist()
+    ([4.0, 1.0, 1.0], [6.0, 1.0, 5.0])
+    """
+
+    def __init__(
+        self,
+        n_prompts: int,
+        *,
+        alpha0: float = 1.0,
+        beta0: float = 1.0,
+        discount: float = 1.0,
+    ) -> None:
+        n_prompts = check_int(n_prompts, "n_prompts", min_value=1)
+        self.alpha0 = check_real(alpha0, "alpha0", low=0.0, low_inclusive=False)
+        self.beta0 = check_real(beta0, "beta0", low=0.0, low_inclusive=False)
+        self.discount = check_real(discount, "discount", low=0.0, high=1.0)
+        self._alpha = np.full(n_prompts, self.alpha0)
+        self._beta = np.full(n_prompts, self.beta0)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def alpha(self) -> np.ndarray:
+        view = self._alpha.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def beta(self) -> np.ndarray:
+        view = self._beta.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def n_prompts(self) -> int:
+        return self._alpha.size
+
+    def __len__(self) -> int:
+        return self._alpha.size
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean belief ``m = alpha / (alpha + beta)`` (the paper's phi-bar)."""
+        return self._alpha / (self._alpha + self._beta)
+
+    @property
+    def evidence(self) -> np.ndarray:
+        """Evidence ``n = alpha + beta`` (pseudo-count of observed rollouts plus prior)."""
+        return self._alpha + self._beta
+
+    def __repr__(self) -> str:
+        return (
+            f"BetaBelief(n_prompts={self.n_prompts}, prior=({self.alpha0}, {self.beta0}), "
+            f"discount={self.discount}, mean evidence={self.evidence.mean():.3g})"
+        )
+
+    # ----------------------------------------------------------------- update
+    def update(
+        self,
+        ids: ArrayLike,
+        successes: ArrayLike,
+        trials: ArrayLike,
+        *,
+        discount: float | None = None,
+        fractional: bool = False,
+    ) -> None:
+        r"""Discounted conjugate update of the prompts in ``ids`` (Eq. 6).
+
+        .. math::
+            \alpha' = \lambda \alpha + (1 - \lambda)\alpha_0 + S, \qquad
+            \beta'  = \lambda \beta  + (1 - \lambda)\beta_0  + K - S
+
+        Only the listed prompts change. An id repeated within one call is one step's
+        evidence for that prompt: its successes and trials are summed and the discount
+        is applied once, so the result does not depend on the order of the rows.
+        The update is atomic: on any error the belief is left unchanged.
+
+        Parameters
+        ----------
+        ids : array_like of int, shape (G,)
+            Prompt indices in ``[0, N)``.
+        successes, trials : array_like, shape (G,)
+            Successes ``S`` and rollouts ``K`` of each group, ``0 <= S <= K``.
+            Successes must be integers unless ``fractional=True``.
+        discount : float, optional
+            ``lambda`` for this call; defaults to the belief's ``discount``.
+        fractional : bool, default False
+            Accept non-integer successes (fractional counts of graded rewards in
+            [0, 1], see :func:`binarize_rewards`). Off by default so that a graded
+            reward cannot enter a binary belief by accident.
+        """
+        ids_arr = check_ids(ids, "ids", self.n_prompts)
+        lam = (
+            self.discount
+            if discount is None
+            else check_real(discount, "discount", low=0.0, high=1.0)
+        )
+        s = np.asarray(successes, dtype=np.float64)
+        t = np.asarray(trials, dtype=np.float64)
+        for name, arr in (("successes", s), ("trials", t)):
+            if arr.shape != ids_arr.shape:
+                raise ValueError(
+                    f"{name} must have the shape of ids {ids_arr.shape}, got {arr.shape}"
+                )
+            ok = np.isfinite(arr) & (arr >= 0)
+            if not np.all(ok):
+                raise ValueError(f"{name} must be finite and >= 0; got {describe_bad(arr[~ok])}")
+        if np.any(t != np.round(t)):
+            raise ValueError(
+                f"trials must be whole numbers of rollouts; got {describe_bad(t[t != np.round(t)])}"
+            )
+        if np.any(s > t):
+            bad = s > t
+            raise ValueError(
+                f"successes must not exceed trials; got successes {s[bad][:3].tolist()} "
+                f"for trials {t[bad][:3].tolist()}"
+            )
+        if not fractional and np.any(s != np.round(s)):
+            raise ValueError(
+                "successes must be whole numbers; got "
+                f"{describe_bad(s[s != np.round(s)])}. Binarise graded rewards with "
+                "binarize_rewards(..., mode='binary') or pass fractional=True"
+            )
+        if ids_arr.size == 0:
+            return
+        unique, inverse = np.unique(ids_arr, return_inverse=True)
+        s_sum = np.bincount(inverse, weights=s, minlength=unique.size)
+        t_sum = np.bincount(inverse, weights=t, minlength=unique.size)
+        self._alpha[unique] = lam * self._alpha[unique] + (1.0 - lam) * self.alpha0 + s_sum
+        self._beta[unique] = lam * self._beta[unique] + (1.0 - lam) * self.beta0 + (t_sum - s_sum)
+
+    def update_from_rewards(
+        self,
+        ids: ArrayLike,
+        rewards: ArrayLike,
+        *,
+        mode: RewardMode = "binary",
+        threshold: float = 1.0,
+        discount: float | None = None,
+    ) -> None:
+        """Update from a ``(G, K)`` reward array via :func:`binarize_rewards` and Eq. 6."""
+        successes, trials = binarize_rewards(rewards, mode=mode, threshold=threshold)
+        self.update(ids, successes, trials, discount=discount, fractional=mode == "fractional")
+
+    # ------------------------------------------------------------ pool growth
+    def grow(self, n_new: int) -> np.ndarray:
+        """Append ``n_new`` prompts at the prior; return their ids."""
+        n_new = check_int(n_new, "n_new", min_value=0)
+        start = self.n_prompts
+        self._alpha = np.concatenate([self._alpha, np.full(n_new, self.alpha0)])
+        self._beta = np.concatenate([self._beta, np.full(n_new, self.beta0)])
+        return np.arange(start, start + n_new)
+
+    def copy(self) -> BetaBelief:
+        other = BetaBelief.__new__(BetaBelief)
+        other.alpha0, other.beta0, other.discount = self.alpha0, self.beta0, self.discount
+        other._alpha = self._alpha.copy()
+        other._beta = self._beta.copy()
+        return other
+
+    # ------------------------------------------------------------ persistence
+    def state_dict(self) -> dict[str, Any]:
+        """Plain-data state (arrays and floats) for a trainer's checkpoint."""
+        return {
+            "format_version": BELIEF_FORMAT_VERSION,
+            "alpha": self._alpha.copy(),
+            "beta": self._beta.copy(),
+            "alpha0": self.alpha0,
+            "beta0": self.beta0,
+            "discount": self.discount,
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> BetaBelief:
+        """Rebuild a belief from :meth:`state_dict`; refuses unknown versions and bad values."""
+        version = int(np.asarray(state.get("format_version", -1)))
+        if version != BELIEF_FORMAT_VERSION:
+            raise ValueError(
+                f"belief format_version {version} is not supported "
+                f"(expected {BELIEF_FORMAT_VERSION})"
+            )
+        alpha = np.asarray(state["alpha"], dtype=np.float64)
+        beta = np.asarray(state["beta"], dtype=np.float64)
+        if alpha.ndim != 1 or alpha.shape != beta.shape:
+            raise ValueError(
+                f"alpha and beta must be 1-d of equal shape, got {alpha.shape} and {beta.shape}"
+            )
+        for name, arr in (("alpha", alpha), ("beta", beta)):
+            if not np.all(np.isfinite(arr) & (arr > 0)):
+                raise ValueError(f"saved {name} must be finite and > 0")
+        out = cls(
+            alpha.size,
+            alpha0=float(np.asarray(state["alpha0"])),
+            beta0=float(np.asarray(state["beta0"])),
+            discount=float(np.asarray(state["discount"])),
+        )
+        out._alpha = alpha.copy()
+        out._beta = beta.copy()
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Replace this belief's state in place (validated first)."""
+        other = BetaBelief.from_state_dict(state)
+        self.alpha0, self.beta0, self.discount = other.alpha0, other.beta0, other.discount
+        self._alpha, self._beta = other._alpha, other._beta
+
+    def save(self, path: str | Path) -> Path:
+        """Write the belief to a ``.npz`` file (no pickle); returns the path written."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(".npz")
+        state = self.state_dict()
+        meta = {k: state[k] for k in ("format_version", "alpha0", "beta0", "discount")}
+        np.savez(path, alpha=state["alpha"], beta=state["beta"], meta=np.array(json.dumps(meta)))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> BetaBelief:
+        """Read a belief written by :meth:`save`."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            return cls.from_state_dict({**meta, "alpha": data["alpha"], "beta": data["beta"]})

@@ -1,0 +1,91 @@
+"""The environment protocol of the selection loop, and the simplest environment.
+
+An environment answers the two questions of Algorithm 1 that are not about beliefs:
+"what rewards did these chosen prompts get?" (:meth:`Environment.rollout`) and "what did
+the learner learn from them?" (:meth:`Environment.learn`). The latent-success-rate
+simulators (``simulations/``) and the GRPO harness (``insight_bayes.rlvr``) implement
+the same protocol, so one loop (:mod:`insight_bayes.loop`) drives them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from insight_bayes.belief import BetaBelief
+from insight_bayes.validation import check_ids, check_int, describe_bad
+
+__all__ = ["Environment", "FixedRateEnvironment"]
+
+
+@runtime_checkable
+class Environment(Protocol):
+    """What the selection loop needs from a task and a learner.
+
+    Metric names returned by :meth:`learn`, :meth:`evaluate` and the optional
+    ``diagnostics(belief, ids, rewards)`` are namespaced (``"train/..."``,
+    ``"eval/..."``, ``"belief/..."``) and land as columns of the per-step records.
+    """
+
+    @property
+    def pool_size(self) -> int:
+        """Number of training prompts; ids are ``0 .. pool_size - 1``."""
+
+    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Rewards of ``k`` rollouts of each prompt in ``ids``: shape ``(len(ids), k)``."""
+
+    def learn(
+        self, ids: np.ndarray, rewards: np.ndarray, rng: np.random.Generator
+    ) -> Mapping[str, float]:
+        """One learner step on the chosen groups; returns training metrics."""
+
+    def evaluate(self, rng: np.random.Generator) -> Mapping[str, float]:
+        """Held-out metrics of the current learner (e.g. ``"eval/accuracy"``)."""
+
+
+class FixedRateEnvironment:
+    """Prompts with fixed, known success rates and a learner that never changes.
+
+    Rollout rewards are ``Bernoulli(rate)``. Useful to test the loop end to end and to
+    check that beliefs converge to the true rates.
+
+    Parameters
+    ----------
+    rates : array_like, shape (N,)
+        True success rate of each prompt, in [0, 1].
+    """
+
+    def __init__(self, rates: ArrayLike) -> None:
+        r = np.asarray(rates, dtype=np.float64)
+        if r.ndim != 1 or r.size == 0:
+            raise ValueError(f"rates must be a non-empty 1-d array, got shape {r.shape}")
+        bad = ~(np.isfinite(r) & (r >= 0) & (r <= 1))
+        if np.any(bad):
+            raise ValueError(f"rates must lie in [0, 1]; got {describe_bad(r[bad])}")
+        self.rates = r
+
+    @property
+    def pool_size(self) -> int:
+        return self.rates.size
+
+    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        ids = check_ids(ids, "ids", self.pool_size)
+        k = check_int(k, "k", min_value=1)
+        return (rng.random((ids.size, k)) < self.rates[ids, None]).astype(np.float64)
+
+    def learn(
+        self, ids: np.ndarray, rewards: np.ndarray, rng: np.random.Generator
+    ) -> Mapping[str, float]:
+        return {"train/true_rate_chosen": float(self.rates[ids].mean())}
+
+    def evaluate(self, rng: np.random.Generator) -> Mapping[str, float]:
+        return {"eval/mean_rate": float(self.rates.mean())}
+
+    def diagnostics(
+        self, belief: BetaBelief, ids: np.ndarray, rewards: np.ndarray
+    ) -> Mapping[str, float]:
+        """Belief calibration on the whole pool: mean absolute error of the mean belief."""
+        return {"belief/mean_abs_error": float(np.abs(belief.mean - self.rates).mean())}
