@@ -1,0 +1,665 @@
+"""Algorithm 1 split in two calls, for trainers that own their loop.
+
+A trainer asks :meth:`OnlineSelector.next_batch` for the ids of the next ``M`` prompts
+(``M_hat`` candidates drawn uniformly from the pool, the top ``M`` kept by a registered
+rule, Eq. 16-17) and later hands their rewards to :meth:`OnlineSelector.report`, which
+binarises them as configured and updates the Beta belief (Eq. 6):
+
+>>> import numpy as np
+>>> from insight_bayes.integrations import OnlineConfig, OnlineSelector
+>>> selector = OnlineSelector(100, "insight", OnlineConfig(m=4, k=8), seed=0)
+>>> ids = selector.next_batch()
+>>> summary = selector.report(ids, np.ones((4, 8)))
+>>> summary.accepted, selector.belief.alpha[ids].tolist()
+(4, [9.0, 9.0, 9.0, 9.0])
+
+Bookkeeping of what was handed out
+----------------------------------
+Every id handed out is *pending* until its rewards arrive. Trainers that prefetch
+(TRL's data loader draws one batch ahead) ask for batch ``t + 1`` before batch ``t`` is
+rewarded, so reports may come **late**; they are always accepted, and the number of
+batches handed out in between is recorded as the report's *lag*. While ids are pending,
+new candidates are drawn from the rest of the pool (``exclude_pending=True``), so a rule
+whose belief has not moved yet does not pick the same prompts twice.
+
+Rewards for an id with no pending hand-out are refused unless a policy says otherwise:
+**twice** (already rewarded, or expired): ``on_duplicate="raise"`` (default) or
+``"ignore"``; **never handed out**: ``on_unknown="raise"`` (default), ``"ignore"`` or
+``"update"`` (use them as evidence anyway). A report is checked in full before anything
+changes, so a refused report leaves the belief and the bookkeeping untouched.
+
+Every public method holds one lock, so a prefetching thread may call
+:meth:`next_batch` while the training thread calls :meth:`report`.
+
+The state (:meth:`state_dict`) is plain data (lists, numbers, strings): the belief, the
+random-number state, the step, the pending batches and counters. It goes into
+``torch.save`` or JSON (:meth:`save`). On restore, batches that were handed out but got
+no reward at all are handed out again first (``replay_pending=True``), which is what
+resuming a trainer whose prefetched batch was lost needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from insight_bayes.belief import BetaBelief
+from insight_bayes.rewards import RewardMode, binarize_rewards
+from insight_bayes.selectors import Selection, Selector, draw_candidates, make_selector
+from insight_bayes.validation import check_ids, check_int, check_real
+
+__all__ = ["ONLINE_FORMAT_VERSION", "OnlineConfig", "OnlineSelector", "ReportSummary"]
+
+log = logging.getLogger(__name__)
+
+#: Version tag of :meth:`OnlineSelector.state_dict`; bump when the layout changes.
+ONLINE_FORMAT_VERSION = 1
+
+DuplicatePolicy = Literal["raise", "ignore"]
+UnknownPolicy = Literal["raise", "ignore", "update"]
+
+# Fields that must match between a saved state and the selector restoring it.
+_STATE_CONFIG_FIELDS = ("m", "k", "reward_mode", "reward_threshold")
+
+
+@dataclass(frozen=True)
+class OnlineConfig:
+    """Settings of an :class:`OnlineSelector`.
+
+    Attributes
+    ----------
+    m : int
+        Prompts per batch (the paper's ``M``).
+    k : int
+        Rollouts per prompt (``K``); the ``K`` of the information term.
+    candidate_ratio : float, default 16
+        ``M_hat / M``; ignored when ``m_hat`` is given.
+    m_hat : int, optional
+        Candidates per batch; defaults to ``ceil(candidate_ratio * m)``, always capped at
+        the prompts available.
+    reward_mode : {"binary", "fractional"}
+        How rewards become belief counts (:func:`insight_bayes.rewards.binarize_rewards`).
+    reward_threshold : float, default 1.0
+        Success threshold of the binary mode.
+    exclude_pending : bool, default True
+        Draw candidates only among prompts with no pending hand-out (falls back to the
+        whole pool, with a warning, when fewer than ``m`` are free).
+    on_duplicate : {"raise", "ignore"}
+        What to do with rewards for an id that was handed out but has nothing pending
+        (rewarded already, or expired).
+    on_unknown : {"raise", "ignore", "update"}
+        What to do with rewards for an id never handed out. ``"update"`` uses them as
+        evidence (e.g. rollouts the trainer made for its own reasons).
+    max_pending_batches : int, optional
+        Keep at most this many batches pending; older ones expire (their later rewards
+        count as duplicates). ``None``: never expire.
+    """
+
+    m: int
+    k: int
+    candidate_ratio: float = 16.0
+    m_hat: int | None = None
+    reward_mode: RewardMode = "binary"
+    reward_threshold: float = 1.0
+    exclude_pending: bool = True
+    on_duplicate: DuplicatePolicy = "raise"
+    on_unknown: UnknownPolicy = "raise"
+    max_pending_batches: int | None = None
+
+    def __post_init__(self) -> None:
+        check_int(self.m, "m", min_value=1)
+        check_int(self.k, "k", min_value=1)
+        check_real(self.candidate_ratio, "candidate_ratio", low=1.0)
+        if self.m_hat is not None:
+            check_int(self.m_hat, "m_hat", min_value=1)
+            if self.m_hat < self.m:
+                raise ValueError(f"m_hat must be >= m; got m_hat={self.m_hat} < m={self.m}")
+        if self.reward_mode not in ("binary", "fractional"):
+            raise ValueError(
+                f"reward_mode must be 'binary' or 'fractional', got {self.reward_mode!r}"
+            )
+        check_real(self.reward_threshold, "reward_threshold")
+        if not isinstance(self.exclude_pending, bool):
+            raise TypeError(f"exclude_pending must be a bool, got {self.exclude_pending!r}")
+        if self.on_duplicate not in ("raise", "ignore"):
+            raise ValueError(f"on_duplicate must be 'raise' or 'ignore', got {self.on_duplicate!r}")
+        if self.on_unknown not in ("raise", "ignore", "update"):
+            raise ValueError(
+                f"on_unknown must be 'raise', 'ignore' or 'update', got {self.on_unknown!r}"
+            )
+        if self.max_pending_batches is not None:
+            check_int(self.max_pending_batches, "max_pending_batches", min_value=1)
+
+    @property
+    def wanted_m_hat(self) -> int:
+        """Candidates per batch before capping at the prompts available."""
+        return self.m_hat if self.m_hat is not None else math.ceil(self.candidate_ratio * self.m)
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """What one :meth:`OnlineSelector.report` call did.
+
+    Attributes
+    ----------
+    accepted : int
+        Groups matched to a pending hand-out and added to the belief.
+    late : int
+        Accepted groups whose batch was followed by other hand-outs before the rewards
+        came (lag >= 1).
+    lags : ndarray of int, shape (accepted,)
+        Per accepted group, the batches handed out after its own before its rewards.
+    duplicates_ignored : int
+        Groups dropped by ``on_duplicate="ignore"``.
+    unknown_ignored, unknown_updated : int
+        Groups for never-handed-out ids dropped, or used as evidence.
+    """
+
+    accepted: int
+    late: int
+    lags: np.ndarray
+    duplicates_ignored: int = 0
+    unknown_ignored: int = 0
+    unknown_updated: int = 0
+
+    @property
+    def max_lag(self) -> int:
+        return int(self.lags.max()) if self.lags.size else 0
+
+
+@dataclass
+class _Batch:
+    """One hand-out: ids in rank order, their scores, which ones were rewarded."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    rewarded: np.ndarray
+    position: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.position = {int(pid): i for i, pid in enumerate(self.ids.tolist())}
+
+    @property
+    def n_left(self) -> int:
+        return int(self.ids.size - self.rewarded.sum())
+
+
+def _empty_stats() -> dict[str, int]:
+    return {
+        "batches_drawn": 0,
+        "batches_replayed": 0,
+        "groups_accepted": 0,
+        "groups_late": 0,
+        "max_lag": 0,
+        "duplicates_ignored": 0,
+        "unknown_ignored": 0,
+        "unknown_updated": 0,
+        "groups_expired": 0,
+        "pending_fallbacks": 0,
+    }
+
+
+class OnlineSelector:
+    """Hand out batches of prompt ids chosen by a registered rule; take their rewards back.
+
+    Parameters
+    ----------
+    pool : int or BetaBelief
+        Pool size ``N`` (a fresh ``Beta(1, 1)`` belief) or a starting belief (used in
+        place, not copied).
+    rule : Selector or str
+        A score-based rule or its registry name (paper defaults). Dynamic Sampling is
+        refused: it needs the rollouts before it can choose.
+    config : OnlineConfig
+        Batch sizes, reward binarisation and the late/duplicate/unknown policies.
+    seed : int, default 0
+        Root seed. The selection stream is the first of two spawned from it, exactly as
+        in :class:`insight_bayes.loop.SelectionLoop`, so a loop that reports each batch
+        before asking for the next reproduces ``SelectionLoop`` with the same seed.
+
+    Attributes
+    ----------
+    step : int
+        Batches drawn so far (replays after a restore are not counted).
+    """
+
+    def __init__(
+        self,
+        pool: int | BetaBelief,
+        rule: Selector | str,
+        config: OnlineConfig,
+        *,
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(config, OnlineConfig):
+            raise TypeError(f"config must be an OnlineConfig, got {type(config).__name__}")
+        self.config = config
+        self.rule = make_selector(rule) if isinstance(rule, str) else rule
+        if not isinstance(self.rule, Selector):
+            raise TypeError(f"rule must be a Selector or a registered name, got {rule!r}")
+        if self.rule.needs_rollouts:
+            raise ValueError(
+                f"rule {self.rule.name!r} cannot pre-select prompts: it chooses only after "
+                "rolling candidates out (it keeps groups whose K rewards are not all equal), "
+                "so it has no score to rank a batch before generation. Run it as a "
+                "post-rollout filter in the trainer (verl: algorithm.filter_groups), or use "
+                "a score-based rule such as 'insight' or 'mopps'"
+            )
+        if isinstance(pool, BetaBelief):
+            belief = pool
+        else:
+            belief = BetaBelief(check_int(pool, "pool", min_value=1))
+        if config.m > belief.n_prompts:
+            raise ValueError(
+                f"m={config.m} prompts per batch cannot be chosen from a pool of {belief.n_prompts}"
+            )
+        self.seed = check_int(seed, "seed", min_value=0)
+        self._belief = belief
+        self._rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(2)[0])
+        self._lock = threading.RLock()
+        self._step = 0
+        self._batches: dict[int, _Batch] = {}
+        self._pending_by_id: dict[int, deque[int]] = {}
+        self._pending_count = np.zeros(belief.n_prompts, dtype=np.int64)
+        self._handed_out = np.zeros(belief.n_prompts, dtype=np.int64)
+        self._replay: deque[int] = deque()
+        self._stats = _empty_stats()
+
+    # ------------------------------------------------------------------ views
+    @property
+    def belief(self) -> BetaBelief:
+        """The live belief. Read it while no other thread reports, or use :meth:`snapshot`."""
+        return self._belief
+
+    def snapshot(self) -> BetaBelief:
+        """A copy of the belief taken under the lock."""
+        with self._lock:
+            return self._belief.copy()
+
+    @property
+    def pool_size(self) -> int:
+        return self._belief.n_prompts
+
+    @property
+    def step(self) -> int:
+        return self._step
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: batches drawn/replayed, groups accepted/late, max lag, dropped groups."""
+        with self._lock:
+            return dict(self._stats)
+
+    def pending(self) -> list[tuple[int, np.ndarray]]:
+        """``(batch number, ids still awaiting rewards)`` for every pending batch, oldest first."""
+        with self._lock:
+            return [(b, batch.ids[~batch.rewarded].copy()) for b, batch in self._batches.items()]
+
+    def __repr__(self) -> str:
+        return (
+            f"OnlineSelector(rule={self.rule.name!r}, pool={self.pool_size}, m={self.config.m}, "
+            f"k={self.config.k}, step={self._step}, pending batches={len(self._batches)})"
+        )
+
+    # -------------------------------------------------------------- hand out
+    def next_selection(self, candidates: ArrayLike | None = None) -> Selection:
+        """The next batch as a :class:`~insight_bayes.selectors.Selection` (ids and scores).
+
+        A batch queued for replay by :meth:`load_state_dict` comes first. Otherwise the
+        candidates are ``candidates`` when given (e.g. the ``M_hat`` prompts a trainer's
+        data loader produced) or ``M_hat`` ids drawn uniformly from the pool; with
+        ``exclude_pending``, prompts with a pending hand-out are left out. The rule keeps
+        the top ``M`` (Eq. 17), and those ids become pending.
+
+        Parameters
+        ----------
+        candidates : array_like of int, shape (M_hat,), optional
+            Distinct prompt ids to choose from (at least ``M`` of them).
+        """
+        with self._lock:
+            if self._replay:
+                number = self._replay.popleft()
+                batch = self._batches[number]
+                self._stats["batches_replayed"] += 1
+                return Selection(ids=batch.ids.copy(), scores=batch.scores.copy())
+            cfg = self.config
+            available: np.ndarray | None = None
+            if cfg.exclude_pending and self._batches:
+                free = np.flatnonzero(self._pending_count == 0)
+                if free.size >= cfg.m:
+                    available = free
+                else:
+                    self._stats["pending_fallbacks"] += 1
+                    log.warning(
+                        "only %d prompts have no pending rewards (m=%d); drawing candidates "
+                        "from the whole pool",
+                        free.size,
+                        cfg.m,
+                    )
+            if candidates is not None:
+                candidates = check_ids(candidates, "candidates", self.pool_size)
+                if available is not None:
+                    free_cand = candidates[self._pending_count[candidates] == 0]
+                    candidates = free_cand if free_cand.size >= cfg.m else candidates
+            else:
+                size = self.pool_size if available is None else available.size
+                candidates = draw_candidates(size, min(cfg.wanted_m_hat, size), self._rng)
+                if available is not None:
+                    candidates = available[candidates]
+            selection = self.rule.select(candidates, self._belief, cfg.m, cfg.k, self._rng)
+            ids = np.asarray(selection.ids, dtype=np.int64)
+            number = self._step
+            self._batches[number] = _Batch(
+                ids=ids.copy(),
+                scores=np.asarray(selection.scores, dtype=np.float64).copy(),
+                rewarded=np.zeros(ids.size, dtype=bool),
+            )
+            for pid in ids.tolist():
+                self._pending_by_id.setdefault(pid, deque()).append(number)
+            self._pending_count[ids] += 1
+            self._handed_out[ids] += 1
+            self._step += 1
+            self._stats["batches_drawn"] += 1
+            self._expire_if_needed()
+            return Selection(ids=ids.copy(), scores=selection.scores.copy())
+
+    def next_batch(self, candidates: ArrayLike | None = None) -> np.ndarray:
+        """Ids of the next ``M`` prompts, best score first (see :meth:`next_selection`)."""
+        return self.next_selection(candidates).ids
+
+    def _expire_if_needed(self) -> None:
+        limit = self.config.max_pending_batches
+        while limit is not None and len(self._batches) > limit:
+            number = next(iter(self._batches))
+            batch = self._batches.pop(number)
+            left = batch.ids[~batch.rewarded]
+            for pid in left.tolist():
+                queue = self._pending_by_id[pid]
+                queue.remove(number)
+                if not queue:
+                    del self._pending_by_id[pid]
+            self._pending_count[left] -= 1
+            if number in self._replay:
+                self._replay.remove(number)
+            self._stats["groups_expired"] += int(left.size)
+            log.warning(
+                "batch %d expired with %d prompts never rewarded (max_pending_batches=%d)",
+                number,
+                left.size,
+                limit,
+            )
+
+    # ---------------------------------------------------------------- report
+    def report(self, ids: ArrayLike, rewards: ArrayLike) -> ReportSummary:
+        """Add the rewards of prompts handed out earlier to the belief (Eq. 6).
+
+        Parameters
+        ----------
+        ids : array_like of int, shape (G,)
+            Prompt ids; an id may repeat if it is pending more than once.
+        rewards : array_like, shape (G, K')
+            Rewards of each group's rollouts, binarised with the configured mode and
+            threshold (``K'`` may differ from the configured ``K``; it is the trials).
+
+        Each row is matched to the oldest pending hand-out of its id. Rows with none
+        follow ``on_duplicate`` / ``on_unknown``; with ``"raise"`` the whole report is
+        refused with a ``ValueError`` and nothing changes.
+        """
+        with self._lock:
+            ids_arr = check_ids(ids, "ids", self.pool_size)
+            r = np.asarray(rewards, dtype=np.float64)
+            if r.ndim != 2 or r.shape[0] != ids_arr.size:
+                raise ValueError(
+                    f"rewards must have shape (len(ids), K) = ({ids_arr.size}, K), got {r.shape}"
+                )
+            cfg = self.config
+            successes, trials = binarize_rewards(
+                r, mode=cfg.reward_mode, threshold=cfg.reward_threshold
+            )
+            used: dict[int, int] = {}
+            accepted: list[int] = []
+            lags: list[int] = []
+            duplicates: list[int] = []
+            unknown: list[int] = []
+            for row, pid in enumerate(ids_arr.tolist()):
+                queue = self._pending_by_id.get(pid)
+                j = used.get(pid, 0)
+                if queue is not None and j < len(queue):
+                    used[pid] = j + 1
+                    accepted.append(row)
+                    lags.append(self._step - 1 - queue[j])
+                elif self._handed_out[pid] > 0:
+                    duplicates.append(row)
+                else:
+                    unknown.append(row)
+            if duplicates and cfg.on_duplicate == "raise":
+                shown = sorted({int(ids_arr[i]) for i in duplicates})[:5]
+                raise ValueError(
+                    f"rewards for prompt ids {shown} with no pending hand-out (already "
+                    "rewarded, or expired); nothing was updated. Pass "
+                    "OnlineConfig(on_duplicate='ignore') to drop such rewards"
+                )
+            if unknown and cfg.on_unknown == "raise":
+                shown = sorted({int(ids_arr[i]) for i in unknown})[:5]
+                raise ValueError(
+                    f"rewards for prompt ids {shown} that were never handed out; nothing was "
+                    "updated. Pass OnlineConfig(on_unknown='update') to use them as evidence "
+                    "or on_unknown='ignore' to drop them"
+                )
+            rows = accepted + (unknown if cfg.on_unknown == "update" else [])
+            if rows:
+                take = np.asarray(rows, dtype=np.int64)
+                # Validated and atomic: raises before any change on bad counts.
+                self._belief.update(
+                    ids_arr[take],
+                    successes[take],
+                    trials[take],
+                    fractional=cfg.reward_mode == "fractional",
+                )
+            self._commit(used)
+            lags_arr = np.asarray(lags, dtype=np.int64)
+            n_late = int((lags_arr > 0).sum())
+            summary = ReportSummary(
+                accepted=len(accepted),
+                late=n_late,
+                lags=lags_arr,
+                duplicates_ignored=len(duplicates),
+                unknown_ignored=len(unknown) if cfg.on_unknown == "ignore" else 0,
+                unknown_updated=len(unknown) if cfg.on_unknown == "update" else 0,
+            )
+            stats = self._stats
+            stats["groups_accepted"] += summary.accepted
+            stats["groups_late"] += n_late
+            stats["max_lag"] = max(stats["max_lag"], summary.max_lag)
+            stats["duplicates_ignored"] += summary.duplicates_ignored
+            stats["unknown_ignored"] += summary.unknown_ignored
+            stats["unknown_updated"] += summary.unknown_updated
+            if duplicates or unknown:
+                log.info(
+                    "report: %d duplicate and %d unknown groups (%s / %s)",
+                    len(duplicates),
+                    len(unknown),
+                    cfg.on_duplicate,
+                    cfg.on_unknown,
+                )
+            return summary
+
+    def _commit(self, used: Mapping[int, int]) -> None:
+        for pid, n in used.items():
+            queue = self._pending_by_id[pid]
+            for _ in range(n):
+                number = queue.popleft()
+                batch = self._batches[number]
+                batch.rewarded[batch.position[pid]] = True
+                if number in self._replay:
+                    # Rewarded before it was handed out again: it was trained after all.
+                    self._replay.remove(number)
+                if batch.n_left == 0:
+                    del self._batches[number]
+            if not queue:
+                del self._pending_by_id[pid]
+            self._pending_count[pid] -= n
+
+    # ------------------------------------------------------------ pool growth
+    def grow(self, n_new: int) -> np.ndarray:
+        """Append ``n_new`` prompts at the prior, eligible from the next batch; return their ids."""
+        with self._lock:
+            new = self._belief.grow(n_new)
+            pad = np.zeros(new.size, dtype=np.int64)
+            self._pending_count = np.concatenate([self._pending_count, pad])
+            self._handed_out = np.concatenate([self._handed_out, pad])
+            return new
+
+    # ------------------------------------------------------------ persistence
+    def state_dict(self) -> dict[str, Any]:
+        """The full state as plain data (lists, ints, floats, strings; no arrays)."""
+        with self._lock:
+            belief = self._belief.state_dict()
+            return {
+                "format_version": ONLINE_FORMAT_VERSION,
+                "rule": self.rule.name,
+                "rule_params": dataclasses.asdict(self.rule),
+                "config": dataclasses.asdict(self.config),
+                "seed": self.seed,
+                "step": self._step,
+                "belief": {
+                    "format_version": int(belief["format_version"]),
+                    "alpha": belief["alpha"].tolist(),
+                    "beta": belief["beta"].tolist(),
+                    "alpha0": float(belief["alpha0"]),
+                    "beta0": float(belief["beta0"]),
+                    "discount": float(belief["discount"]),
+                },
+                "rng": _plain(self._rng.bit_generator.state),
+                "handed_out": self._handed_out.tolist(),
+                "pending": [
+                    {
+                        "batch": number,
+                        "ids": batch.ids.tolist(),
+                        "scores": batch.scores.tolist(),
+                        "rewarded": batch.rewarded.tolist(),
+                    }
+                    for number, batch in self._batches.items()
+                ],
+                "stats": dict(self._stats),
+            }
+
+    def load_state_dict(self, state: Mapping[str, Any], *, replay_pending: bool = True) -> None:
+        """Restore a state from :meth:`state_dict` (validated in full before anything changes).
+
+        Parameters
+        ----------
+        state : mapping
+            As written by :meth:`state_dict` (also after a JSON or ``torch.save`` trip).
+        replay_pending : bool, default True
+            Hand out again, before drawing anything new, the batches that were handed
+            out but got no reward at all (a trainer's prefetched batch lost at a restart).
+
+        Raises ``ValueError`` if the state is for another rule, rule parameters, seed,
+        ``m``, ``k`` or reward binarisation, or is malformed.
+        """
+        version = int(state.get("format_version", -1))
+        if version != ONLINE_FORMAT_VERSION:
+            raise ValueError(
+                f"online-selector format_version {version} is not supported "
+                f"(expected {ONLINE_FORMAT_VERSION})"
+            )
+        mine = {
+            "rule": self.rule.name,
+            "rule_params": dataclasses.asdict(self.rule),
+            "seed": self.seed,
+            **{f"config.{k}": getattr(self.config, k) for k in _STATE_CONFIG_FIELDS},
+        }
+        saved = {
+            "rule": state["rule"],
+            "rule_params": dict(state["rule_params"]),
+            "seed": int(state["seed"]),
+            **{f"config.{k}": state["config"][k] for k in _STATE_CONFIG_FIELDS},
+        }
+        differ = [k for k in mine if mine[k] != saved[k]]
+        if differ:
+            detail = ", ".join(f"{k}: saved {saved[k]!r} != {mine[k]!r}" for k in differ)
+            raise ValueError(f"state does not belong to this selector ({detail})")
+        belief = BetaBelief.from_state_dict(
+            {
+                **state["belief"],
+                "alpha": np.asarray(state["belief"]["alpha"], dtype=np.float64),
+                "beta": np.asarray(state["belief"]["beta"], dtype=np.float64),
+            }
+        )
+        n = belief.n_prompts
+        if self.config.m > n:
+            raise ValueError(f"saved pool of {n} prompts is smaller than m={self.config.m}")
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = dict(state["rng"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"saved rng state is not a PCG64 state: {exc}") from exc
+        handed_out = np.asarray(state["handed_out"], dtype=np.int64)
+        if handed_out.shape != (n,) or np.any(handed_out < 0):
+            raise ValueError(
+                f"saved handed_out must be {n} non-negative counts, got shape {handed_out.shape}"
+            )
+        step = check_int(int(state["step"]), "step", min_value=0)
+        batches: dict[int, _Batch] = {}
+        for entry in sorted(state["pending"], key=lambda e: int(e["batch"])):
+            number = int(entry["batch"])
+            ids = check_ids(np.asarray(entry["ids"], dtype=np.int64), "pending ids", n)
+            scores = np.asarray(entry["scores"], dtype=np.float64)
+            rewarded = np.asarray(entry["rewarded"], dtype=bool)
+            if not (ids.shape == scores.shape == rewarded.shape) or not 0 <= number < step:
+                raise ValueError(f"saved pending batch {number} is malformed")
+            batches[number] = _Batch(ids=ids, scores=scores, rewarded=rewarded)
+        pending_by_id: dict[int, deque[int]] = {}
+        pending_count = np.zeros(n, dtype=np.int64)
+        for number, batch in batches.items():
+            for pid in batch.ids[~batch.rewarded].tolist():
+                pending_by_id.setdefault(pid, deque()).append(number)
+                pending_count[pid] += 1
+        replay = deque(
+            number
+            for number, batch in batches.items()
+            if replay_pending and not batch.rewarded.any()
+        )
+        stats = _empty_stats()
+        stats.update({k: int(v) for k, v in dict(state.get("stats", {})).items() if k in stats})
+        with self._lock:
+            self._belief.load_state_dict(belief.state_dict())
+            self._rng = rng
+            self._step = step
+            self._batches = batches
+            self._pending_by_id = pending_by_id
+            self._pending_count = pending_count
+            self._handed_out = handed_out
+            self._replay = replay
+            self._stats = stats
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`state_dict` as JSON (no pickle); returns the path written."""
+        path = Path(path)
+        path.write_text(json.dumps(self.state_dict()))
+        return path
+
+    def load(self, path: str | Path, *, replay_pending: bool = True) -> None:
+        """Restore from a JSON file written by :meth:`save`."""
+        self.load_state_dict(json.loads(Path(path).read_text()), replay_pending=replay_pending)
+
+
+def _plain(value: Any) -> Any:
+    """Nested dicts of numpy scalars -> Python ints/floats (JSON- and torch.load-safe)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
