@@ -172,14 +172,14 @@ def make_run(tiny_lm, output_dir, *, rule="insight", m=M, k=G, dataset=None, **a
     return trainer, selector, log, handed, dataset
 
 
-def replay_with_lag(n_batches: int, lag: int, rule: str = "insight") -> list[np.ndarray]:
+def replay_with_lag(n_batches: int, lag: int, m: int = M) -> list[np.ndarray]:
     """Batches the rule chooses when batch t sees the rewards of batches < t - lag.
 
     Built from the core pieces only; pending batches are excluded from the candidates.
     """
     belief = BetaBelief(POOL)
     rng = np.random.default_rng(np.random.SeedSequence(SEED).spawn(2)[0])
-    selector = make_selector(rule)
+    selector = make_selector("insight")
     batches: list[np.ndarray] = []
     for t in range(n_batches):
         reported = max(t - lag, 0)
@@ -189,7 +189,7 @@ def replay_with_lag(n_batches: int, lag: int, rule: str = "insight") -> list[np.
         pending = np.concatenate(batches[reported:t]) if t > reported else np.empty(0, int)
         available = np.setdiff1d(np.arange(POOL), pending)
         cand = available[draw_candidates(available.size, min(M_HAT, available.size), rng)]
-        batches.append(selector.select(cand, belief, M, G, rng).ids)
+        batches.append(selector.select(cand, belief, m, G, rng).ids)
     return batches
 
 
@@ -245,6 +245,20 @@ def test_no_lag_with_two_iterations(tiny_lm, tmp_path):
     assert [call["drawn"] for call in log] == [1, 2]
     assert selector.stats["max_lag"] == 0
     assert [b.tolist() for b in handed] == [b.tolist() for b in replay_with_lag(len(handed), 0)]
+
+
+def test_gradient_accumulation_keeps_the_grouping_contract(tiny_lm, tmp_path):
+    """steps_per_generation = gradient_accumulation_steps = 2: chunks of 16 // 4 = 4 prompts,
+    each generation batch split over two micro-steps."""
+    trainer, selector, log, handed, _ = make_run(
+        tiny_lm, tmp_path, m=4, max_steps=2, gradient_accumulation_steps=2
+    )
+    trainer.train()
+    assert len(log) == 2
+    for call, batch in zip(log, handed, strict=False):
+        assert call["ids"] == np.repeat(batch, G).tolist()
+    assert [call["drawn"] for call in log] == [2, 3]  # the same one-chunk lag
+    assert [b.tolist() for b in handed] == [b.tolist() for b in replay_with_lag(3, 1, m=4)]
 
 
 def test_resume_restores_the_selector(tiny_lm, tmp_path):
