@@ -182,7 +182,7 @@ def fig_wmi_landscape(
         )
         style = rule_style(rule)
         ax.scatter(
-            belief.mean[chosen[rule]],
+            belief.mean[chosen[rule]] + shift,
             belief.evidence[chosen[rule]] * jitter,
             s=14,
             color=style["color"],
