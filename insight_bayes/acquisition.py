@@ -94,8 +94,8 @@ def wmi_score(
 
     Examples
     --------
-    >>> round(wmi_score(1.0, 1.0, 1), 6)  # w(0.5) * (ln 2 - 1/2)
-    0.043089
+    >>> round(wmi_score(1.0, 1.0, 1), 6)  # 0.25 exp(-3 * 0.2**2) (ln 2 - 1/2)
+    0.042827
     """
     mu, eta = _check_weight_params(mu, eta)
     k = check_int(k, "k", min_value=1)

@@ -15,10 +15,8 @@ from collections.abc import Sequence
 
 #: name -> (module, one-line help). Modules are imported lazily.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": (
-        "insight_bayes.demo",
-        "score a small pool with every rule and print a selection table",
-    ),
+    "demo": ("insight_bayes.demo", "print the selection table of every rule on a small pool"),
+    "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
 }
 
 

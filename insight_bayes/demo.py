@@ -25,17 +25,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed")
 
 
-def selection_table(
+def observed_pool(
     pool: int = 2000, m: int = 64, k: int = 8, warmup_steps: int = 20, seed: int = 0
-) -> list[dict[str, float | str]]:
-    """Rows of the demo table (one per rule), computed deterministically from ``seed``."""
+) -> tuple[np.ndarray, BetaBelief, np.ndarray]:
+    """A pool shaped like RLVR data, observed for ``warmup_steps`` random steps.
+
+    Returns the hidden success rates, the belief after the warm-up and one draw of
+    ``16 m`` candidates, all deterministic given ``seed``. A quarter of the prompts is
+    nearly unsolvable, a quarter nearly solved, the rest spread between.
+    """
     rng = np.random.default_rng(seed)
-    # A pool shaped like RLVR data: some unsolvable, some solved, the rest in between.
+    quarter = pool // 4
     rates = np.concatenate(
         [
-            rng.beta(0.3, 8.0, pool // 4),
-            rng.beta(8.0, 0.3, pool // 4),
-            rng.beta(2.0, 2.0, pool - 2 * (pool // 4)),
+            rng.beta(0.3, 8.0, quarter),
+            rng.beta(8.0, 0.3, quarter),
+            rng.beta(2.0, 2.0, pool - 2 * quarter),
         ]
     )
     belief = BetaBelief(pool)
@@ -43,30 +48,48 @@ def selection_table(
         ids = rng.choice(pool, size=m, replace=False)
         belief.update(ids, rng.binomial(k, rates[ids]), np.full(m, k))
     candidates = draw_candidates(pool, 16 * m, rng)
-    rows = []
+    return rates, belief, candidates
+
+
+def choose_with_every_rule(
+    rates: np.ndarray, belief: BetaBelief, candidates: np.ndarray, m: int, k: int, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Ids each registered rule keeps from the same candidates (rollouts drawn from ``rates``)."""
+    chosen = {}
     for name in available_selectors():
         rule = make_selector(name)
-        rule_rng = np.random.default_rng(seed + 1)
+        rng = np.random.default_rng(seed + 1)
         if rule.needs_rollouts:
-            chosen = rule.select_with_rollouts(
+            sel = rule.select_with_rollouts(
                 candidates,
                 belief,
                 m,
                 k,
-                rule_rng,
-                rollout=lambda ids, g=rule_rng: (g.random((ids.size, k)) < rates[ids, None]).astype(
+                rng,
+                rollout=lambda ids, g=rng: (g.random((ids.size, k)) < rates[ids, None]).astype(
                     float
                 ),
-            ).ids
+            )
         else:
-            chosen = rule.select(candidates, belief, m, k, rule_rng).ids
-        p = rates[chosen]
+            sel = rule.select(candidates, belief, m, k, rng)
+        chosen[name] = sel.ids
+    return chosen
+
+
+def selection_table(
+    pool: int = 2000, m: int = 64, k: int = 8, warmup_steps: int = 20, seed: int = 0
+) -> list[dict[str, float | str]]:
+    """Rows of the demo table (one per rule), computed deterministically from ``seed``."""
+    rates, belief, candidates = observed_pool(pool, m, k, warmup_steps, seed)
+    rows = []
+    for name, ids in choose_with_every_rule(rates, belief, candidates, m, k, seed).items():
+        p = rates[ids]
         informative = 1.0 - p**k - (1.0 - p) ** k
         rows.append(
             {
                 "rule": name,
-                "mean belief": float(belief.mean[chosen].mean()),
-                "evidence": float(belief.evidence[chosen].mean()),
+                "mean belief": float(belief.mean[ids].mean()),
+                "evidence": float(belief.evidence[ids].mean()),
                 "true rate": float(p.mean()),
                 "informative": float(informative.mean()),
             }

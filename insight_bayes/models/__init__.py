@@ -1,0 +1,1 @@
+"""PyMC/ArviZ models for analysis. Importing this package imports PyMC (``[bayes]`` extra)."""
