@@ -455,3 +455,12 @@ def test_docs_online_example_runs():
     selector, state = namespace["selector"], namespace["state"]
     assert state["step"] == 5 and selector.belief.evidence.sum() == 2 * 1000 + 5 * 16 * 8
     assert json.loads(json.dumps(state)) == state
+
+
+def test_module_docstring_example():
+    import doctest
+
+    import insight_bayes.integrations.online as online
+
+    result = doctest.testmod(online, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
