@@ -402,3 +402,25 @@ def test_version_pin(monkeypatch):
         r for r in pyproject["project"]["optional-dependencies"]["trl"] if r[:4] == "trl>"
     ]
     assert SpecifierSet(trl_req[3:]) == SpecifierSet(SUPPORTED_TRL)
+
+
+def test_callback_saves_restores_and_refuses_data_skip(tmp_path):
+    from types import SimpleNamespace
+
+    selector = OnlineSelector(POOL, "insight", OnlineConfig(m=M, k=G), seed=SEED)
+    ids = selector.next_batch()
+    selector.report(ids, np.ones((M, G)))
+    callback = SelectorCheckpointCallback(selector)
+    args = SimpleNamespace(output_dir=str(tmp_path), ignore_data_skip=False)
+    callback.on_save(args, SimpleNamespace(global_step=3, is_world_process_zero=True), None)
+    assert (tmp_path / "checkpoint-3" / SELECTOR_STATE_NAME).is_file()
+
+    fresh = OnlineSelector(POOL, "insight", OnlineConfig(m=M, k=G), seed=SEED)
+    restorer = SelectorCheckpointCallback(fresh)
+    with pytest.raises(ValueError, match="ignore_data_skip=True"):
+        restorer.on_train_begin(args, SimpleNamespace(global_step=3), None)
+    args.ignore_data_skip = True
+    restorer.on_train_begin(args, SimpleNamespace(global_step=3), None)
+    assert fresh.state_dict() == selector.state_dict()
+    with pytest.raises(FileNotFoundError, match="cannot be restored"):
+        SelectorCheckpointCallback(fresh).on_train_begin(args, SimpleNamespace(global_step=5), None)

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from insight_bayes.integrations.online import OnlineSelector
+from insight_bayes.validation import check_int
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,6 @@ class InSightSampler(Sampler[int]):
         repeat_count: int = 1,
         num_chunks: int | None = None,
     ) -> None:
-        from insight_bayes.validation import check_int
-
         if not isinstance(selector, OnlineSelector):
             raise TypeError(f"selector must be an OnlineSelector, got {type(selector).__name__}")
         self.selector = selector
