@@ -1,0 +1,160 @@
+"""Steps-to-target, speed-ups versus Random with bootstrap intervals, and a summary table.
+
+Steps-to-target ``T`` of a run is the first step at which ``eval/accuracy`` reaches the
+target. A run that never reaches it is *censored*: we only know ``T > horizon``; here it
+enters with ``T = horizon`` (so a speed-up against a censored baseline is a lower bound)
+and is counted in ``n_censored``. The Bayesian model in
+:mod:`insight_bayes.models.speedup` treats censoring properly.
+
+Speed-up of rule ``r`` versus the baseline: ``mean(T_baseline) / mean(T_r)``
+(> 1: ``r`` reaches the target in fewer steps). Bootstrap intervals resample seeds;
+when both rules ran the same seeds, seeds are resampled jointly (paired: every rule
+meets the same pool at the same seed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from insight_bayes.validation import RngLike, as_generator, check_int, check_real
+
+__all__ = ["bootstrap_speedups", "steps_to_target", "summary_table"]
+
+_GROUP = ["scenario", "rule", "seed"]
+
+
+def steps_to_target(
+    steps: pd.DataFrame, target: float, *, metric: str = "eval/accuracy"
+) -> pd.DataFrame:
+    """First step at which ``metric`` reaches ``target``, per (scenario, rule, seed).
+
+    Parameters
+    ----------
+    steps : DataFrame
+        Tidy steps table (columns ``scenario``, ``rule``, ``seed``, ``step``, ``metric``).
+    target : float
+        Threshold on ``metric``.
+    metric : str
+        Column to threshold.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``scenario, rule, seed, target, steps_to_target, censored, horizon``;
+        ``steps_to_target`` equals ``horizon`` (the last evaluated step) when censored.
+    """
+    target = check_real(target, "target")
+    missing = {*_GROUP, "step", metric} - set(steps.columns)
+    if missing:
+        raise ValueError(f"steps table lacks column(s) {sorted(missing)}")
+    df = steps.loc[steps[metric].notna(), [*_GROUP, "step", metric]]
+    if df.empty:
+        raise ValueError(f"no evaluated steps: column {metric!r} is empty")
+    df = df.sort_values([*_GROUP, "step"])
+    reached = df[df[metric] >= target].groupby(_GROUP)["step"].min()
+    horizon = df.groupby(_GROUP)["step"].max()
+    out = horizon.rename("horizon").to_frame().join(reached.rename("first"))
+    out["censored"] = out["first"].isna()
+    out["steps_to_target"] = out["first"].fillna(out["horizon"]).astype(float)
+    out["target"] = target
+    out = out.reset_index()
+    return out[[*_GROUP, "target", "steps_to_target", "censored", "horizon"]]
+
+
+def bootstrap_speedups(
+    stt: pd.DataFrame,
+    *,
+    baseline: str = "random",
+    n_boot: int = 2000,
+    level: float = 0.95,
+    rng: RngLike = 0,
+) -> pd.DataFrame:
+    """Speed-up of every rule versus ``baseline`` with percentile bootstrap intervals.
+
+    Parameters
+    ----------
+    stt : DataFrame
+        Output of :func:`steps_to_target`.
+    baseline : str
+        Rule label of the reference (Random).
+    n_boot : int
+        Bootstrap replicates (>= 100).
+    level : float
+        Interval level in (0, 1).
+    rng : Generator, int or None
+        Source of the resampling.
+
+    Returns
+    -------
+    DataFrame
+        One row per (scenario, rule): ``n_seeds, n_censored, mean_steps, speedup,
+        ci_low, ci_high, p_faster`` (share of replicates with speed-up > 1), ``paired``.
+    """
+    n_boot = check_int(n_boot, "n_boot", min_value=100)
+    level = check_real(level, "level", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    gen = as_generator(rng)
+    rows = []
+    for scenario, sdf in stt.groupby("scenario", sort=False):
+        base = sdf[sdf["rule"] == baseline].set_index("seed")["steps_to_target"]
+        if base.empty:
+            raise ValueError(f"baseline rule {baseline!r} has no runs in scenario {scenario!r}")
+        for rule, rdf in sdf.groupby("rule", sort=False):
+            t = rdf.set_index("seed")["steps_to_target"]
+            paired = set(t.index) == set(base.index)
+            if paired:
+                seeds = np.array(sorted(t.index))
+                tb, tr = base.loc[seeds].to_numpy(), t.loc[seeds].to_numpy()
+                idx = gen.integers(seeds.size, size=(n_boot, seeds.size))
+                boot = tb[idx].mean(axis=1) / tr[idx].mean(axis=1)
+            else:
+                tb, tr = base.to_numpy(), t.to_numpy()
+                ib = gen.integers(tb.size, size=(n_boot, tb.size))
+                ir = gen.integers(tr.size, size=(n_boot, tr.size))
+                boot = tb[ib].mean(axis=1) / tr[ir].mean(axis=1)
+            tail = (1.0 - level) / 2.0
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "rule": rule,
+                    "n_seeds": int(t.size),
+                    "n_censored": int(rdf["censored"].sum()),
+                    "mean_steps": float(tr.mean()),
+                    "speedup": float(tb.mean() / tr.mean()),
+                    "ci_low": float(np.quantile(boot, tail)),
+                    "ci_high": float(np.quantile(boot, 1.0 - tail)),
+                    "p_faster": float(np.mean(boot > 1.0)),
+                    "paired": paired,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def summary_table(
+    steps: pd.DataFrame, speedups: pd.DataFrame, *, metric: str = "eval/accuracy"
+) -> pd.DataFrame:
+    """One row per (scenario, rule): final accuracy, informative share, cost, speed-up.
+
+    Columns: ``final_accuracy`` (mean over seeds of the last evaluated ``metric``) and
+    its standard deviation, ``informative_share`` (mean over steps and seeds),
+    ``rollouts_per_step`` (Dynamic Sampling's extra rollouts included), and the
+    speed-up columns of :func:`bootstrap_speedups`; sorted by speed-up.
+    """
+    trained = steps[steps["step"] > 0]
+    last = (
+        steps[steps[metric].notna()]
+        .sort_values("step")
+        .groupby(_GROUP)[metric]
+        .last()
+        .groupby(["scenario", "rule"])
+    )
+    per_rule = pd.DataFrame(
+        {
+            "final_accuracy": last.mean(),
+            "final_accuracy_sd": last.std(ddof=1),
+            "informative_share": trained.groupby(["scenario", "rule"])["informative_share"].mean(),
+            "rollouts_per_step": trained.groupby(["scenario", "rule"])["rollouts"].mean(),
+        }
+    ).reset_index()
+    out = per_rule.merge(speedups, on=["scenario", "rule"], how="left")
+    return out.sort_values(["scenario", "speedup"], ascending=[True, False]).reset_index(drop=True)
