@@ -19,6 +19,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "insight_bayes.demo",
         "score a small pool with every rule and print a selection table",
     ),
+    "sweep": (
+        "simulations.cli",
+        "simulate every rule over seeds on a scenario; speed-ups vs Random",
+    ),
 }
 
 

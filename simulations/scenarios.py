@@ -219,10 +219,11 @@ register_scenario(
             heldout_size=128,
             n_groups=4,
             composition=PoolComposition(unsolvable_share=0.3, solved_share=0.1),
+            learning_rate=1.0,
             verifier=_COUNTDOWN_VERIFIER,
         ),
         loop=LoopConfig(m=24, k=8, steps=30, candidate_ratio=8.0, eval_every=1),
-        target_accuracy=0.5,
+        target_accuracy=0.55,
     )
 )
 register_scenario(
