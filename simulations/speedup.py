@@ -43,29 +43,40 @@ def steps_to_target(
     DataFrame
         Columns ``scenario, rule, seed, target, steps_to_target, censored, horizon``;
         ``steps_to_target`` equals ``horizon`` (the last evaluated step) when censored.
+        With a ``rollouts`` column, also ``rollouts_to_target``: rollouts spent up to
+        that step (Dynamic Sampling's extra rollouts included; all of them if censored).
     """
     target = check_real(target, "target")
     missing = {*_GROUP, "step", metric} - set(steps.columns)
     if missing:
         raise ValueError(f"steps table lacks column(s) {sorted(missing)}")
-    df = steps.loc[steps[metric].notna(), [*_GROUP, "step", metric]]
+    cols = [*_GROUP, "step", metric] + (["rollouts"] if "rollouts" in steps.columns else [])
+    df = steps[cols].sort_values([*_GROUP, "step"])
+    if "rollouts" in df.columns:
+        df["cum_rollouts"] = df.groupby(_GROUP)["rollouts"].cumsum()
+    df = df[df[metric].notna()]
     if df.empty:
         raise ValueError(f"no evaluated steps: column {metric!r} is empty")
-    df = df.sort_values([*_GROUP, "step"])
-    reached = df[df[metric] >= target].groupby(_GROUP)["step"].min()
-    horizon = df.groupby(_GROUP)["step"].max()
-    out = horizon.rename("horizon").to_frame().join(reached.rename("first"))
-    out["censored"] = out["first"].isna()
-    out["steps_to_target"] = out["first"].fillna(out["horizon"]).astype(float)
+    hit = df[df[metric] >= target].groupby(_GROUP).head(1).set_index(_GROUP)
+    last = df.groupby(_GROUP).tail(1).set_index(_GROUP)
+    out = last[["step"]].rename(columns={"step": "horizon"})
+    out["censored"] = ~out.index.isin(hit.index)
+    out["steps_to_target"] = hit["step"].reindex(out.index).fillna(out["horizon"]).astype(float)
     out["target"] = target
-    out = out.reset_index()
-    return out[[*_GROUP, "target", "steps_to_target", "censored", "horizon"]]
+    keep = [*_GROUP, "target", "steps_to_target", "censored", "horizon"]
+    if "cum_rollouts" in df.columns:
+        out["rollouts_to_target"] = (
+            hit["cum_rollouts"].reindex(out.index).fillna(last["cum_rollouts"]).astype(float)
+        )
+        keep.append("rollouts_to_target")
+    return out.reset_index()[keep]
 
 
 def bootstrap_speedups(
     stt: pd.DataFrame,
     *,
     baseline: str = "random",
+    measure: str = "steps_to_target",
     n_boot: int = 2000,
     level: float = 0.95,
     rng: RngLike = 0,
@@ -78,6 +89,8 @@ def bootstrap_speedups(
         Output of :func:`steps_to_target`.
     baseline : str
         Rule label of the reference (Random).
+    measure : {"steps_to_target", "rollouts_to_target"}
+        Cost to compare: training steps, or rollouts spent (compute).
     n_boot : int
         Bootstrap replicates (>= 100).
     level : float
@@ -88,19 +101,25 @@ def bootstrap_speedups(
     Returns
     -------
     DataFrame
-        One row per (scenario, rule): ``n_seeds, n_censored, mean_steps, speedup,
+        One row per (scenario, rule): ``n_seeds, n_censored, mean_cost`` (mean of
+        ``measure``), ``speedup,
         ci_low, ci_high, p_faster`` (share of replicates with speed-up > 1), ``paired``.
     """
     n_boot = check_int(n_boot, "n_boot", min_value=100)
     level = check_real(level, "level", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    if measure not in ("steps_to_target", "rollouts_to_target") or measure not in stt.columns:
+        raise ValueError(
+            f"measure must be 'steps_to_target' or 'rollouts_to_target' (a column of stt), "
+            f"got {measure!r}"
+        )
     gen = as_generator(rng)
     rows = []
     for scenario, sdf in stt.groupby("scenario", sort=False):
-        base = sdf[sdf["rule"] == baseline].set_index("seed")["steps_to_target"]
+        base = sdf[sdf["rule"] == baseline].set_index("seed")[measure]
         if base.empty:
             raise ValueError(f"baseline rule {baseline!r} has no runs in scenario {scenario!r}")
         for rule, rdf in sdf.groupby("rule", sort=False):
-            t = rdf.set_index("seed")["steps_to_target"]
+            t = rdf.set_index("seed")[measure]
             paired = set(t.index) == set(base.index)
             if paired:
                 seeds = np.array(sorted(t.index))
@@ -119,7 +138,7 @@ def bootstrap_speedups(
                     "rule": rule,
                     "n_seeds": int(t.size),
                     "n_censored": int(rdf["censored"].sum()),
-                    "mean_steps": float(tr.mean()),
+                    "mean_cost": float(tr.mean()),
                     "speedup": float(tb.mean() / tr.mean()),
                     "ci_low": float(np.quantile(boot, tail)),
                     "ci_high": float(np.quantile(boot, 1.0 - tail)),

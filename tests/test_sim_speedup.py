@@ -21,7 +21,7 @@ def _steps(curves: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
                     "step": step,
                     "eval/accuracy": acc,
                     "informative_share": 0.5,
-                    "rollouts": 16,
+                    "rollouts": 16 * (step > 0) * (2 if rule == "ds" else 1),
                 }
             )
     return pd.DataFrame(rows)
@@ -40,6 +40,21 @@ def test_steps_to_target_first_crossing_and_censoring():
     assert stt.loc["insight", "steps_to_target"] == 1
     assert bool(stt.loc["mi", "censored"]) and stt.loc["mi", "steps_to_target"] == 4
     assert not stt.loc["random", "censored"]
+    # rollouts spent up to the crossing step (16 per training step, none at step 0)
+    assert stt.loc["random", "rollouts_to_target"] == 32
+    assert stt.loc["mi", "rollouts_to_target"] == 64
+
+
+def test_rollout_speedup_charges_extra_rollouts():
+    # "ds" reaches the target in half the steps but spends twice the rollouts per step
+    steps = _steps({("random", 0): [0.1, 0.2, 0.3, 0.6], ("ds", 0): [0.1, 0.2, 0.6, 0.7]})
+    stt = steps_to_target(steps, 0.5)
+    by_steps = bootstrap_speedups(stt, n_boot=100).set_index("rule")
+    by_rollouts = bootstrap_speedups(stt, measure="rollouts_to_target", n_boot=100)
+    assert by_steps.loc["ds", "speedup"] == pytest.approx(1.5)
+    assert by_rollouts.set_index("rule").loc["ds", "speedup"] == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="measure"):
+        bootstrap_speedups(stt, measure="wall")
 
 
 def test_steps_to_target_ignores_unevaluated_steps_and_checks_columns():
@@ -97,6 +112,7 @@ def test_summary_table_joins_speedups():
     row = table.set_index("rule").loc["insight"]
     assert row["final_accuracy"] == pytest.approx(0.7)
     assert row["rollouts_per_step"] == 16
+    assert row["mean_cost"] == 1.0
 
 
 def test_pymc_model_recovers_a_known_speedup_with_censoring():
