@@ -16,7 +16,7 @@ import pandas as pd
 
 __all__ = ["OKABE_ITO", "forest_plot", "learning_curves", "rule_style"]
 
-#: Okabe & Ito (2008) colour-blind-safe palette (black first).
+#: Okabe & Ito (2008) colour-blind-safe palette (black first, the pale yellow last).
 OKABE_ITO = (
     "#000000",
     "#E69F00",
@@ -25,8 +25,8 @@ OKABE_ITO = (
     "#D55E00",
     "#0072B2",
     "#CC79A7",
-    "#F0E442",
     "#999999",
+    "#F0E442",
 )
 _LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)))
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<")
@@ -156,7 +156,12 @@ def forest_plot(
             markersize=6,
         )
     ax.axvline(1.0, color="0.4", linestyle="--", linewidth=1)
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_xscale("log")
+    plain = FuncFormatter(lambda x, _: f"{x:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
     ax.set_yticks(y, df["rule"])
     ax.set_xlabel(label)
     return ax
