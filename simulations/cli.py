@@ -86,9 +86,18 @@ def run(args: argparse.Namespace) -> int:
         f"{result.seconds:.1f} s -> {result.out}"
     )
     target = scenario.target_accuracy if args.target is None else args.target
-    stt = steps_to_target(result.steps, target)
+    store = ResultStore(out)
+    steps = result.steps
+    if "eval/accuracy" not in steps.columns or steps["eval/accuracy"].isna().all():
+        table = summary_table(steps)
+        table.to_csv(result.out / "summary.csv", index=False)
+        print("\nno held-out evaluation in this scenario: no steps-to-target or speed-ups")
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            print(table.drop(columns=["scenario"]).round(3).to_string(index=False))
+        return 0
+    stt = steps_to_target(steps, target)
     speedups = bootstrap_speedups(stt, baseline=args.baseline, n_boot=args.n_boot)
-    table = summary_table(result.steps, speedups)
+    table = summary_table(steps, speedups)
     if "rollouts_to_target" in stt.columns:
         per_rollout = bootstrap_speedups(
             stt, baseline=args.baseline, measure="rollouts_to_target", n_boot=args.n_boot
@@ -105,15 +114,19 @@ def run(args: argparse.Namespace) -> int:
             on=["scenario", "rule"],
             how="left",
         )
-    store = ResultStore(out)
     stt.to_csv(result.out / "steps_to_target.csv", index=False)
     table.to_csv(result.out / "summary.csv", index=False)
+    shown = [
+        "rule", "final_accuracy", "informative_share", "rollouts_per_step", "n_censored",
+        "mean_cost", "speedup", "ci_low", "ci_high", "rollout_speedup", "rollout_ci_low",
+        "rollout_ci_high",
+    ]  # fmt: skip
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(
             f"\nsteps to eval/accuracy >= {target}: speed-up vs {args.baseline} in steps and "
             "in rollouts (95% paired bootstrap over seeds; censored runs count at the horizon)"
         )
-        print(table.drop(columns=["scenario", "paired"]).round(3).to_string(index=False))
+        print(table[[c for c in shown if c in table]].round(3).to_string(index=False))
     if args.bayes:
         from insight_bayes.models.speedup import fit_speedup
 

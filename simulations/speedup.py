@@ -150,30 +150,45 @@ def bootstrap_speedups(
 
 
 def summary_table(
-    steps: pd.DataFrame, speedups: pd.DataFrame, *, metric: str = "eval/accuracy"
+    steps: pd.DataFrame,
+    speedups: pd.DataFrame | None = None,
+    *,
+    metric: str = "eval/accuracy",
 ) -> pd.DataFrame:
     """One row per (scenario, rule): final accuracy, informative share, cost, speed-up.
 
-    Columns: ``final_accuracy`` (mean over seeds of the last evaluated ``metric``) and
-    its standard deviation, ``informative_share`` (mean over steps and seeds),
-    ``rollouts_per_step`` (Dynamic Sampling's extra rollouts included), and the
-    speed-up columns of :func:`bootstrap_speedups`; sorted by speed-up.
+    Columns (those whose source columns exist): ``final_accuracy`` (mean over seeds of
+    the last evaluated ``metric``) and its standard deviation, ``informative_share``
+    (mean over steps and seeds of the share of groups with unequal rewards, as the
+    learner sees them), ``expected_informative`` (the same for binary verified rewards,
+    in expectation under the true rates), ``info_gain`` (mean realised entropy drop of
+    the chosen beliefs per step, nats), ``belief_mae`` (final pool-wide mean absolute
+    error of the mean belief), ``rollouts_per_step`` (Dynamic Sampling's extra rollouts
+    included), then the columns of :func:`bootstrap_speedups` when ``speedups`` is
+    given (sorted by speed-up).
     """
-    trained = steps[steps["step"] > 0]
-    last = (
-        steps[steps[metric].notna()]
-        .sort_values("step")
-        .groupby(_GROUP)[metric]
-        .last()
-        .groupby(["scenario", "rule"])
-    )
-    per_rule = pd.DataFrame(
-        {
-            "final_accuracy": last.mean(),
-            "final_accuracy_sd": last.std(ddof=1),
-            "informative_share": trained.groupby(["scenario", "rule"])["informative_share"].mean(),
-            "rollouts_per_step": trained.groupby(["scenario", "rule"])["rollouts"].mean(),
-        }
-    ).reset_index()
-    out = per_rule.merge(speedups, on=["scenario", "rule"], how="left")
+    keys = ["scenario", "rule"]
+    trained = steps[steps["step"] > 0].groupby(keys)
+    columns: dict[str, pd.Series] = {}
+    if metric in steps.columns and steps[metric].notna().any():
+        last = (
+            steps[steps[metric].notna()].sort_values("step").groupby(_GROUP)[metric].last()
+        ).groupby(keys)
+        columns["final_accuracy"] = last.mean()
+        columns["final_accuracy_sd"] = last.std(ddof=1)
+    for name, source in (
+        ("informative_share", "informative_share"),
+        ("expected_informative", "train/expected_informative"),
+        ("info_gain", "info/entropy_drop"),
+    ):
+        if source in steps.columns:
+            columns[name] = trained[source].mean()
+    if "belief/mae_pool" in steps.columns:
+        final = steps.sort_values("step").groupby(_GROUP)["belief/mae_pool"].last()
+        columns["belief_mae"] = final.groupby(keys).mean()
+    columns["rollouts_per_step"] = trained["rollouts"].mean()
+    out = pd.DataFrame(columns).reset_index()
+    if speedups is None:
+        return out.sort_values(keys).reset_index(drop=True)
+    out = out.merge(speedups, on=keys, how="left")
     return out.sort_values(["scenario", "speedup"], ascending=[True, False]).reset_index(drop=True)

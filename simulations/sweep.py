@@ -19,6 +19,7 @@ re-running a sweep only runs what is missing.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 import multiprocessing
 import os
@@ -204,6 +205,22 @@ def _git_revision() -> str | None:
     return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def _plain(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON (for comparing configurations)."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _check_same_configuration(store: ResultStore, scenarios: Sequence[Scenario]) -> None:
+    """Refuse to mix runs of two configurations that share a scenario key."""
+    stored = store.read_manifest().get("scenarios", {})
+    for s in scenarios:
+        if s.key in stored and stored[s.key] != _plain(s.to_dict()):
+            raise ValueError(
+                f"{store.root} holds runs of scenario {s.key} with a different configuration; "
+                "bump the scenario's version or use another results folder"
+            )
+
+
 def _manifest(
     scenarios: Sequence[Scenario],
     rules: Sequence[str],
@@ -218,6 +235,7 @@ def _manifest(
 
     old = store.read_manifest()
     now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    known = {**old.get("scenarios", {}), **{s.key: _plain(s.to_dict()) for s in scenarios}}
     return {
         "format": "insight-bayes-sweep/1",
         "created": old.get("created", now),
@@ -226,7 +244,7 @@ def _manifest(
         "git_revision": _git_revision(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "scenarios": {s.key: s.to_dict() for s in scenarios},
+        "scenarios": known,
         "rules": list(rules),
         "seeds": list(seeds),
         "seed_derivation": "pool: derive_seed(scenario_key, 'pool', seed); "
@@ -298,6 +316,7 @@ def run_sweep(
     workers = check_int(workers or os.cpu_count() or 1, "workers", min_value=1)
 
     store = ResultStore(out)
+    _check_same_configuration(store, scenario_list)
     specs = [
         RunSpec(s, r, seed, choices) for s in scenario_list for r in rule_list for seed in seed_list
     ]

@@ -157,6 +157,23 @@ def test_killed_sweep_resumes_and_loses_nothing(tmp_path):
     pd.testing.assert_frame_equal(_strip(resumed.steps), _strip(fresh.steps))
 
 
+def test_sweep_refuses_to_mix_configurations_under_one_key(tmp_path):
+    import dataclasses
+
+    s = get_scenario("quick")
+    run_sweep(s, ["random"], 1, tmp_path, workers=1, progress=False)
+    changed = s.with_changes(loop=dataclasses.replace(s.loop, steps=5))
+    with pytest.raises(ValueError, match="different configuration"):
+        run_sweep(changed, ["random"], 1, tmp_path, workers=1, progress=False)
+    bumped = changed.with_changes(version=2)
+    result = run_sweep(bumped, ["random"], 1, tmp_path, workers=1, progress=False)
+    assert set(result.steps["scenario"]) == {"quick@v2"}
+    assert set(json.loads((tmp_path / "manifest.json").read_text())["scenarios"]) == {
+        "quick@v1",
+        "quick@v2",
+    }
+
+
 def test_run_sweep_refuses_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="backend"):
         run_sweep("quick", ["random"], 1, tmp_path, backend="dask", progress=False)
