@@ -238,3 +238,20 @@ def test_learn_refuses_mismatched_rewards():
     env = _small_learning()
     with pytest.raises(ValueError, match="rewards must have shape"):
         env.learn(np.arange(3), np.zeros((4, 8)), np.random.default_rng(0))
+
+
+def test_large_pools_calibrate_on_a_fixed_sample():
+    cfg = LearningConfig(pool_size=500, heldout_size=50, calibration_sample=100)
+    env = LearningPool(cfg, 13)
+    assert env.calibration_ids.size == 100 and np.unique(env.calibration_ids).size == 100
+    belief = BetaBelief(500)
+    rng = np.random.default_rng(14)
+    belief.update(np.arange(500), rng.integers(0, 9, 500).astype(float), np.full(500, 8.0))
+    ids = np.array([1, 2, 3])
+    d = env.diagnostics(belief, ids, np.zeros((3, 8)))
+    sub = env.calibration_ids
+    by_hand = np.abs(belief.mean[sub] - env.rates[sub]).mean()
+    assert d["belief/mae_pool"] == pytest.approx(by_hand)
+    assert d["belief/mae_chosen"] == pytest.approx(np.abs(belief.mean[ids] - env.rates[ids]).mean())
+    whole = LearningPool(LearningConfig(pool_size=500, heldout_size=50), 13)
+    assert whole.calibration_ids is None

@@ -85,6 +85,9 @@ class LearningConfig:
         Per-step decay of abilities and offsets toward their start, in [0, 1).
     advantage_eps : float
         ``eps`` of the group-normalised advantage (> 0).
+    calibration_sample : int
+        Pool-wide belief metrics use a fixed random sample of this many prompts when
+        the pool is larger (the whole pool otherwise); keeps 10^6-prompt pools fast.
     verifier : Verifier
         Reward noise and grading.
     """
@@ -99,6 +102,7 @@ class LearningConfig:
     memorization_rate: float = 0.5
     forgetting: float = 0.0
     advantage_eps: float = 1e-6
+    calibration_sample: int = 20_000
     verifier: Verifier = field(default_factory=Verifier)
 
     def __post_init__(self) -> None:
@@ -111,6 +115,7 @@ class LearningConfig:
         check_real(self.memorization_rate, "memorization_rate", low=0.0)
         check_real(self.forgetting, "forgetting", low=0.0, high=1.0, high_inclusive=False)
         check_real(self.advantage_eps, "advantage_eps", low=0.0, low_inclusive=False)
+        check_int(self.calibration_sample, "calibration_sample", min_value=1)
 
     def build(self, rng: RngLike) -> LearningPool:
         """A fresh learner and pool drawn from ``rng``."""
@@ -173,6 +178,11 @@ class LearningPool:
         self.ability = np.zeros(c.n_groups)
         self.offset = np.zeros(c.pool_size)
         self.verifier = c.verifier
+        self.calibration_ids = (
+            np.sort(gen.choice(c.pool_size, c.calibration_sample, replace=False))
+            if c.pool_size > c.calibration_sample
+            else None
+        )
         self._cache_ids: list[np.ndarray] = []
         self._cache_correct: list[np.ndarray] = []
 
@@ -260,8 +270,19 @@ class LearningPool:
     def diagnostics(
         self, belief: BetaBelief, ids: np.ndarray, rewards: np.ndarray
     ) -> Mapping[str, float]:
-        """Belief calibration against the current observable rates."""
-        return belief_calibration(belief, self.verifier.observed_success_rate(self.rates), ids)
+        """Belief calibration against the current observable rates (see
+        :func:`~simulations.environments.calibration.belief_calibration`; pool-wide
+        metrics on ``calibration_ids`` when the pool exceeds ``calibration_sample``)."""
+        observe = self.verifier.observed_success_rate
+        if self.calibration_ids is None:
+            return belief_calibration(belief, observe(self.rates), ids)
+        return belief_calibration(
+            belief,
+            observe(self.rates_of(self.calibration_ids)),
+            ids,
+            subset=self.calibration_ids,
+            chosen_rates=observe(self.rates_of(ids)),
+        )
 
     # ------------------------------------------------------------- resume
     def state_dict(self) -> dict[str, np.ndarray]:
