@@ -79,3 +79,25 @@ def test_plots_draw_every_rule():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["random", "b"]
     with pytest.raises(ValueError, match="band"):
         learning_curves(pd.DataFrame(rows), band="iqr")
+
+
+def test_lazy_package_api_and_no_pymc_outside_models():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import simulations
+    from simulations import sweep
+
+    assert simulations.run_sweep is sweep.run_sweep
+    with pytest.raises(AttributeError, match="no attribute"):
+        simulations.nope  # noqa: B018
+    code = (
+        "import sys, simulations.sweep, simulations.speedup, simulations.analytic, "
+        "insight_bayes.cli; print('pymc' in sys.modules, 'ray' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert out.stdout.split() == ["False", "False"]
