@@ -16,6 +16,7 @@ from collections.abc import Sequence
 #: name -> (module, one-line help). Modules are imported lazily.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("insight_bayes.demo", "print the selection table of every rule on a small pool"),
+    "sweep": ("simulations.cli", "simulate every rule over seeds on a scenario; speed-ups"),
     "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
 }
 

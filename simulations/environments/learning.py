@@ -1,0 +1,300 @@
+r"""A learning pool: success rates rise as a simulated learner trains with GRPO.
+
+The model, in full
+------------------
+* Each training prompt ``i`` has a skill group ``g_i`` (one of ``G``), a difficulty
+  ``d_i`` (a logit) and a prompt-specific offset ``u_i`` (memorisation, starts at 0).
+  The learner has an ability ``theta_g`` per skill group (starts at 0).
+* Success rate (probability of a correct answer)::
+
+      phi_i = sigmoid(theta_{g_i} + u_i - d_i)
+
+  Difficulties are drawn so that the initial rates follow a
+  :class:`~simulations.environments.stationary.PoolComposition` (unsolvable, solved,
+  and spread-out prompts), plus a per-group shift ``N(0, group_spread^2)``.
+* **Held-out prompts** are drawn from the same distribution, belong to the same skill
+  groups, and are never trained on: ``eval/accuracy`` is their mean success rate
+  ``mean_h sigmoid(theta_{g_h} - d_h)`` (the exact expected pass@1).
+* **GRPO-style update.** A rollout is correct, ``c ~ Bernoulli(phi)``; the verifier
+  (:class:`~simulations.environments.noise.Verifier`) turns it into a reward ``r``.
+  Each chosen group of ``K`` rewards gets group-normalised advantages
+  ``A_k = (r_k - mean(r)) / (std(r) + eps)``; a group whose rewards are all equal has
+  ``A = 0`` and teaches nothing. The policy-gradient estimate with respect to the
+  prompt's logit is the score-function average
+
+      g_i = (1/K) sum_k A_k (c_k - phi_i)
+
+  (``d log p(c) / d logit = c - phi``). For clean binary rewards this is ``std(r)``: the
+  learner gains most from prompts with the most outcome variability. Noise and graded
+  rewards enter only through ``A``: a flipped reward pushes the wrong way, a format-only
+  reward difference carries no correctness signal.
+* The ability step averages over the ``M`` chosen groups (as the GRPO loss does), and is
+  shared between skill groups by a transfer matrix
+  ``T = (1 - transfer) I + transfer 11^T / G``::
+
+      theta <- theta + learning_rate * T (1/M) sum_i e_{g_i} g_i
+      u_i   <- u_i + memorization_rate * g_i      (chosen prompts only)
+
+* **Forgetting.** Before each step, ``theta <- theta - forgetting * theta`` and
+  ``u <- (1 - forgetting) u``: unpractised skill decays toward the start.
+
+Knobs: ``learning_rate``, ``transfer``, ``memorization_rate``, ``forgetting``, the pool
+composition, the number of skill groups and the verifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import expit, logit
+
+from insight_bayes.belief import BetaBelief
+from insight_bayes.validation import RngLike, as_generator, check_ids, check_int, check_real
+from simulations.environments.calibration import belief_calibration
+from simulations.environments.noise import Verifier
+from simulations.environments.stationary import PoolComposition
+
+__all__ = ["LearningConfig", "LearningPool", "grpo_logit_gradient"]
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    """Configuration of a :class:`LearningPool` (see the module docstring for the model).
+
+    Attributes
+    ----------
+    pool_size : int
+        Training prompts (>= 1).
+    heldout_size : int
+        Held-out prompts used only for ``eval/accuracy`` (>= 1).
+    n_groups : int
+        Skill groups ``G`` (>= 1).
+    composition : PoolComposition
+        Distribution of the initial success rates (train and held-out alike).
+    group_spread : float
+        Standard deviation of the per-group shift of the difficulty logits (>= 0).
+    learning_rate : float
+        Step size of the group abilities (> 0), logits per unit of mean gradient.
+    transfer : float
+        Share of each group's update spread evenly over all groups, in [0, 1].
+    memorization_rate : float
+        Step size of the prompt-specific offsets ``u_i`` (>= 0); does not reach held-out.
+    forgetting : float
+        Per-step decay of abilities and offsets toward their start, in [0, 1).
+    advantage_eps : float
+        ``eps`` of the group-normalised advantage (> 0).
+    calibration_sample : int
+        Pool-wide belief metrics use a fixed random sample of this many prompts when
+        the pool is larger (the whole pool otherwise); keeps 10^6-prompt pools fast.
+    verifier : Verifier
+        Reward noise and grading.
+    """
+
+    pool_size: int = 2000
+    heldout_size: int = 512
+    n_groups: int = 8
+    composition: PoolComposition = field(default_factory=PoolComposition)
+    group_spread: float = 0.5
+    learning_rate: float = 2.0
+    transfer: float = 0.2
+    memorization_rate: float = 0.5
+    forgetting: float = 0.0
+    advantage_eps: float = 1e-6
+    calibration_sample: int = 20_000
+    verifier: Verifier = field(default_factory=Verifier)
+
+    def __post_init__(self) -> None:
+        check_int(self.pool_size, "pool_size", min_value=1)
+        check_int(self.heldout_size, "heldout_size", min_value=1)
+        check_int(self.n_groups, "n_groups", min_value=1)
+        check_real(self.group_spread, "group_spread", low=0.0)
+        check_real(self.learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+        check_real(self.transfer, "transfer", low=0.0, high=1.0)
+        check_real(self.memorization_rate, "memorization_rate", low=0.0)
+        check_real(self.forgetting, "forgetting", low=0.0, high=1.0, high_inclusive=False)
+        check_real(self.advantage_eps, "advantage_eps", low=0.0, low_inclusive=False)
+        check_int(self.calibration_sample, "calibration_sample", min_value=1)
+
+    def build(self, rng: RngLike) -> LearningPool:
+        """A fresh learner and pool drawn from ``rng``."""
+        return LearningPool(self, rng)
+
+
+def grpo_logit_gradient(
+    rewards: np.ndarray, correct: np.ndarray, rates: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
+    """Per-group policy-gradient estimate with respect to the prompt's logit.
+
+    ``g = (1/K) sum_k A_k (c_k - phi)``, ``A_k = (r_k - mean r) / (std r + eps)``.
+
+    Parameters
+    ----------
+    rewards : ndarray, shape (G, K)
+        Observed (possibly noisy or graded) rewards.
+    correct : ndarray of bool, shape (G, K)
+        Whether each rollout was actually correct.
+    rates : ndarray, shape (G,)
+        Success rates ``phi`` at which the rollouts were drawn.
+    eps : float
+        Stabiliser of the standard deviation.
+
+    Returns
+    -------
+    ndarray, shape (G,)
+        Zero for groups whose rewards are all equal.
+    """
+    r = np.asarray(rewards, dtype=np.float64)
+    centred = r - r.mean(axis=1, keepdims=True)
+    adv = centred / (r.std(axis=1, keepdims=True) + eps)
+    score = np.asarray(correct, dtype=np.float64) - np.asarray(rates)[:, None]
+    return (adv * score).mean(axis=1)
+
+
+class LearningPool:
+    """Prompts whose success rates rise as a simulated GRPO learner trains on them.
+
+    Implements :class:`insight_bayes.environment.Environment`; see the module docstring.
+
+    Parameters
+    ----------
+    config : LearningConfig
+    rng : Generator, int or None
+        Draws the pool (difficulties and skill groups of train and held-out prompts).
+    """
+
+    def __init__(self, config: LearningConfig, rng: RngLike = None) -> None:
+        self.config = config
+        gen = as_generator(rng)
+        c = config
+        shift = gen.normal(0.0, c.group_spread, size=c.n_groups)
+        self.groups = gen.integers(c.n_groups, size=c.pool_size)
+        self.heldout_groups = gen.integers(c.n_groups, size=c.heldout_size)
+        rate0 = c.composition.sample(c.pool_size, gen)
+        heldout_rate0 = c.composition.sample(c.heldout_size, gen)
+        self.difficulty = -logit(rate0) + shift[self.groups]
+        self.heldout_difficulty = -logit(heldout_rate0) + shift[self.heldout_groups]
+        self.ability = np.zeros(c.n_groups)
+        self.offset = np.zeros(c.pool_size)
+        self.verifier = c.verifier
+        self.calibration_ids = (
+            np.sort(gen.choice(c.pool_size, c.calibration_sample, replace=False))
+            if c.pool_size > c.calibration_sample
+            else None
+        )
+        self._cache_ids: list[np.ndarray] = []
+        self._cache_correct: list[np.ndarray] = []
+
+    # --------------------------------------------------------------- rates
+    @property
+    def pool_size(self) -> int:
+        return self.config.pool_size
+
+    def rates_of(self, ids: np.ndarray) -> np.ndarray:
+        """Current success rates of training prompts ``ids``."""
+        return expit(self.ability[self.groups[ids]] + self.offset[ids] - self.difficulty[ids])
+
+    @property
+    def rates(self) -> np.ndarray:
+        """Current success rates of the whole training pool, shape (N,)."""
+        return expit(self.ability[self.groups] + self.offset - self.difficulty)
+
+    @property
+    def heldout_rates(self) -> np.ndarray:
+        """Current success rates of the held-out prompts, shape (H,)."""
+        return expit(self.ability[self.heldout_groups] - self.heldout_difficulty)
+
+    # ----------------------------------------------------------- protocol
+    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Rewards of ``k`` rollouts per prompt; remembers correctness for :meth:`learn`."""
+        ids = check_ids(ids, "ids", self.pool_size)
+        k = check_int(k, "k", min_value=1)
+        correct = rng.random((ids.size, k)) < self.rates_of(ids)[:, None]
+        self._cache_ids.append(ids)
+        self._cache_correct.append(correct)
+        return self.verifier.rewards(correct, rng)
+
+    def _correctness(self, ids: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+        """Correctness of the rollouts behind ``rewards`` (from the rollout cache)."""
+        if self._cache_ids:
+            cached = np.concatenate(self._cache_ids)
+            correct = np.concatenate(self._cache_correct)
+            order = np.argsort(cached, kind="stable")
+            pos = np.searchsorted(cached[order], ids)
+            pos = np.minimum(pos, cached.size - 1)
+            found = cached[order][pos] == ids
+            if np.all(found) and correct.shape[1] == rewards.shape[1]:
+                return correct[order][pos]
+        # Rewards that did not come from this environment's rollout: trust the verifier.
+        return rewards >= self.verifier.correct_reward
+
+    def learn(
+        self, ids: np.ndarray, rewards: np.ndarray, rng: np.random.Generator
+    ) -> Mapping[str, float]:
+        """One GRPO-style step on the chosen groups (see the module docstring)."""
+        c = self.config
+        ids = check_ids(ids, "ids", self.pool_size)
+        rewards = np.asarray(rewards, dtype=np.float64)
+        if rewards.ndim != 2 or rewards.shape[0] != ids.size:
+            raise ValueError(f"rewards must have shape ({ids.size}, K), got {rewards.shape}")
+        correct = self._correctness(ids, rewards)
+        self._cache_ids.clear()
+        self._cache_correct.clear()
+        rates = self.rates_of(ids)
+        k = rewards.shape[1]
+        p_obs = self.verifier.observed_success_rate(rates)
+        grad = grpo_logit_gradient(rewards, correct, rates, c.advantage_eps)
+        if c.forgetting:
+            self.ability *= 1.0 - c.forgetting
+            self.offset *= 1.0 - c.forgetting
+        per_group = np.bincount(self.groups[ids], weights=grad, minlength=c.n_groups) / ids.size
+        step = (1.0 - c.transfer) * per_group + c.transfer * per_group.mean()
+        self.ability += c.learning_rate * step
+        if c.memorization_rate:
+            np.add.at(self.offset, ids, c.memorization_rate * grad)
+        return {
+            "train/true_rate_chosen": float(rates.mean()),
+            "train/expected_informative": float(np.mean(1.0 - p_obs**k - (1.0 - p_obs) ** k)),
+            "train/gradient": float(grad.mean()),
+            "train/ability_mean": float(self.ability.mean()),
+        }
+
+    def evaluate(self, rng: np.random.Generator) -> Mapping[str, float]:
+        """Held-out accuracy (exact expected pass@1) and mean training-pool rate."""
+        return {
+            "eval/accuracy": float(self.heldout_rates.mean()),
+            "eval/train_accuracy": float(self.rates.mean()),
+        }
+
+    def diagnostics(
+        self, belief: BetaBelief, ids: np.ndarray, rewards: np.ndarray
+    ) -> Mapping[str, float]:
+        """Belief calibration against the current observable rates (see
+        :func:`~simulations.environments.calibration.belief_calibration`; pool-wide
+        metrics on ``calibration_ids`` when the pool exceeds ``calibration_sample``)."""
+        observe = self.verifier.observed_success_rate
+        if self.calibration_ids is None:
+            return belief_calibration(belief, observe(self.rates), ids)
+        return belief_calibration(
+            belief,
+            observe(self.rates_of(self.calibration_ids)),
+            ids,
+            subset=self.calibration_ids,
+            chosen_rates=observe(self.rates_of(ids)),
+        )
+
+    # ------------------------------------------------------------- resume
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Learner state (abilities and offsets); the pool is rebuilt from its seed."""
+        return {"ability": self.ability.copy(), "offset": self.offset.copy()}
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        ability = np.asarray(state["ability"], dtype=np.float64)
+        offset = np.asarray(state["offset"], dtype=np.float64)
+        if ability.shape != self.ability.shape or offset.shape != self.offset.shape:
+            raise ValueError(
+                f"state shapes {ability.shape}, {offset.shape} do not match "
+                f"{self.ability.shape}, {self.offset.shape}"
+            )
+        self.ability, self.offset = ability.copy(), offset.copy()

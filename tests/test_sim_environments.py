@@ -1,0 +1,257 @@
+"""Tests of the simulated environments: verifier, stationary pool, learning pool."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from insight_bayes import BetaBelief, Environment, LoopConfig, SelectionLoop
+from simulations.environments import (
+    LearningConfig,
+    LearningPool,
+    PoolComposition,
+    StationaryConfig,
+    StationaryPool,
+    Verifier,
+    grpo_logit_gradient,
+    observed_rate,
+)
+
+# ------------------------------------------------------------------ verifier
+
+
+def test_clean_verifier_is_identity_and_draws_nothing():
+    correct = np.array([[True, False, True]])
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    out = Verifier().rewards(correct, rng)
+    np.testing.assert_array_equal(out, [[1.0, 0.0, 1.0]])
+    assert rng.bit_generator.state == state
+
+
+def test_flip_rate_matches_epsilon_and_observed_rate():
+    rng = np.random.default_rng(1)
+    correct = rng.random((400, 100)) < 0.3
+    out = Verifier(flip_prob=0.2).rewards(correct, rng)
+    flipped = (out == 1.0) != correct
+    assert abs(flipped.mean() - 0.2) < 0.005
+    # observed success rate: 0.3 * 0.8 + 0.7 * 0.2 = 0.38
+    assert abs(out.mean() - 0.38) < 0.005
+    assert observed_rate(0.3, 0.2) == pytest.approx(0.38)
+
+
+def test_graded_rewards_take_countdown_values():
+    rng = np.random.default_rng(2)
+    correct = rng.random((300, 50)) < 0.4
+    out = Verifier(graded=True, format_rate=0.5).rewards(correct, rng)
+    assert set(np.unique(out)) == {0.0, 0.1, 1.0}
+    np.testing.assert_array_equal(out == 1.0, correct)
+    wrong = out[~correct]
+    assert abs((wrong == 0.1).mean() - 0.5) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"flip_prob": 0.5}, "flip_prob"),
+        ({"flip_prob": -0.1}, "flip_prob"),
+        ({"format_reward": 1.0}, "format_reward"),
+        ({"format_rate": 1.5}, "format_rate"),
+    ],
+)
+def test_verifier_refuses_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Verifier(**kwargs)
+
+
+# ---------------------------------------------------------------- stationary
+
+
+def test_pool_composition_shares():
+    comp = PoolComposition(unsolvable_share=0.3, solved_share=0.2, edge=0.01)
+    rates = comp.sample(50_000, 3)
+    assert abs((rates <= 0.01).mean() - 0.3) < 0.01
+    assert abs((rates >= 0.99).mean() - 0.2) < 0.01
+    assert np.all((rates > 0) & (rates < 1))
+
+
+def test_pool_composition_refuses_shares_above_one():
+    with pytest.raises(ValueError, match="unsolvable_share \\+ solved_share"):
+        PoolComposition(unsolvable_share=0.7, solved_share=0.4)
+
+
+def test_stationary_rollouts_follow_rates_and_never_learn():
+    env = StationaryPool(np.array([0.0, 0.25, 1.0]))
+    assert isinstance(env, Environment)
+    rng = np.random.default_rng(4)
+    ids = np.array([0, 1, 2])
+    r = env.rollout(ids, 20_000, rng)
+    np.testing.assert_allclose(r.mean(axis=1), [0.0, 0.25, 1.0], atol=0.01)
+    before = env.evaluate(rng)
+    metrics = env.learn(ids, r, rng)
+    assert env.evaluate(rng) == before
+    # 1 - 0.25^K - 0.75^K with K = 20000 is 1; the 0 and 1 prompts never are informative
+    assert metrics["train/expected_informative"] == pytest.approx(1 / 3)
+
+
+def test_stationary_diagnostics_calibration():
+    rates = np.array([0.2, 0.8])
+    env = StationaryPool(rates)
+    belief = BetaBelief(2)
+    belief.update([0, 1], [200, 800], [1000, 1000])
+    d = env.diagnostics(belief, np.array([0, 1]), np.zeros((2, 8)))
+    # means are 201/1002 and 801/1002
+    assert d["belief/mae_chosen"] == pytest.approx(
+        (abs(201 / 1002 - 0.2) + abs(801 / 1002 - 0.8)) / 2
+    )
+    assert d["belief/coverage_chosen"] == 1.0
+    far = BetaBelief(2)
+    far.update([0, 1], [900, 100], [1000, 1000])
+    assert env.diagnostics(far, np.array([0, 1]), np.zeros((2, 8)))["belief/coverage_chosen"] == 0.0
+
+
+def test_stationary_beliefs_converge_in_the_loop():
+    env = StationaryConfig(pool_size=40).build(5)
+    loop = SelectionLoop(env, "random", LoopConfig(m=40, k=8, steps=60, eval_every=0), seed=1)
+    records = loop.run(progress=False)
+    assert records[-1].metrics["belief/mae_pool"] < 0.05
+    assert records[0].metrics["belief/mae_pool"] > records[-1].metrics["belief/mae_pool"]
+
+
+# ------------------------------------------------------------------ learning
+
+
+def test_grpo_gradient_is_reward_std_for_clean_binary_rewards():
+    rng = np.random.default_rng(6)
+    correct = rng.random((50, 8)) < 0.4
+    rewards = correct.astype(float)
+    rates = rng.random(50)
+    g = grpo_logit_gradient(rewards, correct, rates, eps=0.0 + 1e-12)
+    informative = rewards.std(axis=1) > 0
+    # sum_k A_k (c_k - p) = sum_k A_k c_k = K var / std  ->  mean over K gives std
+    np.testing.assert_allclose(g[informative], rewards.std(axis=1)[informative], rtol=1e-9)
+    np.testing.assert_array_equal(g[~informative], 0.0)
+
+
+def test_format_only_variation_teaches_nothing():
+    correct = np.zeros((1, 8), dtype=bool)
+    rewards = np.array([[0.1, 0, 0.1, 0, 0, 0.1, 0, 0]])
+    assert grpo_logit_gradient(rewards, correct, np.array([0.3]))[0] == pytest.approx(0.0)
+
+
+def _small_learning(**kw):
+    cfg = LearningConfig(pool_size=200, heldout_size=100, n_groups=2, **kw)
+    return LearningPool(cfg, 7)
+
+
+def test_all_equal_groups_leave_the_learner_unchanged():
+    env = _small_learning(memorization_rate=1.0)
+    rng = np.random.default_rng(8)
+    ids = np.arange(20)
+    before = (env.ability.copy(), env.offset.copy(), env.evaluate(rng))
+    for value in (0.0, 1.0):
+        env.learn(ids, np.full((20, 8), value), rng)
+    np.testing.assert_array_equal(env.ability, before[0])
+    np.testing.assert_array_equal(env.offset, before[1])
+    assert env.evaluate(rng) == before[2]
+
+
+def test_informative_groups_raise_their_skill_group_and_held_out_accuracy():
+    env = _small_learning(transfer=0.0, memorization_rate=0.0)
+    rng = np.random.default_rng(9)
+    ids = np.flatnonzero(env.groups == 0)[:10]
+    acc0 = env.evaluate(rng)["eval/accuracy"]
+    rewards = env.rollout(ids, 8, rng)
+    rewards[:, 0], rewards[:, 1] = 1.0, 0.0  # make every group informative
+    env.learn(ids, rewards, rng)
+    assert env.ability[0] > 0 and env.ability[1] == 0.0
+    assert env.evaluate(rng)["eval/accuracy"] > acc0
+    # the held-out rates follow sigmoid(theta_g - d) exactly
+    np.testing.assert_allclose(
+        env.heldout_rates,
+        expit(env.ability[env.heldout_groups] - env.heldout_difficulty),
+    )
+
+
+def test_transfer_spreads_the_update_and_forgetting_decays_it():
+    env = _small_learning(transfer=0.5, memorization_rate=0.0)
+    rng = np.random.default_rng(10)
+    ids = np.flatnonzero(env.groups == 0)[:10]
+    env.learn(ids, np.tile([1.0, 0.0], (10, 4)), rng)
+    # step = 0.5 * g + 0.5 * mean(g) over 2 groups: group 1 gets a third of group 0's gain
+    assert env.ability[1] == pytest.approx(env.ability[0] / 3)
+    forgetful = _small_learning(forgetting=0.5)
+    forgetful.ability[:] = 2.0
+    forgetful.learn(ids, np.zeros((10, 8)), rng)
+    np.testing.assert_allclose(forgetful.ability, 1.0)
+
+
+def test_memorisation_moves_only_trained_prompts_and_never_held_out():
+    env = _small_learning(memorization_rate=1.0, learning_rate=1e-9)
+    rng = np.random.default_rng(11)
+    ids = np.array([3, 5])
+    acc0 = env.evaluate(rng)["eval/accuracy"]
+    env.learn(ids, np.tile([1.0, 0.0], (2, 4)), rng)
+    moved = np.flatnonzero(env.offset)
+    np.testing.assert_array_equal(moved, ids)
+    assert env.evaluate(rng)["eval/accuracy"] == pytest.approx(acc0, abs=1e-8)
+
+
+def test_learning_uses_true_correctness_under_a_noisy_verifier():
+    # with flips, the gradient uses the cached correctness, not the flipped rewards
+    env = _small_learning(verifier=Verifier(flip_prob=0.3))
+    rng = np.random.default_rng(12)
+    ids = np.arange(30)
+    rewards = env.rollout(ids, 8, rng)
+    correct = env._correctness(ids, rewards)
+    assert np.any(correct != (rewards == 1.0))
+
+
+def test_learning_pool_in_the_loop_improves_and_is_reproducible():
+    cfg = LearningConfig(pool_size=300, heldout_size=100, n_groups=3)
+    lc = LoopConfig(m=32, k=8, steps=15, eval_every=5)
+    runs = []
+    for _ in range(2):
+        loop = SelectionLoop(LearningPool(cfg, 1), "insight", lc, seed=3)
+        runs.append([r.metrics.get("eval/accuracy") for r in loop.run(progress=False)])
+    assert runs[0] == runs[1]
+    accs = [a for a in runs[0] if a is not None]
+    assert accs[-1] > accs[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"transfer": 1.5}, "transfer"),
+        ({"forgetting": 1.0}, "forgetting"),
+        ({"n_groups": 0}, "n_groups"),
+    ],
+)
+def test_learning_config_refuses_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LearningConfig(**kwargs)
+
+
+def test_learn_refuses_mismatched_rewards():
+    env = _small_learning()
+    with pytest.raises(ValueError, match="rewards must have shape"):
+        env.learn(np.arange(3), np.zeros((4, 8)), np.random.default_rng(0))
+
+
+def test_large_pools_calibrate_on_a_fixed_sample():
+    cfg = LearningConfig(pool_size=500, heldout_size=50, calibration_sample=100)
+    env = LearningPool(cfg, 13)
+    assert env.calibration_ids.size == 100 and np.unique(env.calibration_ids).size == 100
+    belief = BetaBelief(500)
+    rng = np.random.default_rng(14)
+    belief.update(np.arange(500), rng.integers(0, 9, 500).astype(float), np.full(500, 8.0))
+    ids = np.array([1, 2, 3])
+    d = env.diagnostics(belief, ids, np.zeros((3, 8)))
+    sub = env.calibration_ids
+    by_hand = np.abs(belief.mean[sub] - env.rates[sub]).mean()
+    assert d["belief/mae_pool"] == pytest.approx(by_hand)
+    assert d["belief/mae_chosen"] == pytest.approx(np.abs(belief.mean[ids] - env.rates[ids]).mean())
+    whole = LearningPool(LearningConfig(pool_size=500, heldout_size=50), 13)
+    assert whole.calibration_ids is None
