@@ -26,6 +26,7 @@ from insight_bayes.environment import Environment, FixedRateEnvironment
 from insight_bayes.loop import LoopConfig, SelectionLoop, StepRecord, records_to_frames
 from insight_bayes.rewards import binarize_rewards, informative_groups
 from insight_bayes.selectors import (
+    PAPER_RULES,
     Selection,
     Selector,
     available_selectors,
@@ -38,6 +39,7 @@ from insight_bayes.selectors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "PAPER_RULES",
     "BetaBelief",
     "Environment",
     "FixedRateEnvironment",

@@ -48,6 +48,7 @@ __all__ = [
     "InverseEvidence",
     "MoPPS",
     "MutualInformationOnly",
+    "PAPER_RULES",
     "RandomSelector",
     "RolloutSelector",
     "Selection",
@@ -64,6 +65,19 @@ RolloutFn = Callable[[np.ndarray], np.ndarray]
 """``rollout(ids) -> rewards`` of shape ``(len(ids), K)``."""
 
 _REGISTRY: dict[str, type[Selector]] = {}
+
+#: The nine rules compared in the paper (method notes, Section 6), in table order.
+PAPER_RULES: tuple[str, ...] = (
+    "random",
+    "mopps",
+    "expected-difficulty",
+    "inverse-evidence",
+    "mi",
+    "weight",
+    "insight",
+    "insight-sampled",
+    "dynamic-sampling",
+)
 
 
 @dataclass(frozen=True)

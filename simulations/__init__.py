@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "PAPER_RULES": "simulations.sweep",
+    "PAPER_RULES": "insight_bayes.selectors",
     "run_one": "simulations.sweep",
     "run_sweep": "simulations.sweep",
     "ResultStore": "simulations.store",

@@ -45,7 +45,7 @@ from scipy import stats
 from insight_bayes.belief import BetaBelief
 from insight_bayes.beta import beta_entropy
 from insight_bayes.rewards import informative_groups
-from insight_bayes.selectors import Selector, make_selector
+from insight_bayes.selectors import PAPER_RULES, Selector, make_selector
 from insight_bayes.validation import RngLike, as_generator, check_ids, check_int
 
 __all__ = [
@@ -227,17 +227,7 @@ def compare_rules(
     rates: ArrayLike,
     k: int,
     m: int,
-    rules: Iterable[str] = (
-        "random",
-        "mopps",
-        "expected-difficulty",
-        "inverse-evidence",
-        "mi",
-        "weight",
-        "insight",
-        "insight-sampled",
-        "dynamic-sampling",
-    ),
+    rules: Iterable[str] = PAPER_RULES,
     candidates: ArrayLike | None = None,
     *,
     n_samples: int = 400,

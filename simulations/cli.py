@@ -22,8 +22,8 @@ def _rules(text: str) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes sweep``."""
+    from insight_bayes.selectors import PAPER_RULES
     from simulations.scenarios import available_scenarios
-    from simulations.sweep import PAPER_RULES
 
     parser.add_argument(
         "scenario",

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from insight_bayes.beta import beta_entropy, mutual_information
 from insight_bayes.loop import SelectionLoop
-from insight_bayes.selectors import Selector, make_selector
+from insight_bayes.selectors import PAPER_RULES, Selector, make_selector
 from insight_bayes.validation import check_int
 from simulations.scenarios import Scenario, derive_seed, get_scenario
 from simulations.store import ResultStore, RunKey
@@ -54,18 +54,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The nine rules of the paper's comparison (method notes, Section 6).
-PAPER_RULES = (
-    "random",
-    "mopps",
-    "expected-difficulty",
-    "inverse-evidence",
-    "mi",
-    "weight",
-    "insight",
-    "insight-sampled",
-    "dynamic-sampling",
-)
 
 TIMING_COLUMNS = ("selection_seconds", "step_seconds")
 

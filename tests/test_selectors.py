@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from insight_bayes import (
+    PAPER_RULES,
     BetaBelief,
     available_selectors,
     draw_candidates,
@@ -15,7 +16,7 @@ from insight_bayes import (
     wmi_score,
 )
 
-ALL_RULES = [
+ALL_RULES = [  # method notes, Section 6
     "random",
     "mopps",
     "expected-difficulty",
@@ -42,6 +43,7 @@ def observed_belief():
 
 def test_registry_holds_every_rule_of_the_paper():
     assert available_selectors() == ALL_RULES
+    assert list(PAPER_RULES) == ALL_RULES
 
 
 def test_unknown_rule_and_parameter_are_refused():
