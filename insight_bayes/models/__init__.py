@@ -10,13 +10,12 @@ from insight_bayes.models.beta_binomial import (
     monte_carlo_mutual_information,
     posterior_success_rate,
 )
-from insight_bayes.models.speedup import (
+from insight_bayes.models.diagnostics import (
     ConvergenceError,
     ConvergenceWarning,
-    SpeedupFit,
     check_convergence,
-    fit_speedup,
 )
+from insight_bayes.models.speedup import SpeedupFit, fit_speedup
 
 __all__ = [
     "ConvergenceError",

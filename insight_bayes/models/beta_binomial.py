@@ -17,6 +17,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 
+from insight_bayes.models.diagnostics import check_convergence
 from insight_bayes.validation import check_int, check_real
 
 __all__ = ["MonteCarloEstimate", "monte_carlo_mutual_information", "posterior_success_rate"]
@@ -83,8 +84,9 @@ def posterior_success_rate(
 ) -> az.InferenceData:
     """NUTS posterior of ``phi`` after ``successes`` of ``k`` rollouts (exact: Beta(a+S, b+K-S)).
 
-    Convergence is checked, not just reported: raises ``RuntimeError`` if r-hat exceeds
-    1.01 or the bulk effective sample size is below 100 per chain.
+    Convergence is checked, not just reported: raises
+    :class:`~insight_bayes.models.diagnostics.ConvergenceError` if r-hat exceeds 1.01,
+    the effective sample size is below 100 per chain, or any transition diverged.
     """
     k = check_int(k, "k", min_value=1)
     successes = check_int(successes, "successes", min_value=0, max_value=k)
@@ -92,7 +94,5 @@ def posterior_success_rate(
         idata = pm.sample(
             draws=draws, tune=500, chains=chains, cores=1, random_seed=seed, progressbar=progressbar
         )
-    summary = az.summary(idata, var_names=["phi"])
-    if float(summary["r_hat"].max()) > 1.01 or float(summary["ess_bulk"].min()) < 100 * chains:
-        raise RuntimeError(f"posterior of phi did not converge:\n{summary}")
+    check_convergence(idata, ["phi"], ess_min=100.0 * chains, on_fail="raise")
     return idata
