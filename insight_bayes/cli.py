@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "insight_bayes.demo",
         "score a small pool with every rule and print a selection table",
     ),
+    "rlvr-study": ("insight_bayes.rlvr.study", "GRPO rules x seeds from one cached warm-up"),
 }
 
 
