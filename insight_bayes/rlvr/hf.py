@@ -8,6 +8,7 @@ local folder (``local_files_only``: nothing is downloaded) and wraps them in the
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,9 @@ class HFPolicy:
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad) if pad is not None else self.eos_id
         self.bos_id = tokenizer.bos_token_id
+        # transformers 5.x renames ``past_key_values`` to ``cache``; accept both
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
 
     def prompt_ids(self, text: str) -> list[int]:
         ids = list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
@@ -103,11 +107,16 @@ class HFPolicy:
                 input_ids=nxt[:, None],
                 attention_mask=valid.long(),
                 position_ids=next_pos[:, None],
-                past_key_values=out.past_key_values,
                 use_cache=True,
+                **{self._cache_arg: _cache_of(out)},
             )
             next_pos = next_pos + 1
         return result[:, :steps]
+
+
+def _cache_of(output):
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
 
 
 def load_policy(
