@@ -102,8 +102,16 @@ class StudyConfig:
     raw: dict[str, Any]
 
     def digest(self) -> str:
-        """Hash of the raw config (a resumed study must have the same one)."""
-        return hashlib.sha256(json.dumps(self.raw, sort_keys=True).encode()).hexdigest()[:16]
+        """Hash of everything that shapes a run (a resumed study must have the same).
+
+        ``study.rules``, ``study.seeds`` and the summary settings (``target``,
+        ``metric``, ``baseline``) are left out, so a study can be extended with more
+        seeds or rules and keep its finished runs.
+        """
+        raw = copy.deepcopy(self.raw)
+        for key in ("rules", "seeds", "target", "metric", "baseline"):
+            raw.get("study", {}).pop(key, None)
+        return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _section(raw: dict[str, Any], name: str, cls: type, **extra: Any) -> Any:
