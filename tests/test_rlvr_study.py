@@ -99,6 +99,12 @@ def test_resume_after_a_crash(tmp_path, monkeypatch):
         pd.read_parquet(out / "runs" / "random__seed0" / "steps.parquet"), first
     )
     assert set(tables["steps"]["rule"]) == {"random", "insight"}
+    # extending the study with a rule reuses the finished runs
+    calls.clear()
+    raw["study"]["rules"] = ["random", "insight", "mopps"]
+    tables = run_study(load_config(raw), out, device="cpu", cache_dir=cache, progress=False)
+    assert calls == ["mopps"]
+    assert set(tables["steps"]["rule"]) == {"random", "insight", "mopps"}
     # a different config in the same folder is refused
     raw["loop"]["steps"] = 3
     with pytest.raises(ValueError, match="different config"):
