@@ -107,3 +107,26 @@ def test_kl_needs_a_reference():
 def test_eval_config_validation():
     with pytest.raises(ValueError, match="samples"):
         EvalConfig(samples=0)
+
+
+def test_countdown_runs_through_the_loop():
+    task = make_task("countdown", max_number=9, max_target=50)
+    pool, test = make_splits(task, 12, 4, 0)
+    tok = CharTokenizer(task.alphabet)
+    torch.manual_seed(0)
+    model = TinyLM(
+        ModelConfig(vocab_size=tok.vocab_size, block_size=40, n_layer=1, n_head=2, d_model=16)
+    )
+    env = GRPOEnvironment(
+        task,
+        pool,
+        test,
+        CharPolicy(model, tok),
+        GRPOConfig(max_new_tokens=task.max_answer_chars + 1),
+        EvalConfig(samples=1),
+    )
+    config = LoopConfig(m=2, k=3, steps=1, candidate_ratio=2, eval_every=1)
+    records = SelectionLoop(env, "insight", config, seed=0).run(progress=False)
+    assert records[-1].successes.shape == (2,)
+    assert 0.0 <= records[-1].train_reward <= 1.0
+    assert "eval/pass1" in records[-1].metrics
