@@ -32,13 +32,15 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from insight_bayes.loop import LoopConfig, SelectionLoop, records_to_frames
 from insight_bayes.selectors import available_selectors, make_selector
+
+if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays light
+    import pandas as pd
 
 __all__ = [
     "StudyConfig",
@@ -339,6 +341,8 @@ class _Harness:
 
 
 def _pool_table(harness: _Harness, samples: int) -> pd.DataFrame:
+    import pandas as pd
+
     env = harness.environment()
     rates = (
         env.pool_success_rates(samples, np.random.default_rng(12345))
@@ -383,6 +387,8 @@ def _write_run(out: Path, rule: str, seed: int, steps: pd.DataFrame, choices: pd
 
 def gather(out: str | os.PathLike[str], config: StudyConfig) -> dict[str, pd.DataFrame]:
     """Read every finished run under ``out`` and write the study's tidy tables."""
+    import pandas as pd
+
     from insight_bayes.rlvr.records import prompt_information, speedups, steps_to_target
 
     out = Path(out)
@@ -508,6 +514,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
     import torch
 
     config = load_config(args.config, model_path=args.model)
