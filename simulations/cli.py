@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-import pandas as pd
-
 log = logging.getLogger(__name__)
 
 
@@ -92,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         table = summary_table(steps)
         table.to_csv(result.out / "summary.csv", index=False)
         print("\nno held-out evaluation in this scenario: no steps-to-target or speed-ups")
-        with pd.option_context("display.width", 200, "display.max_columns", 30):
+        with _wide_display():
             print(table.drop(columns=["scenario"]).round(3).to_string(index=False))
         return 0
     stt = steps_to_target(steps, target)
@@ -121,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         "mean_cost", "speedup", "ci_low", "ci_high", "rollout_speedup", "rollout_ci_low",
         "rollout_ci_high",
     ]  # fmt: skip
-    with pd.option_context("display.width", 200, "display.max_columns", 30):
+    with _wide_display():
         print(
             f"\nsteps to eval/accuracy >= {target}: speed-up vs {args.baseline} in steps and "
             "in rollouts (95% paired bootstrap over seeds; censored runs count at the horizon)"
@@ -138,3 +136,9 @@ def run(args: argparse.Namespace) -> int:
     manifest["analysis"] = {"target": target, "baseline": args.baseline, "n_boot": args.n_boot}
     store.write_manifest(manifest)
     return 0
+
+
+def _wide_display():
+    import pandas as pd  # imported here so that building the CLI parser stays light
+
+    return pd.option_context("display.width", 200, "display.max_columns", 30)
