@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("insight_bayes.demo", "print the selection table of every rule on a small pool"),
     "sweep": ("simulations.cli", "simulate every rule over seeds on a scenario; speed-ups"),
     "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
+    "rlvr-study": ("insight_bayes.rlvr.study", "GRPO rules x seeds from one cached warm-up"),
 }
 
 

@@ -1,0 +1,8 @@
+"""GRPO harness on a small language model (requires ``insight-bayes[rlvr]``, PyTorch).
+
+Tasks with safe verifiers (:mod:`~insight_bayes.rlvr.tasks`), a character tokenizer, a
+small transformer with KV-cached sampling (:mod:`~insight_bayes.rlvr.model`), a cached
+supervised warm-up (:mod:`~insight_bayes.rlvr.sft`), GRPO (:mod:`~insight_bayes.rlvr.grpo`),
+the selection-loop environment (:mod:`~insight_bayes.rlvr.environment`) and the study
+runner (:mod:`~insight_bayes.rlvr.study`, ``insight-bayes rlvr-study``).
+"""

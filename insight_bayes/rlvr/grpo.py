@@ -1,0 +1,246 @@
+"""GRPO, read top to bottom: group advantages, clipped token-level loss, KL, one update.
+
+The pure pieces (:func:`group_advantages`, :func:`clipped_policy_loss`,
+:func:`kl_to_reference`) are plain tensor functions, unit-tested against hand-computed
+values. :func:`build_batch` packs prompts and sampled completions into one left-padded
+batch, and :func:`grpo_update` takes one optimiser step (AdamW, gradient clipping) on it.
+
+For a group of ``K`` completions of one prompt with rewards ``r_1..r_K`` (DeepSeekMath,
+Shao et al. 2024, Eq. 3 and 4; token-level normalisation as in DAPO, Yu et al. 2025)::
+
+    A_i    = (r_i - mean(r)) / (std(r) + eps)                    (group-normalised)
+    rho_it = exp(log pi(o_it | ...) - log pi_old(o_it | ...))
+    L      = - sum_{i,t} min(rho_it A_i, clip(rho_it, 1 - e, 1 + e) A_i) / sum_i |o_i|
+             + beta * sum_{i,t} KL_it / sum_i |o_i|
+    KL_it  = exp(ref - new) - (ref - new) - 1                   (k3 estimator, >= 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from insight_bayes.rlvr.model import left_pad
+from insight_bayes.validation import check_int, check_real
+
+__all__ = [
+    "GRPOConfig",
+    "TokenBatch",
+    "build_batch",
+    "clipped_policy_loss",
+    "group_advantages",
+    "grpo_update",
+    "kl_to_reference",
+    "make_optimizer",
+]
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    """GRPO settings.
+
+    Attributes
+    ----------
+    lr : float
+        AdamW learning rate.
+    weight_decay : float
+        AdamW decoupled weight decay.
+    clip_eps : float
+        PPO clip range ``e`` of the policy ratio.
+    kl_coef : float
+        Weight ``beta`` of the KL term to the warm-up (reference) policy; 0 turns it off
+        and no reference model is kept.
+    max_grad_norm : float
+        Global gradient-norm clip.
+    updates_per_step : int
+        Optimiser steps on each batch of rollouts (1: the ratio is 1 at the update and
+        the clip never binds, the on-policy case of the paper).
+    temperature : float
+        Sampling temperature of the rollouts (1.0 in the paper).
+    max_new_tokens : int
+        Longest completion sampled.
+    adv_eps : float
+        ``eps`` of the advantage normalisation.
+    """
+
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    clip_eps: float = 0.2
+    kl_coef: float = 0.0
+    max_grad_norm: float = 1.0
+    updates_per_step: int = 1
+    temperature: float = 1.0
+    max_new_tokens: int = 16
+    adv_eps: float = 1e-6
+
+    def __post_init__(self) -> None:
+        check_real(self.lr, "lr", low=0.0, low_inclusive=False)
+        check_real(self.weight_decay, "weight_decay", low=0.0)
+        check_real(self.clip_eps, "clip_eps", low=0.0, low_inclusive=False)
+        check_real(self.kl_coef, "kl_coef", low=0.0)
+        check_real(self.max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
+        check_int(self.updates_per_step, "updates_per_step", min_value=1)
+        check_real(self.temperature, "temperature", low=0.0, low_inclusive=False)
+        check_int(self.max_new_tokens, "max_new_tokens", min_value=1)
+        check_real(self.adv_eps, "adv_eps", low=0.0, low_inclusive=False)
+
+
+# ------------------------------------------------------------------ pure pieces
+def group_advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Group-normalised advantages ``(r - mean) / (std + eps)`` per row.
+
+    Parameters
+    ----------
+    rewards : Tensor, shape (G, K)
+        Rewards of ``K`` completions of each of ``G`` prompts (``K >= 2``).
+    eps : float
+        Added to the standard deviation (unbiased, ``K - 1`` in the denominator, as in
+        TRL), so an all-equal group gets advantage 0.
+
+    Returns
+    -------
+    Tensor, shape (G, K)
+    """
+    if rewards.ndim != 2 or rewards.size(1) < 2:
+        raise ValueError(f"rewards must have shape (G, K) with K >= 2, got {tuple(rewards.shape)}")
+    mean = rewards.mean(dim=1, keepdim=True)
+    std = rewards.std(dim=1, keepdim=True, unbiased=True)
+    return (rewards - mean) / (std + eps)
+
+
+def clipped_policy_loss(
+    logp: torch.Tensor,
+    logp_old: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip_eps: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """PPO-clipped surrogate with token-level normalisation (to be minimised).
+
+    Parameters
+    ----------
+    logp, logp_old : Tensor, shape (B, T)
+        Log-probabilities of the completion tokens under the current and the sampling
+        policy.
+    advantages : Tensor, shape (B,)
+        One advantage per completion, shared by its tokens.
+    mask : Tensor of bool, shape (B, T)
+        True at completion tokens (``|o_i|`` of them in row ``i``).
+    clip_eps : float
+        Clip range ``e``.
+
+    Returns
+    -------
+    loss : Tensor, scalar
+        ``-sum(mask * min(rho A, clip(rho) A)) / sum(mask)``.
+    clip_fraction : Tensor, scalar
+        Share of completion tokens whose clipped term was the smaller one.
+    """
+    maskf = mask.to(logp.dtype)
+    ratio = torch.exp(logp - logp_old)
+    adv = advantages[:, None].to(logp.dtype)
+    unclipped = ratio * adv
+    clipped = torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * adv
+    surrogate = torch.minimum(unclipped, clipped)
+    n_tokens = maskf.sum().clamp(min=1.0)
+    loss = -(surrogate * maskf).sum() / n_tokens
+    clip_fraction = ((clipped < unclipped).to(logp.dtype) * maskf).sum() / n_tokens
+    return loss, clip_fraction
+
+
+def kl_to_reference(logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Token-averaged k3 estimate of ``KL(pi || pi_ref)``: ``exp(d) - d - 1``, ``d = ref - new``."""
+    maskf = mask.to(logp.dtype)
+    d = logp_ref - logp
+    kl = torch.exp(d) - d - 1.0
+    return (kl * maskf).sum() / maskf.sum().clamp(min=1.0)
+
+
+def make_optimizer(model: nn.Module, config: GRPOConfig) -> torch.optim.AdamW:
+    """AdamW over every parameter of ``model``."""
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+# ------------------------------------------------------------------ batches
+@dataclass
+class TokenBatch:
+    """Prompts and completions packed left-padded: ``tokens``/``valid`` ``(B, T)``,
+    ``completion`` ``(B, T - 1)`` True where the predicted token belongs to a completion."""
+
+    tokens: torch.Tensor
+    valid: torch.Tensor
+    completion: torch.Tensor
+
+    @property
+    def n_completion_tokens(self) -> int:
+        return int(self.completion.sum())
+
+
+def build_batch(
+    prompts: Sequence[Sequence[int]],
+    completions: Sequence[Sequence[int]],
+    pad_id: int,
+    device: torch.device | str = "cpu",
+) -> TokenBatch:
+    """Concatenate each prompt with its completion and left-pad them into one batch."""
+    if len(prompts) != len(completions):
+        raise ValueError(
+            f"got {len(prompts)} prompts but {len(completions)} completions; need one each"
+        )
+    seqs = [list(p) + list(c) for p, c in zip(prompts, completions, strict=True)]
+    tokens, valid = left_pad(seqs, pad_id, device)
+    width = tokens.size(1)
+    completion = torch.zeros((len(seqs), width), dtype=torch.bool)
+    for i, c in enumerate(completions):
+        if len(c):
+            completion[i, width - len(c) :] = True
+    return TokenBatch(tokens, valid, completion[:, 1:].to(device))
+
+
+# ------------------------------------------------------------------ one update
+def grpo_update(
+    policy,
+    optimizer: torch.optim.Optimizer,
+    batch: TokenBatch,
+    advantages: torch.Tensor,
+    config: GRPOConfig,
+    reference=None,
+) -> dict[str, float]:
+    """``config.updates_per_step`` AdamW steps of the clipped GRPO loss on one batch.
+
+    ``policy`` and ``reference`` follow :class:`insight_bayes.rlvr.policy.Policy`;
+    ``advantages`` has one entry per row of ``batch``. Returns training metrics.
+    """
+    model = policy.model
+    model.train()
+    mask = batch.completion
+    logp_ref = None
+    if reference is not None and config.kl_coef > 0:
+        with torch.no_grad():
+            logp_ref = reference.logprobs(batch.tokens, batch.valid)
+    logp_old = None
+    metrics: dict[str, float] = {}
+    for _ in range(config.updates_per_step):
+        logp = policy.logprobs(batch.tokens, batch.valid)
+        if logp_old is None:
+            logp_old = logp.detach()  # on-policy: the batch was sampled from this policy
+        loss, clip_fraction = clipped_policy_loss(logp, logp_old, advantages, mask, config.clip_eps)
+        kl = kl_to_reference(logp, logp_ref, mask) if logp_ref is not None else None
+        total = loss + config.kl_coef * kl if kl is not None else loss
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+        metrics = {
+            "train/loss": float(total.detach()),
+            "train/policy_loss": float(loss.detach()),
+            "train/clip_fraction": float(clip_fraction),
+            "train/grad_norm": float(grad_norm),
+        }
+        if kl is not None:
+            metrics["train/kl"] = float(kl.detach())
+    model.eval()
+    return metrics

@@ -1,0 +1,263 @@
+"""A small decoder-only transformer (nanoGPT-shaped) with KV-cached batch sampling.
+
+Sequences in a batch are left-padded; a boolean ``valid`` mask marks real tokens, and
+each token's position is its index among the real tokens of its row, so a sequence gets
+the same logits whatever padding surrounds it. Padded keys are masked out of attention.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from insight_bayes.validation import check_int, check_real
+
+__all__ = [
+    "ModelConfig",
+    "TinyLM",
+    "generate",
+    "left_pad",
+    "positions_from_valid",
+    "token_logprobs",
+]
+
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of :class:`TinyLM`.
+
+    Attributes
+    ----------
+    vocab_size : int
+        Tokens in the vocabulary (the tokenizer's ``vocab_size``).
+    block_size : int
+        Longest sequence (prompt and completion), in tokens.
+    n_layer, n_head, d_model : int
+        Depth, attention heads and width (``d_model`` divisible by ``n_head``).
+        ``n_layer=4, d_model=128`` has about 0.8M parameters (the CPU default);
+        ``n_layer=8, d_model=384`` about 14M.
+    dropout : float
+        Dropout rate (0 for RL: the sampling and the training policy must agree).
+    """
+
+    vocab_size: int
+    block_size: int = 64
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_int(self.vocab_size, "vocab_size", min_value=2)
+        check_int(self.block_size, "block_size", min_value=2)
+        check_int(self.n_layer, "n_layer", min_value=1)
+        check_int(self.n_head, "n_head", min_value=1)
+        check_int(self.d_model, "d_model", min_value=1)
+        if self.d_model % self.n_head:
+            raise ValueError(
+                f"d_model must be divisible by n_head; got d_model={self.d_model}, "
+                f"n_head={self.n_head}"
+            )
+        check_real(self.dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+class _Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.dropout = cfg.dropout
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        key_valid: torch.Tensor,
+        cache: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        if cache is not None:
+            k = torch.cat([cache[0], k], dim=2)
+            v = torch.cat([cache[1], v], dim=2)
+        total = k.size(2)
+        # query i sits at absolute index total - t + i and sees keys j <= that index
+        causal = torch.ones(t, total, dtype=torch.bool, device=x.device).tril(total - t)
+        own = torch.zeros_like(causal)
+        own[:, total - t :] = torch.eye(t, dtype=torch.bool, device=x.device)
+        # a padded query keeps its own key so no row is fully masked (no NaN)
+        mask = (causal & key_valid[:, None, None, :]) | own
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        y = y.transpose(1, 2).contiguous().view(b, t, c)
+        return self.proj(y), (k, v)
+
+
+class _Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.d_model)
+        self.attn = _Attention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.d_model, 4 * cfg.d_model),
+            nn.GELU(),
+            nn.Linear(4 * cfg.d_model, cfg.d_model),
+            nn.Dropout(cfg.dropout),
+        )
+
+    def forward(self, x, key_valid, cache):
+        a, new_cache = self.attn(self.ln1(x), key_valid, cache)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), new_cache
+
+
+class TinyLM(nn.Module):
+    """Decoder-only transformer: token and position embeddings, pre-norm blocks, tied head.
+
+    ``forward(idx, positions, key_valid, cache)`` returns ``(logits, cache)`` with
+    logits of shape ``(B, T, vocab_size)``; ``key_valid`` covers the cached keys and the
+    new tokens, shape ``(B, T_cache + T)``.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.tok = nn.Embedding(config.vocab_size, config.d_model)
+        self.pos = nn.Embedding(config.block_size, config.d_model)
+        self.blocks = nn.ModuleList(_Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.head.weight = self.tok.weight
+        self.apply(_init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        positions: torch.Tensor,
+        key_valid: torch.Tensor,
+        cache: KVCache | None = None,
+    ) -> tuple[torch.Tensor, KVCache]:
+        if int(positions.max()) >= self.config.block_size:
+            raise ValueError(f"sequence longer than block_size={self.config.block_size} tokens")
+        x = self.tok(idx) + self.pos(positions)
+        new_cache: KVCache = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, key_valid, None if cache is None else cache[i])
+            new_cache.append(kv)
+        return self.head(self.ln_f(x)), new_cache
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)
+
+
+# --------------------------------------------------------------------------- helpers
+def left_pad(
+    seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad token lists to one tensor: ``(tokens, valid)``, both ``(B, T_max)``."""
+    width = max(len(s) for s in seqs)
+    tokens = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    valid = torch.zeros((len(seqs), width), dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        if len(s):
+            tokens[i, width - len(s) :] = torch.as_tensor(list(s), dtype=torch.long)
+            valid[i, width - len(s) :] = True
+    return tokens.to(device), valid.to(device)
+
+
+def positions_from_valid(valid: torch.Tensor) -> torch.Tensor:
+    """Position of each token among the real tokens of its row (0 for padding)."""
+    return (valid.long().cumsum(dim=1) - 1).clamp(min=0)
+
+
+def token_logprobs(model: TinyLM, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """``log p(tokens[:, t+1] | tokens[:, :t+1])`` for every ``t``: shape ``(B, T - 1)``."""
+    logits, _ = model(tokens, positions_from_valid(valid), valid)
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    return logp.gather(-1, tokens[:, 1:, None]).squeeze(-1)
+
+
+@torch.no_grad()
+def generate(
+    model: TinyLM,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    *,
+    eos_id: int,
+    pad_id: int,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+) -> torch.Tensor:
+    """Sample completions of a batch of prompts.
+
+    Each step draws ``x ~ softmax(logits / temperature)`` (greedy ``argmax`` when
+    ``temperature == 0``). With ``use_cache`` the keys and values of earlier tokens are
+    kept, so each step runs the model on one new token; without it the whole sequence is
+    recomputed (same distribution, for testing).
+
+    Returns
+    -------
+    Tensor, shape (B, L) with L <= max_new_tokens
+        Generated tokens; after a row's ``<eos>`` the rest is ``pad_id``.
+    """
+    max_new_tokens = check_int(max_new_tokens, "max_new_tokens", min_value=1)
+    temperature = check_real(temperature, "temperature", low=0.0)
+    device = next(model.parameters()).device
+    tokens, valid = left_pad(prompts, pad_id, device)
+    positions = positions_from_valid(valid)
+    b = tokens.size(0)
+    out = torch.full((b, max_new_tokens), pad_id, dtype=torch.long, device=device)
+    done = torch.zeros(b, dtype=torch.bool, device=device)
+    next_pos = positions[:, -1] + 1
+    cache = None
+    inp, inp_pos = tokens, positions
+    steps = 0
+    for step in range(max_new_tokens):
+        if use_cache:
+            logits, cache = model(inp, inp_pos, valid, cache)
+        else:
+            logits, _ = model(tokens, positions, valid)
+        logits = logits[:, -1].float()
+        if temperature == 0:
+            nxt = logits.argmax(dim=-1)
+        else:
+            probs = torch.softmax(logits / temperature, dim=-1)
+            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
+        out[:, step] = nxt
+        steps = step + 1
+        done |= nxt == eos_id
+        if bool(done.all()):
+            break
+        inp, inp_pos = nxt[:, None], next_pos[:, None]
+        tokens = torch.cat([tokens, inp], dim=1)
+        positions = torch.cat([positions, inp_pos], dim=1)
+        valid = torch.cat([valid, torch.ones(b, 1, dtype=torch.bool, device=device)], dim=1)
+        next_pos = next_pos + 1
+    return out[:, :steps]

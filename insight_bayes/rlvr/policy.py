@@ -1,0 +1,87 @@
+"""The policy interface the GRPO environment uses, and its implementation for :class:`TinyLM`.
+
+A policy turns prompt text into token ids, samples completions, and scores token
+sequences (per-token log-probabilities). :mod:`insight_bayes.rlvr.hf` provides the same
+interface for a Hugging Face causal language model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from insight_bayes.rlvr.model import TinyLM, generate, token_logprobs
+from insight_bayes.rlvr.tokenizer import CharTokenizer
+
+__all__ = ["CharPolicy", "Policy"]
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What the GRPO environment needs from a language model and its tokenizer."""
+
+    model: nn.Module
+    eos_id: int
+    pad_id: int
+
+    def prompt_ids(self, text: str) -> list[int]:
+        """Token ids of a prompt (with any begin-of-sequence token)."""
+
+    def completion_ids(self, text: str) -> list[int]:
+        """Token ids of a reference completion, ending with ``eos_id``."""
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of completion ids up to the first ``eos_id``."""
+
+    def generate(
+        self,
+        prompts: Sequence[Sequence[int]],
+        max_new_tokens: int,
+        temperature: float,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """Sampled completions, shape ``(B, L)``, ``pad_id`` after ``eos_id``."""
+
+    def logprobs(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Per-token ``log p(tokens[:, t+1] | tokens[:, :t+1])``, shape ``(B, T - 1)``."""
+
+
+class CharPolicy:
+    """:class:`TinyLM` with a :class:`CharTokenizer` (``<bos>`` prompt ``answer`` ``<eos>``)."""
+
+    def __init__(self, model: TinyLM, tokenizer: CharTokenizer) -> None:
+        if model.config.vocab_size != tokenizer.vocab_size:
+            raise ValueError(
+                f"model vocab_size={model.config.vocab_size} does not match the tokenizer's "
+                f"{tokenizer.vocab_size}"
+            )
+        self.model = model
+        self.tokenizer = tokenizer
+        self.eos_id = tokenizer.eos_id
+        self.pad_id = tokenizer.pad_id
+
+    def prompt_ids(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, bos=True)
+
+    def completion_ids(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, eos=True)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(ids)
+
+    def generate(self, prompts, max_new_tokens, temperature, generator):
+        return generate(
+            self.model,
+            prompts,
+            max_new_tokens,
+            eos_id=self.eos_id,
+            pad_id=self.pad_id,
+            temperature=temperature,
+            generator=generator,
+        )
+
+    def logprobs(self, tokens, valid):
+        return token_logprobs(self.model, tokens, valid)

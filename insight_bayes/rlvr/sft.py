@@ -1,0 +1,195 @@
+"""Supervised warm-up on generated solutions, cached on disk by a hash of its settings.
+
+The warm-up trains a fresh :class:`~insight_bayes.rlvr.model.TinyLM` for a fixed number
+of steps on ``prompt -> solution`` pairs drawn from the task, and stops early on
+purpose: the policy that GRPO starts from should solve some prompts, fail others and
+sit in between on many (a spread of success rates is what makes selection matter).
+
+The checkpoint lives in ``<cache_dir>/warmup/<hash>/`` where ``hash`` covers the task,
+the model shape and these settings (seed included), so every rule and seed of a study
+starts from the same weights and the second call loads instead of training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from insight_bayes.rlvr.grpo import build_batch
+from insight_bayes.rlvr.model import ModelConfig, TinyLM
+from insight_bayes.rlvr.policy import CharPolicy
+from insight_bayes.rlvr.tasks.base import Task
+from insight_bayes.rlvr.tokenizer import CharTokenizer
+from insight_bayes.validation import check_int, check_real
+
+__all__ = ["WarmupConfig", "default_cache_dir", "warmup_key", "warm_up"]
+
+log = logging.getLogger(__name__)
+
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class WarmupConfig:
+    """Supervised warm-up settings.
+
+    Attributes
+    ----------
+    steps : int
+        AdamW steps (the fixed stopping point).
+    batch_size : int
+        Problems per step (fresh problems each step, drawn from ``seed``).
+    lr : float
+        Peak learning rate (linear warm-up over the first 10% of steps, then constant).
+    weight_decay : float
+        AdamW weight decay.
+    seed : int
+        Seed of the weights' initialisation and of the training problems.
+    """
+
+    steps: int = 300
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int(self.steps, "steps", min_value=0)
+        check_int(self.batch_size, "batch_size", min_value=1)
+        check_real(self.lr, "lr", low=0.0, low_inclusive=False)
+        check_real(self.weight_decay, "weight_decay", low=0.0)
+        check_int(self.seed, "seed", min_value=0)
+
+
+def default_cache_dir() -> Path:
+    """``$INSIGHT_BAYES_CACHE`` or ``.cache/insight-bayes`` under the working directory."""
+    return Path(os.environ.get("INSIGHT_BAYES_CACHE", Path(".cache") / "insight-bayes"))
+
+
+def _task_description(task: Task) -> dict[str, Any]:
+    params = asdict(task) if hasattr(task, "__dataclass_fields__") else {}
+    return {"name": task.name, **params}
+
+
+def warmup_key(task: Task, model_config: ModelConfig, config: WarmupConfig) -> str:
+    """16 hex digits of a SHA-256 of the task, model shape, warm-up settings and format."""
+    payload = {
+        "version": _FORMAT_VERSION,
+        "task": _task_description(task),
+        "model": model_config.to_dict(),
+        "warmup": asdict(config),
+    }
+    text = json.dumps(payload, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def warm_up(
+    task: Task,
+    model_config: ModelConfig,
+    config: WarmupConfig,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> tuple[CharPolicy, dict[str, Any]]:
+    """Return the warmed-up policy, training it only if its checkpoint is not cached.
+
+    Returns
+    -------
+    policy : CharPolicy
+        The model (in eval mode, on ``device``) with its tokenizer.
+    info : dict
+        ``key``, ``path``, ``cached`` (True when loaded), ``seconds`` and the final
+        ``loss`` of the warm-up.
+    """
+    tokenizer = CharTokenizer(task.alphabet)
+    if model_config.vocab_size != tokenizer.vocab_size:
+        raise ValueError(
+            f"model vocab_size={model_config.vocab_size} must equal the tokenizer's "
+            f"{tokenizer.vocab_size} for task {task.name!r}"
+        )
+    key = warmup_key(task, model_config, config)
+    folder = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "warmup" / key
+    weights = folder / "model.pt"
+    meta_path = folder / "warmup.json"
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation, global state restored
+        torch.manual_seed(config.seed)
+        model = TinyLM(model_config)
+    if meta_path.exists() and weights.exists():
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        meta = json.loads(meta_path.read_text())
+        log.info("loaded warm-up %s from %s", key, folder)
+        model.to(device).eval()
+        return CharPolicy(model, tokenizer), {**meta, "path": str(folder), "cached": True}
+
+    started = time.perf_counter()
+    model.to(device)
+    policy = CharPolicy(model, tokenizer)
+    loss = _train(policy, task, config, device, progress)
+    seconds = time.perf_counter() - started
+    model.eval()
+    meta = {
+        "key": key,
+        "task": _task_description(task),
+        "model": model_config.to_dict(),
+        "warmup": asdict(config),
+        "parameters": model.num_parameters(),
+        "loss": loss,
+        "seconds": seconds,
+        "device": str(device),
+    }
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp / "model.pt")
+    (tmp / "warmup.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    if folder.exists():  # another process finished first: keep its copy
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        os.replace(tmp, folder)
+    log.info("warm-up %s trained in %.1f s (loss %.3f)", key, seconds, loss)
+    return policy, {**meta, "path": str(folder), "cached": False}
+
+
+def _train(
+    policy: CharPolicy, task: Task, config: WarmupConfig, device: str | torch.device, progress: bool
+) -> float:
+    rng = np.random.default_rng(config.seed)
+    model = policy.model
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    ramp = max(1, config.steps // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / ramp))
+    model.train()
+    loss_value = float("nan")
+    for _ in tqdm(range(config.steps), desc="warm-up", disable=not progress, leave=False):
+        problems = [task.sample(rng) for _ in range(config.batch_size)]
+        batch = build_batch(
+            [policy.prompt_ids(p.prompt) for p in problems],
+            [policy.completion_ids(p.solution) for p in problems],
+            policy.pad_id,
+            device,
+        )
+        logp = policy.logprobs(batch.tokens, batch.valid)
+        mask = batch.completion.to(logp.dtype)
+        loss = -(logp * mask).sum() / mask.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        loss_value = float(loss.detach())
+    return loss_value
