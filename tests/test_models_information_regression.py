@@ -15,7 +15,7 @@ from insight_bayes.models.information_regression import (
 def test_information_terms_are_the_factors_of_eq8():
     a, b = np.array([1.0, 3.0, 10.0]), np.array([1.0, 1.0, 30.0])
     t = information_terms(a, b)
-    n, m = a + b, a / (a + b)
+    m = a / (a + b)
     # Eq. 8 by its definition: dV = Var(prior) - E[Var(posterior)] for one Bernoulli draw.
     var = lambda x, y: x * y / ((x + y) ** 2 * (x + y + 1))  # noqa: E731
     dv = var(a, b) - (m * var(a + 1, b) + (1 - m) * var(a, b + 1))

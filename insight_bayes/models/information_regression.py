@@ -215,7 +215,7 @@ def _summarise(idata: Any, predictors: list[str], hdi_prob: float, x_sd: np.ndar
             float(ess["intercept_z"]),
         )
     )
-    for j, term in enumerate(predictors):
+    for term in predictors:
         rows.append(
             row(
                 term,
