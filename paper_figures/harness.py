@@ -36,6 +36,7 @@ __all__ = [
     "HarnessResults",
     "fig4_harness",
     "fit_composition",
+    "harness_regressions",
     "harness_table",
     "load_harness",
     "simulator_ranking",
@@ -120,7 +121,14 @@ def load_harness(results: Path, quick: bool = False) -> HarnessResults:
 
         folder = results / "scratch" / "rlvr-smoke"
         log.info("no saved harness study in %s: running %s", results / STUDY_FOLDER, SMOKE_CONFIG)
-        run_study(load_config(SMOKE_CONFIG), folder, device="cpu", progress=False)
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the tiny model is fastest on one thread
+        try:
+            run_study(load_config(SMOKE_CONFIG), folder, device="cpu", progress=False)
+        finally:
+            torch.set_num_threads(threads)
         manifest = json.loads((folder / "manifest.json").read_text())
         source = (
             f"SMOKE study (no saved study in {results / STUDY_FOLDER}): "
@@ -326,3 +334,38 @@ def regression_data(h: HarnessResults, outcome: str = "success_gain") -> pd.Data
     for name, values in terms.items():
         df[name] = values
     return df[df[outcome].notna()].reset_index(drop=True)
+
+
+def harness_regressions(
+    h: HarnessResults,
+    outcomes: tuple[str, ...] = ("success_gain", "step_logprob_gain"),
+    **fit_kwargs: Any,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Regress each realised gain on the difficulty and evidence terms (PyMC).
+
+    ``success_gain``: the chosen prompt's own success-rate change at its next visit;
+    ``step_logprob_gain``: the held-out answer log-likelihood gain (nats/token) of the
+    step that trained on it. Outcomes with too few rows or a term that does not vary
+    (tiny smoke studies) are skipped with a note. Returns the stacked summaries
+    (``outcome`` column first) and the fits by outcome (or the reason one was skipped).
+    """
+    from insight_bayes.models.information_regression import fit_information_regression
+
+    tables, fits = [], {}
+    for outcome in outcomes:
+        if outcome not in h.prompts:
+            fits[outcome] = f"no column {outcome!r} in the study's prompts table"
+            continue
+        data = regression_data(h, outcome)
+        try:
+            fit = fit_information_regression(data, outcome, **fit_kwargs)
+        except ValueError as err:
+            fits[outcome] = f"skipped: {err}"
+            log.info("regression of %s skipped: %s", outcome, err)
+            continue
+        fits[outcome] = fit
+        tables.append(fit.summary.assign(outcome=outcome, n_obs=fit.n_obs))
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    if not table.empty:
+        table = table[["outcome", *[c for c in table.columns if c != "outcome"]]]
+    return table, fits
