@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from paper_figures.style import SEQUENTIAL, apply_style
+from paper_figures.style import SEQUENTIAL, apply_style, rule_style
 from paper_figures.tables import fmt_interval
 from simulations.ablations import Ablation, ablation_plan, ablation_table, run_ablations
 
@@ -63,22 +63,30 @@ def printable(table: pd.DataFrame, ablation: str) -> pd.DataFrame:
 def fig_ablations(plan: list[Ablation], table: pd.DataFrame) -> plt.Figure:
     """One panel per ablation: each variant's speed-up versus Random (95% bootstrap)."""
     apply_style()
-    fig, axes = plt.subplots(1, len(plan), figsize=(12.0, 2.6), constrained_layout=True,
+    fig, axes = plt.subplots(1, len(plan), figsize=(12.0, 2.4), constrained_layout=True,
                              sharex=True)  # fmt: skip
     for ax, ablation in zip(np.atleast_1d(axes), plan, strict=True):
         sub = table[table["ablation"] == ablation.name].reset_index(drop=True)
         y = np.arange(len(sub))[::-1]
+        bases = [r.split(":")[0] for r in sub["rule"]]
+        by_rule = len(set(bases)) == len(bases)  # components, belief: the rules' own styles
         for i, row in sub.iterrows():
-            colour = SEQUENTIAL[i % len(SEQUENTIAL)]
+            style = rule_style(bases[i])
+            colour = style["color"] if by_rule else SEQUENTIAL[i % len(SEQUENTIAL)]
+            marker = style["marker"] if by_rule else "os^Dv"[i % 5]
             ax.errorbar(
                 row["speedup"], y[i],
                 xerr=[[row["speedup"] - row["ci_low"]], [row["ci_high"] - row["speedup"]]],
-                fmt="os^Dv"[i % 5], color=colour, capsize=2.5, markersize=5,
+                fmt=marker, color=colour, capsize=2.5, markersize=5,
             )  # fmt: skip
+            ax.annotate(f"{row['speedup']:.2f}", (row["ci_high"], y[i]), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=7)  # fmt: skip
         ax.set_yticks(y, sub["variant"])
         ax.axvline(1.0, color="0.4", linestyle="--", linewidth=0.9)
         ax.set_ylim(-0.6, len(sub) - 0.4)
         ax.set_title(ablation.title)
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("speed-up vs random")
+    axes[0].set_xlim(left=min(0.9, float(table["ci_low"].min()) - 0.05),
+                     right=float(table["ci_high"].max()) + 0.25)  # fmt: skip
     return fig

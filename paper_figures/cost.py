@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from paper_figures.curves import bar_by_rule, interval_by_rule
+from paper_figures.curves import bar_by_rule, interval_by_rule, interval_legend
 from paper_figures.harness import HarnessResults
 from paper_figures.simulated import SimResults
 from paper_figures.style import apply_style
@@ -61,32 +61,31 @@ def cost_table(sim: SimResults, h: HarnessResults) -> pd.DataFrame:
 
 
 def fig_cost(sim: SimResults, h: HarnessResults) -> plt.Figure:
-    """Rollouts per step (bars) and speed-up per step versus per rollout (intervals)."""
+    """Rollouts per step (bars, wall time noted) and speed-up per step versus per rollout."""
     apply_style()
     f = cost_frame(sim, h)
-    fig, axes = plt.subplots(2, 2, figsize=(9.0, 6.0), constrained_layout=True)
+    fig, axes = plt.subplots(2, 2, figsize=(9.0, 6.4), constrained_layout=True)
     for col, (setting, label) in enumerate(
         (("simulated", f"simulated ({sim.scenario.key})"), ("harness", "RLVR harness"))
     ):
-        sub = f[f["setting"] == setting]
-        bar_by_rule(axes[0, col], sub.set_index("rule")["rollouts_per_step"])
-        axes[0, col].set(xlabel="rollouts per training step", title=f"{label}: rollout cost")
-        interval_by_rule(
-            axes[1, col], sub, estimate="speedup", low="ci_low", high="ci_high", offset=0.14,
-            label="per step",
-        )  # fmt: skip
-        interval_by_rule(
-            axes[1, col], sub, estimate="rollout_speedup", low="rollout_ci_low",
-            high="rollout_ci_high", offset=-0.14, filled=False, label="per rollout",
-        )  # fmt: skip
-        axes[1, col].set(
-            xlabel="speed-up vs random to target (95% bootstrap)", title=f"{label}: speed-up"
+        sub = f[f["setting"] == setting].set_index("rule")
+        notes = sub["ms_per_step"].map(
+            lambda v: f"{v:.0f} ms/step" if np.isfinite(v) and v >= 10 else f"{v:.1f} ms/step"
         )
-        axes[1, col].legend(loc="lower right", fontsize=7)
-        ms = sub.set_index("rule")["ms_per_step"]
-        for label_ in axes[0, col].get_yticklabels():
-            rule = label_.get_text()
-            if rule in ms and np.isfinite(ms[rule]):
-                label_.set_text(f"{rule} ({ms[rule]:.0f} ms/step)")
-        axes[0, col].set_yticklabels(axes[0, col].get_yticklabels())
+        bar_by_rule(axes[0, col], sub["rollouts_per_step"], notes=notes)
+        axes[0, col].set(xlabel="rollouts per training step", title=f"{label}: cost per step")
+        order = list(sub["speedup"].sort_values(ascending=False).index)
+        interval_by_rule(
+            axes[1, col], sub.reset_index(), estimate="speedup", low="ci_low", high="ci_high",
+            rules=order, offset=0.14,
+        )  # fmt: skip
+        interval_by_rule(
+            axes[1, col], sub.reset_index(), estimate="rollout_speedup", low="rollout_ci_low",
+            high="rollout_ci_high", rules=order, offset=-0.14, filled=False,
+        )  # fmt: skip
+        axes[1, col].set(xlabel="speed-up vs random to target", title=f"{label}: speed-up")
+        interval_legend(
+            axes[1, col], "per training step", "per rollout", loc="upper center",
+            bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7,
+        )  # fmt: skip
     return fig

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import MaxNLocator
 
-from paper_figures.style import ordered_rules, rule_style
+from paper_figures.style import RULE_STYLE, ordered_rules, rule_style
 
-__all__ = ["bar_by_rule", "curves_by_rule", "interval_by_rule"]
+#: One hatch per rule (same order as RULE_STYLE), so bars read in black and white.
+HATCHES = ["", "..", "//", "\\\\", "xx", "--", "++", "oo", "||", "**"]
+
+__all__ = ["bar_by_rule", "curves_by_rule", "interval_by_rule", "interval_legend"]
 
 
 def curves_by_rule(
@@ -66,11 +69,15 @@ def interval_by_rule(
     rules: Sequence[str] | None = None,
     offset: float = 0.0,
     filled: bool = True,
-    label: str | None = None,
 ) -> list[str]:
-    """Horizontal intervals (one row per rule, InSight on top) on a log x axis."""
+    """Horizontal intervals, one row per rule: by default the largest estimate on top.
+
+    The x axis is linear (speed-ups of interest lie between about 0.5 and 3) with a
+    dashed line at 1.
+    """
     df = table.set_index("rule")
-    rules = ordered_rules(rules if rules is not None else df.index)
+    if rules is None:
+        rules = list(df[estimate].sort_values(ascending=False).index)
     y = np.arange(len(rules))[::-1] + offset
     for yi, rule in zip(y, rules, strict=True):
         if rule not in df.index or pd.isna(df.loc[rule, estimate]):
@@ -88,36 +95,65 @@ def interval_by_rule(
             capsize=2.5,
             markersize=5,
             linewidth=1.2,
-            label=label if yi == y[0] else None,
         )
     ax.set_yticks(np.arange(len(rules))[::-1], rules)
     ax.axvline(1.0, color="0.4", linestyle="--", linewidth=0.9)
-    ax.set_xscale("log")
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
     ax.grid(axis="y", visible=False)
     return rules
 
 
 def bar_by_rule(
-    ax: Axes, values: pd.Series, *, rules: Sequence[str] | None = None, hatch: bool = True
+    ax: Axes,
+    values: pd.Series,
+    *,
+    rules: Sequence[str] | None = None,
+    hatch: bool = True,
+    notes: pd.Series | None = None,
 ) -> list[str]:
-    """Horizontal bars of ``values`` (indexed by rule), InSight on top, hatched per rule."""
+    """Horizontal bars of ``values`` (indexed by rule), InSight on top, hatched per rule.
+
+    ``notes`` (indexed by rule) are written just right of each bar's end.
+    """
     rules = ordered_rules(rules if rules is not None else values.index)
-    hatches = ["", "//", "\\\\", "xx", "..", "--", "++", "oo", "**", "||"]
+    order = list(RULE_STYLE)
     y = np.arange(len(rules))[::-1]
-    for i, (yi, rule) in enumerate(zip(y, rules, strict=True)):
+    for yi, rule in zip(y, rules, strict=True):
         style = rule_style(rule)
+        i = order.index(rule) if rule in order else len(order) - 1
         ax.barh(
             yi,
             values.get(rule, np.nan),
             color=style["color"],
             edgecolor="black",
             linewidth=0.5,
-            hatch=hatches[i % len(hatches)] if hatch else None,
+            hatch=HATCHES[i % len(HATCHES)] if hatch else None,
             alpha=0.85,
         )
+        if notes is not None and rule in notes:
+            ax.annotate(
+                notes[rule],
+                (values.get(rule, 0.0), yi),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+            )
     ax.set_yticks(y, rules)
     ax.grid(axis="y", visible=False)
+    ax.set_axisbelow(True)
+    ax.set_xlim(0, 1.3 * np.nanmax(values.to_numpy(dtype=float)))
     return rules
+
+
+def interval_legend(ax: Axes, filled: str, hollow: str | None = None, **kwargs) -> None:
+    """A rule-neutral legend (black markers) for filled and open intervals."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="black", marker="o", linestyle="-", label=filled)]
+    if hollow:
+        handles.append(
+            Line2D([], [], color="black", marker="o", markerfacecolor="white", linestyle="-",
+                   label=hollow)
+        )  # fmt: skip
+    ax.legend(handles=handles, **kwargs)

@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from paper_figures.curves import curves_by_rule, interval_by_rule
+from paper_figures.curves import curves_by_rule, interval_by_rule, interval_legend
 from paper_figures.style import apply_style, ordered_rules
 from simulations.speedup import bootstrap_speedups
 
@@ -151,7 +151,10 @@ def fig4_harness(h: HarnessResults) -> plt.Figure:
     fig, axes = plt.subplots(
         1, 2, figsize=(9.0, 3.4), constrained_layout=True, gridspec_kw={"width_ratios": [1.5, 1]}
     )
-    rules = curves_by_rule(axes[0], h.steps, h.metric, n_markers=20)
+    from matplotlib.ticker import MaxNLocator
+
+    curves_by_rule(axes[0], h.steps, h.metric, n_markers=20)
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].axhline(h.target, color="0.3", linestyle=":", linewidth=1)
     axes[0].set(
         xlabel="GRPO step",
@@ -159,18 +162,22 @@ def fig4_harness(h: HarnessResults) -> plt.Figure:
         title=f"harness: held-out accuracy ({h.seeds} seed(s); target {h.target:g} dotted)",
     )
     axes[0].legend(loc="best", fontsize=7)
+    rules = list(h.speedups.sort_values("speedup", ascending=False)["rule"])
     interval_by_rule(
         axes[1], h.speedups, estimate="speedup", low="ci_low", high="ci_high", rules=rules,
-        offset=0.12, label="per step",
+        offset=0.12,
     )  # fmt: skip
     interval_by_rule(
         axes[1], h.speedups, estimate="rollout_speedup", low="rollout_ci_low",
-        high="rollout_ci_high", rules=rules, offset=-0.12, filled=False, label="per rollout",
+        high="rollout_ci_high", rules=rules, offset=-0.12, filled=False,
     )  # fmt: skip
-    axes[1].legend(loc="lower right", fontsize=7)
+    interval_legend(
+        axes[1], "per step", "per rollout", loc="upper center", bbox_to_anchor=(0.5, -0.16),
+        ncol=2, fontsize=7,
+    )  # fmt: skip
     axes[1].set(
         xlabel="speed-up vs random (to target; 95% bootstrap over seeds)",
-        title="speed-up (>1: faster)",
+        title="speed-up (>1: faster; best on top)",
     )
     return fig
 

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from paper_figures.curves import curves_by_rule, interval_by_rule
+from paper_figures.curves import curves_by_rule, interval_by_rule, interval_legend
 from paper_figures.style import apply_style, ordered_rules
 from paper_figures.tables import fmt_interval
 from simulations.scenarios import Scenario, get_scenario
@@ -141,7 +141,7 @@ def fig4_simulated(sim: SimResults) -> plt.Figure:
     fig, axes = plt.subplots(
         1, 2, figsize=(9.0, 3.6), constrained_layout=True, gridspec_kw={"width_ratios": [1.5, 1]}
     )
-    rules = curves_by_rule(axes[0], sim.steps, "eval/accuracy")
+    curves_by_rule(axes[0], sim.steps, "eval/accuracy")
     axes[0].axhline(sim.scenario.target_accuracy, color="0.3", linestyle=":", linewidth=1)
     axes[0].annotate(
         f"target {sim.scenario.target_accuracy:g}",
@@ -164,9 +164,7 @@ def fig4_simulated(sim: SimResults) -> plt.Figure:
         estimate="speedup",
         low="ci_low",
         high="ci_high",
-        rules=rules,
         offset=0.12,
-        label="bootstrap 95% CI",
     )
     if sim.posterior is not None:
         interval_by_rule(
@@ -175,13 +173,22 @@ def fig4_simulated(sim: SimResults) -> plt.Figure:
             estimate="speedup_median",
             low="hdi_low",
             high="hdi_high",
-            rules=rules,
+            rules=list(sim.speedups.sort_values("speedup", ascending=False)["rule"]),
             offset=-0.12,
             filled=False,
-            label="PyMC posterior 94% HDI",
         )
-        axes[1].legend(loc="lower right", fontsize=7)
-    axes[1].set(xlabel="speed-up vs random (steps to target)", title="speed-up (>1: faster)")
+    interval_legend(
+        axes[1],
+        "bootstrap 95% CI",
+        "PyMC posterior 94% HDI" if sim.posterior is not None else None,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=2,
+        fontsize=7,
+    )
+    axes[1].set(
+        xlabel="speed-up vs random (steps to target)", title="speed-up (>1: faster; best on top)"
+    )
     return fig
 
 

@@ -116,15 +116,15 @@ def ablation_plan(
             (
                 Variant("MI alone", "mi", base),
                 Variant("weight alone", "weight", base),
-                Variant("product (InSight)", "insight", base),
+                Variant("product", "insight", base),
             ),
         ),
         Ablation(
             "belief",
-            "Mean versus sampled belief",
+            "Belief used in the score",
             (
-                Variant("mean belief (insight)", "insight", base),
-                Variant("sampled belief (insight-sampled)", "insight-sampled", base),
+                Variant("mean belief", "insight", base),
+                Variant("Thompson draw", "insight-sampled", base),
             ),
         ),
         Ablation(
