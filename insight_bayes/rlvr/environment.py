@@ -26,6 +26,7 @@ from insight_bayes.rlvr.grpo import (
     group_advantages,
     grpo_update,
     make_optimizer,
+    make_scheduler,
 )
 from insight_bayes.rlvr.policy import Policy
 from insight_bayes.rlvr.tasks.base import Problem, Task
@@ -111,6 +112,7 @@ class GRPOEnvironment:
         self.reference = reference
         self.device = next(policy.model.parameters()).device
         self.optimizer = make_optimizer(policy.model, grpo)
+        self.scheduler = make_scheduler(self.optimizer, grpo)
         self._pool_prompts = [policy.prompt_ids(p.prompt) for p in self.pool]
         self._test_prompts = [policy.prompt_ids(p.prompt) for p in self.test]
         n_lp = min(self.evaluation.logprob_problems, len(self.test))
@@ -174,7 +176,13 @@ class GRPOEnvironment:
         advantages = group_advantages(rewards_t, self.grpo.adv_eps).reshape(-1).to(self.device)
         batch = build_batch(prompts, completions, self.policy.pad_id, self.device)
         metrics = grpo_update(
-            self.policy, self.optimizer, batch, advantages, self.grpo, self.reference
+            self.policy,
+            self.optimizer,
+            batch,
+            advantages,
+            self.grpo,
+            self.reference,
+            self.scheduler,
         )
         update_seconds = time.perf_counter() - started
         logprob = self._answer_logprob()

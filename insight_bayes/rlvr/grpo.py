@@ -35,6 +35,7 @@ __all__ = [
     "grpo_update",
     "kl_to_reference",
     "make_optimizer",
+    "make_scheduler",
 ]
 
 
@@ -45,7 +46,11 @@ class GRPOConfig:
     Attributes
     ----------
     lr : float
-        AdamW learning rate.
+        AdamW learning rate (after the warm-up ramp).
+    lr_warmup_steps : int
+        Steps of a linear ramp of the learning rate from ``lr / lr_warmup_steps`` to
+        ``lr`` (0: none). Adam's first steps move every weight by about ``lr``
+        whatever its gradient, which can knock a small warmed-up model off its policy.
     weight_decay : float
         AdamW decoupled weight decay.
     clip_eps : float
@@ -67,6 +72,7 @@ class GRPOConfig:
     """
 
     lr: float = 1e-4
+    lr_warmup_steps: int = 0
     weight_decay: float = 0.0
     clip_eps: float = 0.2
     kl_coef: float = 0.0
@@ -78,6 +84,7 @@ class GRPOConfig:
 
     def __post_init__(self) -> None:
         check_real(self.lr, "lr", low=0.0, low_inclusive=False)
+        check_int(self.lr_warmup_steps, "lr_warmup_steps", min_value=0)
         check_real(self.weight_decay, "weight_decay", low=0.0)
         check_real(self.clip_eps, "clip_eps", low=0.0, low_inclusive=False)
         check_real(self.kl_coef, "kl_coef", low=0.0)
@@ -164,6 +171,16 @@ def make_optimizer(model: nn.Module, config: GRPOConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: GRPOConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear ramp over ``config.lr_warmup_steps`` optimiser steps, then constant."""
+    ramp = config.lr_warmup_steps
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / ramp) if ramp else 1.0
+    )
+
+
 # ------------------------------------------------------------------ batches
 @dataclass
 class TokenBatch:
@@ -208,6 +225,7 @@ def grpo_update(
     advantages: torch.Tensor,
     config: GRPOConfig,
     reference=None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> dict[str, float]:
     """``config.updates_per_step`` AdamW steps of the clipped GRPO loss on one batch.
 
@@ -234,6 +252,8 @@ def grpo_update(
         total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         metrics = {
             "train/loss": float(total.detach()),
             "train/policy_loss": float(loss.detach()),

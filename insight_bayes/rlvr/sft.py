@@ -51,7 +51,8 @@ class WarmupConfig:
     batch_size : int
         Problems per step (fresh problems each step, drawn from ``seed``).
     lr : float
-        Peak learning rate (linear warm-up over the first 10% of steps, then constant).
+        Peak learning rate (linear ramp over the first 10% of steps, then linear decay
+        to 10% of the peak at the last step, so the stopping point is not a noisy iterate).
     weight_decay : float
         AdamW weight decay.
     seed : int
@@ -172,7 +173,10 @@ def _train(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     ramp = max(1, config.steps // 10)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / ramp))
+    steps = max(config.steps, 1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / ramp) * max(0.1, 1.0 - 0.9 * s / steps)
+    )
     model.train()
     loss_value = float("nan")
     for _ in tqdm(range(config.steps), desc="warm-up", disable=not progress, leave=False):

@@ -102,8 +102,16 @@ class StudyConfig:
     raw: dict[str, Any]
 
     def digest(self) -> str:
-        """Hash of the raw config (a resumed study must have the same one)."""
-        return hashlib.sha256(json.dumps(self.raw, sort_keys=True).encode()).hexdigest()[:16]
+        """Hash of everything that shapes a run (a resumed study must have the same).
+
+        ``study.rules``, ``study.seeds`` and the summary settings (``target``,
+        ``metric``, ``baseline``) are left out, so a study can be extended with more
+        seeds or rules and keep its finished runs.
+        """
+        raw = copy.deepcopy(self.raw)
+        for key in ("rules", "seeds", "target", "metric", "baseline"):
+            raw.get("study", {}).pop(key, None)
+        return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _section(raw: dict[str, Any], name: str, cls: type, **extra: Any) -> Any:
@@ -206,8 +214,8 @@ def load_config(
         raise ValueError(f"study.rules has duplicates: {list(study.rules)}")
     if not study.seeds or any(not isinstance(s, int) or s < 0 for s in study.seeds):
         raise ValueError(f"study.seeds must be non-negative integers, got {list(study.seeds)}")
-    if study.baseline not in study.rules:
-        raise ValueError(f"study.baseline {study.baseline!r} is not one of study.rules")
+    if study.baseline not in available_selectors():
+        raise ValueError(f"study.baseline: unknown rule {study.baseline!r}")
     return StudyConfig(task_sec, model_sec, warmup, grpo, loop, evaluation, study, raw)
 
 
@@ -461,10 +469,11 @@ def run_study(
     }
     _atomic_json(manifest_path, manifest)
 
+    # seed-major order: a study stopped early has every rule at the first seeds
     todo = [
         (rule, seed)
-        for rule in config.study.rules
         for seed in config.study.seeds
+        for rule in config.study.rules
         if not is_complete(out, rule, seed)
     ]
     log.info("%d of %d runs to do", len(todo), len(config.study.rules) * len(config.study.seeds))

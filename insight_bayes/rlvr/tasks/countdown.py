@@ -10,6 +10,7 @@ hostile output scores 0 without an exception or a hang.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
@@ -37,6 +38,8 @@ MAX_NUMBER_DIGITS = 6
 #: Largest numerator or denominator of any intermediate value.
 MAX_MAGNITUDE = 10**12
 
+_SPLIT_NUMBER = re.compile(r"[0-9] +[0-9]")
+
 
 class ExpressionError(ValueError):
     """The text is not a well-formed, bounded arithmetic expression."""
@@ -62,6 +65,8 @@ def evaluate_expression(text: str) -> tuple[Fraction, list[int]]:
         raise ExpressionError(f"expression must be a string, got {type(text).__name__}")
     if len(text) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(f"expression longer than {MAX_EXPRESSION_CHARS} characters")
+    if _SPLIT_NUMBER.search(text):
+        raise ExpressionError("unexpected space between digits")
     parser = _Parser(text.replace(" ", ""))
     value = parser.expr(0)
     if parser.pos != len(parser.text):

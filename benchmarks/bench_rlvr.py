@@ -1,0 +1,115 @@
+"""Speed of the GRPO harness: generated tokens per second, seconds per GRPO step, and the
+share of step time spent in selection (the paper calls the selection overhead negligible).
+
+    PYTHONPATH=. python benchmarks/bench_rlvr.py                  # CPU config (1 thread)
+    PYTHONPATH=. python benchmarks/bench_rlvr.py --config configs/rlvr/gpu.toml --device cuda
+
+Uses the config's cached warm-up (trains it first if it is not cached). Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+import torch
+
+from insight_bayes.loop import SelectionLoop
+from insight_bayes.rlvr.study import _Harness, load_config, resolve_device
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench(
+    config_path: str, device: str, steps: int, rules: list[str]
+) -> tuple[list[dict], _Harness]:
+    config = load_config(config_path)
+    device = resolve_device(device)
+    harness = _Harness(config, device, None, progress=False)
+    rows = []
+
+    # generation throughput: one step's worth of rollouts (M prompts x K samples)
+    env = harness.environment()
+    rng = np.random.default_rng(0)
+    ids = rng.choice(env.pool_size, size=config.loop.m, replace=False)
+    env.rollout(ids, config.loop.k, rng)  # warm
+    env.learn(ids, np.zeros((ids.size, config.loop.k)), rng)
+    tokens, seconds = 0, 0.0
+    for _ in range(3):
+        _sync(device)
+        t0 = time.perf_counter()
+        env.rollout(ids, config.loop.k, rng)
+        _sync(device)
+        seconds += time.perf_counter() - t0
+        tokens += env._tokens
+        env._pending.clear()
+        env._tokens = 0
+    rows.append(
+        {
+            "what": f"generate {config.loop.m}x{config.loop.k} completions",
+            "tokens_per_second": tokens / seconds,
+        }
+    )
+
+    # full GRPO steps through the shared loop (no evaluation)
+    loop_config = dataclasses.replace(config.loop, steps=steps + 1, eval_every=0)
+    for rule in rules:
+        env = harness.environment()
+        loop = SelectionLoop(env, rule, loop_config, seed=0)
+        loop.step()  # warm-up step (allocations, kernels)
+        _sync(device)
+        recs = [loop.step() for _ in range(steps)]
+        step_s = np.array([r.step_seconds for r in recs])
+        sel_s = np.array([r.selection_seconds for r in recs])
+        gen_s = np.array([r.metrics["train/generation_seconds"] for r in recs])
+        upd_s = np.array([r.metrics["train/update_seconds"] for r in recs])
+        tok = np.array([r.metrics["train/tokens_generated"] for r in recs])
+        sel_only = sel_s - (gen_s if loop.selector.needs_rollouts else 0.0)
+        rows.append(
+            {
+                "what": f"GRPO step, {rule}",
+                "seconds_per_step": step_s.mean(),
+                "generation_s": gen_s.mean(),
+                "update_s": upd_s.mean(),
+                "selection_s": sel_only.mean(),
+                "selection_share": sel_only.sum() / step_s.sum(),
+                "tokens_per_second": tok.sum() / gen_s.sum(),
+                "rollouts_per_step": np.mean([r.rollouts for r in recs]),
+            }
+        )
+    return rows, harness
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/rlvr/cpu.toml")
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rules", default="random,insight,dynamic-sampling")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows, harness = bench(args.config, args.device, args.steps, args.rules.split(","))
+    import pandas as pd
+
+    params = sum(p.numel() for p in harness.policy.model.parameters())
+    print(
+        f"config {args.config}  device {harness.device}  threads {torch.get_num_threads()}  "
+        f"parameters {params:,}  M={harness.config.loop.m} K={harness.config.loop.k}  "
+        f"candidates={harness.config.loop.resolved_m_hat(harness.config.task.pool_size)}"
+    )
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(pd.DataFrame(rows).round(4).to_string(index=False))
+    print(
+        "selection_s: time in the selector (Dynamic Sampling: minus its rollouts' generation); "
+        "selection_share = selection_s / seconds_per_step"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The GRPO environment behind the shared selection loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from insight_bayes import LoopConfig, SelectionLoop  # noqa: E402
+from insight_bayes.environment import Environment  # noqa: E402
+from insight_bayes.rlvr.environment import EvalConfig, GRPOEnvironment  # noqa: E402
+from insight_bayes.rlvr.grpo import GRPOConfig  # noqa: E402
+from insight_bayes.rlvr.model import ModelConfig, TinyLM  # noqa: E402
+from insight_bayes.rlvr.policy import CharPolicy  # noqa: E402
+from insight_bayes.rlvr.tasks import make_splits, make_task  # noqa: E402
+from insight_bayes.rlvr.tokenizer import CharTokenizer  # noqa: E402
+
+TASK = make_task("addition", max_digits=2)
+POOL, TEST = make_splits(TASK, 24, 8, 0)
+
+
+def _env(**grpo) -> GRPOEnvironment:
+    tok = CharTokenizer(TASK.alphabet)
+    torch.manual_seed(0)
+    model = TinyLM(
+        ModelConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, d_model=16)
+    )
+    config = GRPOConfig(**{"max_new_tokens": 4, "lr": 1e-3, **grpo})
+    return GRPOEnvironment(TASK, POOL, TEST, CharPolicy(model, tok), config, EvalConfig(samples=2))
+
+
+class _Oracle(CharPolicy):
+    """Writes the reference solution (or ``wrong``) instead of sampling."""
+
+    def __init__(self, solutions, wrong=False):
+        tok = CharTokenizer(TASK.alphabet)
+        super().__init__(
+            TinyLM(ModelConfig(vocab_size=tok.vocab_size, n_layer=1, d_model=8, n_head=1)), tok
+        )
+        self.by_prompt = {tuple(self.prompt_ids(p.prompt)): p.solution for p in solutions}
+        self.wrong = wrong
+
+    def generate(self, prompts, max_new_tokens, temperature, generator):
+        rows = []
+        for p in prompts:
+            text = self.by_prompt[tuple(p)]
+            rows.append(self.completion_ids("9" * len(text) if self.wrong else text))
+        width = max(map(len, rows))
+        return torch.tensor([r + [self.pad_id] * (width - len(r)) for r in rows])
+
+
+def test_implements_the_protocol():
+    assert isinstance(_env(), Environment)
+
+
+def test_rollout_then_learn_on_the_same_samples(monkeypatch):
+    env = _env()
+    rng = np.random.default_rng(0)
+    ids = np.array([3, 5, 7])
+    rewards = env.rollout(ids, 4, rng)
+    assert rewards.shape == (3, 4)
+    assert set(np.unique(rewards)) <= {0.0, 0.1, 1.0}
+
+    def no_sampling(*a, **k):
+        raise AssertionError("learn() must reuse the rollout's samples")
+
+    monkeypatch.setattr(env.policy, "generate", no_sampling)
+    metrics = env.learn(ids, rewards, rng)
+    assert metrics["train/tokens_generated"] >= 12  # at least one token per completion
+    assert metrics["train/generation_seconds"] > 0
+    assert {"train/loss", "train/grad_norm", "eval/answer_logprob_gain"} <= set(metrics)
+    with pytest.raises(ValueError, match="not rolled out"):
+        env.learn(ids, rewards, rng)  # the samples were consumed
+
+
+def test_evaluate_with_an_oracle_and_a_wrong_policy():
+    right = GRPOEnvironment(TASK, POOL, TEST, _Oracle(POOL + TEST), GRPOConfig(max_new_tokens=4))
+    wrong = GRPOEnvironment(
+        TASK, POOL, TEST, _Oracle(POOL + TEST, wrong=True), GRPOConfig(max_new_tokens=4)
+    )
+    rng = np.random.default_rng(0)
+    assert right.evaluate(rng) == {"eval/pass1": 1.0, "eval/greedy": 1.0, "eval/solved_share": 1.0}
+    assert wrong.evaluate(rng)["eval/pass1"] == 0.0
+    assert np.all(right.rollout(np.arange(4), 3, rng) == 1.0)
+    assert np.allclose(wrong.rollout(np.arange(4), 3, rng), 0.1)
+    assert np.all(right.pool_success_rates(2, rng) == 1.0)
+
+
+def test_loop_drives_it_and_dynamic_sampling_counts_extra_work():
+    env = _env()
+    config = LoopConfig(m=3, k=4, steps=2, candidate_ratio=4, eval_every=2)
+    records = SelectionLoop(env, "dynamic-sampling", config, seed=0).run(progress=False)
+    assert [r.step for r in records] == [0, 1, 2]
+    for r in records[1:]:
+        assert r.rollouts >= 12 and r.extra_rollouts == r.rollouts - 12
+        # every rollout of every round generated at least one token and was counted
+        assert r.metrics["train/tokens_generated"] >= r.rollouts
+    assert "eval/pass1" in records[-1].metrics
+
+
+def test_kl_needs_a_reference():
+    with pytest.raises(ValueError, match="reference"):
+        _env(kl_coef=0.1)
+
+
+def test_eval_config_validation():
+    with pytest.raises(ValueError, match="samples"):
+        EvalConfig(samples=0)

@@ -1,0 +1,60 @@
+"""Warm-up: trains, caches by a hash of its settings, and the second call loads."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from insight_bayes.rlvr import sft  # noqa: E402
+from insight_bayes.rlvr.model import ModelConfig  # noqa: E402
+from insight_bayes.rlvr.sft import WarmupConfig, warm_up, warmup_key  # noqa: E402
+from insight_bayes.rlvr.tasks import make_task  # noqa: E402
+
+TASK = make_task("addition", max_digits=2)
+MODEL = ModelConfig(vocab_size=15, block_size=16, n_layer=1, n_head=2, d_model=16)
+
+
+def test_second_call_loads_and_does_not_retrain(tmp_path, monkeypatch):
+    config = WarmupConfig(steps=30, batch_size=16, lr=3e-3, seed=1)
+    policy, info = warm_up(TASK, MODEL, config, cache_dir=tmp_path, progress=False)
+    assert not info["cached"]
+    assert (tmp_path / "warmup" / info["key"] / "model.pt").exists()
+    assert info["loss"] < 2.5  # below uniform over 15 tokens (log 15 = 2.7)
+
+    def boom(*args, **kwargs):
+        raise AssertionError("retrained although cached")
+
+    monkeypatch.setattr(sft, "_train", boom)
+    again, info2 = warm_up(TASK, MODEL, config, cache_dir=tmp_path, progress=False)
+    assert info2["cached"] and info2["key"] == info["key"]
+    for a, b in zip(policy.model.parameters(), again.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_training_is_seeded(tmp_path):
+    config = WarmupConfig(steps=5, batch_size=8, seed=3)
+    a, _ = warm_up(TASK, MODEL, config, cache_dir=tmp_path / "a", progress=False)
+    b, _ = warm_up(TASK, MODEL, config, cache_dir=tmp_path / "b", progress=False)
+    for x, y in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        assert torch.equal(x, y)
+
+
+def test_key_covers_every_setting():
+    base = WarmupConfig(steps=10)
+    keys = {
+        warmup_key(TASK, MODEL, base),
+        warmup_key(TASK, MODEL, WarmupConfig(steps=11)),
+        warmup_key(TASK, MODEL, WarmupConfig(steps=10, seed=1)),
+        warmup_key(make_task("addition", max_digits=3), MODEL, base),
+        warmup_key(TASK, ModelConfig(**{**MODEL.to_dict(), "d_model": 32}), base),
+    }
+    assert len(keys) == 5
+    assert warmup_key(TASK, MODEL, base) == warmup_key(TASK, MODEL, WarmupConfig(steps=10))
+
+
+def test_bad_settings_refused(tmp_path):
+    with pytest.raises(ValueError, match="batch_size"):
+        WarmupConfig(batch_size=0)
+    with pytest.raises(ValueError, match="vocab_size"):
+        warm_up(TASK, ModelConfig(vocab_size=99), WarmupConfig(steps=1), cache_dir=tmp_path)
