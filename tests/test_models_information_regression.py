@@ -38,6 +38,11 @@ def test_recovers_known_coefficients():
         assert s.loc[term, "hdi_low"] < true < s.loc[term, "hdi_high"], (term, s.loc[term])
     assert abs(s.loc["difficulty", "mean"] - 2.0) < 0.15
     assert abs(s.loc["sigma", "mean"] - 0.05) < 0.01
+    # per-SD effect = per-unit effect x SD of the term
+    sd = df["difficulty"].std(ddof=0)
+    assert s.loc["difficulty", "coef_std"] == pytest.approx(
+        s.loc["difficulty", "mean"] * sd, rel=1e-6
+    )
     assert s.loc["difficulty", "p_positive"] > 0.99 and s.loc["evidence", "p_positive"] < 0.01
 
 

@@ -17,12 +17,13 @@ visit, or the held-out gain of the step that trained on it) on these terms:
 
     y_i \sim \mathcal N\big(b_0 + \textstyle\sum_j b_j x_{ij},\ \sigma^2\big),
 
-fitted on standardised predictors ``z_ij = (x_ij - mean_j) / sd_j`` with weakly
-informative priors scaled by ``sd(y)`` (``b^z_j ~ N(0, 2 sd(y))``, intercept
-``~ N(mean(y), 2 sd(y))``, ``sigma ~ HalfNormal(2 sd(y))``), and reported on both
-scales: ``coef`` per unit of the predictor (``b_j = b^z_j / sd_j``) and ``coef_std`` per
-standard deviation (comparable between terms). Convergence is checked as in
-:mod:`insight_bayes.models.speedup` (r-hat, bulk/tail ESS, divergences).
+fitted on standardised predictors ``z_ij = (x_ij - mean_j) / sd_j`` and a standardised
+outcome ``(y - mean(y)) / sd(y)`` with weakly informative priors (coefficients and
+intercept ``N(0, 2)``, noise ``HalfNormal(2)``), and reported on the outcome's scale:
+``coef`` per unit of the predictor (``b_j = sd(y) b^z_j / sd_j``) and ``coef_std`` per
+standard deviation of the predictor (``sd(y) b^z_j``, comparable between terms).
+Convergence is checked as in :mod:`insight_bayes.models.speedup` (r-hat, bulk/tail ESS,
+divergences).
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ class RegressionFit:
     Attributes
     ----------
     idata : arviz.InferenceData
-        Posterior of ``intercept_z``, ``beta_z[term]``, ``sigma`` and the deterministic
-        ``coef[term]`` (per unit) and ``intercept`` (original scale).
+        Posterior of the standardised ``intercept_z``, ``beta_z[term]``, ``sigma_z`` and
+        the deterministic ``coef[term]`` (per unit), ``coef_std[term]`` (per SD of the
+        term), ``intercept`` and ``sigma`` (outcome scale).
     summary : DataFrame
         One row per term and ``intercept``/``sigma``: ``mean, sd, hdi_low, hdi_high,
         coef_std`` (per SD of the predictor), ``p_positive``, ``r_hat``, ``ess_bulk``.
@@ -155,14 +157,19 @@ def fit_information_regression(
     if flat:
         raise ValueError(f"predictor(s) {flat} do not vary; they cannot be estimated")
     z = (x - x_mean) / x_sd
-    y_sd = float(y.std()) or 1.0
+    y_mean, y_sd = float(y.mean()), float(y.std()) or 1.0
+    y_z = (y - y_mean) / y_sd
     with pm.Model(coords={"term": predictors}) as model:
-        intercept_z = pm.Normal("intercept_z", float(y.mean()), 2.0 * y_sd)
-        beta_z = pm.Normal("beta_z", 0.0, 2.0 * y_sd, dims="term")
-        sigma = pm.HalfNormal("sigma", 2.0 * y_sd)
-        pm.Deterministic("coef", beta_z / x_sd, dims="term")
-        pm.Deterministic("intercept", intercept_z - pm.math.sum(beta_z * x_mean / x_sd))
-        pm.Normal("y", intercept_z + pm.math.dot(z, beta_z), sigma, observed=y)
+        intercept_z = pm.Normal("intercept_z", 0.0, 2.0)
+        beta_z = pm.Normal("beta_z", 0.0, 2.0, dims="term")
+        sigma_z = pm.HalfNormal("sigma_z", 2.0)
+        pm.Deterministic("coef", beta_z * y_sd / x_sd, dims="term")
+        pm.Deterministic("coef_std", beta_z * y_sd, dims="term")
+        pm.Deterministic(
+            "intercept", y_mean + y_sd * (intercept_z - pm.math.sum(beta_z * x_mean / x_sd))
+        )
+        pm.Deterministic("sigma", sigma_z * y_sd)
+        pm.Normal("y", intercept_z + pm.math.dot(z, beta_z), sigma_z, observed=y_z)
         idata = pm.sample(
             draws=draws,
             tune=tune,
@@ -175,22 +182,22 @@ def fit_information_regression(
     del model
     ess_min = min(400.0, 0.25 * chains * draws)
     diagnostics = check_convergence(
-        idata, ["intercept_z", "beta_z", "sigma"], ess_min=ess_min, on_fail=on_fail
+        idata, ["intercept_z", "beta_z", "sigma_z"], ess_min=ess_min, on_fail=on_fail
     )
     return RegressionFit(
         idata=idata,
-        summary=_summarise(idata, predictors, hdi_prob, x_sd),
+        summary=_summarise(idata, predictors, hdi_prob),
         diagnostics=diagnostics,
         converged=not diagnostics["problems"],
         n_obs=len(df),
     )
 
 
-def _summarise(idata: Any, predictors: list[str], hdi_prob: float, x_sd: np.ndarray):
+def _summarise(idata: Any, predictors: list[str], hdi_prob: float) -> pd.DataFrame:
     post = idata.posterior
     rows = []
-    rhat = az.rhat(idata, var_names=["beta_z", "sigma", "intercept_z"])
-    ess = az.ess(idata, var_names=["beta_z", "sigma", "intercept_z"])
+    rhat = az.rhat(idata, var_names=["beta_z", "sigma_z", "intercept_z"])
+    ess = az.ess(idata, var_names=["beta_z", "sigma_z", "intercept_z"])
 
     def row(name: str, values: np.ndarray, coef_std: float, r: float, e: float) -> dict:
         lo, hi = az.hdi(values, hdi_prob=hdi_prob)
@@ -220,13 +227,13 @@ def _summarise(idata: Any, predictors: list[str], hdi_prob: float, x_sd: np.ndar
             row(
                 term,
                 post["coef"].sel(term=term).values.ravel(),
-                float(post["beta_z"].sel(term=term).values.mean()),
+                float(post["coef_std"].sel(term=term).values.mean()),
                 float(rhat["beta_z"].sel(term=term)),
                 float(ess["beta_z"].sel(term=term)),
             )
         )
     rows.append(
-        row("sigma", post["sigma"].values.ravel(), np.nan, float(rhat["sigma"]),
-            float(ess["sigma"]))
+        row("sigma", post["sigma"].values.ravel(), np.nan, float(rhat["sigma_z"]),
+            float(ess["sigma_z"]))
     )  # fmt: skip
     return pd.DataFrame(rows)
