@@ -3,7 +3,7 @@
 :func:`load_harness` reads a saved study folder (``RESULTS/rlvr-cpu-study``, written by
 ``insight-bayes rlvr-study configs/rlvr/cpu.toml``) when it holds ``steps.parquet``.
 Otherwise it runs the tiny ``configs/rlvr/smoke.toml`` study (seconds on CPU) into
-``RESULTS/scratch/rlvr-smoke`` and says so in :attr:`HarnessResults.source`; a full
+``RESULTS/scratch/rlvr-smoke-<config digest>`` and says so in :attr:`HarnessResults.source`; a full
 CPU study takes about an hour and is never started from here.
 
 :func:`simulator_ranking` asks whether the simulator predicts the harness's ranking of
@@ -119,14 +119,15 @@ def load_harness(results: Path, quick: bool = False) -> HarnessResults:
     else:
         from insight_bayes.rlvr.study import load_config, run_study
 
-        folder = results / "scratch" / "rlvr-smoke"
+        config = load_config(SMOKE_CONFIG)
+        folder = results / "scratch" / f"rlvr-smoke-{config.digest()}"  # one per config
         log.info("no saved harness study in %s: running %s", results / STUDY_FOLDER, SMOKE_CONFIG)
         import torch
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # the tiny model is fastest on one thread
         try:
-            run_study(load_config(SMOKE_CONFIG), folder, device="cpu", progress=False)
+            run_study(config, folder, device="cpu", progress=False)
         finally:
             torch.set_num_threads(threads)
         manifest = json.loads((folder / "manifest.json").read_text())
