@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -101,3 +102,18 @@ def test_unknown_figure_is_refused(tmp_path):
 
 def test_registry_names_are_unique_and_callable():
     assert len(FIGURES) == len(set(FIGURES)) and all(callable(f) for f in FIGURES.values())
+
+
+def test_fit_composition_matches_shares_and_moments():
+    from paper_figures.harness import fit_composition
+
+    rng = np.random.default_rng(0)
+    mid = rng.beta(2.0, 5.0, 4000)
+    rates = np.concatenate([np.zeros(3000), np.ones(1000), mid])
+    comp = fit_composition(rates)
+    assert comp.unsolvable_share == pytest.approx(3000 / 8000)
+    assert comp.solved_share == pytest.approx(1000 / 8000)
+    assert comp.mid_alpha == pytest.approx(2.0, rel=0.1)
+    assert comp.mid_beta == pytest.approx(5.0, rel=0.1)
+    with pytest.raises(ValueError, match="rates must be"):
+        fit_composition(np.array([1.5]))
