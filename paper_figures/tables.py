@@ -15,7 +15,8 @@ __all__ = ["fmt", "fmt_interval", "save_table", "to_latex", "to_markdown"]
 
 
 def fmt(value: object, digits: int = 3) -> str:
-    """A number to ``digits`` decimals; NaN/None as an en dash; other values as text."""
+    """A number for a table: thousands as ``2,048``, tens to 1 decimal, smaller numbers to
+    ``digits`` decimals; NaN/None as a dash; other values as text."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -23,8 +24,10 @@ def fmt(value: object, digits: int = 3) -> str:
     if isinstance(value, int | float):
         if isinstance(value, float) and math.isnan(value):
             return "-"
-        if isinstance(value, int) or float(value).is_integer() and abs(value) >= 100:
-            return f"{int(value):,}"
+        if isinstance(value, int) or abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
         return f"{value:.{digits}f}"
     return str(value)
 
@@ -48,7 +51,8 @@ def to_markdown(df: pd.DataFrame) -> str:
 def _tex(text: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&")):
         text = text.replace(a, b)
-    return text.replace("#", r"\#")
+    text = text.replace("#", r"\#").replace("±", r"$\pm$")
+    return text.replace("`", "")
 
 
 def to_latex(df: pd.DataFrame, caption: str, label: str) -> str:

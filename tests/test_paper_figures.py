@@ -117,3 +117,13 @@ def test_fit_composition_matches_shares_and_moments():
     assert comp.mid_beta == pytest.approx(5.0, rel=0.1)
     with pytest.raises(ValueError, match="rates must be"):
         fit_composition(np.array([1.5]))
+
+
+def test_number_formats():
+    from paper_figures.tables import fmt
+
+    assert [fmt(3581.136), fmt(44.8), fmt(0.65584), fmt(7), fmt(True)] == [
+        "3,581", "44.8", "0.656", "7", "yes"
+    ]  # fmt: skip
+    tex = to_latex(pd.DataFrame({"a": ["0.8 ± 0.1"]}), "made by `cmd`", "x")
+    assert r"0.8 $\pm$ 0.1" in tex and "`" not in tex
