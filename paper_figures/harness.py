@@ -159,7 +159,7 @@ def fig4_harness(h: HarnessResults) -> plt.Figure:
     axes[0].axhline(h.target, color="0.3", linestyle=":", linewidth=1)
     axes[0].set(
         xlabel="GRPO step",
-        ylabel=f"held-out {h.metric.split('/')[-1]} (mean over seeds)",
+        ylabel=f"held-out {h.metric.split('/')[-1].replace('pass1', 'pass@1')} (mean over seeds)",
         title=f"harness: held-out accuracy ({h.seeds} seed(s); target {h.target:g} dotted)",
     )
     axes[0].legend(loc="best", fontsize=7)
