@@ -247,7 +247,7 @@ def fit_composition(rates: np.ndarray, edge: float = 0.01):
     if mid.size >= 2 and mid.var() > 0:
         m, v = mid.mean(), mid.var()
         common = max(m * (1 - m) / v - 1.0, 0.1)
-        a, b = max(m * common, 0.05), max((1 - m) * common, 0.05)
+        a, b = float(max(m * common, 0.05)), float(max((1 - m) * common, 0.05))
     return PoolComposition(
         unsolvable_share=low, solved_share=high, mid_alpha=a, mid_beta=b, edge=edge
     )
