@@ -262,11 +262,14 @@ def simulator_scenario(h: HarnessResults):
     comp = fit_composition(starting_rates(h))
     loop = h.config.get("loop", {})
     task = h.config.get("task", {})
-    digest = hashlib.sha256(repr(comp).encode()).hexdigest()[:8]
-    return Scenario(
-        name=f"harness-like-{digest}",
+    scenario = Scenario(
+        name="harness-like",
         version=1,
-        description=f"learning pool with the harness's starting rates ({comp})",
+        description=(
+            f"learning pool shaped like the harness's starting rates: {comp.unsolvable_share:.0%} "
+            f"at 0, {comp.solved_share:.0%} at 1, the rest Beta({comp.mid_alpha:.2f}, "
+            f"{comp.mid_beta:.2f})"
+        ),
         env=LearningConfig(
             pool_size=int(task.get("pool_size", len(h.pool))),
             heldout_size=max(int(task.get("test_size", 128)), 128),
@@ -283,6 +286,10 @@ def simulator_scenario(h: HarnessResults):
         ),
         target_accuracy=0.6,
     )
+    # the name carries a digest of the whole configuration, so that results folders
+    # never mix runs of two different harness-like pools
+    digest = hashlib.sha256(repr(scenario).encode()).hexdigest()[:8]
+    return scenario.with_changes(name=f"harness-like-{digest}")
 
 
 def _auc(steps: pd.DataFrame, metric: str) -> pd.Series:

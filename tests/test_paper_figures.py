@@ -43,7 +43,7 @@ def test_every_file_is_written_non_empty_with_a_caption(quick_run):
         assert kinds in ({".pdf", ".png"}, {".md", ".tex"}), (stem, kinds)
     expected = {
         "fig2_variance_reduction", "fig3_weight", "fig4_simulated", "fig4_harness",
-        "table_main", "table_harness", "fig_ablations", "fig_cost", "table_cost",
+        "table_main", "table_harness", "fig_ablations", "fig_cost", "table_cost", "table_ranking",
         *(f"table_ablation_{a}" for a in ("components", "belief", "mu", "m_hat", "discount")),
     }  # fmt: skip
     assert expected <= stems
@@ -58,6 +58,7 @@ def test_tables_carry_every_rule(quick_run):
         ("table_main", PAPER_RULES),
         ("table_harness", SMOKE_RULES),
         ("table_cost", SMOKE_RULES + PAPER_RULES),
+        ("table_ranking", SMOKE_RULES),
     ):
         md = (out / f"{name}.md").read_text()
         tex = (out / f"{name}.tex").read_text()
