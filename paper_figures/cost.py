@@ -45,7 +45,7 @@ def cost_table(sim: SimResults, h: HarnessResults) -> pd.DataFrame:
             "setting": f["setting"],
             "rule": f["rule"],
             "rollouts / step": f["rollouts_per_step"],
-            "ms / step": f["ms_per_step"].round(1),
+            "ms / step": f["ms_per_step"].map("{:.1f}".format),
             "speed-up per step [95% CI]": [
                 fmt_interval(a, b, c)
                 for a, b, c in zip(f["speedup"], f["ci_low"], f["ci_high"], strict=True)
