@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; notebooks keep their inline backend
     ctx = FigureContext(out=args.out, results=args.results, quick=args.quick)
     written = run_all(ctx, only=args.only)
     for path in written:

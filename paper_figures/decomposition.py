@@ -49,6 +49,7 @@ def fig_variance_reduction() -> plt.Figure:
         ylabel="evidence n = alpha + beta",
         title="expected variance reduction",
     )
+    axes[0].grid(False)  # no grid over the colour map
     fig.colorbar(mesh, ax=axes[0], label="dV (K = 1)")
     for i, n in enumerate([2, 5, 20, 100]):
         axes[1].plot(
@@ -116,7 +117,14 @@ def fig_information_vs_evidence(ks: tuple[int, ...] = (1, 4, 8, 16)) -> plt.Figu
             )
         ax.set(xscale="log", yscale="log", xlabel="evidence n", title=f"mean belief m = {m}")
     axes[0].set_ylabel("I_K (nats)")
-    axes[0].legend(title="exact; dotted: 0.5 ln(1 + K/(n+1))")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=len(ks),
+        title="thick: exact I_K; thin dotted: 0.5 ln(1 + K/(n+1))",
+    )
     return fig
 
 
@@ -191,6 +199,7 @@ def fig_wmi_landscape(
             linewidth=0.3,
         )
         ax.set(yscale="log", title=rule)
+        ax.grid(False)  # no grid over the landscape
     for ax in axes[:, 0]:
         ax.set_ylabel("evidence n")
     for ax in axes[-1, :]:

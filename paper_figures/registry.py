@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from tqdm.auto import tqdm
 
 from paper_figures import decomposition
 from paper_figures.style import save_figure
+from paper_figures.tables import save_table
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,162 @@ FIGURES: dict[str, Callable[[FigureContext], list[Path]]] = {
         "1,024 candidates of a 2,000-prompt pool after 150 random steps (seed 0).",
     ),
 }
+
+
+def _made_by(ctx: FigureContext, function: str) -> str:
+    return f"Made by `{ctx.command()}` ({function})."
+
+
+def _fig4_simulated(ctx: FigureContext) -> list[Path]:
+    from paper_figures.simulated import fig4_simulated, load_simulation
+
+    sim = load_simulation(ctx.results, ctx.quick, not ctx.quick)
+    post = (
+        " Open markers: median and 94% HDI of the hierarchical censored PyMC model."
+        if sim.posterior is not None
+        else " (No PyMC posterior: not fitted in quick mode.)"
+    )
+    caption = (
+        f"Figure 4 (simulated Countdown). Left: held-out accuracy per training step, mean over "
+        f"seeds with a 95% band, every rule at M={sim.scenario.loop.m}, "
+        f"K={sim.scenario.loop.k}, M_hat={sim.scenario.resolved_m_hat()}. Right: speed-up in "
+        f"steps to accuracy {sim.scenario.target_accuracy:g} versus Random; filled markers: "
+        f"paired bootstrap 95% interval over seeds.{post} Source: {sim.source}. "
+        + _made_by(ctx, "paper_figures.simulated.fig4_simulated")
+    )
+    return save_figure(fig4_simulated(sim), ctx.out, "fig4_simulated", caption)
+
+
+def _fig4_harness(ctx: FigureContext) -> list[Path]:
+    from paper_figures.harness import fig4_harness, load_harness
+
+    h = load_harness(ctx.results, ctx.quick)
+    caption = (
+        f"Figure 4 (RLVR harness). Left: held-out {h.metric} of GRPO from one warm-up policy, "
+        f"mean over seeds with a 95% band. Right: speed-up to {h.metric} >= {h.target:g} "
+        f"versus Random per step (filled) and per rollout (open), bootstrap over seeds. "
+        f"Configuration: {h.describe()}. Source: {h.source}. "
+        + _made_by(ctx, "paper_figures.harness.fig4_harness")
+    )
+    return save_figure(fig4_harness(h), ctx.out, "fig4_harness", caption)
+
+
+def _table_main(ctx: FigureContext) -> list[Path]:
+    from paper_figures.simulated import load_simulation, main_table
+
+    sim = load_simulation(ctx.results, ctx.quick, not ctx.quick)
+    caption = (
+        f"Main table (simulated Countdown, {sim.scenario.key}): rules against metrics. Final "
+        f"held-out accuracy (mean ± sd over {sim.seeds} seeds); steps to accuracy "
+        f"{sim.scenario.target_accuracy:g} (censored runs count at the horizon); speed-up versus "
+        "Random with a paired bootstrap 95% interval (and the PyMC posterior 94% HDI when "
+        "fitted); share of informative groups; rollouts per step (Dynamic Sampling's extra "
+        f"rollouts included); speed-up per rollout. Source: {sim.source}. "
+        + _made_by(ctx, "paper_figures.simulated.main_table")
+    )
+    return save_table(main_table(sim), ctx.out, "table_main", caption)
+
+
+def _table_harness(ctx: FigureContext) -> list[Path]:
+    from paper_figures.harness import harness_table, load_harness
+
+    h = load_harness(ctx.results, ctx.quick)
+    caption = (
+        f"Harness table: rules against metrics of the RLVR harness ({h.describe()}). Final "
+        f"held-out {h.metric}, steps to {h.target:g}, speed-ups per step and per rollout with "
+        "bootstrap 95% intervals over seeds, informative share, rollouts and seconds per step. "
+        f"Source: {h.source}. " + _made_by(ctx, "paper_figures.harness.harness_table")
+    )
+    return save_table(harness_table(h), ctx.out, "table_harness", caption)
+
+
+def _ablations(ctx: FigureContext) -> list[Path]:
+    from paper_figures.ablation_report import fig_ablations, load_ablations, printable
+
+    plan, table, source = load_ablations(ctx.results, ctx.quick)
+    paths = []
+    for ablation in plan:
+        caption = (
+            f"Ablation: {ablation.title}. Each variant versus Random on the same scenario and "
+            "seeds: final accuracy (mean ± sd), steps to target, speed-up with paired "
+            f"bootstrap 95% interval, informative share. Source: {source}. "
+            + _made_by(ctx, "paper_figures.ablation_report.printable")
+        )
+        paths += save_table(
+            printable(table, ablation.name), ctx.out, f"table_ablation_{ablation.name}", caption
+        )
+    caption = (
+        "Ablations of InSight: speed-up versus Random to the accuracy target (paired bootstrap "
+        f"95% intervals over seeds). Source: {source}. "
+        + _made_by(ctx, "paper_figures.ablation_report.fig_ablations")
+    )
+    return paths + save_figure(fig_ablations(plan, table), ctx.out, "fig_ablations", caption)
+
+
+def _cost(ctx: FigureContext) -> list[Path]:
+    from paper_figures.cost import cost_table, fig_cost
+    from paper_figures.harness import load_harness
+    from paper_figures.simulated import load_simulation
+
+    sim = load_simulation(ctx.results, ctx.quick, not ctx.quick)
+    h = load_harness(ctx.results, ctx.quick)
+    where = f"Simulated: {sim.source}. Harness: {h.describe()}; {h.source}."
+    caption = (
+        "Cost of Dynamic Sampling. Top: rollouts per training step (extra rollouts that "
+        "Dynamic Sampling spends to replace uninformative groups included) and wall time per "
+        "step. Bottom: speed-up versus Random to the target per training step (filled) and per "
+        f"rollout (open), paired bootstrap 95% intervals. {where} "
+        + _made_by(ctx, "paper_figures.cost.fig_cost")
+    )
+    paths = save_figure(fig_cost(sim, h), ctx.out, "fig_cost", caption)
+    caption = (
+        "Cost comparison with Dynamic Sampling: rollouts and wall time (ms) per step, speed-up "
+        f"per step and per rollout (paired bootstrap 95% intervals). {where} "
+        + _made_by(ctx, "paper_figures.cost.cost_table")
+    )
+    return paths + save_table(cost_table(sim, h), ctx.out, "table_cost", caption)
+
+
+def _table_ranking(ctx: FigureContext) -> list[Path]:
+    from paper_figures.harness import load_harness, simulator_ranking
+
+    h = load_harness(ctx.results, ctx.quick)
+    seeds = 3 if ctx.quick else 10
+    out = ctx.results / "scratch" / "harness-simulator"
+    table, stat = simulator_ranking(h, out, seeds=seeds)
+    caption = (
+        "Does the simulator predict the harness's ranking of rules? Mean held-out accuracy "
+        "over the run (area under the curve) per rule in the harness and in a learning "
+        f"simulator started from the harness's warm-up success rates ({stat['scenario']}; "
+        f"{seeds} seeds, the harness's M, K, M_hat and steps), with ranks. Spearman rho = "
+        f"{stat['spearman_rho']:.2f} (p = {stat['spearman_p']:.2f}), Kendall tau = "
+        f"{stat['kendall_tau']:.2f} (p = {stat['kendall_p']:.2f}) over {int(stat['n_rules'])} "
+        f"rules. Harness: {h.describe()}; {h.source}. "
+        + _made_by(ctx, "paper_figures.harness.simulator_ranking")
+    )
+    printable = pd.DataFrame(
+        {
+            "rule": table["rule"],
+            "harness AUC": table["harness_auc"],
+            "simulator AUC": table["simulator_auc"],
+            "harness rank": table["harness_rank"].map("{:g}".format),
+            "simulator rank": table["simulator_rank"].map("{:g}".format),
+        }
+    )
+    return save_table(printable, ctx.out, "table_ranking", caption)
+
+
+FIGURES.update(
+    {
+        "fig4_simulated": _fig4_simulated,
+        "fig4_harness": _fig4_harness,
+        "table_main": _table_main,
+        "table_harness": _table_harness,
+        "ablations": _ablations,
+        "cost": _cost,
+        "table_ranking": _table_ranking,
+    }
+)
 
 
 def run_all(ctx: FigureContext, only: list[str] | None = None) -> list[Path]:

@@ -13,7 +13,11 @@ NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 
 def test_notebooks_are_present_and_stored_without_outputs():
-    assert [p.name for p in NOTEBOOKS][:1] == ["01_decomposition.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == [
+        "01_decomposition.ipynb",
+        "02_selection_sweeps.ipynb",
+        "03_rlvr_harness.ipynb",
+    ]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
