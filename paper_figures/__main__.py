@@ -16,8 +16,6 @@ import logging
 import sys
 from pathlib import Path
 
-from paper_figures.registry import FIGURES, FigureContext, run_all
-
 log = logging.getLogger("paper_figures")
 
 
@@ -30,14 +28,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick", action="store_true", help="small re-runs for missing results (CI)"
     )
     parser.add_argument(
-        "--only", nargs="*", default=None, help=f"subset of figure names: {', '.join(FIGURES)}"
+        "--only", nargs="*", default=None, help="subset of figure and table names (see --list)"
     )
+    parser.add_argument("--list", action="store_true", help="list the figure names and exit")
 
 
 def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only; notebooks keep their inline backend
+    # Imported here: building the command's parser must stay light (no pandas, no PyMC).
+    from paper_figures.registry import FIGURES, FigureContext, run_all
+
+    if args.list:
+        print("\n".join(FIGURES))
+        return 0
     ctx = FigureContext(out=args.out, results=args.results, quick=args.quick)
     written = run_all(ctx, only=args.only)
     for path in written:
