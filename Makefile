@@ -45,6 +45,9 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python benchmarks/bench_scores.py
+	$(BIN)/python benchmarks/bench_simulator.py
+	$(BIN)/python benchmarks/bench_online.py
+	$(BIN)/python benchmarks/bench_rlvr.py --threads 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

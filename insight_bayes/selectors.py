@@ -265,7 +265,8 @@ def _check_candidates(candidates: Any, belief: BetaBelief, m: int) -> np.ndarray
             f"m (prompts to keep) must not exceed the number of candidates M_hat; "
             f"got m={m} > M_hat={cand.size}"
         )
-    if np.unique(cand).size != cand.size:
+    ordered = np.sort(cand)
+    if np.any(ordered[1:] == ordered[:-1]):
         raise ValueError("candidates must be distinct prompt ids")
     return cand
 
