@@ -23,7 +23,13 @@ from insight_bayes.beta import (
     mutual_information_asymptotic,
 )
 from insight_bayes.environment import Environment, FixedRateEnvironment
-from insight_bayes.loop import LoopConfig, SelectionLoop, StepRecord, records_to_frames
+from insight_bayes.loop import (
+    LoopConfig,
+    SelectionConfig,
+    SelectionLoop,
+    StepRecord,
+    records_to_frames,
+)
 from insight_bayes.rewards import binarize_rewards, informative_groups
 from insight_bayes.selectors import (
     PAPER_RULES,
@@ -45,6 +51,7 @@ __all__ = [
     "FixedRateEnvironment",
     "LoopConfig",
     "Selection",
+    "SelectionConfig",
     "SelectionLoop",
     "Selector",
     "StepRecord",

@@ -32,14 +32,16 @@ from insight_bayes.rewards import RewardMode, binarize_rewards, informative_grou
 from insight_bayes.selectors import Selector, draw_candidates, make_selector
 from insight_bayes.validation import check_int, check_real
 
-__all__ = ["LoopConfig", "SelectionLoop", "StepRecord", "records_to_frames"]
+__all__ = ["LoopConfig", "SelectionConfig", "SelectionLoop", "StepRecord", "records_to_frames"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class LoopConfig:
-    """Settings of the selection loop (paper defaults, Section 7 of the method notes).
+class SelectionConfig:
+    """How many prompts a selection step keeps, from how many candidates, and how rewards
+    become belief counts: the settings every user of the selection rules shares (the loop
+    here, :class:`~insight_bayes.integrations.online.OnlineSelector`).
 
     Attributes
     ----------
@@ -47,8 +49,6 @@ class LoopConfig:
         Prompts trained on per step (the paper's batch ``M = 256``).
     k : int
         Rollouts per prompt (``K = 8``); also the ``K`` of the information term.
-    steps : int
-        Training steps (100).
     candidate_ratio : float
         ``M_hat / M`` (16); ignored when ``m_hat`` is given.
     m_hat : int, optional
@@ -58,23 +58,18 @@ class LoopConfig:
         How rewards become belief counts (see :func:`insight_bayes.rewards.binarize_rewards`).
     reward_threshold : float
         Success threshold of the binary mode (``reward >= 1`` as in MoPPS).
-    eval_every : int
-        Evaluate the learner every this many steps and before the first (0: never).
     """
 
     m: int = 256
     k: int = 8
-    steps: int = 100
     candidate_ratio: float = 16.0
     m_hat: int | None = None
     reward_mode: RewardMode = "binary"
     reward_threshold: float = 1.0
-    eval_every: int = 10
 
     def __post_init__(self) -> None:
         check_int(self.m, "m", min_value=1)
         check_int(self.k, "k", min_value=1)
-        check_int(self.steps, "steps", min_value=0)
         check_real(self.candidate_ratio, "candidate_ratio", low=1.0)
         if self.m_hat is not None:
             check_int(self.m_hat, "m_hat", min_value=1)
@@ -85,17 +80,44 @@ class LoopConfig:
                 f"reward_mode must be 'binary' or 'fractional', got {self.reward_mode!r}"
             )
         check_real(self.reward_threshold, "reward_threshold")
-        check_int(self.eval_every, "eval_every", min_value=0)
+
+    @property
+    def wanted_m_hat(self) -> int:
+        """Candidates per step before capping at the prompts available."""
+        return self.m_hat if self.m_hat is not None else math.ceil(self.candidate_ratio * self.m)
 
     def resolved_m_hat(self, pool_size: int) -> int:
         """Candidates per step for a pool of ``pool_size`` prompts (checked against ``m``)."""
-        wanted = self.m_hat if self.m_hat is not None else math.ceil(self.candidate_ratio * self.m)
-        m_hat = min(wanted, pool_size)
+        m_hat = min(self.wanted_m_hat, pool_size)
         if self.m > m_hat:
             raise ValueError(
                 f"m={self.m} prompts per step cannot be chosen from a pool of {pool_size}"
             )
         return m_hat
+
+
+@dataclass(frozen=True)
+class LoopConfig(SelectionConfig):
+    """Settings of the selection loop (paper defaults, Section 7 of the method notes).
+
+    The selection settings of :class:`SelectionConfig` (``m``, ``k``,
+    ``candidate_ratio``, ``m_hat``, ``reward_mode``, ``reward_threshold``), plus:
+
+    Attributes
+    ----------
+    steps : int
+        Training steps (100).
+    eval_every : int
+        Evaluate the learner every this many steps and before the first (0: never).
+    """
+
+    steps: int = 100
+    eval_every: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int(self.steps, "steps", min_value=0)
+        check_int(self.eval_every, "eval_every", min_value=0)
 
 
 @dataclass

@@ -43,7 +43,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -55,9 +54,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from insight_bayes.belief import BetaBelief
-from insight_bayes.rewards import RewardMode, binarize_rewards
+from insight_bayes.loop import SelectionConfig
+from insight_bayes.rewards import binarize_rewards
 from insight_bayes.selectors import Selection, Selector, draw_candidates, make_selector
-from insight_bayes.validation import check_ids, check_int, check_real
+from insight_bayes.validation import check_ids, check_int
 
 __all__ = ["ONLINE_FORMAT_VERSION", "OnlineConfig", "OnlineSelector", "ReportSummary"]
 
@@ -74,24 +74,15 @@ _STATE_CONFIG_FIELDS = ("m", "k", "reward_mode", "reward_threshold")
 
 
 @dataclass(frozen=True)
-class OnlineConfig:
+class OnlineConfig(SelectionConfig):
     """Settings of an :class:`OnlineSelector`.
+
+    The selection settings of :class:`~insight_bayes.loop.SelectionConfig` (``m``,
+    ``k``, ``candidate_ratio``, ``m_hat`` capped at the prompts available,
+    ``reward_mode``, ``reward_threshold``), plus the bookkeeping policies:
 
     Attributes
     ----------
-    m : int
-        Prompts per batch (the paper's ``M``).
-    k : int
-        Rollouts per prompt (``K``); the ``K`` of the information term.
-    candidate_ratio : float, default 16
-        ``M_hat / M``; ignored when ``m_hat`` is given.
-    m_hat : int, optional
-        Candidates per batch; defaults to ``ceil(candidate_ratio * m)``, always capped at
-        the prompts available.
-    reward_mode : {"binary", "fractional"}
-        How rewards become belief counts (:func:`insight_bayes.rewards.binarize_rewards`).
-    reward_threshold : float, default 1.0
-        Success threshold of the binary mode.
     exclude_pending : bool, default True
         Draw candidates only among prompts with no pending hand-out (falls back to the
         whole pool, with a warning, when fewer than ``m`` are free).
@@ -106,30 +97,13 @@ class OnlineConfig:
         count as duplicates). ``None``: never expire.
     """
 
-    m: int
-    k: int
-    candidate_ratio: float = 16.0
-    m_hat: int | None = None
-    reward_mode: RewardMode = "binary"
-    reward_threshold: float = 1.0
     exclude_pending: bool = True
     on_duplicate: DuplicatePolicy = "raise"
     on_unknown: UnknownPolicy = "raise"
     max_pending_batches: int | None = None
 
     def __post_init__(self) -> None:
-        check_int(self.m, "m", min_value=1)
-        check_int(self.k, "k", min_value=1)
-        check_real(self.candidate_ratio, "candidate_ratio", low=1.0)
-        if self.m_hat is not None:
-            check_int(self.m_hat, "m_hat", min_value=1)
-            if self.m_hat < self.m:
-                raise ValueError(f"m_hat must be >= m; got m_hat={self.m_hat} < m={self.m}")
-        if self.reward_mode not in ("binary", "fractional"):
-            raise ValueError(
-                f"reward_mode must be 'binary' or 'fractional', got {self.reward_mode!r}"
-            )
-        check_real(self.reward_threshold, "reward_threshold")
+        super().__post_init__()
         if not isinstance(self.exclude_pending, bool):
             raise TypeError(f"exclude_pending must be a bool, got {self.exclude_pending!r}")
         if self.on_duplicate not in ("raise", "ignore"):
@@ -140,11 +114,6 @@ class OnlineConfig:
             )
         if self.max_pending_batches is not None:
             check_int(self.max_pending_batches, "max_pending_batches", min_value=1)
-
-    @property
-    def wanted_m_hat(self) -> int:
-        """Candidates per batch before capping at the prompts available."""
-        return self.m_hat if self.m_hat is not None else math.ceil(self.candidate_ratio * self.m)
 
 
 @dataclass(frozen=True)
