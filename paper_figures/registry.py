@@ -6,6 +6,7 @@ Each entry is a function ``make(ctx) -> list[Path]`` that writes its files into
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,14 +74,30 @@ FIGURES: dict[str, Callable[[FigureContext], list[Path]]] = {
 }
 
 
+@functools.cache
+def _simulation(ctx: FigureContext):
+    """The simulated sweep, loaded (or re-run) once per figures run and shared."""
+    from paper_figures.simulated import load_simulation
+
+    return load_simulation(ctx.results, ctx.quick, not ctx.quick)
+
+
+@functools.cache
+def _harness(ctx: FigureContext):
+    """The harness study, loaded (or its smoke run made) once per figures run and shared."""
+    from paper_figures.harness import load_harness
+
+    return load_harness(ctx.results, ctx.quick)
+
+
 def _made_by(ctx: FigureContext, function: str) -> str:
     return f"Made by `{ctx.command()}` ({function})."
 
 
 def _fig4_simulated(ctx: FigureContext) -> list[Path]:
-    from paper_figures.simulated import fig4_simulated, load_simulation
+    from paper_figures.simulated import fig4_simulated
 
-    sim = load_simulation(ctx.results, ctx.quick, not ctx.quick)
+    sim = _simulation(ctx)
     post = (
         " Open markers: median and 94% HDI of the hierarchical censored PyMC model."
         if sim.posterior is not None
@@ -98,9 +115,9 @@ def _fig4_simulated(ctx: FigureContext) -> list[Path]:
 
 
 def _fig4_harness(ctx: FigureContext) -> list[Path]:
-    from paper_figures.harness import fig4_harness, load_harness
+    from paper_figures.harness import fig4_harness
 
-    h = load_harness(ctx.results, ctx.quick)
+    h = _harness(ctx)
     caption = (
         f"Figure 4 (RLVR harness). Left: held-out {h.metric} of GRPO from one warm-up policy, "
         f"mean over seeds with a 95% band. Right: speed-up to {h.metric} >= {h.target:g} "
@@ -112,9 +129,9 @@ def _fig4_harness(ctx: FigureContext) -> list[Path]:
 
 
 def _table_main(ctx: FigureContext) -> list[Path]:
-    from paper_figures.simulated import load_simulation, main_table
+    from paper_figures.simulated import main_table
 
-    sim = load_simulation(ctx.results, ctx.quick, not ctx.quick)
+    sim = _simulation(ctx)
     caption = (
         f"Main table (simulated Countdown, {sim.scenario.key}): rules against metrics. Final "
         f"held-out accuracy (mean ± sd over {sim.seeds} seeds); steps to accuracy "
@@ -128,9 +145,9 @@ def _table_main(ctx: FigureContext) -> list[Path]:
 
 
 def _table_harness(ctx: FigureContext) -> list[Path]:
-    from paper_figures.harness import harness_table, load_harness
+    from paper_figures.harness import harness_table
 
-    h = load_harness(ctx.results, ctx.quick)
+    h = _harness(ctx)
     caption = (
         f"Harness table: rules against metrics of the RLVR harness ({h.describe()}). Final "
         f"held-out {h.metric}, steps to {h.target:g}, speed-ups per step and per rollout with "
@@ -165,11 +182,9 @@ def _ablations(ctx: FigureContext) -> list[Path]:
 
 def _cost(ctx: FigureContext) -> list[Path]:
     from paper_figures.cost import cost_table, fig_cost
-    from paper_figures.harness import load_harness
-    from paper_figures.simulated import load_simulation
 
-    sim = load_simulation(ctx.results, ctx.quick, not ctx.quick)
-    h = load_harness(ctx.results, ctx.quick)
+    sim = _simulation(ctx)
+    h = _harness(ctx)
     where = f"Simulated: {sim.source}. Harness: {h.describe()}; {h.source}."
     caption = (
         "Cost of Dynamic Sampling. Top: rollouts per training step (extra rollouts that "
@@ -188,9 +203,9 @@ def _cost(ctx: FigureContext) -> list[Path]:
 
 
 def _table_ranking(ctx: FigureContext) -> list[Path]:
-    from paper_figures.harness import load_harness, simulator_ranking
+    from paper_figures.harness import simulator_ranking
 
-    h = load_harness(ctx.results, ctx.quick)
+    h = _harness(ctx)
     seeds = 3 if ctx.quick else 10
     out = ctx.results / "scratch" / "harness-simulator"
     table, stat = simulator_ranking(h, out, seeds=seeds)
@@ -235,6 +250,8 @@ def run_all(ctx: FigureContext, only: list[str] | None = None) -> list[Path]:
     unknown = sorted(set(names) - set(FIGURES))
     if unknown:
         raise ValueError(f"unknown figure(s) {unknown}; available: {', '.join(FIGURES)}")
+    _simulation.cache_clear()  # each run reads the results as they are now
+    _harness.cache_clear()
     written: list[Path] = []
     for name in tqdm(names, desc="figures", leave=False):
         log.info("making %s", name)
