@@ -57,7 +57,9 @@ __all__ = [
     "available_selectors",
     "draw_candidates",
     "make_selector",
+    "parse_rule_label",
     "register_selector",
+    "selector_from_label",
     "top_m",
 ]
 
@@ -145,6 +147,46 @@ def make_selector(name: str, **params: Any) -> Selector:
             f"{sorted(allowed) or 'none'}"
         )
     return cls(**params)
+
+
+def parse_rule_label(label: str) -> tuple[str, dict[str, Any]]:
+    """Split a rule label into its registry name and parameters.
+
+    The one label syntax of the package, used by the sweep CLI, the harness's TOML
+    ``study.rules`` and every results table: ``"name"`` or
+    ``"name:param=value,param=value"`` (e.g. ``"insight:mu=0.1,eta=3"``). Values are
+    parsed as int, then float, then kept as strings.
+
+    Raises ``ValueError`` for an empty label or a parameter without ``=``.
+    """
+    if not isinstance(label, str) or not label.strip():
+        raise ValueError(f"a rule label must be a non-empty string, got {label!r}")
+    name, _, params = label.partition(":")
+    kwargs: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in params.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"rule parameter {item!r} in {label!r} must look like name=value")
+        value = value.strip()
+        for cast in (int, float):
+            try:
+                kwargs[key.strip()] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            kwargs[key.strip()] = value
+    return name.strip(), kwargs
+
+
+def selector_from_label(label: str) -> Selector:
+    """Build the rule a label names (see :func:`parse_rule_label`).
+
+    >>> selector_from_label("insight:mu=0.1").mu
+    0.1
+    """
+    name, params = parse_rule_label(label)
+    return make_selector(name, **params)
 
 
 def draw_candidates(pool_size: int, m_hat: int, rng: RngLike) -> np.ndarray:

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from insight_bayes.beta import beta_entropy, mutual_information
 from insight_bayes.loop import SelectionLoop
-from insight_bayes.selectors import PAPER_RULES, Selector, make_selector
+from insight_bayes.selectors import PAPER_RULES, selector_from_label
 from insight_bayes.validation import check_int
 from simulations.scenarios import Scenario, derive_seed, get_scenario
 from simulations.store import ResultStore, RunKey
@@ -47,7 +47,6 @@ __all__ = [
     "PAPER_RULES",
     "RunSpec",
     "SweepResult",
-    "parse_rule",
     "run_one",
     "run_sweep",
 ]
@@ -56,28 +55,6 @@ log = logging.getLogger(__name__)
 
 
 TIMING_COLUMNS = ("selection_seconds", "step_seconds")
-
-
-def parse_rule(label: str) -> Selector:
-    """Build a rule from a label: ``"insight"`` or ``"insight:mu=0.1,eta=3"``.
-
-    Parameter values are parsed as int, then float, then kept as strings.
-    """
-    name, _, params = label.partition(":")
-    kwargs: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in params.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"rule parameter {item!r} in {label!r} must look like name=value")
-        for cast in (int, float):
-            try:
-                kwargs[key.strip()] = cast(value)
-                break
-            except ValueError:
-                continue
-        else:
-            kwargs[key.strip()] = value
-    return make_selector(name.strip(), **kwargs)
 
 
 @dataclass(frozen=True)
@@ -112,7 +89,7 @@ def run_one(spec: RunSpec) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str,
     env = scenario.build_env(spec.seed)
     loop = SelectionLoop(
         env,
-        parse_rule(spec.rule),
+        selector_from_label(spec.rule),
         scenario.loop,
         belief=scenario.new_belief(),
         seed=spec.loop_seed,
@@ -291,7 +268,7 @@ def run_sweep(
     if not rule_list:
         raise ValueError("rules must name at least one rule")
     for label in rule_list:
-        parse_rule(label)  # fail fast on a bad name or parameter
+        selector_from_label(label)  # fail fast on a bad name or parameter
     seed_list = (
         list(range(check_int(seeds, "seeds", min_value=1)))
         if isinstance(seeds, int | np.integer)

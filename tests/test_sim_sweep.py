@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from insight_bayes.selectors import selector_from_label as parse_rule
 from simulations.scenarios import derive_seed, get_scenario
 from simulations.store import ResultStore, RunKey
-from simulations.sweep import RunSpec, parse_rule, run_one, run_sweep
+from simulations.sweep import RunSpec, run_one, run_sweep
 
 RULES = ["random", "insight", "mopps", "dynamic-sampling"]
 ROOT = Path(__file__).resolve().parents[1]
