@@ -37,8 +37,7 @@ def bench(
     env = harness.environment()
     rng = np.random.default_rng(0)
     ids = rng.choice(env.pool_size, size=config.loop.m, replace=False)
-    env.rollout(ids, config.loop.k, rng)  # warm
-    env.learn(ids, np.zeros((ids.size, config.loop.k)), rng)
+    env.learn(ids, env.rollout(ids, config.loop.k, rng), rng)  # warm
     tokens, seconds = 0, 0.0
     for _ in range(3):
         _sync(device)
@@ -47,7 +46,6 @@ def bench(
         _sync(device)
         seconds += time.perf_counter() - t0
         tokens += env._tokens
-        env._pending.clear()
         env._tokens = 0
     rows.append(
         {
@@ -69,7 +67,7 @@ def bench(
         gen_s = np.array([r.metrics["train/generation_seconds"] for r in recs])
         upd_s = np.array([r.metrics["train/update_seconds"] for r in recs])
         tok = np.array([r.metrics["train/tokens_generated"] for r in recs])
-        sel_only = sel_s - (gen_s if loop.selector.needs_rollouts else 0.0)
+        sel_only = sel_s  # the loop times selection without the rollouts
         rows.append(
             {
                 "what": f"GRPO step, {rule}",

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from insight_bayes.beta import _broadcast_params, _scalar_or_array, mutual_information
-from insight_bayes.validation import check_int, check_real, describe_bad
+from insight_bayes.validation import check_int, check_probability, check_real
 
 __all__ = [
     "difficulty_weight",
@@ -24,16 +24,6 @@ def _check_weight_params(mu: float, eta: float) -> tuple[float, float]:
     mu = check_real(mu, "mu", low=0.0, high=1.0)
     eta = check_real(eta, "eta", low=0.0)
     return mu, eta
-
-
-def _check_rate(value: ArrayLike, name: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    bad = ~(np.isfinite(arr) & (arr >= 0.0) & (arr <= 1.0))
-    if np.any(bad):
-        raise ValueError(
-            f"{name} must lie in [0, 1] (a success rate); got {describe_bad(arr[bad])}"
-        )
-    return arr
 
 
 def difficulty_weight(mean: ArrayLike, mu: float = 0.3, eta: float = 3.0) -> np.ndarray | float:
@@ -63,7 +53,7 @@ def difficulty_weight(mean: ArrayLike, mu: float = 0.3, eta: float = 3.0) -> np.
     0.21
     """
     mu, eta = _check_weight_params(mu, eta)
-    m = _check_rate(mean, "mean")
+    m = check_probability(mean, "mean")
     return _scalar_or_array(m * (1.0 - m) * np.exp(-eta * (m - mu) ** 2))
 
 
@@ -97,12 +87,10 @@ def wmi_score(
     >>> round(wmi_score(1.0, 1.0, 1), 6)  # 0.25 exp(-3 * 0.2**2) (ln 2 - 1/2)
     0.042827
     """
-    mu, eta = _check_weight_params(mu, eta)
     k = check_int(k, "k", min_value=1)
     a, b = _broadcast_params(alpha, beta)
-    mean = a / (a + b)
-    weight = mean * (1.0 - mean) * np.exp(-eta * (mean - mu) ** 2)
-    return _scalar_or_array(np.asarray(weight * mutual_information(a, b, k)))
+    weight = np.asarray(difficulty_weight(a / (a + b), mu, eta))
+    return _scalar_or_array(weight * np.asarray(mutual_information(a, b, k)))
 
 
 def distance_score(rate: ArrayLike, target: float = 0.5) -> np.ndarray | float:
@@ -115,7 +103,7 @@ def distance_score(rate: ArrayLike, target: float = 0.5) -> np.ndarray | float:
     mean belief it is Expected-Difficulty. Higher is better (closer to the target).
     """
     target = check_real(target, "target", low=0.0, high=1.0)
-    r = _check_rate(rate, "rate")
+    r = check_probability(rate, "rate")
     return _scalar_or_array(-((r - target) ** 2))
 
 

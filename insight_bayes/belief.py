@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from insight_bayes.rewards import RewardMode, binarize_rewards
 from insight_bayes.validation import check_ids, check_int, check_real, describe_bad
 
 __all__ = ["BELIEF_FORMAT_VERSION", "BetaBelief"]
@@ -173,19 +172,6 @@ class BetaBelief:
         t_sum = np.bincount(inverse, weights=t, minlength=unique.size)
         self._alpha[unique] = lam * self._alpha[unique] + (1.0 - lam) * self.alpha0 + s_sum
         self._beta[unique] = lam * self._beta[unique] + (1.0 - lam) * self.beta0 + (t_sum - s_sum)
-
-    def update_from_rewards(
-        self,
-        ids: ArrayLike,
-        rewards: ArrayLike,
-        *,
-        mode: RewardMode = "binary",
-        threshold: float = 1.0,
-        discount: float | None = None,
-    ) -> None:
-        """Update from a ``(G, K)`` reward array via :func:`binarize_rewards` and Eq. 6."""
-        successes, trials = binarize_rewards(rewards, mode=mode, threshold=threshold)
-        self.update(ids, successes, trials, discount=discount, fractional=mode == "fractional")
 
     # ------------------------------------------------------------ pool growth
     def grow(self, n_new: int) -> np.ndarray:

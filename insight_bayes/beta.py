@@ -48,9 +48,11 @@ def _scalar_or_array(out: np.ndarray) -> np.ndarray | float:
     return float(out) if out.ndim == 0 else out
 
 
-@numba.vectorize(["float64(float64, float64)"], cache=True)
-def _beta_entropy_ufunc(a: float, b: float) -> float:  # pragma: no cover - compiled
-    return _special.beta_entropy_scalar(a, b)
+@numba.njit(cache=True, nogil=True)
+def _beta_entropy_flat(a, b, out):  # pragma: no cover - compiled
+    # compiled on first use (not at import): numba.vectorize with signatures compiles eagerly
+    for i in range(a.size):
+        out[i] = _special.beta_entropy_scalar(a[i], b[i])
 
 
 def beta_entropy(alpha: ArrayLike, beta: ArrayLike) -> np.ndarray | float:
@@ -81,7 +83,11 @@ def beta_entropy(alpha: ArrayLike, beta: ArrayLike) -> np.ndarray | float:
     0.0
     """
     a, b = _broadcast_params(alpha, beta)
-    return _scalar_or_array(np.asarray(_beta_entropy_ufunc(a, b), dtype=np.float64))
+    out = np.empty(a.shape, dtype=np.float64)
+    _beta_entropy_flat(
+        np.ascontiguousarray(a).ravel(), np.ascontiguousarray(b).ravel(), out.ravel()
+    )
+    return _scalar_or_array(out)
 
 
 def beta_binomial_pmf(k: int, alpha: ArrayLike, beta: ArrayLike) -> np.ndarray:

@@ -14,6 +14,7 @@ import argparse
 import numpy as np
 
 from insight_bayes.belief import BetaBelief
+from insight_bayes.rewards import bernoulli_rollout, informative_probability
 from insight_bayes.selectors import available_selectors, draw_candidates, make_selector
 
 
@@ -59,20 +60,15 @@ def choose_with_every_rule(
     for name in available_selectors():
         rule = make_selector(name)
         rng = np.random.default_rng(seed + 1)
-        if rule.needs_rollouts:
-            sel = rule.select_with_rollouts(
-                candidates,
-                belief,
-                m,
-                k,
-                rng,
-                rollout=lambda ids, g=rng: (g.random((ids.size, k)) < rates[ids, None]).astype(
-                    float
-                ),
-            )
-        else:
-            sel = rule.select(candidates, belief, m, k, rng)
-        chosen[name] = sel.ids
+        batch = rule.gather(
+            candidates,
+            belief,
+            m,
+            k,
+            rng,
+            rollout=lambda ids, g=rng: bernoulli_rollout(rates[ids], k, g),
+        )
+        chosen[name] = batch.ids
     return chosen
 
 
@@ -84,7 +80,7 @@ def selection_table(
     rows = []
     for name, ids in choose_with_every_rule(rates, belief, candidates, m, k, seed).items():
         p = rates[ids]
-        informative = 1.0 - p**k - (1.0 - p) ** k
+        informative = informative_probability(p, k)
         rows.append(
             {
                 "rule": name,

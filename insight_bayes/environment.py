@@ -1,8 +1,10 @@
 """The environment protocol of the selection loop, and the simplest environment.
 
 An environment answers the two questions of Algorithm 1 that are not about beliefs:
-"what rewards did these chosen prompts get?" (:meth:`Environment.rollout`) and "what did
-the learner learn from them?" (:meth:`Environment.learn`). The latent-success-rate
+"what rewards did these chosen prompts get?" (:meth:`Environment.rollout`, which returns
+a :class:`~insight_bayes.rewards.Rollout`) and "what did the learner learn from them?"
+(:meth:`Environment.learn`, which receives that same rollout back: no state is kept in
+the environment between the two calls). The latent-success-rate
 simulators (``simulations/``) and the GRPO harness (``insight_bayes.rlvr``) implement
 the same protocol, so one loop (:mod:`insight_bayes.loop`) drives them all.
 """
@@ -16,9 +18,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from insight_bayes.belief import BetaBelief
-from insight_bayes.validation import check_ids, check_int, describe_bad
+from insight_bayes.rewards import Rollout, bernoulli_rollout
+from insight_bayes.validation import check_ids, check_int, check_probability
 
-__all__ = ["Environment", "FixedRateEnvironment"]
+__all__ = ["Environment", "FixedRateEnvironment", "Rollout"]
 
 
 @runtime_checkable
@@ -34,13 +37,13 @@ class Environment(Protocol):
     def pool_size(self) -> int:
         """Number of training prompts; ids are ``0 .. pool_size - 1``."""
 
-    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-        """Rewards of ``k`` rollouts of each prompt in ``ids``: shape ``(len(ids), k)``."""
+    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> Rollout:
+        """``k`` rollouts of each prompt in ``ids``: rewards and correctness ``(len(ids), k)``."""
 
     def learn(
-        self, ids: np.ndarray, rewards: np.ndarray, rng: np.random.Generator
+        self, ids: np.ndarray, rollout: Rollout, rng: np.random.Generator
     ) -> Mapping[str, float]:
-        """One learner step on the chosen groups; returns training metrics."""
+        """One learner step on the chosen groups (``rollout`` row ``i`` is ``ids[i]``)."""
 
     def evaluate(self, rng: np.random.Generator) -> Mapping[str, float]:
         """Held-out metrics of the current learner (e.g. ``"eval/accuracy"``)."""
@@ -59,25 +62,21 @@ class FixedRateEnvironment:
     """
 
     def __init__(self, rates: ArrayLike) -> None:
-        r = np.asarray(rates, dtype=np.float64)
+        r = check_probability(rates, "rates")
         if r.ndim != 1 or r.size == 0:
             raise ValueError(f"rates must be a non-empty 1-d array, got shape {r.shape}")
-        bad = ~(np.isfinite(r) & (r >= 0) & (r <= 1))
-        if np.any(bad):
-            raise ValueError(f"rates must lie in [0, 1]; got {describe_bad(r[bad])}")
         self.rates = r
 
     @property
     def pool_size(self) -> int:
         return self.rates.size
 
-    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> Rollout:
         ids = check_ids(ids, "ids", self.pool_size)
-        k = check_int(k, "k", min_value=1)
-        return (rng.random((ids.size, k)) < self.rates[ids, None]).astype(np.float64)
+        return bernoulli_rollout(self.rates[ids], check_int(k, "k", min_value=1), rng)
 
     def learn(
-        self, ids: np.ndarray, rewards: np.ndarray, rng: np.random.Generator
+        self, ids: np.ndarray, rollout: Rollout, rng: np.random.Generator
     ) -> Mapping[str, float]:
         return {"train/true_rate_chosen": float(self.rates[ids].mean())}
 
@@ -85,7 +84,7 @@ class FixedRateEnvironment:
         return {"eval/mean_rate": float(self.rates.mean())}
 
     def diagnostics(
-        self, belief: BetaBelief, ids: np.ndarray, rewards: np.ndarray
+        self, belief: BetaBelief, ids: np.ndarray, rollout: Rollout
     ) -> Mapping[str, float]:
         """Belief calibration on the whole pool: mean absolute error of the mean belief."""
         return {"belief/mean_abs_error": float(np.abs(belief.mean - self.rates).mean())}

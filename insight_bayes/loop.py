@@ -4,13 +4,15 @@ Per step ``t``:
 
 1. draw ``M_hat`` candidates uniformly from the pool;
 2. score them with the selector and keep the top ``M`` (Eq. 16-17);
-3. roll out ``K`` responses per kept prompt and read their rewards;
-4. let the learner take its step (simulated, or GRPO in the harness);
+3. roll out ``K`` responses per kept prompt (through the rule's rollout filter, which
+   for Dynamic Sampling drops all-equal groups and refills, every rollout counted);
+4. let the learner take its step on that very :class:`~insight_bayes.rewards.Rollout`
+   (simulated, or GRPO in the harness);
 5. update the beliefs of the kept prompts (Eq. 6) from the binarised rewards.
 
-Dynamic Sampling rolls out inside step 2 (it needs the rewards to choose); its extra
-rollouts are counted in the record. The same loop drives the simulators and the RLVR
-harness, so a notebook can read either one's records.
+Steps 2-3 are :meth:`insight_bayes.selectors.Selector.gather`, the same call for every
+rule. The same loop drives the simulators and the RLVR harness, so a notebook can read
+either one's records.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tqdm.auto import tqdm
 
 from insight_bayes.belief import BetaBelief
 from insight_bayes.environment import Environment
-from insight_bayes.rewards import RewardMode, binarize_rewards, informative_groups
+from insight_bayes.rewards import RewardMode, Rollout, binarize_rewards, informative_groups
 from insight_bayes.selectors import Selector, draw_candidates, make_selector
 from insight_bayes.validation import check_int, check_real
 
@@ -141,6 +143,7 @@ class StepRecord:
     informative_share: float
     rollouts: int
     extra_rollouts: int
+    rounds: int
     selection_seconds: float
     step_seconds: float
     metrics: dict[str, float] = field(default_factory=dict)
@@ -161,6 +164,7 @@ class StepRecord:
             "chosen_score": float(self.scores.mean()) if self.scores.size else math.nan,
             "rollouts": self.rollouts,
             "extra_rollouts": self.extra_rollouts,
+            "rounds": self.rounds,
             "selection_seconds": self.selection_seconds,
             "step_seconds": self.step_seconds,
             **self.metrics,
@@ -250,6 +254,7 @@ class SelectionLoop:
             informative_share=math.nan,
             rollouts=0,
             extra_rollouts=0,
+            rounds=0,
             selection_seconds=0.0,
             step_seconds=0.0,
             metrics=metrics,
@@ -260,39 +265,34 @@ class SelectionLoop:
         cfg = self.config
         started = time.perf_counter()
         candidates = draw_candidates(self.env.pool_size, self.m_hat, self.select_rng)
-        if self.selector.needs_rollouts:
-            selection = self.selector.select_with_rollouts(
-                candidates,
-                self.belief,
-                cfg.m,
-                cfg.k,
-                self.select_rng,
-                rollout=lambda ids: self.env.rollout(ids, cfg.k, self.env_rng),
-            )
-            selection_seconds = time.perf_counter() - started
-            rewards = selection.rewards
-            rollouts = selection.rollouts
-        else:
-            selection = self.selector.select(candidates, self.belief, cfg.m, cfg.k, self.select_rng)
-            selection_seconds = time.perf_counter() - started
-            rewards = np.asarray(
-                self.env.rollout(selection.ids, cfg.k, self.env_rng), dtype=np.float64
-            )
-            rollouts = rewards.size
-        ids = selection.ids
+        spent = 0.0
+
+        def rollout(ids: np.ndarray) -> Rollout:
+            nonlocal spent
+            t0 = time.perf_counter()
+            out = self.env.rollout(ids, cfg.k, self.env_rng)
+            spent += time.perf_counter() - t0
+            return out
+
+        batch = self.selector.gather(
+            candidates, self.belief, cfg.m, cfg.k, self.select_rng, rollout
+        )
+        selection_seconds = time.perf_counter() - started - spent
+        ids = batch.ids
+        rewards = batch.rollout.rewards
         alpha_before = self.belief.alpha[ids].copy()
         beta_before = self.belief.beta[ids].copy()
         successes, trials = binarize_rewards(
             rewards, mode=cfg.reward_mode, threshold=cfg.reward_threshold
         )
-        metrics = dict(self.env.learn(ids, rewards, self.env_rng))
+        metrics = dict(self.env.learn(ids, batch.rollout, self.env_rng))
         self.belief.update(ids, successes, trials, fractional=cfg.reward_mode == "fractional")
         self.step_count += 1
         diagnostics: Callable[..., Mapping[str, float]] | None = getattr(
             self.env, "diagnostics", None
         )
         if diagnostics is not None:
-            metrics.update(diagnostics(self.belief, ids, rewards))
+            metrics.update(diagnostics(self.belief, ids, batch.rollout))
         if cfg.eval_every and self.step_count % cfg.eval_every == 0:
             metrics.update(self.env.evaluate(self.env_rng))
         return StepRecord(
@@ -302,13 +302,14 @@ class SelectionLoop:
             ids=ids,
             alpha_before=alpha_before,
             beta_before=beta_before,
-            scores=selection.scores,
+            scores=batch.scores,
             successes=successes,
             trials=trials,
             train_reward=float(rewards.mean()),
             informative_share=float(informative_groups(rewards).mean()),
-            rollouts=int(rollouts),
-            extra_rollouts=int(rollouts - cfg.m * cfg.k),
+            rollouts=int(batch.rollouts),
+            extra_rollouts=int(batch.rollouts - cfg.m * cfg.k),
+            rounds=int(batch.rounds),
             selection_seconds=selection_seconds,
             step_seconds=time.perf_counter() - started,
             metrics=metrics,

@@ -12,10 +12,15 @@ harness and the trainer integrations all build rules with :func:`make_selector`:
 >>> chosen.ids.shape
 (8,)
 
-Score-based rules implement :meth:`Selector.score` (higher is better); the base class
-keeps the top ``M`` with ties broken uniformly at random (never by index).
-Dynamic Sampling needs the rollouts themselves and implements
-:meth:`RolloutSelector.select_with_rollouts` instead.
+Every rule implements :meth:`Selector.score` (higher is better); the base class keeps
+the top ``M`` with ties broken uniformly at random (never by index).
+
+What happens between choosing and training is a **rollout filter**
+(:class:`RolloutFilter`), which :meth:`Selector.gather` applies and the selection loop
+calls for every rule alike: :class:`KeepChosen` (every rule but one) rolls out the
+chosen ``M`` once; :class:`KeepInformative` (Dynamic Sampling, DAPO) rolls candidates
+out in the rule's order, drops groups whose rewards are all equal and refills, counting
+every rollout. No caller needs to know which filter a rule has.
 """
 
 from __future__ import annotations
@@ -37,20 +42,23 @@ from insight_bayes.acquisition import (
 )
 from insight_bayes.belief import BetaBelief
 from insight_bayes.beta import mutual_information
-from insight_bayes.rewards import informative_groups
+from insight_bayes.rewards import Rollout, informative_groups
 from insight_bayes.validation import RngLike, as_generator, check_ids, check_int, check_real
 
 __all__ = [
+    "Batch",
     "DynamicSampling",
     "ExpectedDifficulty",
     "InSight",
     "InSightSampled",
     "InverseEvidence",
+    "KeepChosen",
+    "KeepInformative",
     "MoPPS",
     "MutualInformationOnly",
     "PAPER_RULES",
     "RandomSelector",
-    "RolloutSelector",
+    "RolloutFilter",
     "Selection",
     "Selector",
     "WeightOnly",
@@ -63,8 +71,8 @@ __all__ = [
     "top_m",
 ]
 
-RolloutFn = Callable[[np.ndarray], np.ndarray]
-"""``rollout(ids) -> rewards`` of shape ``(len(ids), K)``."""
+RolloutFn = Callable[[np.ndarray], Rollout]
+"""``rollout(ids) -> Rollout`` with rewards of shape ``(len(ids), K)``."""
 
 _REGISTRY: dict[str, type[Selector]] = {}
 
@@ -92,21 +100,36 @@ class Selection:
         Chosen prompt ids, best score first.
     scores : ndarray of float, shape (M,)
         Their scores (the rule's own units; higher is better).
-    rewards : ndarray, shape (M, K), optional
-        Rewards of the chosen prompts when the selector rolled them out itself
-        (Dynamic Sampling); ``None`` for score-based rules.
-    rollouts : int
-        Rollouts the selector spent (Dynamic Sampling: all rounds, discarded groups
-        included); 0 for score-based rules, whose rollouts the loop spends.
-    rounds : int
-        Generation rounds used (Dynamic Sampling); 0 otherwise.
     """
 
     ids: np.ndarray
     scores: np.ndarray
-    rewards: np.ndarray | None = None
-    rollouts: int = 0
-    rounds: int = 0
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one training step trains on, after the rule's rollout filter.
+
+    Attributes
+    ----------
+    ids : ndarray of int, shape (M,)
+        Prompts trained on, in the rule's order.
+    scores : ndarray of float, shape (M,)
+        Their scores (the rule's own units).
+    rollout : Rollout
+        Their ``K`` rollouts each; row ``i`` belongs to ``ids[i]``.
+    rollouts : int
+        Every rollout generated this step, discarded groups included (``M K`` when
+        nothing is filtered).
+    rounds : int
+        Generation rounds (1 when nothing is filtered).
+    """
+
+    ids: np.ndarray
+    scores: np.ndarray
+    rollout: Rollout
+    rollouts: int
+    rounds: int = 1
 
 
 def register_selector(name: str) -> Callable[[type[Selector]], type[Selector]]:
@@ -228,8 +251,6 @@ class Selector(ABC):
     """Base class of the selection rules: score candidates, keep the top ``M``."""
 
     name: ClassVar[str] = "abstract"
-    #: True for rules that must see rollouts before choosing (Dynamic Sampling).
-    needs_rollouts: ClassVar[bool] = False
 
     @abstractmethod
     def score(
@@ -267,25 +288,12 @@ class Selector(ABC):
         keep = top_m(scores, m, gen)
         return Selection(ids=cand[keep], scores=scores[keep])
 
+    @property
+    def rollout_filter(self) -> RolloutFilter:
+        """What happens between choosing and training (default :class:`KeepChosen`)."""
+        return KEEP_CHOSEN
 
-class RolloutSelector(Selector):
-    """A rule that rolls out candidates itself before choosing (Dynamic Sampling)."""
-
-    needs_rollouts: ClassVar[bool] = True
-
-    def score(self, candidates, belief, k, rng):  # noqa: D102
-        raise TypeError(
-            f"selector {self.name!r} has no score: it needs rollouts; call "
-            "select_with_rollouts(...)"
-        )
-
-    def select(self, candidates, belief, m, k, rng=None):  # noqa: D102
-        raise TypeError(
-            f"selector {self.name!r} needs a rollout callback; call select_with_rollouts(...)"
-        )
-
-    @abstractmethod
-    def select_with_rollouts(
+    def gather(
         self,
         candidates: np.ndarray,
         belief: BetaBelief,
@@ -293,8 +301,123 @@ class RolloutSelector(Selector):
         k: int,
         rng: RngLike,
         rollout: RolloutFn,
-    ) -> Selection:
-        """Choose ``m`` prompts, calling ``rollout(ids)`` for their ``(len(ids), k)`` rewards."""
+    ) -> Batch:
+        """Choose, roll out and filter: the ``M`` groups a step trains on.
+
+        ``rollout(ids)`` must return a :class:`~insight_bayes.rewards.Rollout` with
+        ``(len(ids), k)`` rewards. Delegates to :attr:`rollout_filter`.
+        """
+        return self.rollout_filter.gather(self, candidates, belief, m, k, rng, rollout)
+
+
+class RolloutFilter(ABC):
+    """Turns a rule's preferences into the batch a step trains on, by rolling out.
+
+    A filter may roll out more than ``M`` prompts (all of them are counted in
+    :attr:`Batch.rollouts`). Filters that look at rewards cannot run where prompts are
+    handed out before generation (:class:`~insight_bayes.integrations.OnlineSelector`):
+    :attr:`chooses_before_rollouts` says so.
+    """
+
+    #: Whether the batch is fixed before any reward is seen.
+    chooses_before_rollouts: ClassVar[bool] = True
+
+    @abstractmethod
+    def gather(
+        self,
+        selector: Selector,
+        candidates: np.ndarray,
+        belief: BetaBelief,
+        m: int,
+        k: int,
+        rng: RngLike,
+        rollout: RolloutFn,
+    ) -> Batch:
+        """The batch of ``m`` groups, using ``selector``'s ranking of ``candidates``."""
+
+
+def _checked_rollout(rollout: RolloutFn, ids: np.ndarray, k: int) -> Rollout:
+    out = rollout(ids)
+    if not isinstance(out, Rollout):
+        raise TypeError(f"rollout(ids) must return a Rollout, got {type(out).__name__}")
+    if out.rewards.shape != (ids.size, k):
+        raise ValueError(f"rollout returned shape {out.rewards.shape}, expected {(ids.size, k)}")
+    return out
+
+
+@dataclass(frozen=True)
+class KeepChosen(RolloutFilter):
+    """No filter: roll out the rule's top ``M`` once and train on all of them."""
+
+    def gather(self, selector, candidates, belief, m, k, rng, rollout):
+        gen = as_generator(rng)
+        chosen = selector.select(candidates, belief, m, k, gen)
+        out = _checked_rollout(rollout, chosen.ids, k)
+        return Batch(chosen.ids, chosen.scores, out, rollouts=out.rewards.size, rounds=1)
+
+
+#: The default filter of every rule.
+KEEP_CHOSEN = KeepChosen()
+
+
+@dataclass(frozen=True)
+class KeepInformative(RolloutFilter):
+    """Dynamic Sampling's filter (DAPO, Yu et al. 2025): drop all-equal groups, refill.
+
+    Candidates are visited in the rule's order (best first). Each round rolls out
+    ``ceil(oversample * missing)`` more, where ``missing`` is the number of informative
+    groups still needed, and keeps the groups whose ``K`` rewards are not all equal. It
+    stops once ``M`` informative groups are found, after ``max_rounds`` rounds, or when
+    the candidates run out. If it stops short, the batch is filled with uninformative
+    groups already rolled out (they carry zero GRPO advantage), so the step trains on
+    ``M`` prompts. Scores are 1 for informative groups and 0 for fillers.
+
+    Attributes
+    ----------
+    max_rounds : int, default 3
+        Cap on generation rounds per step (>= 1).
+    oversample : float, default 1.0
+        Prompts rolled out per round as a multiple of the groups still missing (>= 1).
+    """
+
+    max_rounds: int = 3
+    oversample: float = 1.0
+    chooses_before_rollouts: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        check_int(self.max_rounds, "max_rounds", min_value=1)
+        check_real(self.oversample, "oversample", low=1.0)
+
+    def gather(self, selector, candidates, belief, m, k, rng, rollout):
+        cand = _check_candidates(candidates, belief, m)
+        k = check_int(k, "k", min_value=1)
+        gen = as_generator(rng)
+        order = selector.select(cand, belief, cand.size, k, gen).ids
+        kept: list[tuple[np.ndarray, Rollout]] = []
+        spare: list[tuple[np.ndarray, Rollout]] = []
+        n_kept = cursor = rollouts = rounds = 0
+        while n_kept < m and rounds < self.max_rounds and cursor < order.size:
+            want = math.ceil(self.oversample * (m - n_kept))
+            ids = order[cursor : cursor + want]
+            cursor += ids.size
+            out = _checked_rollout(rollout, ids, k)
+            rounds += 1
+            rollouts += out.rewards.size
+            good = informative_groups(out.rewards)
+            kept.append((ids[good], out.take(good)))
+            spare.append((ids[~good], out.take(~good)))
+            n_kept += int(good.sum())
+        ids = np.concatenate([i for i, _ in kept])[:m]
+        batch = Rollout.concat([r for _, r in kept]).take(slice(0, m))
+        scores = np.ones(ids.size)
+        if ids.size < m:
+            fill = m - ids.size
+            ids = np.concatenate([ids, np.concatenate([i for i, _ in spare])[:fill]])
+            batch = Rollout.concat(
+                [batch, Rollout.concat([r for _, r in spare]).take(slice(0, fill))]
+            )
+            scores = np.concatenate([scores, np.zeros(fill)])
+        return Batch(ids, scores, batch, rollouts=rollouts, rounds=rounds)
 
 
 def _check_candidates(candidates: Any, belief: BetaBelief, m: int) -> np.ndarray:
@@ -456,17 +579,14 @@ class InSightSampled(_WeightParams):
 
 @register_selector("dynamic-sampling")
 @dataclass(frozen=True)
-class DynamicSampling(RolloutSelector):
-    """Dynamic Sampling (DAPO, Yu et al. 2025): over-sample, drop all-equal groups, refill.
+class DynamicSampling(Selector):
+    """Dynamic Sampling (DAPO, Yu et al. 2025): random candidates through
+    :class:`KeepInformative` (over-sample, drop all-equal groups, refill).
 
-    Each round rolls out ``ceil(oversample * missing)`` fresh candidates (in random
-    order), where ``missing`` is the number of informative groups still needed, and
-    keeps the groups whose ``K`` rewards are not all equal. It stops once ``M``
-    informative groups are found, after ``max_rounds`` rounds, or when the candidates
-    run out. If it stops short, the batch is filled with uninformative groups already
-    rolled out (they carry zero GRPO advantage), so the step trains on ``M`` prompts.
-    Every rollout is counted in :attr:`Selection.rollouts`; the extra cost over a plain
-    step is ``rollouts - M K``. Scores are 1 for informative groups, 0 for fillers.
+    Its pre-rollout choice is uniform (score = a uniform draw), so :meth:`select` alone
+    is Random; the filter applied by :meth:`gather` (and so by the selection loop) is
+    what makes it Dynamic Sampling. Every rollout is counted in :attr:`Batch.rollouts`;
+    the extra cost over a plain step is ``rollouts - M K``.
 
     Attributes
     ----------
@@ -480,42 +600,11 @@ class DynamicSampling(RolloutSelector):
     oversample: float = 1.0
 
     def __post_init__(self) -> None:
-        check_int(self.max_rounds, "max_rounds", min_value=1)
-        check_real(self.oversample, "oversample", low=1.0)
+        KeepInformative(self.max_rounds, self.oversample)  # validates the parameters
 
-    def select_with_rollouts(self, candidates, belief, m, k, rng, rollout):
-        cand = _check_candidates(candidates, belief, m)
-        k = check_int(k, "k", min_value=1)
-        gen = as_generator(rng)
-        order = cand[gen.permutation(cand.size)]
-        kept_ids: list[np.ndarray] = []
-        kept_rewards: list[np.ndarray] = []
-        spare_ids: list[np.ndarray] = []
-        spare_rewards: list[np.ndarray] = []
-        n_kept = cursor = rollouts = rounds = 0
-        while n_kept < m and rounds < self.max_rounds and cursor < order.size:
-            want = math.ceil(self.oversample * (m - n_kept))
-            batch = order[cursor : cursor + want]
-            cursor += batch.size
-            rewards = np.asarray(rollout(batch), dtype=np.float64)
-            if rewards.shape != (batch.size, k):
-                raise ValueError(
-                    f"rollout returned shape {rewards.shape}, expected {(batch.size, k)}"
-                )
-            rounds += 1
-            rollouts += rewards.size
-            good = informative_groups(rewards)
-            kept_ids.append(batch[good])
-            kept_rewards.append(rewards[good])
-            spare_ids.append(batch[~good])
-            spare_rewards.append(rewards[~good])
-            n_kept += int(good.sum())
-        ids = np.concatenate(kept_ids)[:m]
-        rewards = np.concatenate(kept_rewards)[:m]
-        scores = np.ones(ids.size)
-        if ids.size < m:
-            fill = m - ids.size
-            ids = np.concatenate([ids, np.concatenate(spare_ids)[:fill]])
-            rewards = np.concatenate([rewards, np.concatenate(spare_rewards)[:fill]])
-            scores = np.concatenate([scores, np.zeros(ids.size - scores.size)])
-        return Selection(ids=ids, scores=scores, rewards=rewards, rollouts=rollouts, rounds=rounds)
+    @property
+    def rollout_filter(self) -> RolloutFilter:
+        return KeepInformative(self.max_rounds, self.oversample)
+
+    def score(self, candidates, belief, k, rng):
+        return rng.random(candidates.size)

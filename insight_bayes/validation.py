@@ -21,6 +21,7 @@ __all__ = [
     "check_ids",
     "check_int",
     "check_positive_array",
+    "check_probability",
     "check_real",
     "describe_bad",
 ]
@@ -53,6 +54,21 @@ def check_positive_array(value: Any, name: str) -> np.ndarray:
         raise ValueError(
             f"{name} must be finite and > 0 (a Beta parameter); got {describe_bad(arr[bad])}"
         )
+    return arr
+
+
+def check_probability(value: Any, name: str) -> np.ndarray:
+    """Convert ``value`` to a float64 array of probabilities: finite and in [0, 1].
+
+    Raises ``ValueError`` naming ``name`` and the first offending entries otherwise.
+
+    >>> check_probability([0.0, 0.5], "rates").tolist()
+    [0.0, 0.5]
+    """
+    arr = np.asarray(value, dtype=np.float64)
+    bad = ~(np.isfinite(arr) & (arr >= 0.0) & (arr <= 1.0))
+    if np.any(bad):
+        raise ValueError(f"{name} must lie in [0, 1] (probabilities); got {describe_bad(arr[bad])}")
     return arr
 
 

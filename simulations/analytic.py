@@ -25,7 +25,9 @@ How each rule's expectation is computed (``method`` column):
 * ``exact`` for random: ``M`` times the mean value over the candidates.
 * ``monte-carlo``: rules whose scores are random (mopps, insight-sampled: Thompson draws)
   and dynamic-sampling (choice depends on the rollouts): the mean over ``n_samples``
-  repetitions of the rule, with its standard error.
+  repetitions of the rule's whole step (:meth:`~insight_bayes.selectors.Selector.gather`:
+  choice, rollouts from ``p``, rollout filter), counting the realised informative groups
+  and the realised entropy drop, with its standard error.
 * ``oracle``: knows ``p``; keeps the ``M`` candidates with the largest value of each
   quantity (separately for each column): the ceiling every rule is compared against.
 
@@ -44,7 +46,7 @@ from scipy import stats
 
 from insight_bayes.belief import BetaBelief
 from insight_bayes.beta import beta_entropy
-from insight_bayes.rewards import informative_groups
+from insight_bayes.rewards import bernoulli_rollout, informative_groups, informative_probability
 from insight_bayes.selectors import PAPER_RULES, Selector, make_selector
 from insight_bayes.validation import RngLike, as_generator, check_ids, check_int
 
@@ -53,21 +55,11 @@ __all__ = [
     "compare_rules",
     "expected_information_gain",
     "expected_top_m_sum",
-    "informative_probability",
     "rule_expectation",
 ]
 
 #: Rules whose expectations are exact (deterministic scores up to tie breaking).
 EXACT_RULES = ("random", "expected-difficulty", "inverse-evidence", "mi", "weight", "insight")
-
-
-def informative_probability(rates: ArrayLike, k: int) -> np.ndarray:
-    """``1 - p^K - (1 - p)^K``: probability that ``K`` Bernoulli(p) rewards are not all equal."""
-    k = check_int(k, "k", min_value=1)
-    p = np.asarray(rates, dtype=np.float64)
-    if np.any(~np.isfinite(p) | (p < 0) | (p > 1)):
-        raise ValueError("rates must lie in [0, 1]")
-    return 1.0 - p**k - (1.0 - p) ** k
 
 
 def expected_information_gain(
@@ -153,8 +145,6 @@ def rule_expectation(
     name = selector.name
     if name == "random":
         return _row(name, "exact", m * inform.mean(), m * info.mean())
-    if selector.needs_rollouts:
-        return _monte_carlo_rollouts(selector, belief, p, cand, k, m, n_samples, gen)
     if name in EXACT_RULES:
         scores = np.asarray(selector.score(cand, belief, k, gen), dtype=np.float64)
         return _row(
@@ -163,39 +153,20 @@ def rule_expectation(
             expected_top_m_sum(scores, inform, m),
             expected_top_m_sum(scores, info, m),
         )
-    position = {int(i): j for j, i in enumerate(cand)}
     draws = np.empty((n_samples, 2))
     for t in range(n_samples):
-        chosen = selector.select(cand, belief, m, k, gen).ids
-        idx = np.fromiter((position[int(i)] for i in chosen), dtype=np.int64, count=chosen.size)
-        draws[t] = inform[idx].sum(), info[idx].sum()
-    return _mc_row(name, draws)
-
-
-def _monte_carlo_rollouts(
-    selector: Selector,
-    belief: BetaBelief,
-    p: np.ndarray,
-    cand: np.ndarray,
-    k: int,
-    m: int,
-    n_samples: int,
-    gen: np.random.Generator,
-) -> dict[str, float | str]:
-    draws = np.empty((n_samples, 2))
-    for t in range(n_samples):
-        sel = selector.select_with_rollouts(
+        batch = selector.gather(
             cand,
             belief,
             m,
             k,
             gen,
-            rollout=lambda ids: (gen.random((ids.size, k)) < p[ids, None]).astype(float),
+            rollout=lambda ids: bernoulli_rollout(p[ids], k, gen),
         )
-        s = sel.rewards.sum(axis=1)
-        a, b = belief.alpha[sel.ids], belief.beta[sel.ids]
+        s = batch.rollout.correct.sum(axis=1)
+        a, b = belief.alpha[batch.ids], belief.beta[batch.ids]
         drop = np.asarray(beta_entropy(a, b)) - np.asarray(beta_entropy(a + s, b + k - s))
-        draws[t] = informative_groups(sel.rewards).sum(), drop.sum()
+        draws[t] = informative_groups(batch.rollout.rewards).sum(), drop.sum()
     return _mc_row(selector.name, draws)
 
 

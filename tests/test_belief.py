@@ -69,13 +69,6 @@ def test_binarize_rewards_modes():
     np.testing.assert_array_equal(informative_groups(rewards), [True, False])
 
 
-def test_update_from_rewards():
-    belief = BetaBelief(3)
-    belief.update_from_rewards([0, 1], [[1.0, 0.1, 1.0], [0.0, 0.0, 0.1]])
-    np.testing.assert_array_equal(belief.alpha, [3, 1, 1])
-    np.testing.assert_array_equal(belief.beta, [2, 4, 1])
-
-
 @pytest.mark.parametrize(
     ("ids", "succ", "trials", "match"),
     [

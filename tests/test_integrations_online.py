@@ -51,9 +51,9 @@ def test_reproduces_selection_loop_with_the_same_seed(rule, mode):
     for record in records:
         ids = selector.next_batch()
         np.testing.assert_array_equal(ids, record.ids)
-        rewards = env.rollout(ids, 8, env_rng)
-        env.learn(ids, rewards, env_rng)
-        summary = selector.report(ids, rewards)
+        out = env.rollout(ids, 8, env_rng)
+        env.learn(ids, out, env_rng)
+        summary = selector.report(ids, out.rewards)
         assert summary.accepted == 6 and summary.late == 0
     np.testing.assert_array_equal(selector.belief.alpha, loop.belief.alpha)
     np.testing.assert_array_equal(selector.belief.beta, loop.belief.beta)

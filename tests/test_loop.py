@@ -13,6 +13,7 @@ from insight_bayes import (
     available_selectors,
     records_to_frames,
 )
+from insight_bayes.rewards import Rollout
 
 
 @pytest.fixture
@@ -90,7 +91,8 @@ def test_state_for_another_run_is_refused(env):
 def test_graded_rewards_are_binarised_as_configured():
     class Graded(FixedRateEnvironment):
         def rollout(self, ids, k, rng):
-            return np.where(super().rollout(ids, k, rng) > 0, 1.0, 0.1)
+            out = super().rollout(ids, k, rng)
+            return Rollout(np.where(out.correct, 1.0, 0.1), out.correct)
 
     env = Graded(np.full(10, 0.5))
     binary = SelectionLoop(env, "random", LoopConfig(m=10, k=4, steps=1, eval_every=0), seed=0)

@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 
 from insight_bayes import LoopConfig, SelectionLoop  # noqa: E402
 from insight_bayes.environment import Environment  # noqa: E402
+from insight_bayes.rewards import Rollout  # noqa: E402
 from insight_bayes.rlvr.environment import EvalConfig, GRPOEnvironment  # noqa: E402
 from insight_bayes.rlvr.grpo import GRPOConfig  # noqa: E402
 from insight_bayes.rlvr.model import ModelConfig, TinyLM  # noqa: E402
@@ -58,20 +59,24 @@ def test_rollout_then_learn_on_the_same_samples(monkeypatch):
     env = _env()
     rng = np.random.default_rng(0)
     ids = np.array([3, 5, 7])
-    rewards = env.rollout(ids, 4, rng)
-    assert rewards.shape == (3, 4)
-    assert set(np.unique(rewards)) <= {0.0, 0.1, 1.0}
+    out = env.rollout(ids, 4, rng)
+    assert out.rewards.shape == (3, 4)
+    assert set(np.unique(out.rewards)) <= {0.0, 0.1, 1.0}
+    np.testing.assert_array_equal(out.correct, out.rewards == 1.0)  # the verifier's verdict
+    assert len(out.payload) == 3 and all(len(group) == 4 for group in out.payload)
 
     def no_sampling(*a, **k):
         raise AssertionError("learn() must reuse the rollout's samples")
 
     monkeypatch.setattr(env.policy, "generate", no_sampling)
-    metrics = env.learn(ids, rewards, rng)
+    metrics = env.learn(ids, out, rng)
     assert metrics["train/tokens_generated"] >= 12  # at least one token per completion
-    assert metrics["train/generation_seconds"] > 0
+    assert metrics["train/correct"] == out.correct.mean()
     assert {"train/loss", "train/grad_norm", "eval/answer_logprob_gain"} <= set(metrics)
-    with pytest.raises(ValueError, match="not rolled out"):
-        env.learn(ids, rewards, rng)  # the samples were consumed
+    with pytest.raises(ValueError, match="with completions"):
+        env.learn(ids, Rollout(out.rewards, out.correct), rng)  # no completions to train on
+    with pytest.raises(ValueError, match="3 groups for 2 prompt ids"):
+        env.learn(ids[:2], out, rng)
 
 
 def test_evaluate_with_an_oracle_and_a_wrong_policy():
@@ -82,8 +87,9 @@ def test_evaluate_with_an_oracle_and_a_wrong_policy():
     rng = np.random.default_rng(0)
     assert right.evaluate(rng) == {"eval/pass1": 1.0, "eval/greedy": 1.0, "eval/solved_share": 1.0}
     assert wrong.evaluate(rng)["eval/pass1"] == 0.0
-    assert np.all(right.rollout(np.arange(4), 3, rng) == 1.0)
-    assert np.allclose(wrong.rollout(np.arange(4), 3, rng), 0.1)
+    assert np.all(right.rollout(np.arange(4), 3, rng).rewards == 1.0)
+    wrong_out = wrong.rollout(np.arange(4), 3, rng)
+    assert np.allclose(wrong_out.rewards, 0.1) and not wrong_out.correct.any()
     assert np.all(right.pool_success_rates(2, rng) == 1.0)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from insight_bayes.rewards import group_advantages as numpy_group_advantages  # noqa: E402
 from insight_bayes.rlvr.grpo import (  # noqa: E402
     GRPOConfig,
     build_batch,
@@ -23,16 +25,28 @@ from insight_bayes.rlvr.tokenizer import CharTokenizer  # noqa: E402
 
 
 def test_group_advantages_by_hand():
-    # mean 0.25; unbiased std sqrt((0.75^2 + 3 * 0.25^2) / 3) = 0.5
+    # mean 0.25; population std sqrt((0.75^2 + 3 * 0.25^2) / 4) = sqrt(3) / 4
     adv = group_advantages(torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.1, 0.1, 0.1, 0.1]]), eps=0.0)
-    torch.testing.assert_close(adv[0], torch.tensor([1.5, -0.5, -0.5, -0.5]))
+    root3 = math.sqrt(3.0)
+    torch.testing.assert_close(adv[0], torch.tensor([root3, -1 / root3, -1 / root3, -1 / root3]))
     assert torch.isnan(adv[1]).all()  # eps = 0 on a constant group: 0 / 0
     adv = group_advantages(torch.tensor([[0.1, 0.1, 0.1, 0.1], [1.0, 0.1, 1.0, 0.1]]))
     assert torch.all(adv[0] == 0)
-    # [1, .1, 1, .1]: mean .55, unbiased std sqrt(4 * .45^2 / 3)
-    torch.testing.assert_close(
-        adv[1], torch.tensor([1.0, -1.0, 1.0, -1.0]) * 0.45 / (0.45 * math.sqrt(4 / 3) + 1e-6)
+    # [1, .1, 1, .1]: mean .55, population std .45
+    torch.testing.assert_close(adv[1], torch.tensor([1.0, -1.0, 1.0, -1.0]) * 0.45 / (0.45 + 1e-6))
+
+
+@pytest.mark.parametrize("k", [2, 3, 8])
+def test_group_advantages_equal_the_numpy_convention(k):
+    # one convention for the simulator (numpy) and the harness (torch)
+    rng = np.random.default_rng(k)
+    rewards = rng.choice([0.0, 0.1, 1.0], size=(64, k))
+    rewards[0] = 1.0  # an all-equal group
+    ours = group_advantages(torch.as_tensor(rewards, dtype=torch.float64), eps=1e-6).numpy()
+    np.testing.assert_allclose(
+        ours, numpy_group_advantages(rewards, eps=1e-6), rtol=1e-12, atol=1e-12
     )
+    assert np.all(ours[0] == 0.0)
 
 
 def test_group_advantages_need_two_rollouts():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 
 import numpy as np
@@ -18,11 +17,9 @@ from insight_bayes.rlvr.tasks import (
     available_tasks,
     count_carries,
     evaluate_expression,
-    load_jsonl,
     make_splits,
     make_task,
     prompt_id,
-    save_jsonl,
 )
 
 
@@ -201,16 +198,13 @@ def test_countdown_accepts_any_sum(numbers):
     assert Countdown().grade(p, "+".join(map(str, reversed(numbers)))).correct
 
 
-def test_stable_ids_and_jsonl_round_trip(tmp_path):
+def test_stable_ids():
     task = make_task("countdown")
     pool, test = make_splits(task, 40, 10, 7)
     again, _ = make_splits(task, 40, 10, 7)
     assert [p.id for p in pool] == [p.id for p in again]
     assert pool[0].id == prompt_id("countdown", pool[0].prompt)
-    path = save_jsonl(pool, tmp_path / "pool.jsonl")
-    assert load_jsonl(path) == pool
-    first = json.loads(path.read_text().splitlines()[0])
-    assert {"id", "prompt", "solution", "truth", "features"} <= set(first)
+    assert len({p.id for p in pool}) == len(pool)
 
 
 @pytest.mark.parametrize("task_name", ["addition", "countdown"])

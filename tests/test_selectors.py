@@ -15,6 +15,7 @@ from insight_bayes import (
     top_m,
     wmi_score,
 )
+from insight_bayes.rewards import bernoulli_rollout
 
 ALL_RULES = [  # method notes, Section 6
     "random",
@@ -198,7 +199,7 @@ def _rollout_from_rates(rates, k, rng):
 
     def rollout(ids):
         calls.append(np.array(ids))
-        return (rng.random((len(ids), k)) < rates[ids, None]).astype(float)
+        return bernoulli_rollout(rates[ids], k, rng)
 
     return rollout, calls
 
@@ -208,9 +209,10 @@ def test_dynamic_sampling_keeps_informative_groups_and_counts_rollouts():
     belief = BetaBelief(300)
     rollout, calls = _rollout_from_rates(rates, 8, np.random.default_rng(0))
     rule = make_selector("dynamic-sampling", max_rounds=10)
-    sel = rule.select_with_rollouts(np.arange(300), belief, 20, 8, 0, rollout)
+    sel = rule.gather(np.arange(300), belief, 20, 8, 0, rollout)
     assert sel.ids.size == 20 and np.all(sel.scores == 1.0)
-    assert np.all(np.ptp(sel.rewards, axis=1) > 0)
+    assert np.all(np.ptp(sel.rollout.rewards, axis=1) > 0)
+    assert np.all(sel.ids % 3 == 0)  # only the prompts that can be informative
     rolled = np.concatenate(calls)
     assert sel.rollouts == rolled.size * 8
     assert sel.rounds == len(calls) > 1
@@ -221,18 +223,40 @@ def test_dynamic_sampling_keeps_informative_groups_and_counts_rollouts():
 def test_dynamic_sampling_fills_with_uninformative_groups_at_the_cap():
     rates = np.zeros(100)  # nothing is informative
     rollout, calls = _rollout_from_rates(rates, 4, np.random.default_rng(0))
-    sel = make_selector("dynamic-sampling", max_rounds=2).select_with_rollouts(
+    sel = make_selector("dynamic-sampling", max_rounds=2).gather(
         np.arange(100), BetaBelief(100), 10, 4, 0, rollout
     )
     assert sel.ids.size == 10 and np.all(sel.scores == 0.0)
     assert sel.rounds == 2 and sel.rollouts == 2 * 10 * 4
 
 
-def test_dynamic_sampling_refuses_plain_select_and_bad_rollouts():
+def test_every_rule_scores_selects_and_gathers():
+    rates = np.linspace(0.0, 1.0, 50)
+    belief = BetaBelief(50)
+    for name in available_selectors():
+        rule = make_selector(name)
+        scores = rule.score(np.arange(50), belief, 4, np.random.default_rng(0))
+        assert scores.shape == (50,) and np.all(np.isfinite(scores))
+        chosen = rule.select(np.arange(50), belief, 5, 4, 0)
+        assert chosen.ids.size == 5 and np.unique(chosen.ids).size == 5
+        rollout, calls = _rollout_from_rates(rates, 4, np.random.default_rng(1))
+        batch = rule.gather(np.arange(50), belief, 5, 4, 0, rollout)
+        assert batch.ids.size == 5 and batch.rollout.rewards.shape == (5, 4)
+        assert batch.rollouts == sum(c.size for c in calls) * 4 >= 5 * 4
+
+
+def test_dynamic_sampling_chooses_after_rollouts_and_refuses_bad_rollouts():
     rule = make_selector("dynamic-sampling")
-    with pytest.raises(TypeError, match="rollout callback"):
-        rule.select(np.arange(10), BetaBelief(10), 2, 4, 0)
+    assert not rule.rollout_filter.chooses_before_rollouts
+    assert make_selector("insight").rollout_filter.chooses_before_rollouts
     with pytest.raises(ValueError, match="rollout returned shape"):
-        rule.select_with_rollouts(
-            np.arange(10), BetaBelief(10), 2, 4, 0, lambda ids: np.zeros((1, 4))
+        rule.gather(
+            np.arange(10),
+            BetaBelief(10),
+            2,
+            4,
+            0,
+            lambda ids: bernoulli_rollout([0.5], 4, np.random.default_rng(0)),
         )
+    with pytest.raises(TypeError, match="must return a Rollout"):
+        rule.gather(np.arange(10), BetaBelief(10), 2, 4, 0, lambda ids: np.zeros((ids.size, 4)))

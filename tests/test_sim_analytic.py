@@ -8,13 +8,12 @@ from scipy import integrate, stats
 
 from insight_bayes import BetaBelief, make_selector, mutual_information
 from insight_bayes.beta import beta_entropy
-from insight_bayes.rewards import informative_groups
+from insight_bayes.rewards import informative_groups, informative_probability
 from insight_bayes.selectors import top_m
 from simulations.analytic import (
     compare_rules,
     expected_information_gain,
     expected_top_m_sum,
-    informative_probability,
     rule_expectation,
 )
 
@@ -96,7 +95,9 @@ def test_oracle_is_the_ceiling_and_dynamic_sampling_is_monte_carlo():
     belief, rates = _scene(n=80, seed=6)
     df = compare_rules(belief, rates, 4, 16, n_samples=100, rng=7).set_index("rule")
     oracle = df.loc["oracle"]
-    others = df.drop(index="oracle")
+    # the oracle bounds every rule that chooses before the rollouts; Dynamic Sampling
+    # filters realised rollouts and may beat it on realised informative groups
+    others = df.drop(index=["oracle", "dynamic-sampling"])
     assert np.all(others["informative"] <= oracle["informative"] + 3 * others["informative_se"])
     assert np.all(others["information"] <= oracle["information"] + 3 * others["information_se"])
     assert df.loc["dynamic-sampling", "method"] == "monte-carlo"

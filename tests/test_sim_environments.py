@@ -7,6 +7,7 @@ import pytest
 from scipy.special import expit
 
 from insight_bayes import BetaBelief, Environment, LoopConfig, SelectionLoop
+from insight_bayes.rewards import Rollout
 from simulations.environments import (
     LearningConfig,
     LearningPool,
@@ -87,7 +88,8 @@ def test_stationary_rollouts_follow_rates_and_never_learn():
     rng = np.random.default_rng(4)
     ids = np.array([0, 1, 2])
     r = env.rollout(ids, 20_000, rng)
-    np.testing.assert_allclose(r.mean(axis=1), [0.0, 0.25, 1.0], atol=0.01)
+    np.testing.assert_allclose(r.rewards.mean(axis=1), [0.0, 0.25, 1.0], atol=0.01)
+    np.testing.assert_array_equal(r.correct, r.rewards == 1.0)  # clean verifier
     before = env.evaluate(rng)
     metrics = env.learn(ids, r, rng)
     assert env.evaluate(rng) == before
@@ -100,7 +102,7 @@ def test_stationary_diagnostics_calibration():
     env = StationaryPool(rates)
     belief = BetaBelief(2)
     belief.update([0, 1], [200, 800], [1000, 1000])
-    d = env.diagnostics(belief, np.array([0, 1]), np.zeros((2, 8)))
+    d = env.diagnostics(belief, np.array([0, 1]), _clean(np.zeros((2, 8))))
     # means are 201/1002 and 801/1002
     assert d["belief/mae_chosen"] == pytest.approx(
         (abs(201 / 1002 - 0.2) + abs(801 / 1002 - 0.8)) / 2
@@ -108,7 +110,8 @@ def test_stationary_diagnostics_calibration():
     assert d["belief/coverage_chosen"] == 1.0
     far = BetaBelief(2)
     far.update([0, 1], [900, 100], [1000, 1000])
-    assert env.diagnostics(far, np.array([0, 1]), np.zeros((2, 8)))["belief/coverage_chosen"] == 0.0
+    far_d = env.diagnostics(far, np.array([0, 1]), _clean(np.zeros((2, 8))))
+    assert far_d["belief/coverage_chosen"] == 0.0
 
 
 def test_stationary_beliefs_converge_in_the_loop():
@@ -140,6 +143,12 @@ def test_format_only_variation_teaches_nothing():
     assert grpo_logit_gradient(rewards, correct, np.array([0.3]))[0] == pytest.approx(0.0)
 
 
+def _clean(rewards):
+    """A Rollout whose correctness is what the (clean) rewards say."""
+    rewards = np.asarray(rewards, dtype=float)
+    return Rollout(rewards, rewards >= 1.0)
+
+
 def _small_learning(**kw):
     cfg = LearningConfig(pool_size=200, heldout_size=100, n_groups=2, **kw)
     return LearningPool(cfg, 7)
@@ -151,7 +160,7 @@ def test_all_equal_groups_leave_the_learner_unchanged():
     ids = np.arange(20)
     before = (env.ability.copy(), env.offset.copy(), env.evaluate(rng))
     for value in (0.0, 1.0):
-        env.learn(ids, np.full((20, 8), value), rng)
+        env.learn(ids, _clean(np.full((20, 8), value)), rng)
     np.testing.assert_array_equal(env.ability, before[0])
     np.testing.assert_array_equal(env.offset, before[1])
     assert env.evaluate(rng) == before[2]
@@ -162,9 +171,9 @@ def test_informative_groups_raise_their_skill_group_and_held_out_accuracy():
     rng = np.random.default_rng(9)
     ids = np.flatnonzero(env.groups == 0)[:10]
     acc0 = env.evaluate(rng)["eval/accuracy"]
-    rewards = env.rollout(ids, 8, rng)
+    rewards = env.rollout(ids, 8, rng).rewards.copy()
     rewards[:, 0], rewards[:, 1] = 1.0, 0.0  # make every group informative
-    env.learn(ids, rewards, rng)
+    env.learn(ids, _clean(rewards), rng)
     assert env.ability[0] > 0 and env.ability[1] == 0.0
     assert env.evaluate(rng)["eval/accuracy"] > acc0
     # the held-out rates follow sigmoid(theta_g - d) exactly
@@ -178,12 +187,12 @@ def test_transfer_spreads_the_update_and_forgetting_decays_it():
     env = _small_learning(transfer=0.5, memorization_rate=0.0)
     rng = np.random.default_rng(10)
     ids = np.flatnonzero(env.groups == 0)[:10]
-    env.learn(ids, np.tile([1.0, 0.0], (10, 4)), rng)
+    env.learn(ids, _clean(np.tile([1.0, 0.0], (10, 4))), rng)
     # step = 0.5 * g + 0.5 * mean(g) over 2 groups: group 1 gets a third of group 0's gain
     assert env.ability[1] == pytest.approx(env.ability[0] / 3)
     forgetful = _small_learning(forgetting=0.5)
     forgetful.ability[:] = 2.0
-    forgetful.learn(ids, np.zeros((10, 8)), rng)
+    forgetful.learn(ids, _clean(np.zeros((10, 8))), rng)
     np.testing.assert_allclose(forgetful.ability, 1.0)
 
 
@@ -192,20 +201,30 @@ def test_memorisation_moves_only_trained_prompts_and_never_held_out():
     rng = np.random.default_rng(11)
     ids = np.array([3, 5])
     acc0 = env.evaluate(rng)["eval/accuracy"]
-    env.learn(ids, np.tile([1.0, 0.0], (2, 4)), rng)
+    env.learn(ids, _clean(np.tile([1.0, 0.0], (2, 4))), rng)
     moved = np.flatnonzero(env.offset)
     np.testing.assert_array_equal(moved, ids)
     assert env.evaluate(rng)["eval/accuracy"] == pytest.approx(acc0, abs=1e-8)
 
 
-def test_learning_uses_true_correctness_under_a_noisy_verifier():
-    # with flips, the gradient uses the cached correctness, not the flipped rewards
+def test_noisy_rollouts_carry_true_correctness():
     env = _small_learning(verifier=Verifier(flip_prob=0.3))
-    rng = np.random.default_rng(12)
-    ids = np.arange(30)
-    rewards = env.rollout(ids, 8, rng)
-    correct = env._correctness(ids, rewards)
-    assert np.any(correct != (rewards == 1.0))
+    out = env.rollout(np.arange(30), 8, np.random.default_rng(12))
+    flipped = out.correct != (out.rewards == 1.0)
+    assert 0.2 < flipped.mean() < 0.4  # about flip_prob of the rewards disagree
+
+
+@pytest.mark.parametrize(("correct", "expected"), [([True, False], 0.5), ([False, True], -0.5)])
+def test_learning_uses_the_rollouts_true_correctness(correct, expected):
+    # One group, K = 2, rewards [1, 0]: mean 0.5, population std 0.5, advantages
+    # +-0.5 / (0.5 + eps) = +-1, so the score-function gradient
+    # (1/2) sum_k A_k (c_k - phi) = (c_1 - c_2) / 2 is +0.5 when the rewards tell the
+    # truth and -0.5 when both were flipped (c = [0, 1]), whatever phi is.
+    env = _small_learning(transfer=0.0, memorization_rate=0.0, learning_rate=1.0)
+    group = env.groups[0]
+    env.learn(np.array([0]), Rollout(np.array([[1.0, 0.0]]), np.array([correct])), None)
+    assert env.ability[group] == pytest.approx(expected, rel=1e-5)
+    assert np.all(np.delete(env.ability, group) == 0.0)
 
 
 def test_learning_pool_in_the_loop_improves_and_is_reproducible():
@@ -234,10 +253,12 @@ def test_learning_config_refuses_bad_settings(kwargs, match):
         LearningConfig(**kwargs)
 
 
-def test_learn_refuses_mismatched_rewards():
+def test_learn_refuses_a_mismatched_or_bare_rollout():
     env = _small_learning()
-    with pytest.raises(ValueError, match="rewards must have shape"):
-        env.learn(np.arange(3), np.zeros((4, 8)), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="Rollout of the 3 chosen prompts"):
+        env.learn(np.arange(3), _clean(np.zeros((4, 8))), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="Rollout of the 3 chosen prompts"):
+        env.learn(np.arange(3), np.zeros((3, 8)), np.random.default_rng(0))
 
 
 def test_large_pools_calibrate_on_a_fixed_sample():

@@ -217,13 +217,14 @@ class OnlineSelector:
         self.rule = make_selector(rule) if isinstance(rule, str) else rule
         if not isinstance(self.rule, Selector):
             raise TypeError(f"rule must be a Selector or a registered name, got {rule!r}")
-        if self.rule.needs_rollouts:
+        if not self.rule.rollout_filter.chooses_before_rollouts:
             raise ValueError(
-                f"rule {self.rule.name!r} cannot pre-select prompts: it chooses only after "
-                "rolling candidates out (it keeps groups whose K rewards are not all equal), "
-                "so it has no score to rank a batch before generation. Run it as a "
-                "post-rollout filter in the trainer (verl: algorithm.filter_groups), or use "
-                "a score-based rule such as 'insight' or 'mopps'"
+                f"rule {self.rule.name!r} cannot pre-select prompts: its rollout filter "
+                f"({type(self.rule.rollout_filter).__name__}) chooses only after rolling "
+                "candidates out (it keeps groups whose K rewards are not all equal), and "
+                "here prompts are handed out before generation. Run it as a post-rollout "
+                "filter in the trainer (verl: algorithm.filter_groups), or use a rule that "
+                "chooses before generation such as 'insight' or 'mopps'"
             )
         if isinstance(pool, BetaBelief):
             belief = pool

@@ -3,9 +3,10 @@
 :class:`GRPOEnvironment` implements :class:`insight_bayes.environment.Environment`, so the
 shared :class:`insight_bayes.loop.SelectionLoop` drives it exactly as it drives the
 simulators: the selector chooses prompts, :meth:`~GRPOEnvironment.rollout` samples ``K``
-completions per prompt and grades them, :meth:`~GRPOEnvironment.learn` takes the GRPO
-step on those very completions (kept between the two calls), and
-:meth:`~GRPOEnvironment.evaluate` measures held-out accuracy. Dynamic Sampling calls
+completions per prompt and grades them (a :class:`~insight_bayes.rewards.Rollout` whose
+payload holds the completions), :meth:`~GRPOEnvironment.learn` takes the GRPO step on
+the completions of the rollout it is handed back (nothing is kept between the two
+calls), and :meth:`~GRPOEnvironment.evaluate` measures held-out accuracy. Dynamic Sampling calls
 ``rollout`` several times per step; every completion it generates is counted in
 ``train/tokens_generated`` and ``train/generation_seconds``.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from insight_bayes.rewards import Rollout
 from insight_bayes.rlvr.grpo import (
     GRPOConfig,
     build_batch,
@@ -126,7 +128,6 @@ class GRPOEnvironment:
             if n_lp
             else None
         )
-        self._pending: dict[int, tuple[list[list[int]], np.ndarray]] = {}
         self._tokens = 0
         self._generation_seconds = 0.0
         self._last_logprob = self._answer_logprob()
@@ -137,42 +138,44 @@ class GRPOEnvironment:
     def pool_size(self) -> int:
         return len(self.pool)
 
-    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-        """Sample ``k`` completions of each prompt in ``ids``; return their shaped rewards.
+    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> Rollout:
+        """Sample ``k`` completions of each prompt in ``ids`` and grade them.
 
-        The completions are kept until :meth:`learn` trains on them.
+        Returns shaped rewards, the verifier's binary correctness, and (as the payload,
+        one entry per prompt) the ``k`` completions' token lists that :meth:`learn`
+        trains on.
         """
         ids = check_ids(ids, "ids", self.pool_size)
         k = check_int(k, "k", min_value=1)
         started = time.perf_counter()
         prompts = [self._pool_prompts[i] for i in ids for _ in range(k)]
         completions = self._sample(prompts, self.grpo.temperature, rng)
-        rewards = np.empty(len(prompts))
-        for row, (i, comp) in enumerate(zip(np.repeat(ids, k), completions, strict=True)):
-            rewards[row] = self.task.grade(self.pool[i], self.policy.decode(comp)).reward
-        rewards = rewards.reshape(ids.size, k)
-        for g, i in enumerate(ids):
-            self._pending[int(i)] = (completions[g * k : (g + 1) * k], rewards[g])
+        grades = [
+            self.task.grade(self.pool[i], self.policy.decode(comp))
+            for i, comp in zip(np.repeat(ids, k), completions, strict=True)
+        ]
+        rewards = np.array([g.reward for g in grades], dtype=np.float64).reshape(ids.size, k)
+        correct = np.array([g.correct for g in grades], dtype=bool).reshape(ids.size, k)
+        payload = tuple(completions[g * k : (g + 1) * k] for g in range(ids.size))
         self._tokens += sum(len(c) for c in completions)
         self._generation_seconds += time.perf_counter() - started
-        return rewards
+        return Rollout(rewards, correct, payload)
 
     def learn(
-        self, ids: np.ndarray, rewards: np.ndarray, rng: np.random.Generator
+        self, ids: np.ndarray, rollout: Rollout, rng: np.random.Generator
     ) -> Mapping[str, float]:
-        """One GRPO update on the completions sampled for ``ids`` by :meth:`rollout`."""
+        """One GRPO update on the completions in ``rollout`` (row ``i`` is ``ids[i]``)."""
         ids = check_ids(ids, "ids", self.pool_size)
-        missing = [int(i) for i in ids if int(i) not in self._pending]
-        if missing:
-            raise ValueError(f"learn() got prompt ids {missing[:5]} that were not rolled out")
+        if not isinstance(rollout, Rollout) or rollout.payload is None:
+            raise ValueError("learn() needs the Rollout returned by rollout(), with completions")
+        if rollout.groups != ids.size:
+            raise ValueError(f"rollout has {rollout.groups} groups for {ids.size} prompt ids")
         started = time.perf_counter()
-        prompts, completions, group_rewards = [], [], []
-        for i in ids:
-            comps, r = self._pending[int(i)]
+        prompts, completions = [], []
+        for i, comps in zip(ids, rollout.payload, strict=True):
             prompts += [self._pool_prompts[i]] * len(comps)
             completions += comps
-            group_rewards.append(r)
-        rewards_t = torch.as_tensor(np.stack(group_rewards), dtype=torch.float32)
+        rewards_t = torch.as_tensor(rollout.rewards, dtype=torch.float32)
         advantages = group_advantages(rewards_t, self.grpo.adv_eps).reshape(-1).to(self.device)
         batch = build_batch(prompts, completions, self.policy.pad_id, self.device)
         metrics = grpo_update(
@@ -192,13 +195,12 @@ class GRPOEnvironment:
                 "train/generation_seconds": self._generation_seconds,
                 "train/update_seconds": update_seconds,
                 "train/completion_tokens": float(batch.n_completion_tokens) / len(completions),
-                "train/correct": float((rewards_t >= 1.0).float().mean()),
+                "train/correct": float(rollout.correct.mean()),
                 "eval/answer_logprob": logprob,
                 "eval/answer_logprob_gain": logprob - self._last_logprob,
             }
         )
         self._last_logprob = logprob
-        self._pending.clear()
         self._tokens = 0
         self._generation_seconds = 0.0
         return metrics

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from insight_bayes.rewards import ADVANTAGE_DDOF
 from insight_bayes.rlvr.model import left_pad
 from insight_bayes.validation import check_int, check_real
 
@@ -99,13 +100,17 @@ class GRPOConfig:
 def group_advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Group-normalised advantages ``(r - mean) / (std + eps)`` per row.
 
+    The torch twin of :func:`insight_bayes.rewards.group_advantages`, with the same
+    convention (population std, :data:`insight_bayes.rewards.ADVANTAGE_DDOF`; TRL divides
+    by ``K - 1``, a constant factor per group that AdamW's scale invariance absorbs); the
+    two are tested equal.
+
     Parameters
     ----------
     rewards : Tensor, shape (G, K)
         Rewards of ``K`` completions of each of ``G`` prompts (``K >= 2``).
     eps : float
-        Added to the standard deviation (unbiased, ``K - 1`` in the denominator, as in
-        TRL), so an all-equal group gets advantage 0.
+        Added to the standard deviation, so an all-equal group gets advantage 0.
 
     Returns
     -------
@@ -114,7 +119,7 @@ def group_advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     if rewards.ndim != 2 or rewards.size(1) < 2:
         raise ValueError(f"rewards must have shape (G, K) with K >= 2, got {tuple(rewards.shape)}")
     mean = rewards.mean(dim=1, keepdim=True)
-    std = rewards.std(dim=1, keepdim=True, unbiased=True)
+    std = rewards.std(dim=1, keepdim=True, correction=ADVANTAGE_DDOF)
     return (rewards - mean) / (std + eps)
 
 

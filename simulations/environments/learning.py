@@ -18,9 +18,10 @@ The model, in full
 * **GRPO-style update.** A rollout is correct, ``c ~ Bernoulli(phi)``; the verifier
   (:class:`~simulations.environments.noise.Verifier`) turns it into a reward ``r``.
   Each chosen group of ``K`` rewards gets group-normalised advantages
-  ``A_k = (r_k - mean(r)) / (std(r) + eps)``; a group whose rewards are all equal has
-  ``A = 0`` and teaches nothing. The policy-gradient estimate with respect to the
-  prompt's logit is the score-function average
+  ``A_k = (r_k - mean(r)) / (std(r) + eps)`` (population std,
+  :func:`insight_bayes.rewards.group_advantages`, the convention the harness's GRPO
+  shares); a group whose rewards are all equal has ``A = 0`` and teaches nothing. The
+  policy-gradient estimate with respect to the prompt's logit is the score-function average
 
       g_i = (1/K) sum_k A_k (c_k - phi_i)
 
@@ -51,6 +52,12 @@ import numpy as np
 from scipy.special import expit, logit
 
 from insight_bayes.belief import BetaBelief
+from insight_bayes.rewards import (
+    Rollout,
+    bernoulli_outcomes,
+    group_advantages,
+    informative_probability,
+)
 from insight_bayes.validation import RngLike, as_generator, check_ids, check_int, check_real
 from simulations.environments.calibration import belief_calibration
 from simulations.environments.noise import Verifier
@@ -145,9 +152,7 @@ def grpo_logit_gradient(
     ndarray, shape (G,)
         Zero for groups whose rewards are all equal.
     """
-    r = np.asarray(rewards, dtype=np.float64)
-    centred = r - r.mean(axis=1, keepdims=True)
-    adv = centred / (r.std(axis=1, keepdims=True) + eps)
+    adv = group_advantages(rewards, eps)
     score = np.asarray(correct, dtype=np.float64) - np.asarray(rates)[:, None]
     return (adv * score).mean(axis=1)
 
@@ -183,8 +188,6 @@ class LearningPool:
             if c.pool_size > c.calibration_sample
             else None
         )
-        self._cache_ids: list[np.ndarray] = []
-        self._cache_correct: list[np.ndarray] = []
 
     # --------------------------------------------------------------- rates
     @property
@@ -206,43 +209,26 @@ class LearningPool:
         return expit(self.ability[self.heldout_groups] - self.heldout_difficulty)
 
     # ----------------------------------------------------------- protocol
-    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-        """Rewards of ``k`` rollouts per prompt; remembers correctness for :meth:`learn`."""
+    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> Rollout:
+        """``k`` rollouts per prompt: correctness at the current rates, then the verifier."""
         ids = check_ids(ids, "ids", self.pool_size)
-        k = check_int(k, "k", min_value=1)
-        correct = rng.random((ids.size, k)) < self.rates_of(ids)[:, None]
-        self._cache_ids.append(ids)
-        self._cache_correct.append(correct)
-        return self.verifier.rewards(correct, rng)
-
-    def _correctness(self, ids: np.ndarray, rewards: np.ndarray) -> np.ndarray:
-        """Correctness of the rollouts behind ``rewards`` (from the rollout cache)."""
-        if self._cache_ids:
-            cached = np.concatenate(self._cache_ids)
-            correct = np.concatenate(self._cache_correct)
-            order = np.argsort(cached, kind="stable")
-            pos = np.searchsorted(cached[order], ids)
-            pos = np.minimum(pos, cached.size - 1)
-            found = cached[order][pos] == ids
-            if np.all(found) and correct.shape[1] == rewards.shape[1]:
-                return correct[order][pos]
-        # Rewards that did not come from this environment's rollout: trust the verifier.
-        return rewards >= self.verifier.correct_reward
+        correct = bernoulli_outcomes(self.rates_of(ids), check_int(k, "k", min_value=1), rng)
+        return Rollout(self.verifier.rewards(correct, rng), correct)
 
     def learn(
-        self, ids: np.ndarray, rewards: np.ndarray, rng: np.random.Generator
+        self, ids: np.ndarray, rollout: Rollout, rng: np.random.Generator
     ) -> Mapping[str, float]:
-        """One GRPO-style step on the chosen groups (see the module docstring)."""
+        """One GRPO-style step on the chosen groups (see the module docstring).
+
+        The gradient uses the rollout's true correctness (``rollout.correct``) for the
+        score ``c - phi`` and its (possibly noisy or graded) rewards for the advantage.
+        """
         c = self.config
         ids = check_ids(ids, "ids", self.pool_size)
-        rewards = np.asarray(rewards, dtype=np.float64)
-        if rewards.ndim != 2 or rewards.shape[0] != ids.size:
-            raise ValueError(f"rewards must have shape ({ids.size}, K), got {rewards.shape}")
-        correct = self._correctness(ids, rewards)
-        self._cache_ids.clear()
-        self._cache_correct.clear()
+        if not isinstance(rollout, Rollout) or rollout.groups != ids.size:
+            raise ValueError(f"learn() needs the Rollout of the {ids.size} chosen prompts")
+        rewards, correct = rollout.rewards, rollout.correct
         rates = self.rates_of(ids)
-        k = rewards.shape[1]
         p_obs = self.verifier.observed_success_rate(rates)
         grad = grpo_logit_gradient(rewards, correct, rates, c.advantage_eps)
         if c.forgetting:
@@ -255,7 +241,7 @@ class LearningPool:
             np.add.at(self.offset, ids, c.memorization_rate * grad)
         return {
             "train/true_rate_chosen": float(rates.mean()),
-            "train/expected_informative": float(np.mean(1.0 - p_obs**k - (1.0 - p_obs) ** k)),
+            "train/expected_informative": float(np.mean(informative_probability(p_obs, rollout.k))),
             "train/gradient": float(grad.mean()),
             "train/ability_mean": float(self.ability.mean()),
         }
@@ -268,7 +254,7 @@ class LearningPool:
         }
 
     def diagnostics(
-        self, belief: BetaBelief, ids: np.ndarray, rewards: np.ndarray
+        self, belief: BetaBelief, ids: np.ndarray, rollout: Rollout
     ) -> Mapping[str, float]:
         """Belief calibration against the current observable rates (see
         :func:`~simulations.environments.calibration.belief_calibration`; pool-wide
@@ -283,18 +269,3 @@ class LearningPool:
             subset=self.calibration_ids,
             chosen_rates=observe(self.rates_of(ids)),
         )
-
-    # ------------------------------------------------------------- resume
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Learner state (abilities and offsets); the pool is rebuilt from its seed."""
-        return {"ability": self.ability.copy(), "offset": self.offset.copy()}
-
-    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
-        ability = np.asarray(state["ability"], dtype=np.float64)
-        offset = np.asarray(state["offset"], dtype=np.float64)
-        if ability.shape != self.ability.shape or offset.shape != self.offset.shape:
-            raise ValueError(
-                f"state shapes {ability.shape}, {offset.shape} do not match "
-                f"{self.ability.shape}, {self.offset.shape}"
-            )
-        self.ability, self.offset = ability.copy(), offset.copy()

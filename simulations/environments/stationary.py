@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from insight_bayes.belief import BetaBelief
-from insight_bayes.validation import RngLike, as_generator, check_ids, check_int, check_real
+from insight_bayes.rewards import Rollout, bernoulli_outcomes, informative_probability
+from insight_bayes.validation import (
+    RngLike,
+    as_generator,
+    check_ids,
+    check_int,
+    check_probability,
+    check_real,
+)
 from simulations.environments.calibration import belief_calibration
 from simulations.environments.noise import Verifier
 
@@ -117,11 +125,9 @@ class StationaryPool:
     """
 
     def __init__(self, rates: np.ndarray, verifier: Verifier | None = None) -> None:
-        r = np.asarray(rates, dtype=np.float64)
+        r = check_probability(rates, "rates")
         if r.ndim != 1 or r.size == 0:
             raise ValueError(f"rates must be a non-empty 1-d array, got shape {r.shape}")
-        if not np.all(np.isfinite(r) & (r >= 0) & (r <= 1)):
-            raise ValueError("rates must lie in [0, 1]")
         self.rates = r
         self.verifier = verifier or Verifier()
 
@@ -134,22 +140,21 @@ class StationaryPool:
         """Rates of a verified success (what binary beliefs estimate), shape (N,)."""
         return self.verifier.observed_success_rate(self.rates)
 
-    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-        """Rewards of ``k`` rollouts per prompt: correctness ``Bernoulli(phi)``, then verifier."""
+    def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> Rollout:
+        """``k`` rollouts per prompt: correctness ``Bernoulli(phi)``, then the verifier."""
         ids = check_ids(ids, "ids", self.pool_size)
-        k = check_int(k, "k", min_value=1)
-        correct = rng.random((ids.size, k)) < self.rates[ids, None]
-        return self.verifier.rewards(correct, rng)
+        correct = bernoulli_outcomes(self.rates[ids], check_int(k, "k", min_value=1), rng)
+        return Rollout(self.verifier.rewards(correct, rng), correct)
 
     def learn(
-        self, ids: np.ndarray, rewards: np.ndarray, rng: np.random.Generator
+        self, ids: np.ndarray, rollout: Rollout, rng: np.random.Generator
     ) -> Mapping[str, float]:
         """No learning; reports the true rates of the chosen prompts."""
-        p_obs = self.observed_rates[ids]
-        k = np.shape(rewards)[1]
         return {
             "train/true_rate_chosen": float(self.rates[ids].mean()),
-            "train/expected_informative": float(np.mean(1.0 - p_obs**k - (1.0 - p_obs) ** k)),
+            "train/expected_informative": float(
+                np.mean(informative_probability(self.observed_rates[ids], rollout.k))
+            ),
         }
 
     def evaluate(self, rng: np.random.Generator) -> Mapping[str, float]:
@@ -157,7 +162,7 @@ class StationaryPool:
         return {"eval/accuracy": float(self.rates.mean())}
 
     def diagnostics(
-        self, belief: BetaBelief, ids: np.ndarray, rewards: np.ndarray
+        self, belief: BetaBelief, ids: np.ndarray, rollout: Rollout
     ) -> Mapping[str, float]:
         """Belief calibration against the observable rates (see :func:`belief_calibration`)."""
         return belief_calibration(belief, self.observed_rates, ids)

@@ -8,12 +8,10 @@ from insight_bayes.rlvr.tasks.base import (
     Problem,
     Task,
     available_tasks,
-    load_jsonl,
     make_splits,
     make_task,
     prompt_id,
     register_task,
-    save_jsonl,
 )
 from insight_bayes.rlvr.tasks.countdown import Countdown, ExpressionError, evaluate_expression
 
@@ -29,10 +27,8 @@ __all__ = [
     "available_tasks",
     "count_carries",
     "evaluate_expression",
-    "load_jsonl",
     "make_splits",
     "make_task",
     "prompt_id",
     "register_task",
-    "save_jsonl",
 ]

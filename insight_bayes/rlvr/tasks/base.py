@@ -3,18 +3,15 @@
 A task generates :class:`Problem` records from a ``numpy`` generator and grades a model's
 completion with a :class:`Grade` (a shaped reward in ``[0, 1]`` and the binary
 "correct" outcome that the beliefs use). :func:`make_splits` draws a training pool and a
-held-out test set that share no prompt; :func:`save_jsonl` / :func:`load_jsonl` keep them
-on disk as one JSON object per line.
+held-out test set that share no prompt.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -28,12 +25,10 @@ __all__ = [
     "Problem",
     "Task",
     "available_tasks",
-    "load_jsonl",
     "make_splits",
     "make_task",
     "prompt_id",
     "register_task",
-    "save_jsonl",
 ]
 
 #: Reward of a correct answer.
@@ -128,10 +123,8 @@ def register_task(name: str) -> Callable[[type], type]:
 
 
 def available_tasks() -> list[str]:
-    """Names accepted by :func:`make_task`."""
-    # importing the modules registers the tasks
-    from insight_bayes.rlvr.tasks import arithmetic, countdown  # noqa: F401
-
+    """Names accepted by :func:`make_task` (registered when :mod:`insight_bayes.rlvr.tasks`,
+    which every import of this module goes through, imports the task modules)."""
     return list(_TASKS)
 
 
@@ -183,21 +176,3 @@ def make_splits(
     test = _draw_unique(task, test_size, test_rng, taken, budget)
     pool = _draw_unique(task, pool_size, pool_rng, taken, budget)
     return pool, test
-
-
-def save_jsonl(problems: Sequence[Problem], path: str | os.PathLike[str]) -> Path:
-    """Write problems as JSON lines (atomically: a temporary file, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for p in problems:
-            f.write(p.to_json() + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def load_jsonl(path: str | os.PathLike[str]) -> list[Problem]:
-    """Read problems written by :func:`save_jsonl`."""
-    with Path(path).open(encoding="utf-8") as f:
-        return [Problem.from_dict(json.loads(line)) for line in f if line.strip()]
