@@ -30,15 +30,24 @@ from insight_bayes.loop import (
     StepRecord,
     records_to_frames,
 )
-from insight_bayes.rewards import binarize_rewards, informative_groups
+from insight_bayes.rewards import (
+    Rollout,
+    binarize_rewards,
+    group_advantages,
+    informative_groups,
+    informative_probability,
+)
 from insight_bayes.selectors import (
     PAPER_RULES,
+    Batch,
+    RolloutFilter,
     Selection,
     Selector,
     available_selectors,
     draw_candidates,
     make_selector,
     register_selector,
+    selector_from_label,
     top_m,
 )
 
@@ -46,10 +55,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PAPER_RULES",
+    "Batch",
     "BetaBelief",
     "Environment",
     "FixedRateEnvironment",
     "LoopConfig",
+    "Rollout",
+    "RolloutFilter",
     "Selection",
     "SelectionConfig",
     "SelectionLoop",
@@ -64,13 +76,16 @@ __all__ = [
     "distance_score",
     "draw_candidates",
     "expected_variance_reduction",
+    "group_advantages",
     "informative_groups",
+    "informative_probability",
     "inverse_evidence_score",
     "make_selector",
     "mutual_information",
     "mutual_information_asymptotic",
     "records_to_frames",
     "register_selector",
+    "selector_from_label",
     "top_m",
     "wmi_score",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from insight_bayes import (
     PAPER_RULES,
@@ -189,6 +190,12 @@ def test_draw_candidates_distinct_uniform_and_capped():
     assert np.all((ids >= 0) & (ids < 1000))
     everything = draw_candidates(50, 800, rng=0)
     assert sorted(everything.tolist()) == list(range(50))
+    # uniform: each of 100 ids is drawn in 10 of every 100 draws of 10
+    rng = np.random.default_rng(3)
+    counts = np.bincount(
+        np.concatenate([draw_candidates(100, 10, rng) for _ in range(3000)]), minlength=100
+    )
+    assert stats.chisquare(counts).pvalue > 1e-3
 
 
 # ------------------------------------------------------------- dynamic sampling

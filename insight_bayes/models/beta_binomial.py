@@ -42,7 +42,7 @@ def _beta_binomial_model(
 
 
 def monte_carlo_mutual_information(
-    alpha: float, beta: float, k: int, *, draws: int = 20_000, seed: int = 0
+    alpha: float, beta: float, k: int, *, draws: int = 20_000, rng: int = 0
 ) -> MonteCarloEstimate:
     r"""Estimate ``I_K(alpha, beta)`` (Eq. 13) from PyMC prior-predictive draws, nats.
 
@@ -51,14 +51,15 @@ def monte_carlo_mutual_information(
                  - \ln \mathrm{BetaBin}(s_d; K, \alpha, \beta)\right]
 
     Returns the estimate, its standard error ``sd / sqrt(D)`` and the draws as ArviZ
-    ``InferenceData`` (group ``prior`` with ``phi`` and ``s``).
+    ``InferenceData`` (group ``prior`` with ``phi`` and ``s``). ``rng`` (an int seed or a
+    ``numpy.random.Generator``) seeds PyMC's sampler.
     """
     alpha = check_real(alpha, "alpha", low=0.0, low_inclusive=False)
     beta = check_real(beta, "beta", low=0.0, low_inclusive=False)
     k = check_int(k, "k", min_value=1)
     draws = check_int(draws, "draws", min_value=100)
     with _beta_binomial_model(alpha, beta, k):
-        idata = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+        idata = pm.sample_prior_predictive(draws=draws, random_seed=rng)
     phi = idata.prior["phi"].values.ravel()
     s = idata.prior["s"].values.ravel()
     log_lik = pm.logp(pm.Binomial.dist(n=k, p=phi), s).eval()
@@ -79,12 +80,13 @@ def posterior_success_rate(
     *,
     draws: int = 1000,
     chains: int = 2,
-    seed: int = 0,
+    rng: int = 0,
     progressbar: bool = False,
 ) -> az.InferenceData:
     """NUTS posterior of ``phi`` after ``successes`` of ``k`` rollouts (exact: Beta(a+S, b+K-S)).
 
-    Convergence is checked, not just reported: raises
+    ``rng`` (an int seed or a ``numpy.random.Generator``) seeds the sampler. Convergence
+    is checked, not just reported: raises
     :class:`~insight_bayes.models.diagnostics.ConvergenceError` if r-hat exceeds 1.01,
     the effective sample size is below 100 per chain, or any transition diverged.
     """
@@ -92,7 +94,7 @@ def posterior_success_rate(
     successes = check_int(successes, "successes", min_value=0, max_value=k)
     with _beta_binomial_model(alpha, beta, k, observed=successes):
         idata = pm.sample(
-            draws=draws, tune=500, chains=chains, cores=1, random_seed=seed, progressbar=progressbar
+            draws=draws, tune=500, chains=chains, cores=1, random_seed=rng, progressbar=progressbar
         )
     check_convergence(idata, ["phi"], ess_min=100.0 * chains, on_fail="raise")
     return idata

@@ -105,7 +105,7 @@ def fit_information_regression(
     chains: int = 2,
     cores: int = 1,
     hdi_prob: float = 0.94,
-    random_seed: int = 0,
+    rng: int = 0,
     on_fail: Literal["warn", "raise", "ignore"] = "warn",
     progressbar: bool = False,
 ) -> RegressionFit:
@@ -123,7 +123,7 @@ def fit_information_regression(
         NUTS settings.
     hdi_prob : float
         Mass of the reported highest-density intervals.
-    random_seed : int
+    rng : int or numpy.random.Generator
         Seed of the sampler.
     on_fail : {"warn", "raise", "ignore"}
         What a failed convergence check does.
@@ -175,7 +175,7 @@ def fit_information_regression(
             tune=tune,
             chains=chains,
             cores=cores,
-            random_seed=random_seed,
+            random_seed=rng,
             progressbar=progressbar,
             compute_convergence_checks=False,
         )
