@@ -1,0 +1,101 @@
+"""Prompt-selection rules behind one registry (Algorithm 1, Eq. 17, and the baselines).
+
+A selector maps ``(candidate ids, belief, K, rng)`` to chosen ids and their scores.
+Every rule is a small frozen dataclass registered by name, so the simulators, the RLVR
+harness and the trainer integrations all build rules with :func:`make_selector`:
+
+>>> import numpy as np
+>>> from insight_bayes import BetaBelief, make_selector
+>>> belief = BetaBelief(100)
+>>> rule = make_selector("insight", mu=0.3, eta=3.0)
+>>> chosen = rule.select(np.arange(100), belief, m=8, k=8, rng=0)
+>>> chosen.ids.shape
+(8,)
+
+The package's modules: :mod:`~insight_bayes.selectors.base` (the contract),
+:mod:`~insight_bayes.selectors.registry` (names and labels),
+:mod:`~insight_bayes.selectors.rules` (the paper's rules) and
+:mod:`~insight_bayes.selectors.filters` (Dynamic Sampling's filter).
+
+Every rule implements :meth:`Selector.score` (higher is better); the base class keeps
+the top ``M`` with ties broken uniformly at random (never by index).
+
+What happens between choosing and training is a **rollout filter**
+(:class:`RolloutFilter`), which :meth:`Selector.gather` applies and the selection loop
+calls for every rule alike: :class:`KeepChosen` (every rule but one) rolls out the
+chosen ``M`` once; :class:`KeepInformative` (Dynamic Sampling, DAPO) rolls candidates
+out in the rule's order, drops groups whose rewards are all equal and refills, counting
+every rollout. No caller needs to know which filter a rule has.
+"""
+
+from insight_bayes.selectors.base import (
+    KEEP_CHOSEN,
+    Batch,
+    KeepChosen,
+    RolloutFilter,
+    RolloutFn,
+    Selection,
+    Selector,
+    draw_candidates,
+    top_m,
+)
+from insight_bayes.selectors.filters import KeepInformative
+from insight_bayes.selectors.registry import (
+    available_selectors,
+    make_selector,
+    parse_rule_label,
+    register_selector,
+    selector_from_label,
+)
+from insight_bayes.selectors.rules import (
+    DynamicSampling,
+    ExpectedDifficulty,
+    InSight,
+    InSightSampled,
+    InverseEvidence,
+    MoPPS,
+    MutualInformationOnly,
+    RandomSelector,
+    WeightOnly,
+)
+
+__all__ = [
+    "KEEP_CHOSEN",
+    "PAPER_RULES",
+    "Batch",
+    "DynamicSampling",
+    "ExpectedDifficulty",
+    "InSight",
+    "InSightSampled",
+    "InverseEvidence",
+    "KeepChosen",
+    "KeepInformative",
+    "MoPPS",
+    "MutualInformationOnly",
+    "RandomSelector",
+    "RolloutFilter",
+    "RolloutFn",
+    "Selection",
+    "Selector",
+    "WeightOnly",
+    "available_selectors",
+    "draw_candidates",
+    "make_selector",
+    "parse_rule_label",
+    "register_selector",
+    "selector_from_label",
+    "top_m",
+]
+
+#: The nine rules compared in the paper (method notes, Section 6), in table order.
+PAPER_RULES: tuple[str, ...] = (
+    "random",
+    "mopps",
+    "expected-difficulty",
+    "inverse-evidence",
+    "mi",
+    "weight",
+    "insight",
+    "insight-sampled",
+    "dynamic-sampling",
+)
