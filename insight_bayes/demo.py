@@ -14,6 +14,7 @@ import argparse
 import numpy as np
 
 from insight_bayes.belief import BetaBelief
+from insight_bayes.environment import FixedRateEnvironment
 from insight_bayes.rewards import bernoulli_rollout, informative_probability
 from insight_bayes.selectors import available_selectors, draw_candidates, make_selector
 
@@ -57,8 +58,9 @@ def choose_with_every_rule(
 ) -> dict[str, np.ndarray]:
     """Ids each registered rule keeps from the same candidates (rollouts drawn from ``rates``)."""
     chosen = {}
+    env = FixedRateEnvironment(rates)  # the demo knows the true rates: oracles may bind
     for name in available_selectors():
-        rule = make_selector(name)
+        rule = make_selector(name).bind(env)
         rng = np.random.default_rng(seed + 1)
         batch = rule.gather(
             candidates,

@@ -21,7 +21,7 @@ from insight_bayes.belief import BetaBelief
 from insight_bayes.rewards import Rollout, bernoulli_rollout
 from insight_bayes.validation import check_ids, check_int, check_probability
 
-__all__ = ["Environment", "FixedRateEnvironment", "Rollout"]
+__all__ = ["Environment", "FixedRateEnvironment", "Rollout", "TrueRates"]
 
 
 @runtime_checkable
@@ -47,6 +47,21 @@ class Environment(Protocol):
 
     def evaluate(self, rng: np.random.Generator) -> Mapping[str, float]:
         """Held-out metrics of the current learner (e.g. ``"eval/accuracy"``)."""
+
+
+@runtime_checkable
+class TrueRates(Protocol):
+    """Privileged access to an environment's true current success rates.
+
+    Only simulators offer it. It exists for ceilings (the oracle rules of
+    :mod:`insight_bayes.selectors.privileged`), which :meth:`Selector.bind
+    <insight_bayes.selectors.Selector.bind>` connects to it explicitly; an environment of
+    real training (the GRPO harness, a trainer integration) does not implement it, so a
+    privileged rule is refused there. No other rule ever sees it.
+    """
+
+    def true_rates(self, ids: np.ndarray) -> np.ndarray:
+        """True probability that a response to each prompt in ``ids`` is correct."""
 
 
 class FixedRateEnvironment:
@@ -79,6 +94,10 @@ class FixedRateEnvironment:
         self, ids: np.ndarray, rollout: Rollout, rng: np.random.Generator
     ) -> Mapping[str, float]:
         return {"train/true_rate_chosen": float(self.rates[ids].mean())}
+
+    def true_rates(self, ids: np.ndarray) -> np.ndarray:
+        """The fixed rates of ``ids`` (privileged, see :class:`TrueRates`)."""
+        return self.rates[check_ids(ids, "ids", self.pool_size)]
 
     def evaluate(self, rng: np.random.Generator) -> Mapping[str, float]:
         return {"eval/mean_rate": float(self.rates.mean())}

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from insight_bayes.belief import BetaBelief
 from insight_bayes.environment import Environment
 from insight_bayes.rewards import RewardMode, Rollout, binarize_rewards, informative_groups
-from insight_bayes.selectors import Selector, draw_candidates, make_selector
+from insight_bayes.selectors import Selector, draw_candidates, selector_from_label
 from insight_bayes.validation import check_int, check_real
 
 __all__ = ["LoopConfig", "SelectionConfig", "SelectionLoop", "StepRecord", "records_to_frames"]
@@ -127,7 +127,10 @@ class StepRecord:
     """One step of the loop. ``step = 0`` is the evaluation before training (no choices).
 
     Per-prompt arrays (``ids`` ... ``trials``) have one entry per chosen prompt, best
-    score first. ``metrics`` holds the environment's namespaced metrics.
+    score first. ``informative_share`` is the share of trained groups whose *binary*
+    outcomes (``reward >= reward_threshold``) are mixed: graded rewards (a 0.1 format
+    reward) never make an all-wrong group count. ``metrics`` holds the environment's
+    namespaced metrics.
     """
 
     step: int
@@ -183,11 +186,14 @@ class SelectionLoop:
     env : Environment
         Rewards and learner.
     selector : Selector or str
-        A rule, or a registered name (built with its paper defaults).
+        A rule, or a rule label (``"insight"``, ``"mopps:discount=0.5"``). The loop binds
+        it to ``env`` (:meth:`~insight_bayes.selectors.Selector.bind`; only privileged
+        rules, the oracles, read the environment, and only simulators allow it).
     config : LoopConfig
         Batch sizes, steps, reward binarisation, evaluation cadence.
     belief : BetaBelief, optional
-        Starting beliefs; default a fresh ``Beta(1, 1)`` belief over the pool.
+        Starting beliefs; default a fresh ``Beta(1, 1)`` belief over the pool (with the
+        rule's own discount when its label sets one).
     seed : int
         Root seed. Selection and environment draw from two independent streams spawned
         from it, so a rule's choices never shift the environment's random numbers.
@@ -219,18 +225,21 @@ class SelectionLoop:
                 f"env must implement the Environment protocol, got {type(env).__name__}"
             )
         self.env = env
-        self.selector = make_selector(selector) if isinstance(selector, str) else selector
-        if not isinstance(self.selector, Selector):
-            raise TypeError(f"selector must be a Selector or a registered name, got {selector!r}")
+        rule_object = selector_from_label(selector) if isinstance(selector, str) else selector
+        if not isinstance(rule_object, Selector):
+            raise TypeError(f"selector must be a Selector or a rule label, got {selector!r}")
+        # every rule is bound; only a privileged one (an oracle) reads the environment
+        self.selector = rule_object.bind(env)
         self.config = config
         self.m_hat = config.resolved_m_hat(env.pool_size)
-        self.belief = belief if belief is not None else BetaBelief(env.pool_size)
+        self.belief = belief if belief is not None else self.selector.new_belief(env.pool_size)
+        self.selector.check_belief(self.belief)
         if self.belief.n_prompts != env.pool_size:
             raise ValueError(
                 f"belief covers {self.belief.n_prompts} prompts but the pool has {env.pool_size}"
             )
         self.seed = check_int(seed, "seed", min_value=0)
-        self.rule = rule or self.selector.name
+        self.rule = rule or (selector if isinstance(selector, str) else self.selector.name)
         select_seq, env_seq = np.random.SeedSequence(self.seed).spawn(2)
         self.select_rng = np.random.default_rng(select_seq)
         self.env_rng = np.random.default_rng(env_seq)
@@ -285,6 +294,7 @@ class SelectionLoop:
         successes, trials = binarize_rewards(
             rewards, mode=cfg.reward_mode, threshold=cfg.reward_threshold
         )
+        verified = rewards >= cfg.reward_threshold
         metrics = dict(self.env.learn(ids, batch.rollout, self.env_rng))
         self.belief.update(ids, successes, trials, fractional=cfg.reward_mode == "fractional")
         self.step_count += 1
@@ -306,7 +316,7 @@ class SelectionLoop:
             successes=successes,
             trials=trials,
             train_reward=float(rewards.mean()),
-            informative_share=float(informative_groups(rewards).mean()),
+            informative_share=float(informative_groups(verified).mean()),
             rollouts=int(batch.rollouts),
             extra_rollouts=int(batch.rollouts - cfg.m * cfg.k),
             rounds=int(batch.rounds),

@@ -30,6 +30,7 @@ __all__ = [
     "Rollout",
     "bernoulli_outcomes",
     "bernoulli_rollout",
+    "expected_group_std",
     "binarize_rewards",
     "group_advantages",
     "informative_groups",
@@ -243,6 +244,38 @@ def informative_probability(rates: ArrayLike, k: int) -> np.ndarray:
     k = check_int(k, "k", min_value=1)
     p = check_probability(rates, "rates")
     return 1.0 - p**k - (1.0 - p) ** k
+
+
+def expected_group_std(rates: ArrayLike, k: int) -> np.ndarray:
+    r"""Expected population standard deviation of ``K`` Bernoulli(p) rewards.
+
+    .. math::
+        E[\operatorname{std}(r)] = \sum_{s=0}^{K} \binom{K}{s} p^s (1-p)^{K-s}
+                                   \sqrt{\tfrac{s}{K}\left(1 - \tfrac{s}{K}\right)}
+
+    The expected GRPO learning signal of a prompt with clean binary rewards: with the
+    group advantage of :func:`group_advantages`, the policy-gradient component along the
+    prompt's logit is ``std(r)`` (see :mod:`simulations.environments.learning`). Zero at
+    ``p`` in {0, 1}; at most ``1/2``.
+
+    Parameters
+    ----------
+    rates : array_like
+        Success rates in [0, 1] (any shape).
+    k : int
+        Rollouts per group, >= 1.
+
+    Returns
+    -------
+    ndarray, shape of ``rates``
+    """
+    from scipy.stats import binom
+
+    k = check_int(k, "k", min_value=1)
+    p = check_probability(rates, "rates")
+    s = np.arange(k + 1)
+    spread = np.sqrt(s / k * (1.0 - s / k))
+    return np.sum(binom.pmf(s, k, p[..., None]) * spread, axis=-1)
 
 
 def group_advantages(rewards: ArrayLike, eps: float = 1e-6) -> np.ndarray:

@@ -16,7 +16,10 @@ from insight_bayes import (
     top_m,
     wmi_score,
 )
-from insight_bayes.rewards import bernoulli_rollout
+from insight_bayes.environment import FixedRateEnvironment
+from insight_bayes.loop import LoopConfig, SelectionLoop
+from insight_bayes.rewards import Rollout, bernoulli_rollout, expected_group_std
+from insight_bayes.selectors import parse_rule_label, selector_from_label
 
 ALL_RULES = [  # method notes, Section 6
     "random",
@@ -43,9 +46,10 @@ def observed_belief():
     return belief
 
 
-def test_registry_holds_every_rule_of_the_paper():
-    assert available_selectors() == ALL_RULES
+def test_registry_holds_every_rule_of_the_paper_first():
+    assert available_selectors()[: len(ALL_RULES)] == ALL_RULES
     assert list(PAPER_RULES) == ALL_RULES
+    assert {"oracle", "oracle-score"} <= set(available_selectors())
 
 
 def test_unknown_rule_and_parameter_are_refused():
@@ -215,7 +219,7 @@ def test_dynamic_sampling_keeps_informative_groups_and_counts_rollouts():
     rates = np.where(np.arange(300) % 3 == 0, 0.5, 0.0)  # 1 prompt in 3 can be informative
     belief = BetaBelief(300)
     rollout, calls = _rollout_from_rates(rates, 8, np.random.default_rng(0))
-    rule = make_selector("dynamic-sampling", max_rounds=10)
+    rule = make_selector("dynamic-sampling", max_rounds=10, oversample=1)
     sel = rule.gather(np.arange(300), belief, 20, 8, 0, rollout)
     assert sel.ids.size == 20 and np.all(sel.scores == 1.0)
     assert np.all(np.ptp(sel.rollout.rewards, axis=1) > 0)
@@ -230,7 +234,7 @@ def test_dynamic_sampling_keeps_informative_groups_and_counts_rollouts():
 def test_dynamic_sampling_fills_with_uninformative_groups_at_the_cap():
     rates = np.zeros(100)  # nothing is informative
     rollout, calls = _rollout_from_rates(rates, 4, np.random.default_rng(0))
-    sel = make_selector("dynamic-sampling", max_rounds=2).gather(
+    sel = make_selector("dynamic-sampling", max_rounds=2, oversample=1).gather(
         np.arange(100), BetaBelief(100), 10, 4, 0, rollout
     )
     assert sel.ids.size == 10 and np.all(sel.scores == 0.0)
@@ -240,8 +244,9 @@ def test_dynamic_sampling_fills_with_uninformative_groups_at_the_cap():
 def test_every_rule_scores_selects_and_gathers():
     rates = np.linspace(0.0, 1.0, 50)
     belief = BetaBelief(50)
+    env = FixedRateEnvironment(rates)  # oracles need true rates; binding is a no-op otherwise
     for name in available_selectors():
-        rule = make_selector(name)
+        rule = make_selector(name).bind(env)
         scores = rule.score(np.arange(50), belief, 4, np.random.default_rng(0))
         assert scores.shape == (50,) and np.all(np.isfinite(scores))
         chosen = rule.select(np.arange(50), belief, 5, 4, 0)
@@ -267,3 +272,101 @@ def test_dynamic_sampling_chooses_after_rollouts_and_refuses_bad_rollouts():
         )
     with pytest.raises(TypeError, match="must return a Rollout"):
         rule.gather(np.arange(10), BetaBelief(10), 2, 4, 0, lambda ids: np.zeros((ids.size, 4)))
+
+
+# ------------------------------------------------------------- issue 10: fair baselines
+def test_dynamic_sampling_filters_on_binary_correctness_not_graded_rewards():
+    # rewards 0 / 0.1 mix, but no answer is correct: a graded ptp filter would keep them
+    k, m = 4, 5
+    belief = BetaBelief(40)
+
+    def graded_wrong(ids):
+        rewards = np.tile([0.0, 0.1, 0.0, 0.1], (ids.size, 1))
+        return Rollout(rewards, np.zeros_like(rewards, dtype=bool))
+
+    batch = make_selector("dynamic-sampling", max_rounds=2).gather(
+        np.arange(40), belief, m, k, 0, graded_wrong
+    )
+    assert np.all(batch.scores == 0.0)  # every group is a filler: none is informative
+
+
+def test_dynamic_sampling_defaults_to_dapo_generation():
+    rule = make_selector("dynamic-sampling")
+    assert (rule.max_rounds, rule.oversample) == (10, 3.0)
+    rates = np.zeros(1000)  # nothing informative: every round runs, 3 M prompts each
+    rollout, calls = _rollout_from_rates(rates, 4, np.random.default_rng(0))
+    batch = rule.gather(np.arange(1000), BetaBelief(1000), 20, 4, 0, rollout)
+    assert [c.size for c in calls] == [60] * 10
+    assert batch.rounds == 10 and batch.rollouts == 10 * 60 * 4
+    assert np.unique(np.concatenate(calls)).size == 600  # never the same prompt twice
+
+
+def test_presets_and_labels_carry_belief_settings():
+    assert parse_rule_label("dynamic-sampling-mopps") == (
+        "dynamic-sampling",
+        {"oversample": 1, "max_rounds": 10},
+    )
+    assert parse_rule_label("dynamic-sampling-mopps:max_rounds=4")[1]["max_rounds"] == 4
+    mopps = selector_from_label("mopps-published")
+    assert mopps.discount == 0.5 and mopps.new_belief(10).discount == 0.5
+    with pytest.raises(ValueError, match="discount=0.5 but the belief"):
+        mopps.check_belief(BetaBelief(10))
+    assert selector_from_label("insight").new_belief(10, discount=0.9).discount == 0.9
+    with pytest.raises(ValueError, match="discount must be <= 1"):
+        selector_from_label("insight:discount=2")
+
+
+def test_expected_group_std_against_monte_carlo():
+    rng = np.random.default_rng(5)
+    p = np.array([0.0, 0.05, 0.3, 0.5, 0.9, 1.0])
+    draws = rng.random((200_000, p.size, 8)) < p[None, :, None]
+    mc = draws.std(axis=2).mean(axis=0)
+    np.testing.assert_allclose(expected_group_std(p, 8), mc, atol=2e-3)
+    assert expected_group_std(0.5, 2) == pytest.approx(0.25)  # std 0.5 with probability 1/2
+
+
+def test_oracle_keeps_the_largest_expected_learning_signal():
+    rates = np.linspace(0.0, 1.0, 21)
+    oracle = make_selector("oracle").bind(FixedRateEnvironment(rates))
+    chosen = oracle.select(np.arange(21), BetaBelief(21), 3, 8, 0).ids
+    assert set(chosen) == {9, 10, 11}  # the rates closest to 1/2
+
+
+def test_oracle_score_uses_true_means_and_keeps_evidence():
+    rates = np.array([0.1, 0.3, 0.5, 0.9])
+    belief = BetaBelief(4)
+    belief.update([0, 1, 2, 3], [8, 8, 0, 0], [8, 8, 8, 8])  # means far from the truth
+    rule = make_selector("oracle-score", rule="insight").bind(FixedRateEnvironment(rates))
+    n = belief.evidence
+    want = wmi_score(rates * n, (1 - rates) * n, 8)
+    np.testing.assert_allclose(rule.score(np.arange(4), belief, 8, None), want, rtol=1e-12)
+    with pytest.raises(ValueError, match="non-privileged"):
+        make_selector("oracle-score", rule="oracle")
+
+
+def test_privileged_rules_are_refused_outside_simulators():
+    from insight_bayes.integrations import OnlineConfig, OnlineSelector
+
+    with pytest.raises(ValueError, match="privileged"):
+        OnlineSelector(50, "oracle", OnlineConfig(m=2, k=4))
+
+    class RealTraining:  # an environment without TrueRates, like the GRPO harness
+        pool_size = 10
+
+        def rollout(self, ids, k, rng):
+            return bernoulli_rollout(np.full(ids.size, 0.5), k, rng)
+
+        def learn(self, ids, rollout, rng):
+            return {}
+
+        def evaluate(self, rng):
+            return {}
+
+    with pytest.raises(ValueError, match="does not offer"):
+        SelectionLoop(RealTraining(), "oracle", LoopConfig(m=2, k=4, steps=1))
+    with pytest.raises(RuntimeError, match="not bound"):
+        make_selector("oracle").score(np.arange(3), BetaBelief(3), 4, None)
+    # a normal rule never looks at the environment
+    SelectionLoop(RealTraining(), "insight", LoopConfig(m=2, k=4, steps=1, eval_every=0)).run(
+        progress=False
+    )

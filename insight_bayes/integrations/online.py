@@ -56,7 +56,12 @@ from numpy.typing import ArrayLike
 from insight_bayes.belief import BetaBelief
 from insight_bayes.loop import SelectionConfig
 from insight_bayes.rewards import binarize_rewards
-from insight_bayes.selectors import Selection, Selector, draw_candidates, make_selector
+from insight_bayes.selectors import (
+    Selection,
+    Selector,
+    draw_candidates,
+    selector_from_label,
+)
 from insight_bayes.validation import check_ids, check_int
 
 __all__ = ["ONLINE_FORMAT_VERSION", "OnlineConfig", "OnlineSelector", "ReportSummary"]
@@ -214,9 +219,14 @@ class OnlineSelector:
         if not isinstance(config, OnlineConfig):
             raise TypeError(f"config must be an OnlineConfig, got {type(config).__name__}")
         self.config = config
-        self.rule = make_selector(rule) if isinstance(rule, str) else rule
+        self.rule = selector_from_label(rule) if isinstance(rule, str) else rule
         if not isinstance(self.rule, Selector):
-            raise TypeError(f"rule must be a Selector or a registered name, got {rule!r}")
+            raise TypeError(f"rule must be a Selector or a rule label, got {rule!r}")
+        if self.rule.privileged:
+            raise ValueError(
+                f"rule {self.rule.name!r} is privileged: it reads true success rates, which "
+                "real training does not have. It is a ceiling for simulations only"
+            )
         if not self.rule.rollout_filter.chooses_before_rollouts:
             raise ValueError(
                 f"rule {self.rule.name!r} cannot pre-select prompts: its rollout filter "
@@ -229,7 +239,8 @@ class OnlineSelector:
         if isinstance(pool, BetaBelief):
             belief = pool
         else:
-            belief = BetaBelief(check_int(pool, "pool", min_value=1))
+            belief = self.rule.new_belief(check_int(pool, "pool", min_value=1))
+        self.rule.check_belief(belief)
         if config.m > belief.n_prompts:
             raise ValueError(
                 f"m={config.m} prompts per batch cannot be chosen from a pool of {belief.n_prompts}"

@@ -15,7 +15,8 @@ harness and the trainer integrations all build rules with :func:`make_selector`:
 The package's modules: :mod:`~insight_bayes.selectors.base` (the contract),
 :mod:`~insight_bayes.selectors.registry` (names and labels),
 :mod:`~insight_bayes.selectors.rules` (the paper's rules) and
-:mod:`~insight_bayes.selectors.filters` (Dynamic Sampling's filter).
+:mod:`~insight_bayes.selectors.filters` (Dynamic Sampling's filter) and
+:mod:`~insight_bayes.selectors.privileged` (the oracle ceilings, simulators only).
 
 Every rule implements :meth:`Selector.score` (higher is better); the base class keeps
 the top ``M`` with ties broken uniformly at random (never by index).
@@ -59,6 +60,10 @@ from insight_bayes.selectors.rules import (
     WeightOnly,
 )
 
+# isort: split
+# registered after the paper's rules, so that available_selectors() lists those first
+from insight_bayes.selectors.privileged import Oracle, OracleScore, PrivilegedSelector
+
 __all__ = [
     "KEEP_CHOSEN",
     "PAPER_RULES",
@@ -72,6 +77,9 @@ __all__ = [
     "KeepInformative",
     "MoPPS",
     "MutualInformationOnly",
+    "Oracle",
+    "OracleScore",
+    "PrivilegedSelector",
     "RandomSelector",
     "RolloutFilter",
     "RolloutFn",

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from insight_bayes.belief import BetaBelief
 from insight_bayes.rewards import Rollout
-from insight_bayes.validation import RngLike, as_generator, check_ids, check_int
+from insight_bayes.validation import RngLike, as_generator, check_ids, check_int, check_real
 
 __all__ = [
     "KEEP_CHOSEN",
@@ -115,10 +115,57 @@ def top_m(scores: np.ndarray, m: int, rng: RngLike) -> np.ndarray:
     return order[best_first]
 
 
+@dataclass(frozen=True)
 class Selector(ABC):
-    """Base class of the selection rules: score candidates, keep the top ``M``."""
+    """Base class of the selection rules: score candidates, keep the top ``M``.
+
+    Attributes
+    ----------
+    discount : float, optional
+        The discount ``lambda`` in [0, 1] of the Beta update (Eq. 6) this rule's belief
+        uses, when the rule fixes it (MoPPS's published Countdown setting is 0.5);
+        ``None`` leaves it to the experiment. Keyword only: a label writes it as
+        ``"mopps:discount=0.5"``. Callers that own the belief apply it
+        (:meth:`new_belief`, :meth:`check_belief`).
+    """
 
     name: ClassVar[str] = "abstract"
+    #: Privileged rules read an environment's true success rates (ceilings only); they
+    #: are refused wherever true rates do not exist (real training).
+    privileged: ClassVar[bool] = False
+
+    discount: float | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.discount is not None:
+            check_real(self.discount, "discount", low=0.0, high=1.0)
+
+    # ------------------------------------------------------------ the belief
+    def new_belief(self, n_prompts: int, **settings: float) -> BetaBelief:
+        """A fresh belief over ``n_prompts``, with this rule's discount when it sets one.
+
+        ``settings`` (``alpha0``, ``beta0``, ``discount``) are the experiment's; the
+        rule's own :attr:`discount` takes precedence.
+        """
+        if self.discount is not None:
+            settings = {**settings, "discount": self.discount}
+        return BetaBelief(n_prompts, **settings)
+
+    def check_belief(self, belief: BetaBelief) -> None:
+        """Refuse a belief whose discount contradicts the rule's own."""
+        if self.discount is not None and belief.discount != self.discount:
+            raise ValueError(
+                f"rule {self.name!r} sets discount={self.discount} but the belief it was "
+                f"given has discount={belief.discount}; build it with rule.new_belief(...)"
+            )
+
+    def bind(self, env: Any) -> Selector:
+        """The rule ready to run against ``env`` (itself, unless it is privileged).
+
+        Every caller that drives an environment calls this, for every rule; only a
+        privileged rule looks at ``env`` (see :mod:`insight_bayes.selectors.privileged`).
+        """
+        return self
 
     @abstractmethod
     def score(

@@ -15,6 +15,7 @@ from typing import Any
 from insight_bayes.selectors.base import Selector
 
 __all__ = [
+    "RULE_PRESETS",
     "available_selectors",
     "make_selector",
     "parse_rule_label",
@@ -23,6 +24,15 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, type[Selector]] = {}
+
+#: Named variants, each a label; a label may start with a preset's name and override its
+#: parameters (``"dynamic-sampling-mopps:max_rounds=5"``).
+RULE_PRESETS: dict[str, str] = {
+    # MoPPS's DAPO script: 1 x M prompts per round, up to 10 rounds
+    "dynamic-sampling-mopps": "dynamic-sampling:oversample=1,max_rounds=10",
+    # MoPPS at its published Countdown setting (bandit_decay_ratio = 0.5, Eq. 6's lambda)
+    "mopps-published": "mopps:discount=0.5",
+}
 
 
 def register_selector(name: str) -> Callable[[type[Selector]], type[Selector]]:
@@ -55,7 +65,7 @@ def make_selector(name: str, **params: Any) -> Selector:
         raise ValueError(
             f"unknown selector {name!r}; available: {', '.join(available_selectors())}"
         ) from None
-    allowed = {f.name for f in dataclasses.fields(cls)}
+    allowed = {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")}
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise TypeError(
@@ -71,7 +81,9 @@ def parse_rule_label(label: str) -> tuple[str, dict[str, Any]]:
     The one label syntax of the package, used by the sweep CLI, the harness's TOML
     ``study.rules`` and every results table: ``"name"`` or
     ``"name:param=value,param=value"`` (e.g. ``"insight:mu=0.1,eta=3"``). Values are
-    parsed as int, then float, then kept as strings.
+    parsed as int, then float, then kept as strings. ``name`` may be a preset of
+    :data:`RULE_PRESETS`, whose parameters the label's own override. A rule's belief
+    setting (``discount``) is written the same way (``"mopps:discount=0.5"``).
 
     Raises ``ValueError`` for an empty label or a parameter without ``=``.
     """
@@ -92,7 +104,11 @@ def parse_rule_label(label: str) -> tuple[str, dict[str, Any]]:
                 continue
         else:
             kwargs[key.strip()] = value
-    return name.strip(), kwargs
+    name = name.strip()
+    if name in RULE_PRESETS:
+        base, preset_params = parse_rule_label(RULE_PRESETS[name])
+        return base, {**preset_params, **kwargs}
+    return name, kwargs
 
 
 def selector_from_label(label: str) -> Selector:

@@ -60,6 +60,7 @@ class MoPPS(Selector):
     target: float = 0.5
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_real(self.target, "target", low=0.0, high=1.0)
 
     def score(self, candidates, belief, k, rng):
@@ -82,6 +83,7 @@ class ExpectedDifficulty(Selector):
     target: float = 0.5
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_real(self.target, "target", low=0.0, high=1.0)
 
     def score(self, candidates, belief, k, rng):
@@ -112,6 +114,7 @@ class _WeightParams(Selector):
     eta: float = 3.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_real(self.mu, "mu", low=0.0, high=1.0)
         check_real(self.eta, "eta", low=0.0)
 
@@ -178,30 +181,36 @@ class InSightSampled(_WeightParams):
 @dataclass(frozen=True)
 class DynamicSampling(Selector):
     """Dynamic Sampling (DAPO, Yu et al. 2025): random candidates through
-    :class:`KeepInformative` (over-sample, drop all-equal groups, refill).
+    :class:`~insight_bayes.selectors.filters.KeepInformative` (roll out ``3 M`` per
+    round, keep groups with mixed binary outcomes, up to 10 rounds).
 
     Its pre-rollout choice is uniform (score = a uniform draw), so :meth:`select` alone
     is Random; the filter applied by :meth:`gather` (and so by the selection loop) is
-    what makes it Dynamic Sampling. Every rollout is counted in :attr:`Batch.rollouts`;
-    the extra cost over a plain step is ``rollouts - M K``.
+    what makes it Dynamic Sampling. Every rollout is counted in ``Batch.rollouts``; the
+    extra cost over a plain step is ``rollouts - M K``, so compare it per rollout as
+    well as per step.
 
     Attributes
     ----------
-    max_rounds : int, default 3
+    max_rounds : int, default 10
         Cap on generation rounds per step (>= 1).
-    oversample : float, default 1.0
-        Prompts rolled out per round as a multiple of the groups still missing (>= 1).
+    oversample : float, default 3.0
+        Prompts rolled out per round as a multiple of ``M`` (>= 1).
+    reward_threshold : float, default 1.0
+        Reward at or above which a rollout counts as correct.
     """
 
-    max_rounds: int = 3
-    oversample: float = 1.0
+    max_rounds: int = 10
+    oversample: float = 3.0
+    reward_threshold: float = 1.0
 
     def __post_init__(self) -> None:
-        KeepInformative(self.max_rounds, self.oversample)  # validates the parameters
+        super().__post_init__()
+        self.rollout_filter  # noqa: B018 - builds the filter, which validates the parameters
 
     @property
     def rollout_filter(self) -> RolloutFilter:
-        return KeepInformative(self.max_rounds, self.oversample)
+        return KeepInformative(self.max_rounds, self.oversample, self.reward_threshold)
 
     def score(self, candidates, belief, k, rng):
         return rng.random(candidates.size)

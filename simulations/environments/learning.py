@@ -198,6 +198,10 @@ class LearningPool:
         """Current success rates of training prompts ``ids``."""
         return expit(self.ability[self.groups[ids]] + self.offset[ids] - self.difficulty[ids])
 
+    def true_rates(self, ids: np.ndarray) -> np.ndarray:
+        """Current rates of a correct answer (privileged: for the oracle ceilings only)."""
+        return self.rates_of(check_ids(ids, "ids", self.pool_size))
+
     @property
     def rates(self) -> np.ndarray:
         """Current success rates of the whole training pool, shape (N,)."""

@@ -146,6 +146,10 @@ class StationaryPool:
         correct = bernoulli_outcomes(self.rates[ids], check_int(k, "k", min_value=1), rng)
         return Rollout(self.verifier.rewards(correct, rng), correct)
 
+    def true_rates(self, ids: np.ndarray) -> np.ndarray:
+        """True rates of a correct answer (privileged: for the oracle ceilings only)."""
+        return self.rates[check_ids(ids, "ids", self.pool_size)]
+
     def learn(
         self, ids: np.ndarray, rollout: Rollout, rng: np.random.Generator
     ) -> Mapping[str, float]:
