@@ -22,6 +22,7 @@ import numpy as np
 
 from insight_bayes.belief import BetaBelief
 from insight_bayes.loop import LoopConfig
+from insight_bayes.selectors import Selector
 from insight_bayes.validation import check_int, check_real
 from simulations.environments import (
     LearningConfig,
@@ -61,7 +62,12 @@ class Scenario:
     target_accuracy : float
         ``eval/accuracy`` that defines steps-to-target, in (0, 1].
     alpha0, beta0, discount : float
-        Belief prior and discount (Eq. 3, 6).
+        Belief prior and discount (Eq. 3, 6); a rule whose label sets its own discount
+        (``"mopps:discount=0.5"``) overrides the scenario's.
+    pool_of : str, optional
+        Key (``name@vN``) of the scenario whose pool seeds this one draws; a variant of a
+        base scenario (an ablation, a grid cell) sets it to the base's key so that both
+        meet the same pool at the same seed (a paired comparison). Default: its own key.
     """
 
     name: str
@@ -73,6 +79,7 @@ class Scenario:
     alpha0: float = 1.0
     beta0: float = 1.0
     discount: float = 1.0
+    pool_of: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in "/\\ "):
@@ -98,14 +105,31 @@ class Scenario:
         """Candidates per step (``M_hat``, capped at the pool)."""
         return self.loop.resolved_m_hat(self.pool_size)
 
-    def build_env(self, seed: int) -> Any:
-        """The environment for ``seed``; the pool depends on (scenario, seed) only, so
-        every rule meets the same pool at the same seed (a paired comparison)."""
-        return self.env.build(np.random.default_rng(derive_seed(self.key, "pool", seed)))
+    @property
+    def pool_key(self) -> str:
+        """The key the pool seeds derive from (:attr:`pool_of`, else :attr:`key`)."""
+        return self.pool_of or self.key
 
-    def new_belief(self) -> BetaBelief:
-        return BetaBelief(
-            self.pool_size, alpha0=self.alpha0, beta0=self.beta0, discount=self.discount
+    def build_env(self, seed: int) -> Any:
+        """The environment for ``seed``; the pool depends on (:attr:`pool_key`, seed) only,
+        so every rule, and every variant of a base scenario, meets the same pool at the
+        same seed (a paired comparison)."""
+        return self.env.build(np.random.default_rng(derive_seed(self.pool_key, "pool", seed)))
+
+    def new_belief(self, rule: Selector | None = None) -> BetaBelief:
+        """A fresh belief with the scenario's prior and discount (or ``rule``'s own)."""
+        settings = {"alpha0": self.alpha0, "beta0": self.beta0, "discount": self.discount}
+        if rule is None:
+            return BetaBelief(self.pool_size, **settings)
+        return rule.new_belief(self.pool_size, **settings)
+
+    def variant(self, suffix: str, description: str, **changes: Any) -> Scenario:
+        """A copy named ``<name>-<suffix>`` that draws this scenario's pools (paired)."""
+        return self.with_changes(
+            name=f"{self.name}-{suffix}",
+            description=f"{self.description}; {description}",
+            pool_of=self.pool_key,
+            **changes,
         )
 
     def with_changes(self, **changes: Any) -> Scenario:
@@ -115,6 +139,8 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (for the manifest)."""
         out = dataclasses.asdict(self)
+        if out["pool_of"] is None:  # the default: keeps older manifests comparable
+            del out["pool_of"]
         out["env_type"] = type(self.env).__name__
         return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.special import expit
@@ -276,3 +278,79 @@ def test_large_pools_calibrate_on_a_fixed_sample():
     assert d["belief/mae_chosen"] == pytest.approx(np.abs(belief.mean[ids] - env.rates[ids]).mean())
     whole = LearningPool(LearningConfig(pool_size=500, heldout_size=50), 13)
     assert whole.calibration_ids is None
+
+
+# ------------------------------------------------- issue 10: learner, saturation, sampling
+def test_adam_learner_takes_a_unit_step_whatever_the_gradient_scale():
+    # first Adam step: m_hat / sqrt(v_hat) = g / |g| = 1 for any g != 0 (bias-corrected)
+    steps = []
+    for reward_gap in (1.0, 0.1):
+        env = _small_learning(learner="adam", learning_rate=0.05, transfer=0.0)
+        group = env.groups[0]
+        rewards = np.array([[reward_gap, 0.0]])
+        correct = np.array([[True, False]])
+        env.learn(np.array([0]), Rollout(rewards, correct), None)
+        steps.append(env.ability[group])
+    np.testing.assert_allclose(steps, 0.05, rtol=1e-6)
+
+
+def test_adam_step_is_invariant_to_the_learning_signal_size():
+    # two prompts of one group: one informative group gives g, both give ~2g on average;
+    # the linear learner's step doubles, Adam's first step does not
+    linear, adam = [], []
+    for n_informative in (1, 2):
+        rewards = np.array([[1.0, 0.0]] * n_informative + [[0.0, 0.0]] * (2 - n_informative))
+        correct = rewards == 1.0
+        for learner, out in (("linear", linear), ("adam", adam)):
+            env = _small_learning(learner=learner, learning_rate=0.05, transfer=0.0)
+            ids = np.flatnonzero(env.groups == env.groups[0])[:2]
+            env.learn(ids, Rollout(rewards, correct), None)
+            out.append(env.ability[env.groups[0]])
+    assert linear[1] == pytest.approx(2 * linear[0])
+    assert adam[1] == pytest.approx(adam[0])
+
+
+def test_ability_cap_saturates_the_held_out_curve():
+    env = _small_learning(ability_cap=1.0, learning_rate=50.0, transfer=1.0)
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        ids = rng.choice(200, 20, replace=False)
+        env.learn(ids, env.rollout(ids, 8, rng), rng)
+    assert np.all(np.abs(env.expressed_ability) <= 1.0)
+    ceiling = expit(1.0 - env.heldout_difficulty).mean()  # every group at the cap
+    assert env.evaluate(rng)["eval/accuracy"] <= ceiling + 1e-12
+
+
+def test_sampled_evaluation_is_noisy_unbiased_and_leaves_training_unchanged():
+    cfg = LearningConfig(pool_size=300, heldout_size=128, n_groups=3)
+    lc = LoopConfig(m=16, k=8, steps=6, eval_every=2)
+    exact = SelectionLoop(LearningPool(cfg, 1), "insight", lc, seed=3).run(progress=False)
+    sampled_cfg = dataclasses.replace(cfg, eval_samples=16)
+    sampled = SelectionLoop(LearningPool(sampled_cfg, 1), "insight", lc, seed=3).run(progress=False)
+    # the same rollouts and choices: evaluation has its own random stream
+    np.testing.assert_array_equal(
+        [r.train_reward for r in exact], [r.train_reward for r in sampled]
+    )
+    evaluated = [
+        (e, s) for e, s in zip(exact, sampled, strict=True) if "eval/accuracy" in e.metrics
+    ]
+    assert len(evaluated) == 4  # steps 0, 2, 4, 6
+    for e, s in evaluated:
+        p = e.metrics["eval/accuracy"]
+        assert s.metrics["eval/accuracy_exact"] == p
+        # standard error of a mean of 128 x 16 Bernoulli draws is at most 0.5 / sqrt(2048)
+        assert abs(s.metrics["eval/accuracy"] - p) < 4 * 0.5 / np.sqrt(128 * 16)
+    assert any(
+        s.metrics["eval/accuracy"] != e.metrics["eval/accuracy"]
+        for e, s in zip(exact, sampled, strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"learner": "sgd"}, "learner"), ({"ability_cap": 0.0}, "ability_cap"),
+     ({"eval_samples": -1}, "eval_samples"), ({"adam_beta1": 1.0}, "adam_beta1")],
+)  # fmt: skip
+def test_learning_config_refuses_bad_learner_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LearningConfig(**kwargs)

@@ -36,11 +36,24 @@ The model, in full
       theta <- theta + learning_rate * T (1/M) sum_i e_{g_i} g_i
       u_i   <- u_i + memorization_rate * g_i      (chosen prompts only)
 
+* **Adam-like learner** (``learner="adam"``): the group step is the Adam direction of
+  the group gradients (running first and second moments, bias-corrected), so its size
+  no longer scales with the raw gradient: ``theta <- theta + learning_rate * T d``,
+  ``d = m_hat / (sqrt(v_hat) + eps)``. This is how a real optimiser makes the step
+  insensitive to the advantage's scale.
+* **Saturation** (``ability_cap``): the ability a skill group can express is bounded,
+  ``theta_eff = cap tanh(theta / cap)``, so held-out accuracy saturates as a real
+  learning curve does; gradients carry the chain factor ``1 - tanh^2(theta / cap)``.
+* **Sampled evaluation** (``eval_samples > 0``): ``eval/accuracy`` is then the mean of
+  ``eval_samples`` Bernoulli draws per held-out prompt (a sampled pass@1, from its own
+  random stream), so intervals over seeds include evaluation noise;
+  ``eval/accuracy_exact`` then holds the exact expectation.
 * **Forgetting.** Before each step, ``theta <- theta - forgetting * theta`` and
   ``u <- (1 - forgetting) u``: unpractised skill decays toward the start.
 
 Knobs: ``learning_rate``, ``transfer``, ``memorization_rate``, ``forgetting``, the pool
-composition, the number of skill groups and the verifier.
+composition, the number of skill groups, the verifier, the learner (``linear`` or
+``adam``), ``ability_cap`` and ``eval_samples``.
 """
 
 from __future__ import annotations
@@ -97,6 +110,16 @@ class LearningConfig:
         the pool is larger (the whole pool otherwise); keeps 10^6-prompt pools fast.
     verifier : Verifier
         Reward noise and grading.
+    learner : {"linear", "adam"}
+        How the group abilities step: proportional to the mean gradient, or along its
+        Adam direction (``learning_rate`` is then the step in logits).
+    adam_beta1, adam_beta2, adam_eps : float
+        Adam's moment decays and stabiliser (``learner="adam"`` only).
+    ability_cap : float, optional
+        Bound on the expressed ability, ``cap tanh(theta / cap)`` (> 0); ``None``: none.
+    eval_samples : int
+        0: ``eval/accuracy`` is the exact expected pass@1. ``S > 0``: the mean of ``S``
+        sampled outcomes per held-out prompt.
     """
 
     pool_size: int = 2000
@@ -111,6 +134,12 @@ class LearningConfig:
     advantage_eps: float = 1e-6
     calibration_sample: int = 20_000
     verifier: Verifier = field(default_factory=Verifier)
+    learner: str = "linear"
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+    ability_cap: float | None = None
+    eval_samples: int = 0
 
     def __post_init__(self) -> None:
         check_int(self.pool_size, "pool_size", min_value=1)
@@ -123,6 +152,14 @@ class LearningConfig:
         check_real(self.forgetting, "forgetting", low=0.0, high=1.0, high_inclusive=False)
         check_real(self.advantage_eps, "advantage_eps", low=0.0, low_inclusive=False)
         check_int(self.calibration_sample, "calibration_sample", min_value=1)
+        if self.learner not in ("linear", "adam"):
+            raise ValueError(f"learner must be 'linear' or 'adam', got {self.learner!r}")
+        check_real(self.adam_beta1, "adam_beta1", low=0.0, high=1.0, high_inclusive=False)
+        check_real(self.adam_beta2, "adam_beta2", low=0.0, high=1.0, high_inclusive=False)
+        check_real(self.adam_eps, "adam_eps", low=0.0, low_inclusive=False)
+        if self.ability_cap is not None:
+            check_real(self.ability_cap, "ability_cap", low=0.0, low_inclusive=False)
+        check_int(self.eval_samples, "eval_samples", min_value=0)
 
     def build(self, rng: RngLike) -> LearningPool:
         """A fresh learner and pool drawn from ``rng``."""
@@ -188,15 +225,26 @@ class LearningPool:
             if c.pool_size > c.calibration_sample
             else None
         )
+        self._moments = np.zeros((2, c.n_groups))  # Adam's m and v
+        self._updates = 0
+        # sampled evaluation draws from its own stream, so it never shifts the rollouts
+        self._eval_rng = np.random.default_rng(gen.integers(2**63)) if c.eval_samples else None
 
     # --------------------------------------------------------------- rates
     @property
     def pool_size(self) -> int:
         return self.config.pool_size
 
+    @property
+    def expressed_ability(self) -> np.ndarray:
+        """The ability the groups express: ``theta``, or ``cap tanh(theta / cap)``."""
+        cap = self.config.ability_cap
+        return self.ability if cap is None else cap * np.tanh(self.ability / cap)
+
     def rates_of(self, ids: np.ndarray) -> np.ndarray:
         """Current success rates of training prompts ``ids``."""
-        return expit(self.ability[self.groups[ids]] + self.offset[ids] - self.difficulty[ids])
+        ability = self.expressed_ability
+        return expit(ability[self.groups[ids]] + self.offset[ids] - self.difficulty[ids])
 
     def true_rates(self, ids: np.ndarray) -> np.ndarray:
         """Current rates of a correct answer (privileged: for the oracle ceilings only)."""
@@ -205,12 +253,12 @@ class LearningPool:
     @property
     def rates(self) -> np.ndarray:
         """Current success rates of the whole training pool, shape (N,)."""
-        return expit(self.ability[self.groups] + self.offset - self.difficulty)
+        return expit(self.expressed_ability[self.groups] + self.offset - self.difficulty)
 
     @property
     def heldout_rates(self) -> np.ndarray:
         """Current success rates of the held-out prompts, shape (H,)."""
-        return expit(self.ability[self.heldout_groups] - self.heldout_difficulty)
+        return expit(self.expressed_ability[self.heldout_groups] - self.heldout_difficulty)
 
     # ----------------------------------------------------------- protocol
     def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> Rollout:
@@ -239,7 +287,10 @@ class LearningPool:
             self.ability *= 1.0 - c.forgetting
             self.offset *= 1.0 - c.forgetting
         per_group = np.bincount(self.groups[ids], weights=grad, minlength=c.n_groups) / ids.size
-        step = (1.0 - c.transfer) * per_group + c.transfer * per_group.mean()
+        if c.ability_cap is not None:  # chain rule through theta_eff = cap tanh(theta / cap)
+            per_group = per_group * (1.0 - np.tanh(self.ability / c.ability_cap) ** 2)
+        direction = self._adam(per_group) if c.learner == "adam" else per_group
+        step = (1.0 - c.transfer) * direction + c.transfer * direction.mean()
         self.ability += c.learning_rate * step
         if c.memorization_rate:
             np.add.at(self.offset, ids, c.memorization_rate * grad)
@@ -250,12 +301,28 @@ class LearningPool:
             "train/ability_mean": float(self.ability.mean()),
         }
 
+    def _adam(self, gradient: np.ndarray) -> np.ndarray:
+        """Adam's bias-corrected direction for this step's group gradients."""
+        c = self.config
+        self._updates += 1
+        m, v = self._moments
+        m *= c.adam_beta1
+        m += (1.0 - c.adam_beta1) * gradient
+        v *= c.adam_beta2
+        v += (1.0 - c.adam_beta2) * gradient**2
+        m_hat = m / (1.0 - c.adam_beta1**self._updates)
+        v_hat = v / (1.0 - c.adam_beta2**self._updates)
+        return m_hat / (np.sqrt(v_hat) + c.adam_eps)
+
     def evaluate(self, rng: np.random.Generator) -> Mapping[str, float]:
-        """Held-out accuracy (exact expected pass@1) and mean training-pool rate."""
-        return {
-            "eval/accuracy": float(self.heldout_rates.mean()),
-            "eval/train_accuracy": float(self.rates.mean()),
-        }
+        """Held-out accuracy (exact, or sampled with ``eval_samples``) and pool rate."""
+        exact = float(self.heldout_rates.mean())
+        out = {"eval/accuracy": exact, "eval/train_accuracy": float(self.rates.mean())}
+        if self._eval_rng is not None:
+            draws = bernoulli_outcomes(self.heldout_rates, self.config.eval_samples, self._eval_rng)
+            out["eval/accuracy"] = float(draws.mean())
+            out["eval/accuracy_exact"] = exact
+        return out
 
     def diagnostics(
         self, belief: BetaBelief, ids: np.ndarray, rollout: Rollout
