@@ -221,3 +221,19 @@ def test_splits_refuse_impossible_sizes():
     task = make_task("addition", min_digits=1, max_digits=1)  # 100 distinct prompts
     with pytest.raises(ValueError, match="distinct"):
         make_splits(task, 90, 20, 0)
+
+
+def test_addition_frame_lets_a_warm_up_on_easy_tiers_share_the_pool_format():
+    easy = make_task("addition", min_digits=1, max_digits=4, frame_digits=6)
+    full = make_task("addition", min_digits=1, max_digits=6)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        p = easy.sample(rng)
+        assert len(p.prompt) == len(full.sample(rng).prompt) == 2 * 6 + 2
+        assert len(p.solution) == 7 and p.features["digits"] <= 4
+        a, b = p.truth["a"], p.truth["b"]
+        assert int(p.solution[::-1]) == a + b
+    assert (easy.max_prompt_chars, easy.max_answer_chars) == (14, 7)
+    assert easy.unique_answer and not make_task("countdown").unique_answer
+    with pytest.raises(ValueError, match="frame_digits"):
+        make_task("addition", max_digits=6, frame_digits=5)

@@ -44,32 +44,51 @@ class Addition:
     ----------
     min_digits, max_digits : int
         Range of the number of digits of each operand (drawn per prompt, per operand).
+        The tier of a prompt is its ``digits`` feature (the longer operand).
     fixed_width : bool
-        Pad operands to ``max_digits`` and the answer to ``max_digits + 1`` digits.
+        Pad operands to ``frame_digits`` and the answer to ``frame_digits + 1`` digits.
+    frame_digits : int, optional
+        Width of the fixed frame (default ``max_digits``). A warm-up on easy tiers uses
+        the frame of the full task (``max_digits=4, frame_digits=6`` for a 1-6 digit
+        pool), so that both write prompts and answers the same way.
+
+    Every problem has exactly one correct completion (:attr:`unique_answer`), so pass@1
+    can be computed exactly from the policy's log-probability of the solution.
     """
 
     min_digits: int = 1
     max_digits: int = 5
     fixed_width: bool = True
+    frame_digits: int | None = None
     alphabet: str = "0123456789+="
     name: str = "addition"
 
     def __post_init__(self) -> None:
         check_int(self.min_digits, "min_digits", min_value=1)
         check_int(self.max_digits, "max_digits", min_value=self.min_digits, max_value=30)
+        if self.frame_digits is not None:
+            check_int(self.frame_digits, "frame_digits", min_value=self.max_digits, max_value=30)
+
+    #: One correct completion per problem: exact pass@1 is exp(log p(solution + eos)).
+    unique_answer = True
+
+    @property
+    def frame(self) -> int:
+        """Digits of the fixed frame (operands are padded to it)."""
+        return self.max_digits if self.frame_digits is None else self.frame_digits
 
     @property
     def max_prompt_chars(self) -> int:
-        return 2 * self.max_digits + 2
+        return 2 * self.frame + 2
 
     @property
     def max_answer_chars(self) -> int:
-        return self.max_digits + 1
+        return self.frame + 1
 
     def sample(self, rng: np.random.Generator) -> Problem:
         da, db = (int(d) for d in rng.integers(self.min_digits, self.max_digits + 1, size=2))
         a, b = (_draw_number(d, rng) for d in (da, db))
-        width, answer_width = (self.max_digits, self.max_digits + 1) if self.fixed_width else (0, 0)
+        width, answer_width = (self.frame, self.frame + 1) if self.fixed_width else (0, 0)
         prompt = f"{_reversed(a, width)}+{_reversed(b, width)}="
         return Problem(
             id=prompt_id(self.name, prompt),

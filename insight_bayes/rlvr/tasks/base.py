@@ -86,12 +86,17 @@ class Grade:
 
 @runtime_checkable
 class Task(Protocol):
-    """A verifiable task. ``alphabet`` lists every character of prompts and solutions."""
+    """A verifiable task. ``alphabet`` lists every character of prompts and solutions.
+
+    ``unique_answer`` says whether each problem has exactly one correct completion (then
+    pass@1 is computed exactly from log-probabilities instead of sampled).
+    """
 
     name: str
     alphabet: str
     max_prompt_chars: int
     max_answer_chars: int
+    unique_answer: bool
 
     def sample(self, rng: np.random.Generator) -> Problem:
         """Draw one problem."""

@@ -164,6 +164,9 @@ class Countdown:
     alphabet: str = "0123456789+-*/()=,:"
     name: str = "countdown"
 
+    #: Many expressions reach the target: pass@1 must be sampled.
+    unique_answer = False
+
     def __post_init__(self) -> None:
         check_int(self.min_numbers, "min_numbers", min_value=2, max_value=6)
         check_int(self.max_numbers, "max_numbers", min_value=self.min_numbers, max_value=6)
