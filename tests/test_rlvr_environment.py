@@ -42,9 +42,9 @@ class _Oracle(CharPolicy):
         self.by_prompt = {tuple(self.prompt_ids(p.prompt)): p.solution for p in solutions}
         self.wrong = wrong
 
-    def generate(self, prompts, max_new_tokens, temperature, generator):
+    def generate(self, prompts, max_new_tokens, temperature, generator, repeats=1):
         rows = []
-        for p in prompts:
+        for p in (p for p in prompts for _ in range(repeats)):
             text = self.by_prompt[tuple(p)]
             rows.append(self.completion_ids("9" * len(text) if self.wrong else text))
         width = max(map(len, rows))

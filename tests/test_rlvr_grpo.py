@@ -148,3 +148,25 @@ def test_kl_term_and_several_updates():
     assert metrics["train/loss"] == pytest.approx(
         metrics["train/policy_loss"] + 0.1 * metrics["train/kl"], rel=1e-5
     )
+
+
+def test_update_skips_zero_advantage_rows_without_changing_the_gradient():
+    # rows with A = 0 add nothing to the loss; the update must equal the full-batch one
+    policy = _policy(3)
+    prompt = policy.prompt_ids("1+2=")
+    completions = [policy.completion_ids(t) for t in ("3", "4", "33", "5", "41", "3")]
+    batch = build_batch([prompt] * 6, completions, policy.pad_id)
+    adv = torch.tensor([0.0, 1.5, 0.0, -0.5, 0.0, 0.0])
+    # the full-batch gradient, by hand
+    logp = policy.logprobs(batch.tokens, batch.valid)
+    loss, _ = clipped_policy_loss(logp, logp.detach(), adv, batch.completion, 0.2)
+    loss.backward()
+    want = {n: -p.grad.clone() for n, p in policy.model.named_parameters()}
+    before = {n: p.detach().clone() for n, p in policy.model.named_parameters()}
+    policy.model.zero_grad()
+    config = GRPOConfig(lr=1.0, max_grad_norm=1e9, weight_decay=0.0)
+    sgd = torch.optim.SGD(policy.model.parameters(), lr=1.0)
+    metrics = grpo_update(policy, sgd, batch, adv, config)
+    for name, p in policy.model.named_parameters():
+        torch.testing.assert_close(p.detach() - before[name], want[name], rtol=1e-5, atol=1e-7)
+    assert metrics["train/loss"] == pytest.approx(float(loss), rel=1e-6)

@@ -102,9 +102,10 @@ def test_grpo_environment_runs_on_hf_policy(hf_dir):
     )
     rng = np.random.default_rng(0)
     ids = np.array([0, 1, 2])
-    rewards = env.rollout(ids, 4, rng)
-    assert rewards.shape == (3, 4)
-    metrics = env.learn(ids, rewards, rng)
+    out = env.rollout(ids, 4, rng)
+    assert out.rewards.shape == (3, 4)
+    metrics = env.learn(ids, out, rng)
+    rewards = out.rewards
     assert np.isfinite(metrics["train/loss"])
     assert set(env.evaluate(rng)) >= {"eval/pass1", "eval/greedy"}
     if np.ptp(rewards, axis=1).any():  # some group had a non-zero advantage

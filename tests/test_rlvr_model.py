@@ -150,3 +150,24 @@ def test_sequence_longer_than_block_refused():
     model = _model(block_size=4)
     with pytest.raises(ValueError, match="block_size"):
         token_logprobs(model, *left_pad([[1, 2, 3, 4, 5, 6]], 0))
+
+
+def test_shared_prompt_prefix_gives_the_samples_of_repeated_prompts():
+    # repeats=K encodes each prompt once; rows i K .. i K + K - 1 must be what K copies
+    # of prompt i give (same distribution; on CPU even the same draws)
+    tok = CharTokenizer(ALPHABET)
+    model = _model(4)
+    prompts = [tok.encode(s, bos=True) for s in ("12+3=", "9+9=", "123+45=", "1+1=")]
+    repeated = [p for p in prompts for _ in range(5)]
+    kw = {"eos_id": tok.eos_id, "pad_id": tok.pad_id}
+    shared = generate(
+        model, prompts, 6, generator=torch.Generator().manual_seed(1), repeats=5, **kw
+    )
+    plain = generate(model, repeated, 6, generator=torch.Generator().manual_seed(1), **kw)
+    assert shared.shape == (20, plain.shape[1])
+    torch.testing.assert_close(shared, plain)
+    greedy = generate(model, prompts, 6, temperature=0.0, repeats=3, **kw)
+    torch.testing.assert_close(greedy[::3], generate(model, prompts, 6, temperature=0.0, **kw))
+    assert torch.equal(greedy[0], greedy[2])  # greedy samples of one prompt agree
+    with pytest.raises(ValueError, match="repeats"):
+        generate(model, prompts, 6, repeats=0, **kw)

@@ -148,8 +148,9 @@ class GRPOEnvironment:
         ids = check_ids(ids, "ids", self.pool_size)
         k = check_int(k, "k", min_value=1)
         started = time.perf_counter()
-        prompts = [self._pool_prompts[i] for i in ids for _ in range(k)]
-        completions = self._sample(prompts, self.grpo.temperature, rng)
+        completions = self._sample(
+            [self._pool_prompts[i] for i in ids], self.grpo.temperature, rng, k
+        )
         grades = [
             self.task.grade(self.pool[i], self.policy.decode(comp))
             for i, comp in zip(np.repeat(ids, k), completions, strict=True)
@@ -210,8 +211,7 @@ class GRPOEnvironment:
         if not self.test:
             return {}
         cfg = self.evaluation
-        prompts = [p for p in self._test_prompts for _ in range(cfg.samples)]
-        sampled = self._sample(prompts, cfg.temperature, rng)
+        sampled = self._sample(self._test_prompts, cfg.temperature, rng, cfg.samples)
         greedy = self._sample(self._test_prompts, 0.0, rng)
         correct = np.array(
             [
@@ -237,8 +237,7 @@ class GRPOEnvironment:
     def pool_success_rates(self, samples: int, rng: np.random.Generator) -> np.ndarray:
         """Monte Carlo success rate of every pool prompt under the current policy, ``(N,)``."""
         samples = check_int(samples, "samples", min_value=1)
-        prompts = [p for p in self._pool_prompts for _ in range(samples)]
-        comps = self._sample(prompts, self.grpo.temperature, rng)
+        comps = self._sample(self._pool_prompts, self.grpo.temperature, rng, samples)
         correct = np.array(
             [
                 self.task.grade(self.pool[j // samples], self.policy.decode(c)).correct
@@ -249,13 +248,18 @@ class GRPOEnvironment:
         return correct.reshape(self.pool_size, samples).mean(axis=1)
 
     def _sample(
-        self, prompts: Sequence[Sequence[int]], temperature: float, rng: np.random.Generator
+        self,
+        prompts: Sequence[Sequence[int]],
+        temperature: float,
+        rng: np.random.Generator,
+        repeats: int = 1,
     ) -> list[list[int]]:
-        """Completions (token lists, ``<eos>`` included when sampled) of ``prompts``."""
+        """Completions (token lists, ``<eos>`` included when sampled): ``repeats`` of each
+        prompt, grouped by prompt (each prompt is encoded once and shared)."""
         generator = torch.Generator(device=self.device)
         generator.manual_seed(int(rng.integers(2**62)))
         out: list[list[int]] = []
-        size = self.evaluation.batch_size
+        size = max(1, self.evaluation.batch_size // repeats)  # rows per call stay bounded
         for start in range(0, len(prompts), size):
             chunk = prompts[start : start + size]
             tokens = self.policy.generate(
@@ -263,6 +267,7 @@ class GRPOEnvironment:
                 self.grpo.max_new_tokens,
                 temperature if temperature > 0 else 0.0,
                 generator,
+                repeats=repeats,
             ).cpu()
             for row in tokens.tolist():
                 comp = []

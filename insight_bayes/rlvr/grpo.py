@@ -129,6 +129,7 @@ def clipped_policy_loss(
     advantages: torch.Tensor,
     mask: torch.Tensor,
     clip_eps: float,
+    n_tokens: torch.Tensor | float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """PPO-clipped surrogate with token-level normalisation (to be minimised).
 
@@ -143,6 +144,10 @@ def clipped_policy_loss(
         True at completion tokens (``|o_i|`` of them in row ``i``).
     clip_eps : float
         Clip range ``e``.
+    n_tokens : float or Tensor, optional
+        The normaliser ``sum(mask)`` of the whole batch, when ``logp`` holds only some
+        of its rows (the rows with a non-zero advantage: the others add exactly 0 to the
+        loss and its gradient). Default: ``sum(mask)`` of the rows given.
 
     Returns
     -------
@@ -157,7 +162,7 @@ def clipped_policy_loss(
     unclipped = ratio * adv
     clipped = torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * adv
     surrogate = torch.minimum(unclipped, clipped)
-    n_tokens = maskf.sum().clamp(min=1.0)
+    n_tokens = maskf.sum().clamp(min=1.0) if n_tokens is None else n_tokens
     loss = -(surrogate * maskf).sum() / n_tokens
     clip_fraction = ((clipped < unclipped).to(logp.dtype) * maskf).sum() / n_tokens
     return loss, clip_fraction
@@ -244,13 +249,25 @@ def grpo_update(
     if reference is not None and config.kl_coef > 0:
         with torch.no_grad():
             logp_ref = reference.logprobs(batch.tokens, batch.valid)
+    n_tokens = mask.to(torch.float32).sum().clamp(min=1.0)
+    tokens, valid = batch.tokens, batch.valid
+    if logp_ref is None:
+        # Rows with a zero advantage (all-equal groups) add exactly 0 to the loss and to
+        # its gradient; without a KL term they need no forward or backward pass. The
+        # normaliser stays the whole batch's token count, so the update is unchanged.
+        rows = torch.nonzero(advantages != 0).squeeze(-1)
+        if rows.numel() == 0:
+            rows = torch.zeros(1, dtype=torch.long, device=advantages.device)
+        tokens, valid, mask, advantages = tokens[rows], valid[rows], mask[rows], advantages[rows]
     logp_old = None
     metrics: dict[str, float] = {}
     for _ in range(config.updates_per_step):
-        logp = policy.logprobs(batch.tokens, batch.valid)
+        logp = policy.logprobs(tokens, valid)
         if logp_old is None:
             logp_old = logp.detach()  # on-policy: the batch was sampled from this policy
-        loss, clip_fraction = clipped_policy_loss(logp, logp_old, advantages, mask, config.clip_eps)
+        loss, clip_fraction = clipped_policy_loss(
+            logp, logp_old, advantages, mask, config.clip_eps, n_tokens
+        )
         kl = kl_to_reference(logp, logp_ref, mask) if logp_ref is not None else None
         total = loss + config.kl_coef * kl if kl is not None else loss
         optimizer.zero_grad(set_to_none=True)

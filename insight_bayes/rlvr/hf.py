@@ -74,9 +74,16 @@ class HFPolicy:
         max_new_tokens: int,
         temperature: float,
         generator: torch.Generator | None,
+        repeats: int = 1,
     ) -> torch.Tensor:
-        """KV-cached sampling (greedy at ``temperature == 0``); ``pad_id`` after ``eos``."""
+        """KV-cached sampling (greedy at ``temperature == 0``); ``pad_id`` after ``eos``.
+
+        ``repeats`` samples per prompt, rows grouped by prompt (prompts are repeated
+        before encoding).
+        """
         max_new_tokens = check_int(max_new_tokens, "max_new_tokens", min_value=1)
+        repeats = check_int(repeats, "repeats", min_value=1)
+        prompts = [p for p in prompts for _ in range(repeats)]
         temperature = check_real(temperature, "temperature", low=0.0)
         device = next(self.model.parameters()).device
         tokens, valid = left_pad(prompts, self.pad_id, device)

@@ -213,34 +213,53 @@ def generate(
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     use_cache: bool = True,
+    repeats: int = 1,
 ) -> torch.Tensor:
-    """Sample completions of a batch of prompts.
+    """Sample completions of a batch of prompts (``repeats`` of each, rows grouped).
 
     Each step draws ``x ~ softmax(logits / temperature)`` (greedy ``argmax`` when
     ``temperature == 0``). With ``use_cache`` the keys and values of earlier tokens are
     kept, so each step runs the model on one new token; without it the whole sequence is
-    recomputed (same distribution, for testing).
+    recomputed (same distribution, for testing). With ``repeats = K`` (GRPO's group)
+    each prompt is encoded once and its cache shared by its ``K`` samples: row
+    ``i K + j`` is sample ``j`` of prompt ``i``, as if each prompt had been listed ``K``
+    times.
 
     Returns
     -------
-    Tensor, shape (B, L) with L <= max_new_tokens
+    Tensor, shape (B * repeats, L) with L <= max_new_tokens
         Generated tokens; after a row's ``<eos>`` the rest is ``pad_id``.
     """
     max_new_tokens = check_int(max_new_tokens, "max_new_tokens", min_value=1)
     temperature = check_real(temperature, "temperature", low=0.0)
+    repeats = check_int(repeats, "repeats", min_value=1)
     device = next(model.parameters()).device
     tokens, valid = left_pad(prompts, pad_id, device)
     positions = positions_from_valid(valid)
-    b = tokens.size(0)
+    if not use_cache and repeats > 1:  # the reference path recomputes everything anyway
+        tokens, valid, positions = (
+            z.repeat_interleave(repeats, 0) for z in (tokens, valid, positions)
+        )
+        repeats = 1
+    b = tokens.size(0) * repeats
     out = torch.full((b, max_new_tokens), pad_id, dtype=torch.long, device=device)
     done = torch.zeros(b, dtype=torch.bool, device=device)
-    next_pos = positions[:, -1] + 1
+    next_pos = (positions[:, -1] + 1).repeat_interleave(repeats, 0)
     cache = None
     inp, inp_pos = tokens, positions
     steps = 0
     for step in range(max_new_tokens):
         if use_cache:
             logits, cache = model(inp, inp_pos, valid, cache)
+            if step == 0 and repeats > 1:  # share each prompt's prefix among its samples
+                logits = logits.repeat_interleave(repeats, 0)
+                cache = [
+                    (k.repeat_interleave(repeats, 0), v.repeat_interleave(repeats, 0))
+                    for k, v in cache
+                ]
+                tokens, positions, valid = (
+                    z.repeat_interleave(repeats, 0) for z in (tokens, positions, valid)
+                )
         else:
             logits, _ = model(tokens, positions, valid)
         logits = logits[:, -1].float()

@@ -42,8 +42,10 @@ class Policy(Protocol):
         max_new_tokens: int,
         temperature: float,
         generator: torch.Generator | None,
+        repeats: int = 1,
     ) -> torch.Tensor:
-        """Sampled completions, shape ``(B, L)``, ``pad_id`` after ``eos_id``."""
+        """Sampled completions, ``repeats`` per prompt (row ``i repeats + j`` is sample
+        ``j`` of prompt ``i``), shape ``(B repeats, L)``, ``pad_id`` after ``eos_id``."""
 
     def logprobs(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Per-token ``log p(tokens[:, t+1] | tokens[:, :t+1])``, shape ``(B, T - 1)``."""
@@ -72,7 +74,7 @@ class CharPolicy:
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(ids)
 
-    def generate(self, prompts, max_new_tokens, temperature, generator):
+    def generate(self, prompts, max_new_tokens, temperature, generator, repeats=1):
         return generate(
             self.model,
             prompts,
@@ -81,6 +83,7 @@ class CharPolicy:
             pad_id=self.pad_id,
             temperature=temperature,
             generator=generator,
+            repeats=repeats,
         )
 
     def logprobs(self, tokens, valid):
