@@ -158,7 +158,7 @@ SIMULATED = (
         "sim-countdown-paper",
         ("manifest.json", "steps.parquet", "speedup_posterior.csv"),
         _sweep("countdown-paper", 10, 2, "sim-countdown-paper", bayes=True),
-        "about 15 s on 2 cores, then the PyMC fit",
+        "about a minute on 2 cores, the PyMC fit included",
     ),
     SavedResult(
         "QUICK simulated sweep",
@@ -209,7 +209,7 @@ RANKING = (
         "sim-harness-like",
         ("manifest.json", "steps.parquet"),
         _like_study("rlvr-cpu-study", 10, 2, "sim-harness-like"),
-        "about half a minute on 2 cores",
+        "about 10 s on 2 cores",
     ),
     SavedResult(
         "QUICK harness-like simulated sweep",

@@ -127,3 +127,19 @@ def test_speedups_per_step_and_rollout_differ_when_rollouts_do():
     )  # fmt: skip
     sp = speedups_per_step_and_rollout(stt, n_boot=200).set_index("rule")
     assert sp.loc["ds", "speedup"] == 2.0 and sp.loc["ds", "rollout_speedup"] == 1.0
+
+
+def test_importing_the_analysis_and_the_figures_imports_neither_pymc_nor_torch():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, insight_bayes.analysis, paper_figures.registry, paper_figures.harness, "
+        "paper_figures.simulated; print('pymc' in sys.modules, 'torch' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert out.stdout.split() == ["False", "False"]
