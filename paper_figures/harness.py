@@ -205,15 +205,15 @@ def load_ranking(
     results = Path(results)
     scenario = simulator_scenario(h.config, starting_rates(h.pool, h.prompts))
     folder = saved.require(results, make_missing=make_missing)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    if scenario.key not in manifest.get("scenarios", {}):
+    steps = pd.read_parquet(folder / "steps.parquet")
+    if scenario.key not in set(steps["scenario"]):
         if not make_missing:
             raise MissingResult(
                 saved.message(results, f"holds no runs of {scenario.key} (fitted to {h.folder})")
             )
         saved.make(results)
-        manifest = json.loads((folder / "manifest.json").read_text())
-    steps = pd.read_parquet(folder / "steps.parquet")
+        steps = pd.read_parquet(folder / "steps.parquet")
+    manifest = json.loads((folder / "manifest.json").read_text())
     steps = steps[steps["scenario"] == scenario.key]
     table, stat = rank_agreement(h.steps, steps, h.rules, harness_metric=h.metric)
     seeds = int(steps["seed"].nunique())

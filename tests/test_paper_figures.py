@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import shutil
 from pathlib import Path
@@ -187,10 +186,9 @@ def test_a_ranking_sweep_of_another_study_counts_as_missing(committed_run, tmp_p
     results = tmp_path / "results"
     for folder in ("rlvr-cpu-study", "sim-harness-like"):
         shutil.copytree(committed_run[1] / folder, results / folder)
-    manifest_path = results / "sim-harness-like" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["scenarios"] = {"harness-like-00000000@v1": {}}
-    manifest_path.write_text(json.dumps(manifest))
+    steps_path = results / "sim-harness-like" / "steps.parquet"
+    steps = pd.read_parquet(steps_path)
+    steps.assign(scenario="harness-like-00000000@v1").to_parquet(steps_path)  # another study
     h = load_harness(results)
     with pytest.raises(
         MissingResult, match=r"holds no runs of harness-like-\w+@v1.*sweep-like-study"
