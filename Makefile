@@ -18,24 +18,35 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[all,dev]" "$(TORCH_PIN)"
 	touch $@
 
-# The main job: the paper-shaped sweep (9 rules x 10 seeds; ~15 s on 2 cores), its summary
-# table, then every figure and table into figures/. The sweep's results are committed in
-# $(SWEEP_OUT) without their per-run folders (runs/, ignored); the sweep CLI resumes only
-# from those, so with the committed results present the saved summary is printed instead
-# of re-simulating (and rewriting) them. Delete $(SWEEP_OUT) to re-run it from scratch.
+# The main job draws every figure and table into figures/ from the committed results
+# (results/: the paper-shaped sweep with its PyMC posterior, the ablation sweeps, the
+# harness-like sweep and the CPU harness study, each without its per-run folders, runs/,
+# which are ignored); it simulates nothing and writes nothing under results/.
+# `make run FRESH=1` first deletes the three simulated results and re-simulates them into
+# results/ through `insight-bayes figures --make-missing` (about 2 min on 2 cores), then
+# shows `git diff --stat results/`; the CPU harness study (about an hour of training) is
+# always reused. `git checkout results/` restores the committed results.
 SWEEP_OUT ?= results/sim-countdown-paper
+SIMULATED := $(SWEEP_OUT) results/sim-ablations results/sim-harness-like
 SHOWN := rule,final_accuracy,informative_share,rollouts_per_step,mean_cost,speedup,ci_low,ci_high
+FRESH ?= 0
 
 run: setup
-	@if [ -f $(SWEEP_OUT)/summary.csv ]; then \
-		echo "$(SWEEP_OUT) holds a finished sweep: its summary (speed-up vs random, steps to target):"; \
-		$(BIN)/python -c "import pandas as pd; t = pd.read_csv('$(SWEEP_OUT)/summary.csv'); \
-print(t[[c for c in '$(SHOWN)'.split(',') if c in t]].round(3).to_string(index=False))"; \
-	else \
-		$(BIN)/insight-bayes sweep countdown-paper --seeds 10 --workers 2 --bayes --no-progress \
-			--out $(SWEEP_OUT); \
-	fi
+ifeq ($(FRESH),1)
+	@echo "FRESH=1: re-simulating $(SIMULATED) into results/ (the harness study results/rlvr-cpu-study is reused)"
+	rm -rf $(SIMULATED)
+	$(BIN)/insight-bayes figures --out figures --results results --make-missing
+	@git diff --stat -- results/ 2>/dev/null || true
+else
+	@$(BIN)/python -c "import json, pandas as pd; \
+m = json.load(open('$(SWEEP_OUT)/manifest.json')); \
+print(f\"Reusing the committed sweep in $(SWEEP_OUT) (git {str(m.get('git_revision'))[:10]}, \
+{m.get('updated', m.get('created', '?'))[:10]}) instead of re-simulating; make run FRESH=1 re-simulates.\"); \
+print('Its summary (speed-up vs random in steps to target, 95% paired bootstrap):'); \
+t = pd.read_csv('$(SWEEP_OUT)/summary.csv'); \
+print(t[[c for c in '$(SHOWN)'.split(',') if c in t]].round(3).to_string(index=False))"
 	$(BIN)/insight-bayes figures --out figures --results results
+endif
 
 lint: setup
 	$(BIN)/ruff check .

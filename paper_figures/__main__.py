@@ -1,12 +1,19 @@
-"""Regenerate every figure and table of the paper into one folder.
+"""Draw every figure and table of the paper from saved results into one folder.
 
-    python -m paper_figures --out figures [--quick]
-    insight-bayes figures --out figures [--quick]
+    insight-bayes figures --out figures [--results results] [--quick] [--make-missing]
+    python -m paper_figures --out figures
 
 Figures come as PDF and PNG with a ``.caption.txt`` beside each (the caption names the
-command and configuration that made it); tables as Markdown and LaTeX. Results saved
-under ``results/`` are read when present; what is missing is re-run (``--quick`` shrinks
-those runs for CI and says so in the captions).
+command and the saved results that made it); tables as Markdown and LaTeX. The figures
+only draw: they read the result folders under RESULTS and never train, simulate, fit or
+write there. A missing result is named with the command that makes it, for example::
+
+    results/sim-countdown-paper is missing: run 'insight-bayes sweep countdown-paper ...'
+
+and the figures that need it are skipped (exit status 1). ``--make-missing`` runs those
+commands first, writing into RESULTS. ``--quick`` reads small stand-ins under
+RESULTS/scratch/ instead (CI; marked QUICK or SMOKE in the captions): use it with
+``--make-missing``.
 """
 
 from __future__ import annotations
@@ -25,7 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--results", type=Path, default=Path("results"), help="folder of saved results to read"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small re-runs for missing results (CI)"
+        "--make-missing",
+        action="store_true",
+        help="run the command that makes each missing result (writes into --results)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="read small stand-ins under RESULTS/scratch/ (with --make-missing: CI)",
     )
     parser.add_argument(
         "--only", nargs="*", default=None, help="subset of figure and table names (see --list)"
@@ -43,11 +57,25 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(FIGURES))
         return 0
-    ctx = FigureContext(out=args.out, results=args.results, quick=args.quick)
-    written = run_all(ctx, only=args.only)
-    for path in written:
+    ctx = FigureContext(
+        out=args.out, results=args.results, quick=args.quick, make_missing=args.make_missing
+    )
+    report = run_all(ctx, only=args.only)
+    for source in report.sources:
+        print(f"read {source}")
+    for path in report.written:
         print(path)
-    print(f"{len(written)} files written to {args.out}")
+    print(f"{len(report.written)} files written to {args.out}")
+    if report.missing:
+        for message in dict.fromkeys(report.missing.values()):
+            print(message, file=sys.stderr)
+        print(
+            f"skipped {len(report.missing)} of {len(FIGURES) if not args.only else len(args.only)}"
+            f" (missing results): {', '.join(report.missing)}; run the command(s) above, or "
+            "add --make-missing to run them",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -1,42 +1,55 @@
-"""The ablation tables and figure (data from :mod:`simulations.ablations`).
+"""The ablation tables and figure, drawn from the saved ablation sweeps.
 
-:func:`load_ablations` reads or completes ``RESULTS/sim-ablations`` (the five ablations
-on the paper-shaped scenario, 10 seeds; about half a minute on 2 cores) or, with
-``quick``, runs them on the small ``quick`` scenario with 2 seeds into
-``RESULTS/scratch/sim-ablations-quick``.
+:func:`load_ablations` reads ``RESULTS/sim-ablations/summary.csv`` (written by
+``insight-bayes ablations countdown-paper --seeds 10``: the five ablations on the
+paper-shaped scenario) or, with ``quick``, the small stand-in
+``RESULTS/scratch/sim-ablations-quick``. Nothing here simulates: a missing folder raises
+:class:`~paper_figures.sources.MissingResult` naming the command, unless
+``make_missing`` asks to run it first.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from paper_figures.sources import ABLATIONS, pick
 from paper_figures.style import SEQUENTIAL, apply_style, rule_style
 from paper_figures.tables import fmt_interval
-from simulations.ablations import Ablation, ablation_plan, ablation_table, run_ablations
 
-__all__ = ["fig_ablations", "load_ablations", "printable"]
+__all__ = ["ablation_titles", "fig_ablations", "load_ablations", "printable"]
 
 
 @functools.lru_cache(maxsize=4)
-def load_ablations(results: Path, quick: bool) -> tuple[list[Ablation], pd.DataFrame, str]:
-    """``(plan, table, source)``: the ablation plan, its table and where the runs are."""
-    results = Path(results)
-    if quick:
-        base, seeds, out = "quick", 2, results / "scratch" / "sim-ablations-quick"
-    else:
-        base, seeds, out = "countdown-paper", 10, results / "sim-ablations"
-    plan = ablation_plan(base)
-    steps = run_ablations(plan, seeds, out)
+def load_ablations(
+    results: Path, quick: bool = False, make_missing: bool = False
+) -> tuple[pd.DataFrame, str]:
+    """``(table, source)``: the saved ablation table and where it comes from.
+
+    The table has one row per (ablation, variant), in the paper's order (see
+    :func:`simulations.ablations.ablation_table`).
+    """
+    saved = pick(ABLATIONS, quick)
+    folder = saved.require(Path(results), make_missing=make_missing)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    info = manifest.get("ablations", {})
+    table = pd.read_csv(folder / "summary.csv")
     source = (
-        f"{'QUICK: ' if quick else ''}ablations of scenario {base} with {seeds} seeds in {out} "
-        "(runs found there are read, missing ones simulated)"
+        f"{'QUICK: ' if quick else ''}saved ablations {folder} of scenario "
+        f"{info.get('base', '?')} with {len(info.get('seeds', [])) or '?'} seeds "
+        f"(git {str(manifest.get('git_revision'))[:10]})"
     )
-    return plan, ablation_table(plan, steps), source
+    return table, source
+
+
+def ablation_titles(table: pd.DataFrame) -> dict[str, str]:
+    """Ablation name -> title, in the table's order."""
+    return dict(zip(table["ablation"], table["title"], strict=True))
 
 
 def printable(table: pd.DataFrame, ablation: str) -> pd.DataFrame:
@@ -60,13 +73,14 @@ def printable(table: pd.DataFrame, ablation: str) -> pd.DataFrame:
     )
 
 
-def fig_ablations(plan: list[Ablation], table: pd.DataFrame) -> plt.Figure:
+def fig_ablations(table: pd.DataFrame) -> plt.Figure:
     """One panel per ablation: each variant's speed-up versus Random (95% bootstrap)."""
     apply_style()
-    fig, axes = plt.subplots(1, len(plan), figsize=(12.0, 2.4), constrained_layout=True,
+    titles = ablation_titles(table)
+    fig, axes = plt.subplots(1, len(titles), figsize=(12.0, 2.4), constrained_layout=True,
                              sharex=True)  # fmt: skip
-    for ax, ablation in zip(np.atleast_1d(axes), plan, strict=True):
-        sub = table[table["ablation"] == ablation.name].reset_index(drop=True)
+    for ax, (name, title) in zip(np.atleast_1d(axes), titles.items(), strict=True):
+        sub = table[table["ablation"] == name].reset_index(drop=True)
         y = np.arange(len(sub))[::-1]
         bases = [r.split(":")[0] for r in sub["rule"]]
         by_rule = len(set(bases)) == len(bases)  # components, belief: the rules' own styles
@@ -84,9 +98,9 @@ def fig_ablations(plan: list[Ablation], table: pd.DataFrame) -> plt.Figure:
         ax.set_yticks(y, sub["variant"])
         ax.axvline(1.0, color="0.4", linestyle="--", linewidth=0.9)
         ax.set_ylim(-0.6, len(sub) - 0.4)
-        ax.set_title(ablation.title)
+        ax.set_title(title)
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("speed-up vs random")
-    axes[0].set_xlim(left=min(0.9, float(table["ci_low"].min()) - 0.05),
+    np.atleast_1d(axes)[0].set_xlim(left=min(0.9, float(table["ci_low"].min()) - 0.05),
                      right=float(table["ci_high"].max()) + 0.25)  # fmt: skip
     return fig

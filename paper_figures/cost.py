@@ -1,8 +1,9 @@
 """The cost of Dynamic Sampling against one-pass rules: rollouts and wall time per step.
 
 Dynamic Sampling draws extra rollouts to discard uninformative groups, so it can gain
-per *step* while losing per *rollout*. This module puts both speed-ups side by side,
-for the simulated sweep and for the harness study.
+per *step* while losing per *rollout*. This module draws both speed-ups side by side,
+for the simulated sweep and for the harness study (numbers from
+:func:`insight_bayes.analysis.summaries.cost_frame`).
 """
 
 from __future__ import annotations
@@ -11,35 +12,23 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from insight_bayes.analysis.summaries import cost_frame
 from paper_figures.curves import bar_by_rule, interval_by_rule, interval_legend
 from paper_figures.harness import HarnessResults
 from paper_figures.simulated import SimResults
 from paper_figures.style import apply_style
 from paper_figures.tables import fmt_interval
 
-__all__ = ["cost_frame", "cost_table", "fig_cost"]
+__all__ = ["cost_table", "fig_cost"]
 
 
-def cost_frame(sim: SimResults, h: HarnessResults) -> pd.DataFrame:
-    """Numeric cost columns per (setting, rule): rollouts and ms per step, both speed-ups."""
-    parts = []
-    for setting, steps, sp in (
-        ("simulated", sim.steps, sim.speedups),
-        ("harness", h.steps, h.speedups),
-    ):
-        trained = steps[steps["step"] > 0].groupby("rule")
-        df = sp[["rule", "speedup", "ci_low", "ci_high", "rollout_speedup", "rollout_ci_low",
-                 "rollout_ci_high"]].copy()  # fmt: skip
-        df["rollouts_per_step"] = df["rule"].map(trained["rollouts"].mean())
-        df["ms_per_step"] = df["rule"].map(trained["step_seconds"].mean()) * 1e3
-        df.insert(0, "setting", setting)
-        parts.append(df)
-    return pd.concat(parts, ignore_index=True)
+def _cost_frame(sim: SimResults, h: HarnessResults) -> pd.DataFrame:
+    return cost_frame([("simulated", sim.steps, sim.speedups), ("harness", h.steps, h.speedups)])
 
 
 def cost_table(sim: SimResults, h: HarnessResults) -> pd.DataFrame:
     """The cost comparison as printed in the paper (one row per setting and rule)."""
-    f = cost_frame(sim, h)
+    f = _cost_frame(sim, h)
     return pd.DataFrame(
         {
             "setting": f["setting"],
@@ -63,7 +52,7 @@ def cost_table(sim: SimResults, h: HarnessResults) -> pd.DataFrame:
 def fig_cost(sim: SimResults, h: HarnessResults) -> plt.Figure:
     """Rollouts per step (bars, wall time noted) and speed-up per step versus per rollout."""
     apply_style()
-    f = cost_frame(sim, h)
+    f = _cost_frame(sim, h)
     fig, axes = plt.subplots(2, 2, figsize=(9.0, 6.4), constrained_layout=True)
     for col, (setting, label) in enumerate(
         (("simulated", f"simulated ({sim.scenario.key})"), ("harness", "RLVR harness"))

@@ -1,7 +1,10 @@
 """The list of every figure and table, and the runner that writes them.
 
 Each entry is a function ``make(ctx) -> list[Path]`` that writes its files into
-``ctx.out``. Adding a figure is adding one entry here.
+``ctx.out`` from saved results (see :mod:`paper_figures.sources`). Adding a figure is
+adding one entry here. An entry whose results are missing raises
+:class:`~paper_figures.sources.MissingResult`; :func:`run_all` skips it, keeps the
+one-line message naming the command that makes the result, and draws the rest.
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from paper_figures import decomposition
+from paper_figures.sources import MissingResult
 from paper_figures.style import save_figure
 from paper_figures.tables import save_table
 
@@ -24,11 +28,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FigureContext:
-    """Where figures go, where saved results are read from, and whether re-runs are quick."""
+    """Where figures go, where saved results are read from, and which ones.
+
+    ``quick`` reads the small stand-ins under ``RESULTS/scratch/`` (CI); ``make_missing``
+    runs the command of a missing result (and only then writes under ``results``).
+    """
 
     out: Path
     results: Path
     quick: bool = False
+    make_missing: bool = False
 
     def command(self) -> str:
         quick = " --quick" if self.quick else ""
@@ -76,18 +85,37 @@ FIGURES: dict[str, Callable[[FigureContext], list[Path]]] = {
 
 @functools.cache
 def _simulation(ctx: FigureContext):
-    """The simulated sweep, loaded (or re-run) once per figures run and shared."""
+    """The saved simulated sweep, read once per figures run and shared."""
     from paper_figures.simulated import load_simulation
 
-    return load_simulation(ctx.results, ctx.quick, not ctx.quick)
+    return load_simulation(ctx.results, ctx.quick, ctx.make_missing)
 
 
 @functools.cache
 def _harness(ctx: FigureContext):
-    """The harness study, loaded (or its smoke run made) once per figures run and shared."""
+    """The saved harness study, read once per figures run and shared."""
     from paper_figures.harness import load_harness
 
-    return load_harness(ctx.results, ctx.quick)
+    return load_harness(ctx.results, ctx.quick, ctx.make_missing)
+
+
+@functools.cache
+def _ablation_table(ctx: FigureContext):
+    """The saved ablation table and its source, read once per figures run."""
+    from paper_figures.ablation_report import load_ablations
+
+    return load_ablations(ctx.results, ctx.quick, ctx.make_missing)
+
+
+@functools.cache
+def _ranking(ctx: FigureContext):
+    """The harness-like simulated sweep's ranking of the study's rules."""
+    from paper_figures.harness import load_ranking
+
+    return load_ranking(_harness(ctx), ctx.results, ctx.quick, ctx.make_missing)
+
+
+_LOADERS = (_simulation, _harness, _ablation_table, _ranking)
 
 
 def _made_by(ctx: FigureContext, function: str) -> str:
@@ -101,7 +129,7 @@ def _fig4_simulated(ctx: FigureContext) -> list[Path]:
     post = (
         " Open markers: median and 94% HDI of the hierarchical censored PyMC model."
         if sim.posterior is not None
-        else " (No PyMC posterior: not fitted in quick mode.)"
+        else " (No PyMC posterior saved: `insight-bayes sweep ... --bayes` fits it.)"
     )
     caption = (
         f"Figure 4 (simulated Countdown). Left: held-out accuracy per training step, mean over "
@@ -158,26 +186,24 @@ def _table_harness(ctx: FigureContext) -> list[Path]:
 
 
 def _ablations(ctx: FigureContext) -> list[Path]:
-    from paper_figures.ablation_report import fig_ablations, load_ablations, printable
+    from paper_figures.ablation_report import ablation_titles, fig_ablations, printable
 
-    plan, table, source = load_ablations(ctx.results, ctx.quick)
+    table, source = _ablation_table(ctx)
     paths = []
-    for ablation in plan:
+    for name, title in ablation_titles(table).items():
         caption = (
-            f"Ablation: {ablation.title}. Each variant versus Random on the same scenario and "
+            f"Ablation: {title}. Each variant versus Random on the same scenario and "
             "seeds: final accuracy (mean ± sd), steps to target, speed-up with paired "
             f"bootstrap 95% interval, informative share. Source: {source}. "
             + _made_by(ctx, "paper_figures.ablation_report.printable")
         )
-        paths += save_table(
-            printable(table, ablation.name), ctx.out, f"table_ablation_{ablation.name}", caption
-        )
+        paths += save_table(printable(table, name), ctx.out, f"table_ablation_{name}", caption)
     caption = (
         "Ablations of InSight: speed-up versus Random to the accuracy target (paired bootstrap "
         f"95% intervals over seeds). Source: {source}. "
         + _made_by(ctx, "paper_figures.ablation_report.fig_ablations")
     )
-    return paths + save_figure(fig_ablations(plan, table), ctx.out, "fig_ablations", caption)
+    return paths + save_figure(fig_ablations(table), ctx.out, "fig_ablations", caption)
 
 
 def _cost(ctx: FigureContext) -> list[Path]:
@@ -203,21 +229,18 @@ def _cost(ctx: FigureContext) -> list[Path]:
 
 
 def _table_ranking(ctx: FigureContext) -> list[Path]:
-    from paper_figures.harness import simulator_ranking
-
     h = _harness(ctx)
-    seeds = 3 if ctx.quick else 10
-    out = ctx.results / "scratch" / "harness-simulator"
-    table, stat = simulator_ranking(h, out, seeds=seeds)
+    ranking = _ranking(ctx)
+    table, stat = ranking.table, ranking.stat
     caption = (
         "Does the simulator predict the harness's ranking of rules? Mean held-out accuracy "
         "over the run (area under the curve) per rule in the harness and in a learning "
-        f"simulator started from the harness's warm-up success rates ({stat['scenario']}; "
-        f"{seeds} seeds, the harness's M, K, M_hat and steps), with ranks. Spearman rho = "
-        f"{stat['spearman_rho']:.2f} (p = {stat['spearman_p']:.2f}), Kendall tau = "
+        f"simulator started from the harness's warm-up success rates ({ranking.scenario}; "
+        f"{ranking.seeds} seeds, the harness's M, K, M_hat and steps), with ranks. Spearman "
+        f"rho = {stat['spearman_rho']:.2f} (p = {stat['spearman_p']:.2f}), Kendall tau = "
         f"{stat['kendall_tau']:.2f} (p = {stat['kendall_p']:.2f}) over {int(stat['n_rules'])} "
-        f"rules. Harness: {h.describe()}; {h.source}. "
-        + _made_by(ctx, "paper_figures.harness.simulator_ranking")
+        f"rules. Harness: {h.describe()}; {h.source}. Simulator: {ranking.source}. "
+        + _made_by(ctx, "insight_bayes.analysis.ranking.rank_agreement")
     )
     printable = pd.DataFrame(
         {
@@ -244,16 +267,38 @@ FIGURES.update(
 )
 
 
-def run_all(ctx: FigureContext, only: list[str] | None = None) -> list[Path]:
-    """Write every figure (or those named in ``only``); returns the paths written."""
+@dataclass
+class FiguresReport:
+    """What :func:`run_all` did: files written, saved results read, figures skipped."""
+
+    written: list[Path] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)  # figure name -> message
+
+
+def run_all(ctx: FigureContext, only: list[str] | None = None) -> FiguresReport:
+    """Write every figure (or those named in ``only``) from saved results.
+
+    A figure whose saved results are missing is skipped and its one-line message (which
+    names the command that makes them) kept in :attr:`FiguresReport.missing`; with
+    ``ctx.make_missing`` that command is run first instead.
+    """
     names = list(FIGURES) if not only else only
     unknown = sorted(set(names) - set(FIGURES))
     if unknown:
         raise ValueError(f"unknown figure(s) {unknown}; available: {', '.join(FIGURES)}")
-    _simulation.cache_clear()  # each run reads the results as they are now
-    _harness.cache_clear()
-    written: list[Path] = []
+    for loader in _LOADERS:
+        loader.cache_clear()  # each run reads the results as they are now
+    report = FiguresReport()
     for name in tqdm(names, desc="figures", leave=False):
         log.info("making %s", name)
-        written.extend(FIGURES[name](ctx))
-    return written
+        try:
+            report.written.extend(FIGURES[name](ctx))
+        except MissingResult as err:
+            log.info("skipped %s: %s", name, err)
+            report.missing[name] = str(err)
+    for loader in _LOADERS:
+        if loader.cache_info().currsize:
+            loaded = loader(ctx)
+            report.sources.append(loaded[1] if isinstance(loaded, tuple) else loaded.source)
+    return report

@@ -1,9 +1,11 @@
-"""Results of the simulated Countdown sweep: loading or re-running, Figure 4, main table.
+"""The simulated Countdown sweep: reading it, Figure 4 and the main table.
 
 :func:`load_simulation` reads ``RESULTS/sim-countdown-paper`` (the committed reference
-sweep) when present. Otherwise it re-runs: the paper-shaped sweep itself (9 rules x 10
-seeds, seconds) or, with ``quick``, the small ``quick`` scenario with 3 seeds into
-``RESULTS/scratch/sim-quick``; :attr:`SimResults.source` says which, for the captions.
+sweep, with the PyMC posterior that ``insight-bayes sweep ... --bayes`` saved) or, with
+``quick``, the small stand-in ``RESULTS/scratch/sim-quick``. It never simulates or fits:
+a missing folder raises :class:`~paper_figures.sources.MissingResult` naming the command
+that makes it, unless ``make_missing`` asks to run that command first. Steps-to-target
+and speed-ups are computed from the saved steps by :mod:`insight_bayes.analysis`.
 """
 
 from __future__ import annotations
@@ -15,32 +17,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
+from insight_bayes.analysis.speedups import sweep_tables
 from paper_figures.curves import curves_by_rule, interval_by_rule, interval_legend
+from paper_figures.sources import SIMULATED, pick
 from paper_figures.style import apply_style, ordered_rules
 from paper_figures.tables import fmt_interval
 from simulations.scenarios import Scenario, get_scenario
-from simulations.speedup import bootstrap_speedups, steps_to_target, summary_table
 
 __all__ = [
     "SimResults",
     "fig4_simulated",
     "load_simulation",
     "main_table",
-    "oracle_ceiling",
 ]
 
 log = logging.getLogger(__name__)
 
-PAPER_SCENARIO = "countdown-paper"
-QUICK_SCENARIO = "quick"
-
 
 @dataclass(frozen=True)
 class SimResults:
-    """A sweep of one scenario with its analysis (tables are tidy pandas frames)."""
+    """A saved sweep of one scenario with its analysis (tables are tidy pandas frames)."""
 
     scenario: Scenario
     steps: pd.DataFrame
@@ -56,78 +54,39 @@ class SimResults:
         return ordered_rules(self.steps["rule"].unique())
 
 
-def _analyse(steps: pd.DataFrame, scenario: Scenario, n_boot: int = 2000):
-    stt = steps_to_target(steps, scenario.target_accuracy)
-    sp = bootstrap_speedups(stt, baseline="random", n_boot=n_boot)
-    per_rollout = bootstrap_speedups(
-        stt, baseline="random", measure="rollouts_to_target", n_boot=n_boot
-    )
-    per_rollout = per_rollout[["scenario", "rule", "speedup", "ci_low", "ci_high"]].rename(
-        columns={"speedup": "rollout_speedup", "ci_low": "rollout_ci_low",
-                 "ci_high": "rollout_ci_high"}
-    )  # fmt: skip
-    sp = sp.merge(per_rollout, on=["scenario", "rule"])
-    summary = summary_table(steps, sp)
-    steps_per_s = steps[steps["step"] > 0].groupby("rule")["step_seconds"].mean()
-    summary["ms_per_step"] = summary["rule"].map(steps_per_s) * 1e3
-    return stt, sp, summary
-
-
 @functools.lru_cache(maxsize=4)
-def load_simulation(results: Path, quick: bool, fit_posterior: bool = True) -> SimResults:
-    """The paper-shaped sweep from ``results`` or re-run (see the module docstring).
+def load_simulation(results: Path, quick: bool = False, make_missing: bool = False) -> SimResults:
+    """The saved paper-shaped sweep (or its quick stand-in) with its analysis.
 
     Parameters
     ----------
     results : Path
         Folder of saved results (``results/``).
     quick : bool
-        Re-run the small ``quick`` scenario (3 seeds) when nothing is saved.
-    fit_posterior : bool
-        Fit the PyMC speed-up model when no saved posterior exists (never in quick mode).
+        Read the small ``quick`` sweep (``RESULTS/scratch/sim-quick``) instead.
+    make_missing : bool
+        Run the sweep command first when the folder is missing (otherwise
+        :class:`~paper_figures.sources.MissingResult` names it).
     """
-    from simulations.sweep import PAPER_RULES, run_sweep
-
-    results = Path(results)
-    folder = results / f"sim-{PAPER_SCENARIO}"
-    posterior = None
-    if (folder / "steps.parquet").exists():
-        scenario = get_scenario(PAPER_SCENARIO)
-        steps = pd.read_parquet(folder / "steps.parquet")
-        manifest = json.loads((folder / "manifest.json").read_text())
-        seeds = len(manifest.get("seeds", steps["seed"].unique()))
-        source = (
-            f"saved sweep {folder} (scenario {scenario.key}, {seeds} seeds, "
-            f"git {str(manifest.get('git_revision'))[:10]})"
-        )
-        if (folder / "speedup_posterior.csv").exists():
-            posterior = pd.read_csv(folder / "speedup_posterior.csv")
-    elif quick:
-        scenario = get_scenario(QUICK_SCENARIO)
-        seeds = 3
-        out = results / "scratch" / f"sim-{QUICK_SCENARIO}"
-        steps = run_sweep(scenario, PAPER_RULES, seeds, out, workers=1, progress=False).steps
-        source = (
-            f"QUICK re-run, not the paper scenario: {scenario.key} "
-            f"({scenario.pool_size} prompts, M={scenario.loop.m}, {scenario.loop.steps} steps), "
-            f"{seeds} seeds, in {out}"
-        )
-    else:
-        scenario = get_scenario(PAPER_SCENARIO)
-        seeds = 10
-        result = run_sweep(scenario, PAPER_RULES, seeds, folder, workers=2, progress=False)
-        steps = result.steps
-        source = f"sweep re-run now into {folder} (scenario {scenario.key}, {seeds} seeds)"
+    saved = pick(SIMULATED, quick)
+    folder = saved.require(Path(results), make_missing=make_missing)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    keys = list(manifest.get("scenarios", {}))
+    scenario = get_scenario("quick" if quick else "countdown-paper")
+    if scenario.key not in keys:
+        raise ValueError(f"{folder} holds scenarios {keys}, not {scenario.key}")
+    steps = pd.read_parquet(folder / "steps.parquet")
     steps = steps[steps["scenario"] == scenario.key].reset_index(drop=True)
-    stt, sp, summary = _analyse(steps, scenario)
-    if posterior is None and fit_posterior and not quick:
-        from insight_bayes.models.speedup import fit_speedup
-
-        fit = fit_speedup(stt, baseline="random")
-        posterior = fit.summary
-        if folder.exists():
-            posterior.to_csv(folder / "speedup_posterior.csv", index=False)
-    return SimResults(scenario, steps, stt, sp, summary, posterior, source, seeds)
+    seeds = int(steps["seed"].nunique())
+    posterior_path = folder / "speedup_posterior.csv"
+    posterior = pd.read_csv(posterior_path) if posterior_path.exists() else None
+    source = (
+        f"{'QUICK stand-in, not the paper scenario: ' if quick else ''}saved sweep {folder} "
+        f"(scenario {scenario.key}, {seeds} seeds, git {str(manifest.get('git_revision'))[:10]}, "
+        f"{manifest.get('updated', manifest.get('created', '?'))[:10]})"
+    )
+    stt, speedups, summary = sweep_tables(steps, scenario.target_accuracy)
+    return SimResults(scenario, steps, stt, speedups, summary, posterior, source, seeds)
 
 
 def fig4_simulated(sim: SimResults) -> plt.Figure:
@@ -218,29 +177,3 @@ def main_table(sim: SimResults) -> pd.DataFrame:
         )
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def oracle_ceiling(
-    scenario: str | Scenario, *, seed: int = 0, warmup_steps: int = 10, n_samples: int = 100
-) -> pd.DataFrame:
-    """Every rule's expected informative groups and information gain against the oracle.
-
-    The scenario's pool (seed ``seed``) is trained on by Random for ``warmup_steps``
-    steps; then every rule's next batch is scored in expectation under the true rates
-    (:func:`simulations.analytic.compare_rules`) from one draw of ``M_hat`` candidates.
-    """
-    from insight_bayes.loop import SelectionLoop
-    from insight_bayes.selectors import draw_candidates
-    from simulations.analytic import compare_rules
-
-    scenario = get_scenario(scenario)
-    env = scenario.build_env(seed)
-    cfg = scenario.loop
-    loop = SelectionLoop(env, "random", cfg, belief=scenario.new_belief(), seed=seed)
-    for _ in range(warmup_steps):
-        loop.step()
-    rng = np.random.default_rng(seed)
-    candidates = draw_candidates(scenario.pool_size, scenario.resolved_m_hat(), rng)
-    return compare_rules(
-        loop.belief, env.rates, cfg.k, cfg.m, candidates=candidates, n_samples=n_samples, rng=rng
-    )

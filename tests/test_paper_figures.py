@@ -1,64 +1,107 @@
-"""The figures command writes every figure and table, non-empty, with captions."""
+"""The figures command draws every figure and table from saved results, and only draws.
+
+Every registered figure is drawn from a copy of the committed results; the results
+folder is left exactly as it was (file list, sizes and modification times); a missing
+result is named with the command that makes it; ``--make-missing`` runs that command.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import shutil
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
 
-from insight_bayes.cli import main
+from insight_bayes.cli import build_parser_for, main
 from paper_figures.registry import FIGURES, FigureContext, run_all
+from paper_figures.sources import ABLATIONS, HARNESS, RANKING, SIMULATED, MissingResult
 from paper_figures.tables import fmt_interval, to_latex, to_markdown
 from simulations.sweep import PAPER_RULES
 
-SMOKE_RULES = ("random", "insight", "dynamic-sampling")  # configs/rlvr/smoke.toml
+matplotlib.use("Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "results"
+STUDY_RULES = ("random", "mopps", "expected-difficulty", "insight", "dynamic-sampling")
+EXPECTED = {
+    "fig2_variance_reduction", "fig_information_vs_evidence", "fig3_weight",
+    "fig_wmi_landscape", "fig4_simulated", "fig4_harness", "table_main", "table_harness",
+    "fig_ablations", "fig_cost", "table_cost", "table_ranking",
+    *(f"table_ablation_{a}" for a in ("components", "belief", "mu", "m_hat", "discount")),
+}  # fmt: skip
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under ``folder`` with its size and modification time."""
+    entries = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = Path(root) / name
+            st = path.stat()
+            entries[str(path.relative_to(folder))] = (st.st_size, st.st_mtime_ns)
+    return entries
+
+
+def figures(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["figures", *argv])
+    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
+def committed_run(tmp_path_factory):
+    """``insight-bayes figures`` on a copy of the committed results (no per-run folders)."""
     root = tmp_path_factory.mktemp("figs")
-    out, results = root / "figs", root / "none"
-    import contextlib
-    import io
-
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        assert main(["figures", "--out", str(out), "--results", str(results), "--quick"]) == 0
-    return out, results, buffer.getvalue()
+    results = root / "results"
+    shutil.copytree(COMMITTED, results, ignore=shutil.ignore_patterns("runs", "scratch"))
+    before = snapshot(results)
+    out = root / "figs"
+    status, printed, errors = figures("--out", str(out), "--results", str(results))
+    return out, results, before, status, printed, errors
 
 
-def test_every_file_is_written_non_empty_with_a_caption(quick_run):
-    out, _, printed = quick_run
+def test_every_registered_figure_is_drawn_from_the_committed_results(committed_run):
+    out, results, _, status, printed, errors = committed_run
+    assert status == 0, errors
     written = [Path(line) for line in printed.splitlines() if line.startswith(str(out))]
     assert f"{len(written)} files written to {out}" in printed
+    stems = {p.name.split(".")[0] for p in written}
+    assert stems == EXPECTED
     for path in written:
         assert path.exists() and path.stat().st_size > 0, path
-    stems = {p.name.split(".")[0] for p in written}
     for stem in stems:
         caption = (out / f"{stem}.caption.txt").read_text()
-        assert "insight-bayes figures --out" in caption and "--quick" in caption, stem
+        assert f"insight-bayes figures --out {out} --results {results}" in caption, stem
+        assert "QUICK" not in caption and "SMOKE" not in caption, stem
         kinds = {p.suffix for p in written if p.name.split(".")[0] == stem} - {".txt"}
         assert kinds in ({".pdf", ".png"}, {".md", ".tex"}), (stem, kinds)
-    expected = {
-        "fig2_variance_reduction", "fig3_weight", "fig4_simulated", "fig4_harness",
-        "table_main", "table_harness", "fig_ablations", "fig_cost", "table_cost", "table_ranking",
-        *(f"table_ablation_{a}" for a in ("components", "belief", "mu", "m_hat", "discount")),
-    }  # fmt: skip
-    assert expected <= stems
-    # quick re-runs say so in their captions
-    assert "QUICK" in (out / "table_main.caption.txt").read_text()
-    assert "SMOKE" in (out / "fig4_harness.caption.txt").read_text()
+    # it says which saved results it read, and the captions name them
+    for folder in ("sim-countdown-paper", "rlvr-cpu-study", "sim-ablations", "sim-harness-like"):
+        assert "read saved" in printed and str(results / folder) in printed, folder
+    assert str(results / "sim-countdown-paper") in (out / "table_main.caption.txt").read_text()
+    assert "posterior speed-up [94% HDI]" in (out / "table_main.md").read_text()
 
 
-def test_tables_carry_every_rule(quick_run):
-    out, _, _ = quick_run
+def test_the_figures_command_never_writes_under_results(committed_run):
+    _, results, before, status, _, _ = committed_run
+    assert status == 0
+    assert snapshot(results) == before
+
+
+def test_tables_carry_every_rule(committed_run):
+    out = committed_run[0]
     for name, rules in (
         ("table_main", PAPER_RULES),
-        ("table_harness", SMOKE_RULES),
-        ("table_cost", SMOKE_RULES + PAPER_RULES),
-        ("table_ranking", SMOKE_RULES),
+        ("table_harness", STUDY_RULES),
+        ("table_cost", STUDY_RULES + PAPER_RULES),
+        ("table_ranking", STUDY_RULES),
     ):
         md = (out / f"{name}.md").read_text()
         tex = (out / f"{name}.tex").read_text()
@@ -73,16 +116,136 @@ def test_tables_carry_every_rule(quick_run):
     assert all(f"M_hat = {r} M" in m_hat for r in (8, 12, 16))
 
 
-def test_saved_results_are_read_not_rerun(quick_run, tmp_path):
-    """A second call with the first call's scratch runs present simulates nothing new."""
-    _, results, _ = quick_run
-    runs = sorted((results / "scratch").rglob("*.done.json"))
-    before = {p: p.stat().st_mtime_ns for p in runs}
+def test_the_committed_tables_reproduce_the_saved_summaries(committed_run):
+    """The numbers drawn are those the sweep and ablation commands saved."""
+    from paper_figures.ablation_report import load_ablations
     from paper_figures.simulated import load_simulation
 
-    load_simulation.cache_clear()
-    run_all(FigureContext(out=tmp_path, results=results, quick=True), only=["table_main"])
-    assert runs and {p: p.stat().st_mtime_ns for p in runs} == before
+    results = committed_run[1]
+    sim = load_simulation(results)
+    saved = pd.read_csv(results / "sim-countdown-paper" / "summary.csv").set_index("rule")
+    drawn = sim.summary.set_index("rule").loc[saved.index]
+    for column in ("speedup", "ci_low", "ci_high", "final_accuracy", "rollout_speedup"):
+        np.testing.assert_allclose(drawn[column], saved[column], rtol=1e-12, err_msg=column)
+    table, _ = load_ablations(results)
+    assert list(dict.fromkeys(table["ablation"])) == [
+        "components", "belief", "mu", "m_hat", "discount"
+    ]  # fmt: skip
+    product = table[(table["ablation"] == "components") & (table["variant"] == "product")]
+    assert float(product["speedup"].iloc[0]) == pytest.approx(
+        float(saved.loc["insight", "speedup"]), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("only", "saved"),
+    [
+        ("fig4_simulated", SIMULATED[0]),
+        ("table_harness", HARNESS[0]),
+        ("ablations", ABLATIONS[0]),
+    ],
+)
+def test_a_missing_result_names_the_command_that_makes_it(tmp_path, only, saved):
+    results = tmp_path / "results"
+    results.mkdir()
+    status, printed, errors = figures(
+        "--out", str(tmp_path / "figs"), "--results", str(results), "--only", only
+    )
+    assert status == 1
+    line = f"{results / saved.folder} is missing: run '{saved.command(results)}'"
+    messages = [m.split("\r")[-1] for m in errors.splitlines() if "is missing" in m]
+    assert messages == [f"{line} ({saved.duration})"]  # one line per missing result
+    assert "insight-bayes " in line and f"--out {results / saved.folder}" in line
+    assert f"skipped 1 of 1 (missing results): {only}" in errors
+    assert "0 files written" in printed
+    assert snapshot(results) == {}  # nothing was made
+
+
+def test_closed_form_figures_are_drawn_when_results_are_missing(tmp_path):
+    status, printed, errors = figures(
+        "--out", str(tmp_path / "figs"), "--results", str(tmp_path / "none"),
+        "--only", "fig3_weight", "table_main",
+    )  # fmt: skip
+    assert status == 1
+    assert (tmp_path / "figs" / "fig3_weight.png").stat().st_size > 0
+    assert "sim-countdown-paper is missing: run 'insight-bayes sweep countdown-paper" in errors
+    assert not (tmp_path / "none").exists()
+
+
+def test_every_named_command_is_a_valid_command_line(tmp_path):
+    for saved in (*SIMULATED, *HARNESS, *ABLATIONS, *RANKING):
+        argv = saved.arguments(tmp_path)
+        args = build_parser_for(argv).parse_args(argv)
+        assert Path(args.out) == saved.path(tmp_path), saved.folder
+        assert saved.command(tmp_path).startswith(f"insight-bayes {argv[0]} ")
+
+
+def test_a_ranking_sweep_of_another_study_counts_as_missing(committed_run, tmp_path):
+    from paper_figures.harness import load_harness, load_ranking
+
+    results = tmp_path / "results"
+    for folder in ("rlvr-cpu-study", "sim-harness-like"):
+        shutil.copytree(committed_run[1] / folder, results / folder)
+    steps_path = results / "sim-harness-like" / "steps.parquet"
+    steps = pd.read_parquet(steps_path)
+    steps.assign(scenario="harness-like-00000000@v1").to_parquet(steps_path)  # another study
+    h = load_harness(results)
+    with pytest.raises(
+        MissingResult, match=r"holds no runs of harness-like-\w+@v1.*sweep-like-study"
+    ):
+        load_ranking(h, results)
+
+
+def test_make_missing_runs_the_command_on_the_smallest_case(tmp_path):
+    """``--quick --make-missing`` runs the quick sweep into RESULTS; a re-run only reads."""
+    results, out = tmp_path / "results", tmp_path / "figs"
+    argv = ["--out", str(out), "--results", str(results), "--quick", "--only", "table_main"]
+    status, printed, errors = figures(*argv)
+    assert status == 1 and "scratch/sim-quick is missing: run 'insight-bayes sweep quick" in errors
+    status, printed, errors = figures(*argv, "--make-missing")
+    assert status == 0, errors
+    folder = results / "scratch" / "sim-quick"
+    steps = pd.read_parquet(folder / "steps.parquet")
+    assert set(steps["rule"]) == set(PAPER_RULES) and steps["seed"].nunique() == 3
+    assert "QUICK" in (out / "table_main.caption.txt").read_text()
+    before = snapshot(results)
+    status, printed, _ = figures(*argv)
+    assert status == 0 and "read QUICK stand-in" in printed
+    assert snapshot(results) == before
+
+
+def test_curves_and_intervals_draw_every_rule_in_its_own_style():
+    """One style: every rule keeps its colour, marker and line style in every figure."""
+    import matplotlib.pyplot as plt
+
+    from paper_figures.curves import curves_by_rule, interval_by_rule
+    from paper_figures.style import RULE_STYLE, rule_style
+
+    looks = {(m, str(ls)) for _, m, ls in RULE_STYLE.values()}
+    assert len(looks) == len(RULE_STYLE)  # told apart in greyscale too
+    assert len({c for c, _, _ in RULE_STYLE.values()}) >= len(RULE_STYLE) - 2
+    rows = [
+        {"rule": r, "seed": s, "step": t, "eval/accuracy": 0.1 * t + 0.01 * s + (r == "insight")}
+        for r in ("random", "insight", "made-up")
+        for s in range(3)
+        for t in range(5)
+    ]
+    fig, (left, right) = plt.subplots(1, 2)
+    drawn = curves_by_rule(left, pd.DataFrame(rows), "eval/accuracy")
+    assert drawn == ["insight", "random", "made-up"]  # figure order: InSight first
+    lines = {line.get_label(): line for line in left.get_lines()}
+    for rule in ("insight", "random"):
+        style = rule_style(rule)
+        assert matplotlib.colors.same_color(lines[rule].get_color(), style["color"])
+        assert lines[rule].get_marker() == style["marker"]
+    sp = pd.DataFrame(
+        {"rule": ["random", "insight"], "speedup": [1.0, 2.0], "ci_low": [1.0, 1.5],
+         "ci_high": [1.0, 2.5]}
+    )  # fmt: skip
+    order = interval_by_rule(right, sp, estimate="speedup", low="ci_low", high="ci_high")
+    assert order == ["insight", "random"]  # largest on top
+    assert [t.get_text() for t in right.get_yticklabels()] == ["insight", "random"]
+    plt.close(fig)
 
 
 def test_table_writers():
@@ -99,25 +262,7 @@ def test_table_writers():
 def test_unknown_figure_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown figure"):
         run_all(FigureContext(out=tmp_path, results=tmp_path), only=["fig99"])
-
-
-def test_registry_names_are_unique_and_callable():
-    assert len(FIGURES) == len(set(FIGURES)) and all(callable(f) for f in FIGURES.values())
-
-
-def test_fit_composition_matches_shares_and_moments():
-    from paper_figures.harness import fit_composition
-
-    rng = np.random.default_rng(0)
-    mid = rng.beta(2.0, 5.0, 4000)
-    rates = np.concatenate([np.zeros(3000), np.ones(1000), mid])
-    comp = fit_composition(rates)
-    assert comp.unsolvable_share == pytest.approx(3000 / 8000)
-    assert comp.solved_share == pytest.approx(1000 / 8000)
-    assert comp.mid_alpha == pytest.approx(2.0, rel=0.1)
-    assert comp.mid_beta == pytest.approx(5.0, rel=0.1)
-    with pytest.raises(ValueError, match="rates must be"):
-        fit_composition(np.array([1.5]))
+    assert set(FIGURES) >= {"fig4_simulated", "ablations", "table_ranking"}
 
 
 def test_number_formats():

@@ -1,17 +1,14 @@
-"""The ``insight-bayes sweep`` command, the scenarios registry and the plots."""
+"""The ``insight-bayes sweep`` command and the scenarios registry."""
 
 from __future__ import annotations
 
 import json
 
-import matplotlib
 import pandas as pd
 import pytest
 
 from insight_bayes.cli import SUBCOMMANDS, main
 from simulations.scenarios import Scenario, available_scenarios, get_scenario
-
-matplotlib.use("Agg")
 
 
 def test_sweep_command_writes_results_and_resumes(tmp_path, capsys):
@@ -56,29 +53,6 @@ def test_paper_scenario_matches_the_paper_settings():
         get_scenario("nope")
     with pytest.raises(ValueError, match="version"):
         Scenario(name="x", version=0, description="", env=s.env, loop=s.loop)
-
-
-def test_plots_draw_every_rule():
-    from simulations.plots import OKABE_ITO, forest_plot, learning_curves, rule_style
-
-    rows = [
-        {"rule": r, "seed": s, "step": t, "eval/accuracy": 0.1 * t + 0.01 * s + (r == "b")}
-        for r in ("random", "b")
-        for s in range(3)
-        for t in range(5)
-    ]
-    ax = learning_curves(pd.DataFrame(rows), target=0.3)
-    assert [line.get_label() for line in ax.get_lines()][:2] == ["b", "random"]
-    styles = rule_style(["random", "b", "c"])
-    assert styles["random"]["color"] == OKABE_ITO[0]
-    assert len({str(v["linestyle"]) for v in styles.values()}) == 3
-    sp = pd.DataFrame(
-        {"rule": ["random", "b"], "speedup": [1.0, 2.0], "ci_low": [1.0, 1.5], "ci_high": [1, 2.5]}
-    )
-    ax = forest_plot(sp)
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["random", "b"]
-    with pytest.raises(ValueError, match="band"):
-        learning_curves(pd.DataFrame(rows), band="iqr")
 
 
 def test_lazy_package_api_and_no_pymc_outside_models():

@@ -1,0 +1,225 @@
+"""The saved results the figures read, and the command that makes each one.
+
+The figures only draw: they read result folders under the results root and never
+train, sweep, fit or write there. Each folder is a :class:`SavedResult`: the files a
+figure needs and the ``insight-bayes`` command that writes them. When one is missing,
+:meth:`SavedResult.require` raises :class:`MissingResult`, whose message is one line
+naming that command::
+
+    results/sim-countdown-paper is missing: run 'insight-bayes sweep countdown-paper ...'
+
+With ``make_missing`` (``insight-bayes figures --make-missing``) it runs the command
+instead, in this process, through :func:`insight_bayes.cli.main`. The quick set
+(``--quick``) holds small stand-ins under ``RESULTS/scratch/`` (git-ignored) for CI.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "ABLATIONS",
+    "HARNESS",
+    "RANKING",
+    "SIMULATED",
+    "MissingResult",
+    "SavedResult",
+]
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class MissingResult(FileNotFoundError):
+    """A saved result a figure needs is absent; the message names the command to run."""
+
+
+def _config(name: str) -> str:
+    """A study config's path as a user types it (relative to the working directory)."""
+    path = REPO / "configs" / "rlvr" / name
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class SavedResult:
+    """One result folder under the results root: the files it needs and who makes them.
+
+    Parameters
+    ----------
+    what : str
+        What the folder holds, for messages and captions ("simulated sweep").
+    folder : str
+        Path below the results root.
+    needs : tuple of str
+        Files that must exist in the folder.
+    arguments : callable
+        ``arguments(results_root) -> list[str]``: the ``insight-bayes`` arguments that
+        write the folder.
+    duration : str
+        How long that command takes, shown in the message.
+    """
+
+    what: str
+    folder: str
+    needs: tuple[str, ...]
+    arguments: Callable[[Path], list[str]]
+    duration: str = ""
+
+    def path(self, results: Path) -> Path:
+        return Path(results) / self.folder
+
+    def command(self, results: Path) -> str:
+        """The command line that makes this result, as a user would type it."""
+        return "insight-bayes " + shlex.join(self.arguments(Path(results)))
+
+    def missing_files(self, results: Path) -> list[str]:
+        return [name for name in self.needs if not (self.path(results) / name).exists()]
+
+    def message(self, results: Path, reason: str | None = None) -> str:
+        """``<folder> is missing: run '<command>'`` (one line)."""
+        took = f" ({self.duration})" if self.duration else ""
+        what = reason or "is missing"
+        return f"{self.path(results)} {what}: run '{self.command(results)}'{took}"
+
+    def require(self, results: Path, *, make_missing: bool = False) -> Path:
+        """The folder, made first when ``make_missing``; else :class:`MissingResult`."""
+        folder = self.path(results)
+        missing = self.missing_files(results)
+        if not missing:
+            return folder
+        if not make_missing:
+            reason = "is missing" if not folder.exists() else f"lacks {', '.join(missing)}"
+            raise MissingResult(self.message(results, reason))
+        self.make(results)
+        still = self.missing_files(results)
+        if still:
+            raise MissingResult(
+                f"{folder} still lacks {', '.join(still)} after '{self.command(results)}'"
+            )
+        return folder
+
+    def make(self, results: Path) -> None:
+        """Run the command that writes this result (in this process)."""
+        from insight_bayes.cli import main
+
+        log.warning("making %s: %s", self.path(results), self.command(results))
+        status = main(self.arguments(Path(results)))
+        if status:
+            raise RuntimeError(f"'{self.command(results)}' exited with status {status}")
+
+
+def _sweep(scenario: str, seeds: int, workers: int, out: str, bayes: bool) -> Callable:
+    def arguments(results: Path) -> list[str]:
+        args = ["sweep", scenario, "--seeds", str(seeds), "--workers", str(workers)]
+        return [*args, *(["--bayes"] if bayes else []), "--no-progress", "--out",
+                str(results / out)]  # fmt: skip
+
+    return arguments
+
+
+def _study(config: str, out: str) -> Callable:
+    def arguments(results: Path) -> list[str]:
+        return ["rlvr-study", _config(config), "--out", str(results / out), "--device", "cpu",
+                "--threads", "1", "--no-progress"]  # fmt: skip
+
+    return arguments
+
+
+def _ablations(base: str, seeds: int, workers: int, out: str) -> Callable:
+    def arguments(results: Path) -> list[str]:
+        return ["ablations", base, "--seeds", str(seeds), "--workers", str(workers),
+                "--no-progress", "--out", str(results / out)]  # fmt: skip
+
+    return arguments
+
+
+def _like_study(study: str, seeds: int, workers: int, out: str) -> Callable:
+    def arguments(results: Path) -> list[str]:
+        return ["sweep-like-study", str(results / study), "--seeds", str(seeds), "--workers",
+                str(workers), "--no-progress", "--out", str(results / out)]  # fmt: skip
+
+    return arguments
+
+
+_STUDY_FILES = ("manifest.json", "steps.parquet", "prompts.parquet", "pool.parquet")
+
+#: The simulated sweep of Figure 4 and the main table (full, quick).
+SIMULATED = (
+    SavedResult(
+        "simulated sweep",
+        "sim-countdown-paper",
+        ("manifest.json", "steps.parquet", "speedup_posterior.csv"),
+        _sweep("countdown-paper", 10, 2, "sim-countdown-paper", bayes=True),
+        "about a minute on 2 cores, the PyMC fit included",
+    ),
+    SavedResult(
+        "QUICK simulated sweep",
+        "scratch/sim-quick",
+        ("manifest.json", "steps.parquet"),
+        _sweep("quick", 3, 1, "scratch/sim-quick", bayes=False),
+    ),
+)
+
+#: The RLVR harness study (full, quick).
+HARNESS = (
+    SavedResult(
+        "harness study",
+        "rlvr-cpu-study",
+        _STUDY_FILES,
+        _study("cpu.toml", "rlvr-cpu-study"),
+        "about 35-60 min on 2 cores",
+    ),
+    SavedResult(
+        "SMOKE harness study",
+        "scratch/rlvr-smoke",
+        _STUDY_FILES,
+        _study("smoke.toml", "scratch/rlvr-smoke"),
+    ),
+)
+
+#: The five ablations of InSight (full, quick).
+ABLATIONS = (
+    SavedResult(
+        "ablation sweeps",
+        "sim-ablations",
+        ("manifest.json", "steps.parquet", "summary.csv"),
+        _ablations("countdown-paper", 10, 2, "sim-ablations"),
+        "about a minute on 2 cores",
+    ),
+    SavedResult(
+        "QUICK ablation sweeps",
+        "scratch/sim-ablations-quick",
+        ("manifest.json", "steps.parquet", "summary.csv"),
+        _ablations("quick", 2, 1, "scratch/sim-ablations-quick"),
+    ),
+)
+
+#: The simulator run on a pool shaped like the harness study's (full, quick).
+RANKING = (
+    SavedResult(
+        "harness-like simulated sweep",
+        "sim-harness-like",
+        ("manifest.json", "steps.parquet"),
+        _like_study("rlvr-cpu-study", 10, 2, "sim-harness-like"),
+        "about 10 s on 2 cores",
+    ),
+    SavedResult(
+        "QUICK harness-like simulated sweep",
+        "scratch/sim-harness-like-smoke",
+        ("manifest.json", "steps.parquet"),
+        _like_study("scratch/rlvr-smoke", 3, 1, "scratch/sim-harness-like-smoke"),
+    ),
+)
+
+
+def pick(pair: tuple[SavedResult, SavedResult], quick: bool) -> SavedResult:
+    """The full result of ``pair``, or its quick stand-in."""
+    return pair[1] if quick else pair[0]
