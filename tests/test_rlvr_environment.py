@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,7 @@ from insight_bayes.rlvr.environment import EvalConfig, GRPOEnvironment  # noqa: 
 from insight_bayes.rlvr.grpo import GRPOConfig  # noqa: E402
 from insight_bayes.rlvr.model import ModelConfig, TinyLM  # noqa: E402
 from insight_bayes.rlvr.policy import CharPolicy  # noqa: E402
-from insight_bayes.rlvr.tasks import make_splits, make_task  # noqa: E402
+from insight_bayes.rlvr.tasks import Grade, Problem, make_splits, make_task  # noqa: E402
 from insight_bayes.rlvr.tokenizer import CharTokenizer  # noqa: E402
 
 TASK = make_task("addition", max_digits=2)
@@ -85,7 +87,12 @@ def test_evaluate_with_an_oracle_and_a_wrong_policy():
         TASK, POOL, TEST, _Oracle(POOL + TEST, wrong=True), GRPOConfig(max_new_tokens=4)
     )
     rng = np.random.default_rng(0)
-    assert right.evaluate(rng) == {"eval/pass1": 1.0, "eval/greedy": 1.0, "eval/solved_share": 1.0}
+    scores = right.evaluate(rng)
+    assert {k: scores[k] for k in ("eval/pass1", "eval/greedy", "eval/solved_share")} == {
+        "eval/pass1": 1.0,
+        "eval/greedy": 1.0,
+        "eval/solved_share": 1.0,
+    }
     assert wrong.evaluate(rng)["eval/pass1"] == 0.0
     assert np.all(right.rollout(np.arange(4), 3, rng).rewards == 1.0)
     wrong_out = wrong.rollout(np.arange(4), 3, rng)
@@ -136,3 +143,67 @@ def test_countdown_runs_through_the_loop():
     assert records[-1].successes.shape == (2,)
     assert 0.0 <= records[-1].train_reward <= 1.0
     assert "eval/pass1" in records[-1].metrics
+
+
+@dataclass(frozen=True)
+class _FirstLetter:
+    """A toy task with a unique one-letter answer (the prompt's first letter), so that a
+    random policy puts a probability far from 0 on it."""
+
+    name: str = "first-letter"
+    alphabet: str = "ab="
+    max_prompt_chars: int = 4
+    max_answer_chars: int = 1
+    unique_answer: bool = True
+
+    def sample(self, rng):
+        text = "".join(rng.choice(["a", "b"], size=3)) + "="
+        return Problem(id=text, prompt=text, solution=text[0], truth={}, features={})
+
+    def grade(self, problem, completion):
+        return Grade(1.0, True) if completion == problem.solution else Grade(0.0, False)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_exact_pass1_equals_a_monte_carlo_estimate(temperature):
+    task = _FirstLetter()
+    rng = np.random.default_rng(0)
+    problems = [task.sample(rng) for _ in range(8)]
+    tok = CharTokenizer(task.alphabet)
+    torch.manual_seed(1)
+    model = TinyLM(
+        ModelConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=1, d_model=8)
+    )
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(6.0)  # away from uniform, so problems differ
+    config = GRPOConfig(max_new_tokens=2, temperature=temperature)
+    env = GRPOEnvironment(task, problems, problems, CharPolicy(model, tok), config)
+    exact = env.exact_pass1()
+    assert exact.shape == (8,) and np.ptp(exact) > 0.01 and 0.01 < exact.mean() < 0.99
+    samples = 3000  # Monte Carlo at the same temperature, graded by the task
+    comps = env._sample(env._test_prompts, temperature, np.random.default_rng(2), samples)
+    correct = np.array(
+        [
+            task.grade(problems[j // samples], env.policy.decode(c)).correct
+            for j, c in enumerate(comps)
+        ]
+    ).reshape(8, samples)
+    se = np.sqrt(exact * (1 - exact) / samples)
+    assert np.all(np.abs(correct.mean(axis=1) - exact) < 4.5 * se + 1e-9)
+    assert env.evaluate(np.random.default_rng(0))["eval/pass1_exact"] == pytest.approx(exact.mean())
+
+
+def test_exact_pass1_refused_without_a_unique_answer():
+    countdown = make_task("countdown")
+    pool, test = make_splits(countdown, 10, 4, 0)
+    tok = CharTokenizer(countdown.alphabet)
+    model = TinyLM(
+        ModelConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, d_model=8, n_head=1)
+    )
+    env = GRPOEnvironment(
+        countdown, pool, test, CharPolicy(model, tok), GRPOConfig(max_new_tokens=4)
+    )
+    with pytest.raises(ValueError, match="unique answer"):
+        env.exact_pass1()
+    assert "eval/pass1_exact" not in env.evaluate(np.random.default_rng(0))

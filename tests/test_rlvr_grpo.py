@@ -169,4 +169,4 @@ def test_update_skips_zero_advantage_rows_without_changing_the_gradient():
     metrics = grpo_update(policy, sgd, batch, adv, config)
     for name, p in policy.model.named_parameters():
         torch.testing.assert_close(p.detach() - before[name], want[name], rtol=1e-5, atol=1e-7)
-    assert metrics["train/loss"] == pytest.approx(float(loss), rel=1e-6)
+    assert metrics["train/loss"] == pytest.approx(float(loss.detach()), rel=1e-6)

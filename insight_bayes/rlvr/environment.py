@@ -128,6 +128,17 @@ class GRPOEnvironment:
             if n_lp
             else None
         )
+        # exact pass@1 where each test problem has one correct completion (solution + eos)
+        self._exact_batch = (
+            build_batch(
+                self._test_prompts,
+                [policy.completion_ids(p.solution) for p in self.test],
+                policy.pad_id,
+                self.device,
+            )
+            if self.test and getattr(task, "unique_answer", False)
+            else None
+        )
         self._tokens = 0
         self._generation_seconds = 0.0
         self._last_logprob = self._answer_logprob()
@@ -199,6 +210,7 @@ class GRPOEnvironment:
                 "train/correct": float(rollout.correct.mean()),
                 "eval/answer_logprob": logprob,
                 "eval/answer_logprob_gain": logprob - self._last_logprob,
+                **self._exact_metrics(),
             }
         )
         self._last_logprob = logprob
@@ -231,7 +243,35 @@ class GRPOEnvironment:
             "eval/pass1": float(correct.mean()),
             "eval/greedy": float(greedy_correct.mean()),
             "eval/solved_share": float((correct.max(axis=1) > 0).mean()),
+            **self._exact_metrics(),
         }
+
+    def exact_pass1(self) -> np.ndarray:
+        r"""Exact held-out pass@1 per test problem at the rollout temperature.
+
+        .. math::
+            \text{pass@1}_j = \exp \sum_t \log \pi(y_{j,t} \mid x_j, y_{j,<t}),
+
+        the probability of sampling the unique solution ``y_j`` followed by ``<eos>``: one
+        forward pass, no sampling noise. Only for tasks whose answer is unique
+        (``task.unique_answer``); raises ``ValueError`` otherwise.
+        """
+        batch = self._exact_batch
+        if batch is None:
+            raise ValueError(
+                f"exact pass@1 needs a task with a unique answer and a test set; "
+                f"task {self.task.name!r} has unique_answer="
+                f"{getattr(self.task, 'unique_answer', False)}, {len(self.test)} test problems"
+            )
+        with torch.no_grad():
+            logp = self.policy.logprobs(batch.tokens, batch.valid, self.grpo.temperature)
+        mask = batch.completion.to(logp.dtype)
+        return torch.exp((logp * mask).sum(dim=1)).double().cpu().numpy()
+
+    def _exact_metrics(self) -> dict[str, float]:
+        if self._exact_batch is None:
+            return {}
+        return {"eval/pass1_exact": float(self.exact_pass1().mean())}
 
     # ----------------------------------------------------------- helpers
     def pool_success_rates(self, samples: int, rng: np.random.Generator) -> np.ndarray:

@@ -57,14 +57,16 @@ class HFPolicy:
             ids = ids[: ids.index(self.eos_id)]
         return self.tokenizer.decode(ids, skip_special_tokens=True).replace(" ", "")
 
-    def logprobs(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    def logprobs(
+        self, tokens: torch.Tensor, valid: torch.Tensor, temperature: float = 1.0
+    ) -> torch.Tensor:
         out = self.model(
             input_ids=tokens,
             attention_mask=valid.long(),
             position_ids=positions_from_valid(valid),
             use_cache=False,
         )
-        logp = torch.log_softmax(out.logits[:, :-1].float(), dim=-1)
+        logp = torch.log_softmax(out.logits[:, :-1].float() / temperature, dim=-1)
         return logp.gather(-1, tokens[:, 1:, None]).squeeze(-1)
 
     @torch.no_grad()

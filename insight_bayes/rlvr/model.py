@@ -195,11 +195,35 @@ def positions_from_valid(valid: torch.Tensor) -> torch.Tensor:
     return (valid.long().cumsum(dim=1) - 1).clamp(min=0)
 
 
-def token_logprobs(model: TinyLM, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """``log p(tokens[:, t+1] | tokens[:, :t+1])`` for every ``t``: shape ``(B, T - 1)``."""
+def _suppressed(logits: torch.Tensor, suppress: Sequence[int]) -> torch.Tensor:
+    """``logits`` with the ``suppress`` token ids at ``-inf`` (never sampled)."""
+    if not suppress:
+        return logits
+    logits = logits.clone()
+    logits[..., list(suppress)] = float("-inf")
+    return logits
+
+
+def token_logprobs(
+    model: TinyLM,
+    tokens: torch.Tensor,
+    valid: torch.Tensor,
+    temperature: float = 1.0,
+    suppress: Sequence[int] = (),
+) -> torch.Tensor:
+    """``log p(tokens[:, t+1] | tokens[:, :t+1])`` for every ``t``: shape ``(B, T - 1)``.
+
+    ``p`` is ``softmax(logits / temperature)`` over the tokens not in ``suppress``: the
+    distribution :func:`generate` samples with the same arguments.
+    """
     logits, _ = model(tokens, positions_from_valid(valid), valid)
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    return logp.gather(-1, tokens[:, 1:, None]).squeeze(-1)
+    logits = _suppressed(logits[:, :-1].float(), suppress)
+    logp = torch.log_softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)
+    out = logp.gather(-1, tokens[:, 1:, None]).squeeze(-1)
+    if suppress:  # targets that are never sampled (padding, <bos>) are never trained on
+        never = torch.isin(tokens[:, 1:], torch.as_tensor(list(suppress), device=tokens.device))
+        out = out.masked_fill(never, 0.0)
+    return out
 
 
 @torch.no_grad()
@@ -214,6 +238,7 @@ def generate(
     generator: torch.Generator | None = None,
     use_cache: bool = True,
     repeats: int = 1,
+    suppress: Sequence[int] = (),
 ) -> torch.Tensor:
     """Sample completions of a batch of prompts (``repeats`` of each, rows grouped).
 
@@ -223,7 +248,7 @@ def generate(
     recomputed (same distribution, for testing). With ``repeats = K`` (GRPO's group)
     each prompt is encoded once and its cache shared by its ``K`` samples: row
     ``i K + j`` is sample ``j`` of prompt ``i``, as if each prompt had been listed ``K``
-    times.
+    times. Token ids in ``suppress`` (e.g. ``<bos>`` and ``<pad>``) are never sampled.
 
     Returns
     -------
@@ -262,7 +287,7 @@ def generate(
                 )
         else:
             logits, _ = model(tokens, positions, valid)
-        logits = logits[:, -1].float()
+        logits = _suppressed(logits[:, -1].float(), suppress)
         if temperature == 0:
             nxt = logits.argmax(dim=-1)
         else:

@@ -47,12 +47,20 @@ class Policy(Protocol):
         """Sampled completions, ``repeats`` per prompt (row ``i repeats + j`` is sample
         ``j`` of prompt ``i``), shape ``(B repeats, L)``, ``pad_id`` after ``eos_id``."""
 
-    def logprobs(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """Per-token ``log p(tokens[:, t+1] | tokens[:, :t+1])``, shape ``(B, T - 1)``."""
+    def logprobs(
+        self, tokens: torch.Tensor, valid: torch.Tensor, temperature: float = 1.0
+    ) -> torch.Tensor:
+        """Per-token ``log p(tokens[:, t+1] | tokens[:, :t+1])``, shape ``(B, T - 1)``, at
+        the sampling ``temperature``."""
 
 
 class CharPolicy:
-    """:class:`TinyLM` with a :class:`CharTokenizer` (``<bos>`` prompt ``answer`` ``<eos>``)."""
+    """:class:`TinyLM` with a :class:`CharTokenizer` (``<bos>`` prompt ``answer`` ``<eos>``).
+
+    The policy's actions are the task's characters and ``<eos>``: ``<bos>`` and ``<pad>``
+    are never sampled (their logits are masked in sampling and in log-probabilities
+    alike), so a completion's probability is that of its text followed by ``<eos>``.
+    """
 
     def __init__(self, model: TinyLM, tokenizer: CharTokenizer) -> None:
         if model.config.vocab_size != tokenizer.vocab_size:
@@ -64,6 +72,7 @@ class CharPolicy:
         self.tokenizer = tokenizer
         self.eos_id = tokenizer.eos_id
         self.pad_id = tokenizer.pad_id
+        self.suppress = (tokenizer.bos_id, tokenizer.pad_id)
 
     def prompt_ids(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, bos=True)
@@ -84,7 +93,8 @@ class CharPolicy:
             temperature=temperature,
             generator=generator,
             repeats=repeats,
+            suppress=self.suppress,
         )
 
-    def logprobs(self, tokens, valid):
-        return token_logprobs(self.model, tokens, valid)
+    def logprobs(self, tokens, valid, temperature=1.0):
+        return token_logprobs(self.model, tokens, valid, temperature, self.suppress)
