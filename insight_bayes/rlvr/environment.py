@@ -256,17 +256,42 @@ class GRPOEnvironment:
         forward pass, no sampling noise. Only for tasks whose answer is unique
         (``task.unique_answer``); raises ``ValueError`` otherwise.
         """
-        batch = self._exact_batch
-        if batch is None:
+        return self.exact_success("test").detach().double().cpu().numpy()
+
+    def exact_success(
+        self, split: str = "test", ids: np.ndarray | None = None, *, grad: bool = False
+    ) -> torch.Tensor:
+        """Exact success probability of each problem of ``split`` (``"test"`` or ``"pool"``;
+        ``ids`` selects some), as a tensor; with ``grad`` it carries the graph, so that
+        its gradient with respect to the policy's parameters can be taken."""
+        if not getattr(self.task, "unique_answer", False):
             raise ValueError(
-                f"exact pass@1 needs a task with a unique answer and a test set; "
-                f"task {self.task.name!r} has unique_answer="
-                f"{getattr(self.task, 'unique_answer', False)}, {len(self.test)} test problems"
+                f"exact pass@1 needs a task with a unique answer; task {self.task.name!r} "
+                f"has unique_answer={getattr(self.task, 'unique_answer', False)}"
             )
-        with torch.no_grad():
+        if split == "test":
+            if self._exact_batch is None:
+                raise ValueError("exact pass@1 needs a test set; this environment has none")
+            batch = self._exact_batch
+            if ids is not None:
+                idx = torch.as_tensor(check_ids(ids, "ids", len(self.test)), device=self.device)
+                batch = type(batch)(batch.tokens[idx], batch.valid[idx], batch.completion[idx])
+        elif split == "pool":
+            chosen = (
+                np.arange(self.pool_size) if ids is None else check_ids(ids, "ids", self.pool_size)
+            )
+            batch = build_batch(
+                [self._pool_prompts[i] for i in chosen],
+                [self.policy.completion_ids(self.pool[i].solution) for i in chosen],
+                self.policy.pad_id,
+                self.device,
+            )
+        else:
+            raise ValueError(f"split must be 'test' or 'pool', got {split!r}")
+        with torch.set_grad_enabled(grad):
             logp = self.policy.logprobs(batch.tokens, batch.valid, self.grpo.temperature)
-        mask = batch.completion.to(logp.dtype)
-        return torch.exp((logp * mask).sum(dim=1)).double().cpu().numpy()
+            mask = batch.completion.to(logp.dtype)
+            return torch.exp((logp * mask).sum(dim=1))
 
     def _exact_metrics(self) -> dict[str, float]:
         if self._exact_batch is None:
