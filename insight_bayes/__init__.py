@@ -28,7 +28,6 @@ from insight_bayes.loop import (
     SelectionConfig,
     SelectionLoop,
     StepRecord,
-    records_to_frames,
 )
 from insight_bayes.rewards import binarize_rewards, informative_groups
 from insight_bayes.selectors import (
@@ -69,7 +68,6 @@ __all__ = [
     "make_selector",
     "mutual_information",
     "mutual_information_asymptotic",
-    "records_to_frames",
     "register_selector",
     "top_m",
     "wmi_score",

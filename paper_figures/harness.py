@@ -27,9 +27,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from insight_bayes.results.targets import bootstrap_speedups
 from paper_figures.curves import curves_by_rule, interval_by_rule, interval_legend
 from paper_figures.style import apply_style, ordered_rules
-from simulations.speedup import bootstrap_speedups
 
 __all__ = [
     "SMOKE_CONFIG",

@@ -18,11 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from insight_bayes.results.targets import bootstrap_speedups, steps_to_target, summary_table
 from paper_figures.curves import curves_by_rule, interval_by_rule, interval_legend
 from paper_figures.style import apply_style, ordered_rules
 from paper_figures.tables import fmt_interval
 from simulations.scenarios import Scenario, get_scenario
-from simulations.speedup import bootstrap_speedups, steps_to_target, summary_table
 
 __all__ = [
     "SimResults",
@@ -121,7 +121,7 @@ def load_simulation(results: Path, quick: bool, fit_posterior: bool = True) -> S
     steps = steps[steps["scenario"] == scenario.key].reset_index(drop=True)
     stt, sp, summary = _analyse(steps, scenario)
     if posterior is None and fit_posterior and not quick:
-        from insight_bayes.models.speedup import fit_speedup
+        from insight_bayes.models.speedup_fit import fit_speedup
 
         fit = fit_speedup(stt, baseline="random")
         posterior = fit.summary

@@ -2,7 +2,7 @@
 
 Colours are the Okabe-Ito palette (colour-blind safe); every rule also gets its own
 line style and marker, so the figures read in black and white. Functions take tidy
-tables (as written by :mod:`simulations.sweep` and :mod:`simulations.speedup`), draw on
+tables (as written by :mod:`simulations.sweep` and :mod:`insight_bayes.results.targets`), draw on
 a given or new matplotlib ``Axes`` and return it; they never save or show.
 """
 
@@ -132,8 +132,8 @@ def forest_plot(
 ) -> Any:
     """Speed-up of each rule with its interval, on a log axis with a line at 1.
 
-    Works with :func:`simulations.speedup.bootstrap_speedups` (defaults) and with the
-    posterior summary of :func:`insight_bayes.models.speedup.fit_speedup`
+    Works with :func:`insight_bayes.results.bootstrap_speedups` (defaults) and with the
+    posterior summary of :func:`insight_bayes.models.speedup_fit.fit_speedup`
     (``estimate="speedup_median", low="hdi_low", high="hdi_high"``).
     """
     for col in (estimate, low, high, "rule"):

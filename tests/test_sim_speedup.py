@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from simulations.speedup import bootstrap_speedups, steps_to_target, summary_table
 
 

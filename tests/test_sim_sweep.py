@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from simulations.store import ResultStore, RunKey
 
 from insight_bayes.selectors import selector_from_label as parse_rule
 from simulations.scenarios import derive_seed, get_scenario
-from simulations.store import ResultStore, RunKey
 from simulations.sweep import RunSpec, run_one, run_sweep
 
 RULES = ["random", "insight", "mopps", "dynamic-sampling"]
