@@ -17,7 +17,7 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("insight_bayes.demo", "print the selection table of every rule on a small pool"),
     "sweep": ("simulations.cli", "simulate every rule over seeds on a scenario; speed-ups"),
-    "rlvr-study": ("insight_bayes.rlvr.study", "GRPO rules x seeds from one cached warm-up"),
+    "rlvr-study": ("insight_bayes.rlvr.study_cli", "GRPO rules x seeds from one cached warm-up"),
     "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
 }
 

@@ -109,7 +109,7 @@ def load_harness(results: Path, quick: bool = False) -> HarnessResults:
     ``quick`` changes nothing here (the smoke study is already tiny); it is accepted so
     that every loader has the same signature.
     """
-    from insight_bayes.rlvr.records import steps_to_target
+    from insight_bayes.results.targets import steps_to_target
 
     results = Path(results)
     folder = results / STUDY_FOLDER
