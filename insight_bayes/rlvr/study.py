@@ -36,7 +36,14 @@ if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays
     from insight_bayes.results.runner import RunReport
     from insight_bayes.results.store import ResultStore
 
-__all__ = ["StudyJob", "StudyResult", "load_config", "run_study", "run_study_job"]
+__all__ = [
+    "StudyJob",
+    "StudyResult",
+    "load_config",
+    "run_study",
+    "run_study_job",
+    "study_jobs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +96,27 @@ class StudyResult:
     out: Path
     report: RunReport
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def study_jobs(
+    config: StudyConfig, device: str, cache_dir: str | None, threads: int | None = None
+) -> list:
+    """The study's runs as :class:`~insight_bayes.results.runner.Job` s, seed-major (a
+    study stopped early has every rule at the first seeds). Each asks for one CPU, and
+    one GPU when ``device`` is ``cuda`` (what a Ray cluster schedules on)."""
+    from insight_bayes.results.runner import Job
+    from insight_bayes.results.store import RunKey
+
+    resources: dict[str, float] = {"num_cpus": 1} | ({"num_gpus": 1} if device == "cuda" else {})
+    return [
+        Job(
+            RunKey(config.key, rule, seed),
+            StudyJob(config, rule, seed, device, cache_dir, threads),
+            resources,
+        )
+        for seed in config.study.seeds
+        for rule in config.study.rules
+    ]
 
 
 def _device_name(device: str) -> str:
@@ -170,8 +198,8 @@ def run_study(
         One progress bar over runs.
     """
     from insight_bayes.results.io import build_manifest, utc_now
-    from insight_bayes.results.runner import Job, run_jobs
-    from insight_bayes.results.store import ResultStore, RunKey
+    from insight_bayes.results.runner import run_jobs
+    from insight_bayes.results.store import ResultStore
     from insight_bayes.rlvr.harness import harness_for, pool_table, resolve_device
     from insight_bayes.rlvr.sft import default_cache_dir
 
@@ -190,17 +218,7 @@ def run_study(
         store.write_table("pool", pool_table(harness, config.study.pool_rate_samples))
 
     study = config.study
-    resources: dict[str, float] = {"num_cpus": 1} | ({"num_gpus": 1} if device == "cuda" else {})
-    # seed-major order: a study stopped early has every rule at the first seeds
-    jobs = [
-        Job(
-            RunKey(config.key, rule, seed),
-            StudyJob(config, rule, seed, device, cache, threads),
-            resources,
-        )
-        for seed in study.seeds
-        for rule in study.rules
-    ]
+    jobs = study_jobs(config, device, cache, threads)
     keys = [job.key for job in jobs]
 
     def manifest(status: str) -> dict[str, Any]:
