@@ -66,9 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``insight-bayes sweep``."""
-    from insight_bayes.results.reader import analysis_summary
     from insight_bayes.results.store import ResultStore
-    from insight_bayes.results.targets import summary_table
+    from insight_bayes.results.targets import analysis_summary, summary_table
     from simulations.scenarios import SCENARIOS, get_scenario
     from simulations.sweep import run_sweep
 

@@ -76,3 +76,28 @@ def test_a_folder_written_before_the_results_layer_still_reads(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(old))
     res = load_results(tmp_path)
     assert (res.kind, res.metric, res.target) == ("sweep", "eval/accuracy", 0.6)
+
+
+@pytest.mark.parametrize("name", ["insight_bayes.results.schema", "insight_bayes.results.targets"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(
+        importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE
+    )
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_readme_results_example_runs(monkeypatch, capsys):
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = [
+        b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "load_results" in b
+    ]
+    assert len(blocks) == 1
+    monkeypatch.chdir(ROOT)
+    exec(compile(blocks[0], "README.md", "exec"), {})  # noqa: S102
+    out = capsys.readouterr().out
+    assert "sweep eval/accuracy 0.6" in out and "study eval/pass1 0.45" in out

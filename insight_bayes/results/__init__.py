@@ -43,7 +43,7 @@ _LAZY = {
     "summary_table": "targets",
     "prompt_information": "prompts",
     "Results": "reader",
-    "analysis_summary": "reader",
+    "analysis_summary": "targets",
     "load_results": "reader",
 }
 

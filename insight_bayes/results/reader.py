@@ -23,11 +23,11 @@ import pandas as pd
 from insight_bayes.results.io import MANIFEST_FORMAT
 from insight_bayes.results.schema import check_steps
 from insight_bayes.results.targets import (
+    analysis_summary,
     auc_table,
     bootstrap_speedups,
     speedup_curve,
     steps_to_target,
-    summary_table,
 )
 
 __all__ = ["Results", "load_results"]
@@ -118,39 +118,6 @@ class Results:
         return analysis_summary(
             self.steps, self.target, metric=self.metric, baseline=self.baseline, n_boot=n_boot
         )[1]
-
-
-def analysis_summary(
-    steps: pd.DataFrame,
-    target: float,
-    *,
-    metric: str,
-    baseline: str = "random",
-    n_boot: int = 2000,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(steps_to_target, summary)`` at ``target``: what both CLIs write and print.
-
-    ``summary`` is :func:`~insight_bayes.results.targets.summary_table` with the
-    speed-ups in steps (``speedup, ci_low, ci_high, ...``) and in rollouts
-    (``rollout_speedup, rollout_ci_low, rollout_ci_high``).
-    """
-    stt = steps_to_target(steps, target, metric=metric)
-    speedups = bootstrap_speedups(stt, baseline=baseline, n_boot=n_boot)
-    table = summary_table(steps, speedups, metric=metric)
-    if "rollouts_to_target" in stt.columns:
-        keys = [c for c in ("scenario", "target", "rule") if c in speedups.columns]
-        per_rollout = bootstrap_speedups(
-            stt, baseline=baseline, measure="rollouts_to_target", n_boot=n_boot
-        )[[*keys, "speedup", "ci_low", "ci_high"]]
-        per_rollout = per_rollout.rename(
-            columns={
-                "speedup": "rollout_speedup",
-                "ci_low": "rollout_ci_low",
-                "ci_high": "rollout_ci_high",
-            }
-        )
-        table = table.merge(per_rollout, on=keys, how="left")
-    return stt, table
 
 
 def _analysis_settings(manifest: dict[str, Any], kind: str) -> tuple[str, float, str]:

@@ -133,7 +133,7 @@ def gather(store: ResultStore, config: StudyConfig, keys: list) -> dict[str, pd.
 
     from insight_bayes.results.io import atomic_write_bytes
     from insight_bayes.results.prompts import prompt_information
-    from insight_bayes.results.reader import analysis_summary
+    from insight_bayes.results.targets import analysis_summary
 
     steps, choices = store.consolidate(keys)
     if steps.empty:
