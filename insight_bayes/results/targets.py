@@ -138,10 +138,13 @@ def steps_to_target(
     return pd.DataFrame(rows)
 
 
-def _cost_column(stt: pd.DataFrame, measure: str) -> str:
-    if measure not in _COSTS or measure not in stt.columns:
-        present = [c for c in _COSTS if c in stt.columns]
-        raise ValueError(f"measure must be one of {present} (a column of stt), got {measure!r}")
+def _cost_column(reached: pd.DataFrame, measure: str) -> str:
+    if measure not in _COSTS or measure not in reached.columns:
+        present = [c for c in _COSTS if c in reached.columns]
+        raise ValueError(
+            f"measure must be one of {present} (a column of the steps-to-target table), "
+            f"got {measure!r}"
+        )
     return measure
 
 
@@ -151,7 +154,7 @@ def _percentile_interval(boot: np.ndarray, level: float) -> tuple[float, float]:
 
 
 def bootstrap_speedups(
-    stt: pd.DataFrame,
+    reached: pd.DataFrame,
     *,
     baseline: str = "random",
     measure: str = "steps_to_target",
@@ -163,7 +166,7 @@ def bootstrap_speedups(
 
     Parameters
     ----------
-    stt : DataFrame
+    reached : DataFrame
         Output of :func:`steps_to_target` (one or several targets and scenarios).
     baseline : str
         Rule label of the reference (Random).
@@ -186,10 +189,10 @@ def bootstrap_speedups(
     """
     n_boot = check_int(n_boot, "n_boot", min_value=100)
     level = check_real(level, "level", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    measure = _cost_column(stt, measure)
+    measure = _cost_column(reached, measure)
     gen = as_generator(rng)
-    groups = _group_keys(stt)
-    parts = stt.groupby(groups, sort=False) if groups else [((), stt)]
+    groups = _group_keys(reached)
+    parts = reached.groupby(groups, sort=False) if groups else [((), reached)]
     rows = []
     for gkey, sdf in parts:
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
@@ -246,9 +249,9 @@ def speedup_curve(
     (same columns, with ``target``). A rule's advantage that holds only at low targets
     (early learning) or only at high ones shows up here and not at a single target.
     """
-    stt = steps_to_target(steps, targets, metric=metric)
+    reached = steps_to_target(steps, targets, metric=metric)
     return bootstrap_speedups(
-        stt, baseline=baseline, measure=measure, n_boot=n_boot, level=level, rng=rng
+        reached, baseline=baseline, measure=measure, n_boot=n_boot, level=level, rng=rng
     )
 
 
