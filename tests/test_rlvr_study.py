@@ -193,14 +193,16 @@ def test_resume_after_a_crash(tmp_path, monkeypatch):
         run_study(load_config(raw), out, device="cpu", cache_dir=cache, progress=False)
 
 
-def test_seeds_repeat_exactly(tmp_path):
+def test_seeds_repeat_exactly_in_process_and_in_worker_processes(tmp_path):
     raw = _raw()
-    raw["study"]["rules"] = ["insight"]
+    raw["study"]["rules"] = ["random", "insight"]
     raw["loop"]["steps"] = 2
     config = load_config(raw)
     kw = {"device": "cpu", "cache_dir": tmp_path / "c", "progress": False}
     a = run_study(config, tmp_path / "a", **kw).tables
-    b = run_study(config, tmp_path / "b", **kw).tables
+    pooled = run_study(config, tmp_path / "b", workers=2, threads=1, **kw)
+    assert len(pooled.report.trained) == 2
+    b = pooled.tables
     pd.testing.assert_frame_equal(_strip(a["steps"]), _strip(b["steps"]))
     pd.testing.assert_frame_equal(a["choices"], b["choices"])
 
