@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from insight_bayes.loop import SelectionLoop
-from insight_bayes.rlvr.study import _Harness, load_config, resolve_device
+from insight_bayes.rlvr.config import load_config
+from insight_bayes.rlvr.harness import Harness, resolve_device
 
 
 def _sync(device: str) -> None:
@@ -27,10 +28,10 @@ def _sync(device: str) -> None:
 
 def bench(
     config_path: str, device: str, steps: int, rules: list[str]
-) -> tuple[list[dict], _Harness]:
+) -> tuple[list[dict], Harness]:
     config = load_config(config_path)
     device = resolve_device(device)
-    harness = _Harness(config, device, None, progress=False)
+    harness = Harness(config, device, None, progress=False)
     rows = []
 
     # generation throughput: one step's worth of rollouts (M prompts x K samples)

@@ -28,7 +28,6 @@ from insight_bayes.loop import (
     SelectionConfig,
     SelectionLoop,
     StepRecord,
-    records_to_frames,
 )
 from insight_bayes.rewards import (
     Rollout,
@@ -83,7 +82,6 @@ __all__ = [
     "make_selector",
     "mutual_information",
     "mutual_information_asymptotic",
-    "records_to_frames",
     "register_selector",
     "selector_from_label",
     "top_m",

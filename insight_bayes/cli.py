@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("insight_bayes.demo", "print the selection table of every rule on a small pool"),
     "sweep": ("simulations.cli", "simulate every rule over seeds on a scenario; speed-ups"),
     "ablations": ("simulations.ablations_cli", "the five ablations of InSight; their table"),
-    "rlvr-study": ("insight_bayes.rlvr.study", "GRPO rules x seeds from one cached warm-up"),
+    "rlvr-study": ("insight_bayes.rlvr.study_cli", "GRPO rules x seeds from one cached warm-up"),
     "sweep-like-study": (
         "simulations.harness_like",
         "simulate a harness study's rules on a pool shaped like its warm-up rates",

@@ -34,7 +34,7 @@ from insight_bayes.rewards import RewardMode, Rollout, binarize_rewards, informa
 from insight_bayes.selectors import Selector, draw_candidates, selector_from_label
 from insight_bayes.validation import check_int, check_real
 
-__all__ = ["LoopConfig", "SelectionConfig", "SelectionLoop", "StepRecord", "records_to_frames"]
+__all__ = ["LoopConfig", "SelectionConfig", "SelectionLoop", "StepRecord"]
 
 log = logging.getLogger(__name__)
 
@@ -377,54 +377,3 @@ class SelectionLoop:
         self.select_rng.bit_generator.state = state["select_rng"]
         self.env_rng.bit_generator.state = state["env_rng"]
         self.step_count = int(state["step"])
-
-
-def records_to_frames(records: list[StepRecord]) -> tuple[Any, Any]:
-    """Tidy tables of a run: ``(steps, choices)`` as pandas DataFrames.
-
-    ``steps`` has one row per record (see :meth:`StepRecord.summary`); ``choices`` one
-    row per chosen prompt: step, rule, seed, prompt_id, rank, alpha, beta (before the
-    update), score, successes, trials. Requires pandas (``pip install insight-bayes[sim]``).
-    """
-    import pandas as pd
-
-    steps = pd.DataFrame([r.summary() for r in records])
-    parts = []
-    for r in records:
-        if r.ids.size == 0:
-            continue
-        parts.append(
-            pd.DataFrame(
-                {
-                    "step": r.step,
-                    "rule": r.rule,
-                    "seed": r.seed,
-                    "prompt_id": r.ids,
-                    "rank": np.arange(r.ids.size),
-                    "alpha": r.alpha_before,
-                    "beta": r.beta_before,
-                    "score": r.scores,
-                    "successes": r.successes,
-                    "trials": r.trials,
-                }
-            )
-        )
-    choices = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(
-            columns=[
-                "step",
-                "rule",
-                "seed",
-                "prompt_id",
-                "rank",
-                "alpha",
-                "beta",
-                "score",
-                "successes",
-                "trials",
-            ]
-        )
-    )
-    return steps, choices

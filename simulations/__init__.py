@@ -30,13 +30,13 @@ _LAZY = {
     "PAPER_RULES": "insight_bayes.selectors",
     "run_one": "simulations.sweep",
     "run_sweep": "simulations.sweep",
-    "ResultStore": "simulations.store",
+    "ResultStore": "insight_bayes.results.store",
     "Scenario": "simulations.scenarios",
     "available_scenarios": "simulations.scenarios",
     "get_scenario": "simulations.scenarios",
-    "bootstrap_speedups": "simulations.speedup",
-    "steps_to_target": "simulations.speedup",
-    "summary_table": "simulations.speedup",
+    "bootstrap_speedups": "insight_bayes.results.targets",
+    "steps_to_target": "insight_bayes.results.targets",
+    "summary_table": "insight_bayes.results.targets",
 }
 
 

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from insight_bayes.results.targets import bootstrap_speedups, steps_to_target, summary_table
 from simulations.scenarios import Scenario, get_scenario
-from simulations.speedup import bootstrap_speedups, steps_to_target, summary_table
 from simulations.sweep import run_sweep
 
 __all__ = [
@@ -188,7 +188,7 @@ def ablation_table(
 
     Steps-to-target uses each variant scenario's own ``target_accuracy``; the speed-up
     is versus ``baseline`` on the same scenario and seeds (paired bootstrap, see
-    :func:`simulations.speedup.bootstrap_speedups`).
+    :func:`insight_bayes.results.bootstrap_speedups`).
 
     Returns
     -------

@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``insight-bayes ablations``."""
     import pandas as pd
 
+    from insight_bayes.results import ResultStore, atomic_write_bytes
     from simulations.ablations import ablation_plan, ablation_table, run_ablations
-    from simulations.store import ResultStore, atomic_write_bytes
 
     plan = ablation_plan(args.base)
     steps = run_ablations(

@@ -2,8 +2,10 @@
 summary table (final accuracy, informative share, rollouts, steps-to-target and the
 speed-up of every rule versus Random with bootstrap intervals).
 
-Re-running the same command resumes: only missing runs are simulated. Results land in
-OUT as tidy Parquet tables (steps.parquet, runs/...), summary.csv and manifest.json.
+Re-running the same command resumes: only missing runs are simulated, and the command
+says how many runs it trained and how many it resumed. Results land in OUT as tidy
+Parquet tables (steps.parquet, runs/...), steps_to_target.csv, summary.csv and
+manifest.json (read them back with insight_bayes.results.load_results).
 """
 
 from __future__ import annotations
@@ -52,15 +54,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also fit the hierarchical censored PyMC model of steps-to-target",
     )
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=1000,
+        help="NUTS draws and tuning steps per chain of --bayes (default 1000)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``insight-bayes sweep``."""
+    from insight_bayes.results.store import ResultStore
+    from insight_bayes.results.targets import analysis_summary, summary_table
     from simulations.scenarios import SCENARIOS, get_scenario
-    from simulations.speedup import bootstrap_speedups, steps_to_target, summary_table
-    from simulations.store import ResultStore
     from simulations.sweep import run_sweep
 
     if args.list or not args.scenario:
@@ -79,10 +87,7 @@ def run(args: argparse.Namespace) -> int:
         choices=args.choices,
         progress=not args.no_progress,
     )
-    print(
-        f"{len(result.ran)} runs simulated, {len(result.skipped)} already complete, "
-        f"{result.seconds:.1f} s -> {result.out}"
-    )
+    print(f"{result.report.describe()} -> {result.out}")
     target = scenario.target_accuracy if args.target is None else args.target
     store = ResultStore(out)
     steps = result.steps
@@ -93,25 +98,9 @@ def run(args: argparse.Namespace) -> int:
         with _wide_display():
             print(table.drop(columns=["scenario"]).round(3).to_string(index=False))
         return 0
-    stt = steps_to_target(steps, target)
-    speedups = bootstrap_speedups(stt, baseline=args.baseline, n_boot=args.n_boot)
-    table = summary_table(steps, speedups)
-    if "rollouts_to_target" in stt.columns:
-        per_rollout = bootstrap_speedups(
-            stt, baseline=args.baseline, measure="rollouts_to_target", n_boot=args.n_boot
-        )
-        per_rollout = per_rollout[["scenario", "rule", "speedup", "ci_low", "ci_high"]]
-        table = table.merge(
-            per_rollout.rename(
-                columns={
-                    "speedup": "rollout_speedup",
-                    "ci_low": "rollout_ci_low",
-                    "ci_high": "rollout_ci_high",
-                }
-            ),
-            on=["scenario", "rule"],
-            how="left",
-        )
+    stt, table = analysis_summary(
+        steps, target, metric="eval/accuracy", baseline=args.baseline, n_boot=args.n_boot
+    )
     stt.to_csv(result.out / "steps_to_target.csv", index=False)
     table.to_csv(result.out / "summary.csv", index=False)
     shown = [
@@ -121,19 +110,25 @@ def run(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     with _wide_display():
         print(
-            f"\nsteps to eval/accuracy >= {target}: speed-up vs {args.baseline} in steps and "
-            "in rollouts (95% paired bootstrap over seeds; censored runs count at the horizon)"
+            f"\nsteps to eval/accuracy >= {target} (interpolated between evaluations): "
+            f"speed-up vs {args.baseline} in steps and in rollouts (95% paired bootstrap "
+            "over seeds; censored runs count at the horizon)"
         )
         print(table[[c for c in shown if c in table]].round(3).to_string(index=False))
     if args.bayes:
-        from insight_bayes.models.speedup import fit_speedup
+        from insight_bayes.models.speedup_fit import fit_speedup
 
-        fit = fit_speedup(stt, baseline=args.baseline)
+        fit = fit_speedup(stt, baseline=args.baseline, draws=args.draws, tune=args.draws)
         fit.summary.to_csv(result.out / "speedup_posterior.csv", index=False)
         print("\nhierarchical censored log-normal model: posterior speed-up vs baseline")
         print(fit.summary.round(3).to_string(index=False))
     manifest = store.read_manifest()
-    manifest["analysis"] = {"target": target, "baseline": args.baseline, "n_boot": args.n_boot}
+    manifest["analysis"] = {
+        "metric": "eval/accuracy",
+        "target": target,
+        "baseline": args.baseline,
+        "n_boot": args.n_boot,
+    }
     store.write_manifest(manifest)
     return 0
 

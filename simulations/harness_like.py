@@ -34,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from insight_bayes.analysis.ranking import simulator_scenario, starting_rates
-    from simulations.speedup import summary_table
-    from simulations.store import ResultStore, atomic_write_bytes
+    from insight_bayes.results import ResultStore, atomic_write_bytes, summary_table
     from simulations.sweep import run_sweep
 
     study = Path(args.study)

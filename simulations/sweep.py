@@ -8,8 +8,10 @@ Its random streams depend only on ``(scenario, rule, seed)``:
 * the loop (selection and environment streams) on ``derive_seed(scenario, rule, seed)``.
 
 So a run gives the same tables whichever backend or number of workers ran it (timing
-columns ``*_seconds`` aside). Results go to a :class:`~simulations.store.ResultStore`;
-re-running a sweep only runs what is missing.
+columns ``*_seconds`` aside). Runs go through the one runner
+(:func:`insight_bayes.results.runner.run_jobs`) into a
+:class:`~insight_bayes.results.store.ResultStore`; re-running a sweep only runs what is
+missing.
 
 >>> from simulations.sweep import run_sweep
 >>> result = run_sweep("quick", ["random", "insight"], seeds=2, out="/tmp/quick",
@@ -18,30 +20,25 @@ re-running a sweep only runs what is missing.
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import logging
-import multiprocessing
 import os
-import platform
-import subprocess
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from insight_bayes.beta import beta_entropy, mutual_information
 from insight_bayes.loop import SelectionLoop
+from insight_bayes.results.io import build_manifest, plain
+from insight_bayes.results.runner import Job, RunReport, run_jobs
+from insight_bayes.results.schema import RunTables
+from insight_bayes.results.store import ResultStore, RunKey
 from insight_bayes.selectors import PAPER_RULES, selector_from_label
 from insight_bayes.validation import check_int
 from simulations.scenarios import Scenario, derive_seed, get_scenario
-from simulations.store import ResultStore, RunKey
 
 __all__ = [
     "PAPER_RULES",
@@ -52,9 +49,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-TIMING_COLUMNS = ("selection_seconds", "step_seconds")
 
 
 @dataclass(frozen=True)
@@ -78,13 +72,11 @@ class RunSpec:
 def run_one(spec: RunSpec) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
     """Run one simulation; return ``(steps, choices or None, info)``.
 
-    Besides the loop's own columns, ``steps`` gets the scenario key, the sweep seed
-    (``seed``; the derived loop seed is ``run_seed``) and two information columns:
-    ``info/expected_gain`` (sum over chosen prompts of ``I_K(alpha, beta)`` before the
-    update, nats; Eq. 13) and ``info/entropy_drop`` (sum of the realised decrease of
-    the Beta entropy ``H(before) - H(after)``, nats; Eq. 11).
+    The tables follow :mod:`insight_bayes.results.schema` (built by its
+    :class:`~insight_bayes.results.schema.RunTables`): ``seed`` is the sweep seed and
+    ``run_seed`` the derived loop seed; ``info/expected_gain`` and ``info/entropy_drop``
+    are the predicted and realised information of the chosen prompts (nats).
     """
-    started = time.perf_counter()
     scenario = spec.scenario
     env = scenario.build_env(spec.seed)
     loop = SelectionLoop(
@@ -95,91 +87,45 @@ def run_one(spec: RunSpec) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str,
         seed=spec.loop_seed,
         rule=spec.rule,
     )
-    k = scenario.loop.k
-    rows: list[dict[str, Any]] = []
-    choice_parts: list[dict[str, np.ndarray]] = []
+    tables = RunTables(
+        scenario.key,
+        seed=spec.seed,
+        run_seed=spec.loop_seed,
+        k=scenario.loop.k,
+        keep_choices=spec.choices,
+    )
     for record in loop.iter_steps():
-        row = record.summary()
-        if record.ids.size:
-            a0, b0 = record.alpha_before, record.beta_before
-            a1, b1 = loop.belief.alpha[record.ids], loop.belief.beta[record.ids]
-            row["info/expected_gain"] = float(np.sum(mutual_information(a0, b0, k)))
-            row["info/entropy_drop"] = float(np.sum(beta_entropy(a0, b0) - beta_entropy(a1, b1)))
-            if spec.choices:
-                choice_parts.append(
-                    {
-                        "step": np.full(record.ids.size, record.step),
-                        "prompt_id": record.ids,
-                        "rank": np.arange(record.ids.size),
-                        "alpha": a0,
-                        "beta": b0,
-                        "score": record.scores,
-                        "successes": record.successes,
-                        "trials": record.trials,
-                    }
-                )
-        rows.append(row)
-    steps = pd.DataFrame(rows)
-    steps.insert(0, "scenario", scenario.key)
-    steps["seed"] = spec.seed
-    steps["run_seed"] = str(spec.loop_seed)
-    choices = None
-    if spec.choices:
-        cols = {n: np.concatenate([p[n] for p in choice_parts]) for n in choice_parts[0]}
-        choices = pd.DataFrame(cols)
-        choices.insert(0, "seed", spec.seed)
-        choices.insert(0, "rule", spec.rule)
-        choices.insert(0, "scenario", scenario.key)
-    info = {"wall_seconds": time.perf_counter() - started, "run_seed": str(spec.loop_seed)}
-    return steps, choices, info
-
-
-def _run_payload(spec: RunSpec) -> tuple[RunKey, pd.DataFrame, pd.DataFrame | None, dict]:
-    steps, choices, info = run_one(spec)
-    return spec.key, steps, choices, info
+        tables.add(record, loop.belief)
+    steps, choices = tables.frames()
+    return steps, choices, {"run_seed": str(spec.loop_seed)}
 
 
 @dataclass
 class SweepResult:
-    """What :func:`run_sweep` did: folder, runs done now and skipped, consolidated steps."""
+    """What :func:`run_sweep` did: folder, runs trained now and resumed, consolidated steps."""
 
     out: Path
-    ran: list[RunKey]
-    skipped: list[RunKey]
+    report: RunReport
     steps: pd.DataFrame
     seconds: float
 
+    @property
+    def ran(self) -> list[RunKey]:
+        """Runs simulated by this call."""
+        return self.report.trained
 
-def _git_revision() -> str | None:
-    here = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if rev.returncode != 0:
-        return None
-    return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def _plain(obj: Any) -> Any:
-    """``obj`` as it reads back from JSON (for comparing configurations)."""
-    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+    @property
+    def skipped(self) -> list[RunKey]:
+        """Runs already complete in the folder (resumed)."""
+        return self.report.resumed
 
 
 def _check_same_configuration(store: ResultStore, scenarios: Sequence[Scenario]) -> None:
     """Refuse to mix runs of two configurations that share a scenario key."""
-    stored = store.read_manifest().get("scenarios", {})
+    manifest = store.read_manifest()
+    stored = manifest.get("config", {}).get("scenarios") or manifest.get("scenarios", {})
     for s in scenarios:
-        if s.key in stored and stored[s.key] != _plain(s.to_dict()):
+        if s.key in stored and stored[s.key] != plain(s.to_dict()):
             raise ValueError(
                 f"{store.root} holds runs of scenario {s.key} with a different configuration; "
                 "bump the scenario's version or use another results folder"
@@ -196,28 +142,28 @@ def _manifest(
     complete: int,
     expected: int,
 ) -> dict[str, Any]:
-    from insight_bayes import __version__
-
     old = store.read_manifest()
-    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    known = {**old.get("scenarios", {}), **{s.key: _plain(s.to_dict()) for s in scenarios}}
-    return {
-        "format": "insight-bayes-sweep/1",
-        "created": old.get("created", now),
-        "updated": now,
-        "package_version": __version__,
-        "git_revision": _git_revision(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scenarios": known,
-        "rules": list(rules),
-        "seeds": list(seeds),
-        "seed_derivation": "pool: derive_seed(scenario_key, 'pool', seed); "
-        "loop: derive_seed(scenario_key, rule, seed) (SHA-256, simulations.scenarios)",
-        "backend": backend,
-        "workers": workers,
-        "runs": {"complete": complete, "expected": expected},
+    known = old.get("config", {}).get("scenarios") or old.get("scenarios", {})
+    known = {**known, **{s.key: plain(s.to_dict()) for s in scenarios}}
+    analysis = {
+        "metric": "eval/accuracy",
+        "target": scenarios[0].target_accuracy,
+        "baseline": "random",
+        **old.get("analysis", {}),
     }
+    return build_manifest(
+        "sweep",
+        {"scenarios": known},
+        rules=list(rules),
+        seeds=list(seeds),
+        analysis=analysis,
+        previous=old,
+        seed_derivation="pool: derive_seed(scenario_key, 'pool', seed); "
+        "loop: derive_seed(scenario_key, rule, seed) (SHA-256, simulations.scenarios)",
+        backend=backend,
+        workers=workers,
+        runs={"complete": complete, "expected": expected},
+    )
 
 
 def run_sweep(
@@ -243,7 +189,7 @@ def run_sweep(
     seeds : int or iterable of int
         ``N`` means seeds ``0 .. N-1``.
     out : path
-        Results folder (see :mod:`simulations.store`); resumed if it exists.
+        Results folder (see :mod:`insight_bayes.results.store`); resumed if it exists.
     backend : {"local", "ray"}
         Local process pool, or Ray (uses a running Ray instance if one is initialised,
         else starts a local one with ``workers`` CPUs and stops it afterwards).
@@ -276,8 +222,6 @@ def run_sweep(
     )
     if backend not in ("local", "ray"):
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
-    if start_method not in ("forkserver", "spawn"):
-        raise ValueError(f"start_method must be 'forkserver' or 'spawn', got {start_method!r}")
     workers = check_int(workers or os.cpu_count() or 1, "workers", min_value=1)
 
     store = ResultStore(out)
@@ -285,45 +229,22 @@ def run_sweep(
     specs = [
         RunSpec(s, r, seed, choices) for s in scenario_list for r in rule_list for seed in seed_list
     ]
-    keys = [spec.key for spec in specs]
-    todo = [spec for spec in specs if not store.is_complete(spec.key)]
-    skipped = [spec.key for spec in specs if spec not in todo]
+    jobs = [Job(spec.key, spec) for spec in specs]
+    complete = sum(store.is_complete(job.key) for job in jobs)
     store.write_manifest(
-        _manifest(
-            scenario_list, rule_list, seed_list, backend, workers, store, len(skipped), len(specs)
-        )
+        _manifest(scenario_list, rule_list, seed_list, backend, workers, store, complete, len(jobs))
     )
-    log.info("sweep: %d runs, %d already complete, %d to run", len(specs), len(skipped), len(todo))
-    ran: list[RunKey] = []
-    bar = tqdm(total=len(specs), initial=len(skipped), desc="sweep", disable=not progress)
-
-    def _store(result: tuple[RunKey, pd.DataFrame, pd.DataFrame | None, dict]) -> None:
-        key, steps, choice_df, info = result
-        store.write_run(key, steps, choice_df, meta=info)
-        ran.append(key)
-        bar.update(1)
-
-    try:
-        if not todo:
-            pass
-        elif backend == "ray":
-            _run_ray(todo, workers, _store)
-        elif workers == 1 or len(todo) == 1:
-            for spec in todo:
-                _store(_run_payload(spec))
-        else:
-            ctx = multiprocessing.get_context(start_method)
-            with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-                futures = [pool.submit(_run_payload, spec) for spec in todo]
-                for future in as_completed(futures):
-                    _store(future.result())
-    finally:
-        bar.close()
-    steps = store.load_steps(keys)
-    if not steps.empty:
-        steps = steps.sort_values(["scenario", "rule", "seed", "step"], kind="stable")
-        steps = steps.reset_index(drop=True)
-        store.write_table("steps", steps)
+    report = run_jobs(
+        jobs,
+        run_one,
+        store,
+        backend=backend,
+        workers=workers,
+        start_method=start_method,
+        progress=progress,
+        desc="sweep",
+    )
+    steps, _ = store.consolidate(job.key for job in jobs)
     store.write_manifest(
         _manifest(
             scenario_list,
@@ -333,33 +254,9 @@ def run_sweep(
             workers,
             store,
             len(store.completed()),
-            len(specs),
+            len(jobs),
         )
     )
     return SweepResult(
-        out=store.root,
-        ran=ran,
-        skipped=skipped,
-        steps=steps,
-        seconds=time.perf_counter() - started,
+        out=store.root, report=report, steps=steps, seconds=time.perf_counter() - started
     )
-
-
-def _run_ray(todo: list[RunSpec], workers: int, store_fn: Any) -> None:
-    try:
-        import ray
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError("backend='ray' needs Ray: pip install 'insight-bayes[ray]'") from exc
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    try:
-        remote = ray.remote(num_cpus=1)(_run_payload)
-        pending = [remote.remote(spec) for spec in todo]
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            for ref in done:
-                store_fn(ray.get(ref))
-    finally:
-        if started_here:
-            ray.shutdown()

@@ -11,7 +11,6 @@ from insight_bayes import (
     LoopConfig,
     SelectionLoop,
     available_selectors,
-    records_to_frames,
 )
 from insight_bayes.rewards import Rollout
 
@@ -107,26 +106,6 @@ def test_graded_rewards_are_binarised_as_configured():
     rec_f = frac.step()
     # Each failure counts 0.1 in fractional mode.
     np.testing.assert_allclose(rec_f.successes, rec.successes + 0.1 * (4 - rec.successes))
-
-
-def test_records_to_frames_is_tidy(env):
-    records = SelectionLoop(
-        env, "insight", LoopConfig(m=5, k=4, steps=3, eval_every=1), seed=0
-    ).run(progress=False)
-    steps, choices = records_to_frames(records)
-    assert len(steps) == 4 and len(choices) == 15
-    assert {
-        "step",
-        "rule",
-        "seed",
-        "train_reward",
-        "informative_share",
-        "rollouts",
-        "eval/mean_rate",
-        "belief/mean_abs_error",
-    } <= set(steps.columns)
-    assert list(choices.columns[:5]) == ["step", "rule", "seed", "prompt_id", "rank"]
-    assert (choices.groupby("step")["rank"].max() == 4).all()
 
 
 @pytest.mark.parametrize(

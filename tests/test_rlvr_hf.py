@@ -124,5 +124,5 @@ def test_study_with_model_path(hf_dir, tmp_path):
         "study": {"rules": ["random"], "seeds": [0], "target": 0.5, "pool_rate_samples": 1},
     }
     config = load_config(raw, model_path=str(hf_dir))
-    tables = run_study(config, tmp_path / "out", device="cpu", progress=False)
+    tables = run_study(config, tmp_path / "out", device="cpu", progress=False).tables
     assert sorted(tables["steps"]["step"]) == [0, 1, 2]

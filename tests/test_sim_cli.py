@@ -17,18 +17,36 @@ def test_sweep_command_writes_results_and_resumes(tmp_path, capsys):
     argv += ["--workers", "1", "--out", str(out), "--no-progress", "--n-boot", "200"]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "6 runs simulated, 0 already complete" in text
+    assert "6 runs trained, 0 resumed (already complete)" in text
     assert "insight:mu=0.1" in text and "speedup" in text
     steps = pd.read_parquet(out / "steps.parquet")
     assert set(steps["rule"]) == {"random", "insight", "insight:mu=0.1"}
     assert steps.groupby(["rule", "seed"])["step"].max().eq(30).all()
     summary = pd.read_csv(out / "summary.csv")
     assert summary.set_index("rule").loc["random", "speedup"] == 1.0
+    stt = pd.read_csv(out / "steps_to_target.csv")
+    assert len(stt) == 6 and {"rollouts_to_target", "censored", "horizon"} <= set(stt)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["analysis"]["target"] == get_scenario("quick").target_accuracy
+    assert manifest["analysis"]["metric"] == "eval/accuracy"
     assert "git_revision" in manifest and manifest["runs"]["complete"] == 6
     assert main(argv) == 0
-    assert "0 runs simulated, 6 already complete" in capsys.readouterr().out
+    assert "0 runs trained, 6 resumed (already complete)" in capsys.readouterr().out
+
+
+def test_sweep_bayes_path_fits_and_saves_the_posterior(tmp_path, capsys):
+    # what `make run` runs, kept small: 2 rules x 3 seeds, 100 draws per chain
+    out = tmp_path / "bayes"
+    argv = ["sweep", "quick", "--rules", "random,insight", "--seeds", "3", "--workers", "1"]
+    argv += ["--out", str(out), "--no-progress", "--n-boot", "200", "--bayes", "--draws", "100"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "hierarchical censored log-normal model" in text
+    posterior = pd.read_csv(out / "speedup_posterior.csv")
+    assert set(posterior["rule"]) == {"random", "insight"}
+    assert {"hdi_low", "hdi_high", "p_faster"} <= set(posterior.columns)
+    row = posterior.set_index("rule").loc["insight"]
+    assert row["hdi_low"] <= row["speedup_median"] <= row["hdi_high"]
 
 
 def test_sweep_command_lists_scenarios(capsys):
@@ -67,7 +85,7 @@ def test_lazy_package_api_and_no_pymc_outside_models():
     with pytest.raises(AttributeError, match="no attribute"):
         simulations.nope  # noqa: B018
     code = (
-        "import sys, simulations.sweep, simulations.speedup, simulations.analytic, "
+        "import sys, simulations.sweep, insight_bayes.results.targets, simulations.analytic, "
         "insight_bayes.cli; print('pymc' in sys.modules, 'ray' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[1]

@@ -1,23 +1,22 @@
-"""Sweeps: determinism across backends and workers, the resumable store, kill and resume."""
+"""Sweeps: seeds, determinism across backends and workers, resume after a failing run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
-import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from insight_bayes.results import ResultStore
 from insight_bayes.selectors import selector_from_label as parse_rule
+from simulations import sweep
 from simulations.scenarios import derive_seed, get_scenario
-from simulations.store import ResultStore, RunKey
 from simulations.sweep import RunSpec, run_one, run_sweep
 
 RULES = ["random", "insight", "mopps", "dynamic-sampling"]
@@ -29,15 +28,49 @@ def _strip(df: pd.DataFrame) -> pd.DataFrame:
     return df[keep].sort_values(["rule", "seed", "step"]).reset_index(drop=True)
 
 
-def test_derive_seed_is_stable_and_distinct():
-    assert derive_seed("quick@v1", "insight", 0) == derive_seed("quick@v1", "insight", 0)
-    assert derive_seed("quick@v1", "insight", 0) != derive_seed("quick@v1", "random", 0)
-    assert 0 <= derive_seed("x") < 2**63
-    # pinned value: sha256("quick@v1|insight|0")[:8] little-endian >> 1, computed by hand
-    import hashlib
+def test_seeds_pair_pools_across_rules_and_separate_runs():
+    s = get_scenario("quick")
+    runs = {
+        (rule, seed): run_one(RunSpec(s, rule, seed))[0]
+        for rule, seed in [("insight", 1), ("insight:mu=0.1", 1), ("random", 1), ("insight", 2)]
+    }
 
-    expected = int.from_bytes(hashlib.sha256(b"quick@v1|insight|0").digest()[:8], "little") >> 1
-    assert derive_seed("quick@v1", "insight", 0) == expected
+    def start(rule, seed):  # held-out accuracy before training: a function of the pool only
+        df = runs[(rule, seed)]
+        return df.loc[df.step == 0, "eval/accuracy"].item()
+
+    # a rule or its parameters never change the pool a seed draws
+    assert start("insight", 1) == start("insight:mu=0.1", 1) == start("random", 1)
+    # another seed draws another pool
+    assert start("insight", 2) != start("insight", 1)
+    np.testing.assert_array_equal(s.build_env(1).rates, s.build_env(1).rates)
+    assert not np.array_equal(s.build_env(1).rates, s.build_env(2).rates)
+    # each (rule, seed) runs on its own loop seed, so a parameter change is a new run
+    seeds = {key: df["run_seed"].iloc[0] for key, df in runs.items()}
+    assert len(set(seeds.values())) == 4
+    assert runs[("insight", 1)]["chosen_score"].iloc[1:].tolist() != (
+        runs[("insight:mu=0.1", 1)]["chosen_score"].iloc[1:].tolist()
+    )
+    # the same run again gives the same tables
+    again = run_one(RunSpec(s, "insight", 1))[0]
+    pd.testing.assert_frame_equal(_strip(again), _strip(runs[("insight", 1)]))
+
+
+def test_derived_seeds_do_not_depend_on_the_process():
+    # not Python's salted hash(): two interpreters with different hash seeds agree
+    code = "from simulations.scenarios import derive_seed; print(derive_seed('quick@v1', 'a', 3))"
+    values = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for hash_seed in ("1", "2")
+    }
+    assert values == {str(derive_seed("quick@v1", "a", 3))}
+    assert 0 <= derive_seed("quick@v1", "a", 3) < 2**63
 
 
 def test_parse_rule_with_parameters():
@@ -68,9 +101,10 @@ def test_local_workers_give_identical_results(tmp_path):
     pd.testing.assert_frame_equal(_strip(one.steps), _strip(two.steps))
     manifest = json.loads((tmp_path / "w2" / "manifest.json").read_text())
     assert manifest["runs"] == {"complete": 8, "expected": 8}
-    assert manifest["seeds"] == [0, 1]
-    assert "quick@v1" in manifest["scenarios"]
-    assert manifest["package_version"]
+    assert manifest["seeds"] == [0, 1] and manifest["kind"] == "sweep"
+    assert "quick@v1" in manifest["config"]["scenarios"]
+    assert manifest["package_version"] and manifest["git_revision"]
+    assert manifest["analysis"]["metric"] == "eval/accuracy"
     # a second call does nothing
     again = run_sweep("quick", RULES, 2, tmp_path / "w2", workers=2, progress=False)
     assert again.ran == [] and len(again.skipped) == 8
@@ -91,76 +125,37 @@ def test_ray_backend_gives_identical_results(tmp_path):
     pd.testing.assert_frame_equal(_strip(local.steps), _strip(remote.steps))
 
 
-def test_half_written_runs_are_never_complete(tmp_path):
-    store = ResultStore(tmp_path)
-    key = RunKey("quick@v1", "random", 3)
-    steps = pd.DataFrame({"step": [0, 1], "x": [0.1, 0.2]})
-    folder = tmp_path / key.folder()
-    folder.mkdir(parents=True)
-    # a table without its marker
-    steps.to_parquet(folder / "seed-0003.steps.parquet")
-    assert not store.is_complete(key)
-    # a truncated marker
-    (folder / "seed-0003.done.json").write_text('{"sizes": {"steps": ')
-    assert not store.is_complete(key)
-    store.write_run(key, steps)
-    assert store.is_complete(key)
-    assert store.completed() == [key]
-    # a table truncated after the marker was written
-    path = folder / "seed-0003.steps.parquet"
-    path.write_bytes(path.read_bytes()[:10])
-    assert not store.is_complete(key)
-    assert store.load_steps().empty
-
-
-_KILL_SCRIPT = textwrap.dedent(
-    """
-    import dataclasses, sys
-    from simulations.scenarios import get_scenario
-    from simulations.sweep import run_sweep
+def test_a_failing_run_stops_the_sweep_and_resume_loses_nothing(tmp_path, monkeypatch):
     s = get_scenario("quick")
-    s = s.with_changes(loop=dataclasses.replace(s.loop, steps=150))
-    run_sweep(s, ["random", "insight"], 12, sys.argv[1], workers=1, progress=False)
-    """
-)
+    s = s.with_changes(loop=dataclasses.replace(s.loop, steps=10))
+    rules, out = ["random", "insight"], tmp_path / "failed"
+    real, calls = sweep.run_one, []
 
+    def fail_on_fourth(spec):
+        calls.append(spec.key)
+        if len(calls) == 4:
+            raise RuntimeError("the machine went away")
+        return real(spec)
 
-def test_killed_sweep_resumes_and_loses_nothing(tmp_path):
-    import dataclasses
-
-    out = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(out)], env=env, cwd=ROOT)
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            done = list(out.glob("runs/*/*/*.done.json"))
-            if len(done) >= 3 or proc.poll() is not None:
-                break
-            time.sleep(0.01)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    monkeypatch.setattr(sweep, "run_one", fail_on_fourth)
+    with pytest.raises(RuntimeError, match="went away"):
+        run_sweep(s, rules, 3, out, workers=1, progress=False)
     store = ResultStore(out)
     finished = store.completed()
-    assert 3 <= len(finished) < 24, "the sweep must be killed mid-way"
+    assert finished == sorted(calls[:3])  # the runs before the failure, complete
     written = {k: store.load_steps([k]) for k in finished}
 
-    s = get_scenario("quick")
-    s = s.with_changes(loop=dataclasses.replace(s.loop, steps=150))
-    resumed = run_sweep(s, ["random", "insight"], 12, out, workers=1, progress=False)
-    assert len(resumed.skipped) == len(finished)
-    assert len(resumed.ran) == 24 - len(finished)
-    assert set(resumed.ran).isdisjoint(finished)
-    for key, df in written.items():  # what was written before the kill is untouched
+    monkeypatch.setattr(sweep, "run_one", real)
+    resumed = run_sweep(s, rules, 3, out, workers=1, progress=False)
+    assert sorted(resumed.skipped) == finished
+    assert len(resumed.ran) == 6 - 3 and set(resumed.ran).isdisjoint(finished)
+    for key, df in written.items():  # what was written before the failure is untouched
         pd.testing.assert_frame_equal(store.load_steps([key]), df)
-    fresh = run_sweep(s, ["random", "insight"], 12, tmp_path / "fresh", workers=1, progress=False)
+    fresh = run_sweep(s, rules, 3, tmp_path / "fresh", workers=1, progress=False)
     pd.testing.assert_frame_equal(_strip(resumed.steps), _strip(fresh.steps))
 
 
 def test_sweep_refuses_to_mix_configurations_under_one_key(tmp_path):
-    import dataclasses
-
     s = get_scenario("quick")
     run_sweep(s, ["random"], 1, tmp_path, workers=1, progress=False)
     changed = s.with_changes(loop=dataclasses.replace(s.loop, steps=5))
@@ -169,7 +164,7 @@ def test_sweep_refuses_to_mix_configurations_under_one_key(tmp_path):
     bumped = changed.with_changes(version=2)
     result = run_sweep(bumped, ["random"], 1, tmp_path, workers=1, progress=False)
     assert set(result.steps["scenario"]) == {"quick@v2"}
-    assert set(json.loads((tmp_path / "manifest.json").read_text())["scenarios"]) == {
+    assert set(json.loads((tmp_path / "manifest.json").read_text())["config"]["scenarios"]) == {
         "quick@v1",
         "quick@v2",
     }

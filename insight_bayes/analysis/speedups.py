@@ -1,22 +1,24 @@
 """Steps-to-target and paired bootstrap speed-ups, per training step and per rollout.
 
 The speed-up of a rule is ``mean(T_baseline) / mean(T_rule)`` over seeds, where ``T`` is
-the number of training steps (or rollouts) to reach the accuracy target; censored runs
-count at their horizon. The definitions live in :mod:`simulations.speedup` (bootstrap)
-and :mod:`insight_bayes.rlvr.records` (a study's steps-to-target); this module only puts
-the per-step and per-rollout speed-ups of a sweep or of a study side by side.
+the (interpolated) number of training steps, or rollouts, to reach the accuracy target;
+censored runs count at their horizon. The definitions live in
+:mod:`insight_bayes.results.targets`; this module only puts the per-step and per-rollout
+speed-ups of a sweep or of a study side by side for the figures and notebooks.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from simulations.speedup import bootstrap_speedups, steps_to_target, summary_table
+from insight_bayes.results.targets import analysis_summary, bootstrap_speedups
 
 __all__ = ["speedups_per_step_and_rollout", "study_tables", "sweep_tables"]
 
-#: The label a study's runs get in the ``scenario`` column (one study, one scenario).
-STUDY_SCENARIO = "harness"
+_SPEEDUP_COLUMNS = (
+    "n_seeds", "n_censored", "mean_cost", "speedup", "ci_low", "ci_high", "p_faster",
+    "paired", "rollout_speedup", "rollout_ci_low", "rollout_ci_high",
+)  # fmt: skip
 
 
 def speedups_per_step_and_rollout(
@@ -28,7 +30,7 @@ def speedups_per_step_and_rollout(
     ----------
     stt : DataFrame
         Steps-to-target per (scenario, rule, seed) with ``steps_to_target`` and
-        ``rollouts_to_target`` columns (see :func:`simulations.speedup.steps_to_target`).
+        ``rollouts_to_target`` columns (see :func:`insight_bayes.results.steps_to_target`).
     baseline : str
         The reference rule (Random).
     n_boot : int
@@ -37,18 +39,19 @@ def speedups_per_step_and_rollout(
     Returns
     -------
     DataFrame
-        The columns of :func:`simulations.speedup.bootstrap_speedups` (per step), plus
+        The columns of :func:`insight_bayes.results.bootstrap_speedups` (per step), plus
         ``rollout_speedup, rollout_ci_low, rollout_ci_high`` (per rollout).
     """
+    keys = [c for c in ("scenario", "target", "rule") if c in stt.columns]
     per_step = bootstrap_speedups(stt, baseline=baseline, n_boot=n_boot)
     per_rollout = bootstrap_speedups(
         stt, baseline=baseline, measure="rollouts_to_target", n_boot=n_boot
     )
-    per_rollout = per_rollout[["scenario", "rule", "speedup", "ci_low", "ci_high"]].rename(
+    per_rollout = per_rollout[[*keys, "speedup", "ci_low", "ci_high"]].rename(
         columns={"speedup": "rollout_speedup", "ci_low": "rollout_ci_low",
                  "ci_high": "rollout_ci_high"}
     )  # fmt: skip
-    return per_step.merge(per_rollout, on=["scenario", "rule"])
+    return per_step.merge(per_rollout, on=keys)
 
 
 def sweep_tables(
@@ -67,13 +70,15 @@ def sweep_tables(
     Returns
     -------
     stt, speedups, summary : DataFrame
-        :func:`simulations.speedup.steps_to_target`, :func:`speedups_per_step_and_rollout`
-        and :func:`simulations.speedup.summary_table` with ``ms_per_step`` (mean wall
+        :func:`insight_bayes.results.steps_to_target`, :func:`speedups_per_step_and_rollout`
+        and :func:`insight_bayes.results.summary_table` with ``ms_per_step`` (mean wall
         time of a training step, milliseconds) added.
     """
-    stt = steps_to_target(steps, target)
-    speedups = speedups_per_step_and_rollout(stt, baseline=baseline, n_boot=n_boot)
-    summary = summary_table(steps, speedups)
+    stt, summary = analysis_summary(
+        steps, target, metric="eval/accuracy", baseline=baseline, n_boot=n_boot
+    )
+    keys = [c for c in ("scenario", "target", "rule") if c in summary.columns]
+    speedups = summary[[*keys, *(c for c in _SPEEDUP_COLUMNS if c in summary.columns)]]
     seconds = steps[steps["step"] > 0].groupby("rule")["step_seconds"].mean()
     summary["ms_per_step"] = summary["rule"].map(seconds) * 1e3
     return stt, speedups, summary
@@ -92,13 +97,9 @@ def study_tables(
     Returns
     -------
     stt, speedups : DataFrame
-        :func:`insight_bayes.rlvr.records.steps_to_target` of ``metric >= target``, and
-        :func:`speedups_per_step_and_rollout` with ``scenario`` set to ``"harness"``.
+        :func:`insight_bayes.results.steps_to_target` of ``metric >= target``, and the
+        speed-ups per step and per rollout (the study's own ``scenario`` label).
     """
-    from insight_bayes.rlvr.records import steps_to_target as study_steps_to_target
-
-    stt = study_steps_to_target(steps, target, metric=metric)
-    speedups = speedups_per_step_and_rollout(
-        stt.assign(scenario=STUDY_SCENARIO), baseline=baseline, n_boot=n_boot
-    )
-    return stt, speedups
+    stt, summary = analysis_summary(steps, target, metric=metric, baseline=baseline, n_boot=n_boot)
+    keys = [c for c in ("scenario", "target", "rule") if c in summary.columns]
+    return stt, summary[[*keys, *(c for c in _SPEEDUP_COLUMNS if c in summary.columns)]]

@@ -1,6 +1,6 @@
 """Bayesian analysis models (PyMC / ArviZ). Importing this package imports PyMC.
 
-Install with ``pip install insight-bayes[bayes]``. Modules: :mod:`.speedup` (censored
+Install with ``pip install insight-bayes[bayes]``. Modules: :mod:`.speedup_fit` (censored
 hierarchical model of steps-to-target), :mod:`.beta_binomial` (the Beta-Binomial model of
 one prompt: a Monte Carlo route to Eq. 13 and the NUTS posterior of its success rate),
 :mod:`.information_regression` (realised gain on the difficulty and evidence terms).
@@ -21,7 +21,7 @@ from insight_bayes.models.information_regression import (
     fit_information_regression,
     information_terms,
 )
-from insight_bayes.models.speedup import SpeedupFit, fit_speedup
+from insight_bayes.models.speedup_fit import SpeedupFit, fit_speedup
 
 __all__ = [
     "ConvergenceError",

@@ -22,7 +22,7 @@ outcome ``(y - mean(y)) / sd(y)`` with weakly informative priors (coefficients a
 intercept ``N(0, 2)``, noise ``HalfNormal(2)``), and reported on the outcome's scale:
 ``coef`` per unit of the predictor (``b_j = sd(y) b^z_j / sd_j``) and ``coef_std`` per
 standard deviation of the predictor (``sd(y) b^z_j``, comparable between terms).
-Convergence is checked as in :mod:`insight_bayes.models.speedup` (r-hat, bulk/tail ESS,
+Convergence is checked as in :mod:`insight_bayes.models.speedup_fit` (r-hat, bulk/tail ESS,
 divergences).
 """
 
@@ -83,7 +83,7 @@ class RegressionFit:
         One row per term and ``intercept``/``sigma``: ``mean, sd, hdi_low, hdi_high,
         coef_std`` (per SD of the predictor), ``p_positive``, ``r_hat``, ``ess_bulk``.
     diagnostics : dict
-        As :func:`insight_bayes.models.speedup.check_convergence`.
+        As :func:`insight_bayes.models.speedup_fit.check_convergence`.
     converged : bool
     n_obs : int
     """

@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from insight_bayes.rewards import Rollout
+from insight_bayes.rlvr.config import EvalConfig
 from insight_bayes.rlvr.grpo import (
     GRPOConfig,
     build_batch,
@@ -37,37 +37,6 @@ from insight_bayes.validation import check_ids, check_int
 __all__ = ["EvalConfig", "GRPOEnvironment"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """Held-out evaluation settings.
-
-    Attributes
-    ----------
-    samples : int
-        Sampled completions per test problem; ``eval/pass1`` is their mean success.
-    temperature : float
-        Sampling temperature of the evaluation (the rollout temperature by default 1.0).
-    logprob_problems : int
-        Test problems whose reference solutions' mean log-probability per token
-        (``eval/answer_logprob``) is measured after every step (cheap, deterministic;
-        it gives each step's own held-out gain). 0 turns it off.
-    batch_size : int
-        Largest generation batch (rows) in evaluation and rollouts.
-    """
-
-    samples: int = 4
-    temperature: float = 1.0
-    logprob_problems: int = 64
-    batch_size: int = 1024
-
-    def __post_init__(self) -> None:
-        check_int(self.samples, "samples", min_value=1)
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
-        check_int(self.logprob_problems, "logprob_problems", min_value=0)
-        check_int(self.batch_size, "batch_size", min_value=1)
 
 
 class GRPOEnvironment:

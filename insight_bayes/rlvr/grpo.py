@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from insight_bayes.rewards import ADVANTAGE_DDOF
+from insight_bayes.rlvr.config import GRPOConfig
 from insight_bayes.rlvr.model import left_pad
-from insight_bayes.validation import check_int, check_real
 
 __all__ = [
     "GRPOConfig",
@@ -38,62 +38,6 @@ __all__ = [
     "make_optimizer",
     "make_scheduler",
 ]
-
-
-@dataclass(frozen=True)
-class GRPOConfig:
-    """GRPO settings.
-
-    Attributes
-    ----------
-    lr : float
-        AdamW learning rate (after the warm-up ramp).
-    lr_warmup_steps : int
-        Steps of a linear ramp of the learning rate from ``lr / lr_warmup_steps`` to
-        ``lr`` (0: none). Adam's first steps move every weight by about ``lr``
-        whatever its gradient, which can knock a small warmed-up model off its policy.
-    weight_decay : float
-        AdamW decoupled weight decay.
-    clip_eps : float
-        PPO clip range ``e`` of the policy ratio.
-    kl_coef : float
-        Weight ``beta`` of the KL term to the warm-up (reference) policy; 0 turns it off
-        and no reference model is kept.
-    max_grad_norm : float
-        Global gradient-norm clip.
-    updates_per_step : int
-        Optimiser steps on each batch of rollouts (1: the ratio is 1 at the update and
-        the clip never binds, the on-policy case of the paper).
-    temperature : float
-        Sampling temperature of the rollouts (1.0 in the paper).
-    max_new_tokens : int
-        Longest completion sampled.
-    adv_eps : float
-        ``eps`` of the advantage normalisation.
-    """
-
-    lr: float = 1e-4
-    lr_warmup_steps: int = 0
-    weight_decay: float = 0.0
-    clip_eps: float = 0.2
-    kl_coef: float = 0.0
-    max_grad_norm: float = 1.0
-    updates_per_step: int = 1
-    temperature: float = 1.0
-    max_new_tokens: int = 16
-    adv_eps: float = 1e-6
-
-    def __post_init__(self) -> None:
-        check_real(self.lr, "lr", low=0.0, low_inclusive=False)
-        check_int(self.lr_warmup_steps, "lr_warmup_steps", min_value=0)
-        check_real(self.weight_decay, "weight_decay", low=0.0)
-        check_real(self.clip_eps, "clip_eps", low=0.0, low_inclusive=False)
-        check_real(self.kl_coef, "kl_coef", low=0.0)
-        check_real(self.max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
-        check_int(self.updates_per_step, "updates_per_step", min_value=1)
-        check_real(self.temperature, "temperature", low=0.0, low_inclusive=False)
-        check_int(self.max_new_tokens, "max_new_tokens", min_value=1)
-        check_real(self.adv_eps, "adv_eps", low=0.0, low_inclusive=False)
 
 
 # ------------------------------------------------------------------ pure pieces

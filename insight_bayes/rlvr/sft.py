@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,51 +26,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from insight_bayes.rlvr.config import WarmupConfig
 from insight_bayes.rlvr.grpo import build_batch
 from insight_bayes.rlvr.model import ModelConfig, TinyLM
 from insight_bayes.rlvr.policy import CharPolicy
 from insight_bayes.rlvr.tasks.base import Task
 from insight_bayes.rlvr.tokenizer import CharTokenizer
-from insight_bayes.validation import check_int, check_real
 
 __all__ = ["WarmupConfig", "default_cache_dir", "warmup_key", "warm_up"]
 
 log = logging.getLogger(__name__)
 
 _FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class WarmupConfig:
-    """Supervised warm-up settings.
-
-    Attributes
-    ----------
-    steps : int
-        AdamW steps (the fixed stopping point).
-    batch_size : int
-        Problems per step (fresh problems each step, drawn from ``seed``).
-    lr : float
-        Peak learning rate (linear ramp over the first 10% of steps, then linear decay
-        to 10% of the peak at the last step, so the stopping point is not a noisy iterate).
-    weight_decay : float
-        AdamW weight decay.
-    seed : int
-        Seed of the weights' initialisation and of the training problems.
-    """
-
-    steps: int = 300
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.01
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_int(self.steps, "steps", min_value=0)
-        check_int(self.batch_size, "batch_size", min_value=1)
-        check_real(self.lr, "lr", low=0.0, low_inclusive=False)
-        check_real(self.weight_decay, "weight_decay", low=0.0)
-        check_int(self.seed, "seed", min_value=0)
 
 
 def default_cache_dir() -> Path:

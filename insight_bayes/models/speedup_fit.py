@@ -95,7 +95,7 @@ def fit_speedup(
     ----------
     stt : DataFrame
         Columns ``rule, seed, steps_to_target, censored`` and ``horizon`` (as from
-        :func:`simulations.speedup.steps_to_target`), one scenario.
+        :func:`insight_bayes.results.steps_to_target`), one scenario.
     baseline : str
         Reference rule (Random).
     draws, tune, chains, cores : int

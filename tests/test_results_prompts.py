@@ -1,4 +1,4 @@
-"""Per-prompt information tables and steps-to-target on hand-made records."""
+"""The per-prompt information table on hand-made choices and steps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from insight_bayes.rlvr.records import prompt_information, speedups, steps_to_target
+from insight_bayes.results import prompt_information
 
 
 def _steps(rule, seed, pass1, logprob_gain=None):
@@ -42,7 +42,6 @@ def test_prompt_information_by_hand():
         }
     )
     steps = _steps("insight", 0, [0.1, np.nan, 0.3, 0.6], logprob_gain=[np.nan, 0.2, -0.1, 0.05])
-    steps.loc[1, "eval/pass1"] = np.nan
     out = prompt_information(choices, steps, k=8)
     row = out[(out.step == 1) & (out.prompt_id == 4)].iloc[0]
     assert row.success_rate == 0.25
@@ -54,36 +53,32 @@ def test_prompt_information_by_hand():
     assert out[out.step == 3].interval_pass1_gain.iloc[0] == pytest.approx(0.3)
     last = out[(out.step == 2)].iloc[0]
     assert math.isnan(last.next_success_rate)
-    # Beta(1, 1), K = 8: MI = H(BetaBinomial uniform on 9) - E[H(Bin)] ; check EVR by hand
+    # Beta(1, 1), K = 8: expected variance reduction m(1-m)/(n+1) * K/(n+K) = 1/12 * 8/10
     assert row.variance_reduction == pytest.approx(0.25 * 8 / (3 * 10))
+    # Beta(1, 1), K = 8: the Beta-Binomial is uniform on 0..8, so
+    # I = log 9 - E_p[H(Binomial(8, p))] > 0; WMI weights it by w(1/2) > 0
     assert row.mutual_information > 0 and row.wmi > 0
     assert len(out) == 4
 
 
-def test_steps_to_target_and_speedups_by_hand():
-    steps = pd.concat(
-        [
-            _steps("random", 0, [0.1, 0.2, 0.3, 0.5, 0.6]),
-            _steps("random", 1, [0.1, 0.2, 0.5, 0.6, 0.7]),
-            _steps("insight", 0, [0.1, 0.5, 0.6, 0.7, 0.8]),
-            _steps("insight", 1, [0.1, 0.2, 0.3, 0.4, 0.4]),  # never reaches 0.5
-        ]
+def test_prompt_information_keeps_scenario_and_joins_the_pool():
+    choices = pd.DataFrame(
+        {
+            "scenario": "s@v1",
+            "rule": "random",
+            "seed": 0,
+            "step": [1],
+            "prompt_id": [2],
+            "rank": [0],
+            "alpha": [1.0],
+            "beta": [1.0],
+            "score": [0.0],
+            "successes": [4.0],
+            "trials": [8.0],
+        }
     )
-    table = steps_to_target(steps, 0.5)
-    t = table.set_index(["rule", "seed"])
-    assert t.loc[("random", 0), "steps_to_target"] == 3
-    assert t.loc[("random", 1), "steps_to_target"] == 2
-    assert t.loc[("insight", 0), "steps_to_target"] == 1
-    assert t.loc[("insight", 1), "censored"] and t.loc[("insight", 1), "steps_to_target"] == 4
-    assert t.loc[("random", 0), "rollouts_to_target"] == 24
-    assert t.loc[("random", 0), "seconds_to_target"] == pytest.approx(1.5)
-    sp = speedups(table).set_index("rule")
-    assert sp.loc["insight", "steps_speedup"] == pytest.approx(2.5 / 2.5)
-    assert sp.loc["insight", "steps_speedup_seed_min"] == pytest.approx(2 / 4)
-    assert sp.loc["insight", "steps_speedup_seed_max"] == pytest.approx(3 / 1)
-    assert sp.loc["insight", "censored"] == 1
-    assert sp.loc["random", "steps_speedup"] == 1.0
-    with pytest.raises(ValueError, match="baseline"):
-        speedups(table, "mopps")
-    with pytest.raises(ValueError, match="column"):
-        steps_to_target(steps.drop(columns=["eval/pass1"]), 0.5)
+    steps = _steps("random", 0, [0.1, 0.2]).assign(scenario="s@v1")
+    pool = pd.DataFrame({"prompt_id": [2], "feature_digits": [3]})
+    out = prompt_information(choices, steps, k=8, pool=pool)
+    assert out["scenario"].tolist() == ["s@v1"] and out["feature_digits"].tolist() == [3]
+    assert out["interval_pass1_gain"].iloc[0] == pytest.approx(0.1)

@@ -1,0 +1,417 @@
+r"""Steps-to-target, speed-ups (one target or a curve over targets), learning-curve AUC.
+
+**Steps-to-target.** A run's held-out metric is known at its evaluated steps
+``s_0 < s_1 < ...`` with values ``a_0, a_1, ...``. With ``j`` the first evaluation
+where ``a_j >= target``, the run reaches the target at the fractional step
+
+.. math::
+
+    T = s_{j-1} + \frac{\mathrm{target} - a_{j-1}}{a_j - a_{j-1}}\,(s_j - s_{j-1})
+
+(linear interpolation between the two evaluations that bracket the crossing; ``T =
+s_0`` when the first evaluation already reaches it). A run that never reaches the
+target is **censored**: we only know ``T > H``, its horizon (last evaluated step); it
+enters with ``T = H`` and ``censored = True``, so a speed-up against a censored
+baseline is a lower bound (:func:`insight_bayes.models.fit_speedup` treats censoring
+properly). Costs other than steps are read off the cumulative cost at ``T``, linear
+between steps: ``rollouts_to_target`` (a rollout filter's extra rollouts included) and
+``seconds_to_target`` when the table has ``step_seconds``.
+
+**Speed-up** of rule ``r`` versus the baseline: ``mean_s(T_baseline) / mean_s(T_r)``
+(> 1: ``r`` reaches the target with less cost). Percentile bootstrap intervals
+resample seeds; when both rules ran the same seeds, seeds are resampled **jointly**
+(paired: every rule meets the same pool, or the same warm-up, at a given seed).
+:func:`speedup_curve` does this at several targets.
+
+**Learning-curve AUC** of a run: the trapezoid area under the metric over its
+evaluated steps divided by their span, i.e. the run's time-averaged metric (no target
+needed). :func:`auc_table` gives its mean per rule and the paired difference versus the
+baseline, with bootstrap intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from insight_bayes.validation import RngLike, as_generator, check_int, check_real
+
+__all__ = [
+    "analysis_summary",
+    "auc_table",
+    "bootstrap_speedups",
+    "learning_curve_auc",
+    "speedup_curve",
+    "steps_to_target",
+    "summary_table",
+]
+
+_COSTS = ("steps_to_target", "rollouts_to_target", "seconds_to_target")
+
+
+def _run_keys(df: pd.DataFrame) -> list[str]:
+    """``scenario`` (when present), ``rule``, ``seed``."""
+    return [c for c in ("scenario", "rule", "seed") if c in df.columns]
+
+
+def _group_keys(df: pd.DataFrame) -> list[str]:
+    """Keys that split a table into independent comparisons: scenario, target."""
+    return [c for c in ("scenario", "target") if c in df.columns]
+
+
+def _crossing(steps: np.ndarray, values: np.ndarray, target: float) -> tuple[float, bool]:
+    """Interpolated crossing step of evaluated ``(steps, values)``; (horizon, True) if none."""
+    hit = np.flatnonzero(values >= target)
+    if hit.size == 0:
+        return float(steps[-1]), True
+    j = int(hit[0])
+    if j == 0:
+        return float(steps[0]), False
+    a0, a1 = values[j - 1], values[j]
+    s0, s1 = steps[j - 1], steps[j]
+    return float(s0 + (target - a0) / (a1 - a0) * (s1 - s0)), False
+
+
+def steps_to_target(
+    steps: pd.DataFrame,
+    target: float | Iterable[float],
+    *,
+    metric: str = "eval/accuracy",
+) -> pd.DataFrame:
+    """Interpolated steps (and rollouts, seconds) to reach ``target``, per run and target.
+
+    Parameters
+    ----------
+    steps : DataFrame
+        Tidy steps table (:mod:`insight_bayes.results.schema`): ``rule``, ``seed``,
+        ``step``, ``metric``; ``scenario``, ``rollouts``, ``step_seconds`` when present.
+    target : float or iterable of float
+        Threshold(s) on ``metric``.
+    metric : str
+        Column to threshold (``eval/accuracy`` in sweeps, ``eval/pass1`` in studies).
+
+    Returns
+    -------
+    DataFrame
+        One row per run and target: ``[scenario,] rule, seed, target, steps_to_target,
+        censored, horizon`` and, from the columns present, ``rollouts_to_target`` and
+        ``seconds_to_target`` (see the module docstring). A censored run has
+        ``steps_to_target = horizon``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"rule": "r", "seed": 0, "step": [0, 1, 2],
+    ...                    "eval/accuracy": [0.1, 0.3, 0.7], "rollouts": [0, 16, 16]})
+    >>> steps_to_target(df, 0.5)[["steps_to_target", "rollouts_to_target"]].values.tolist()
+    [[1.5, 24.0]]
+    """
+    targets = [target] if np.isscalar(target) else list(target)  # type: ignore[arg-type]
+    if not targets:
+        raise ValueError("target must name at least one threshold")
+    targets = [check_real(t, "target") for t in targets]
+    keys = _run_keys(steps)
+    missing = {"rule", "seed", "step", metric} - set(steps.columns)
+    if missing:
+        raise ValueError(f"steps table lacks column(s) {sorted(missing)}")
+    if not steps[metric].notna().any():
+        raise ValueError(f"no evaluated steps: column {metric!r} is empty")
+    costs = {"rollouts_to_target": "rollouts", "seconds_to_target": "step_seconds"}
+    costs = {name: col for name, col in costs.items() if col in steps.columns}
+    rows = []
+    for key, run in steps.sort_values([*keys, "step"]).groupby(keys, sort=True):
+        run_steps = run["step"].to_numpy(np.float64)
+        cumulative = {n: run[c].fillna(0).cumsum().to_numpy(np.float64) for n, c in costs.items()}
+        evaluated = run[run[metric].notna()]
+        if evaluated.empty:
+            continue
+        e_steps = evaluated["step"].to_numpy(np.float64)
+        e_values = evaluated[metric].to_numpy(np.float64)
+        for t in targets:
+            at, censored = _crossing(e_steps, e_values, t)
+            row = dict(zip(keys, key, strict=True))
+            row.update(target=t, steps_to_target=at, censored=censored, horizon=int(e_steps[-1]))
+            for name, cum in cumulative.items():
+                row[name] = float(np.interp(at, run_steps, cum))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cost_column(reached: pd.DataFrame, measure: str) -> str:
+    if measure not in _COSTS or measure not in reached.columns:
+        present = [c for c in _COSTS if c in reached.columns]
+        raise ValueError(
+            f"measure must be one of {present} (a column of the steps-to-target table), "
+            f"got {measure!r}"
+        )
+    return measure
+
+
+def _percentile_interval(boot: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1.0 - level) / 2.0
+    return float(np.quantile(boot, tail)), float(np.quantile(boot, 1.0 - tail))
+
+
+def bootstrap_speedups(
+    reached: pd.DataFrame,
+    *,
+    baseline: str = "random",
+    measure: str = "steps_to_target",
+    n_boot: int = 2000,
+    level: float = 0.95,
+    rng: RngLike = 0,
+) -> pd.DataFrame:
+    """Speed-up of every rule versus ``baseline`` with percentile bootstrap intervals.
+
+    Parameters
+    ----------
+    reached : DataFrame
+        Output of :func:`steps_to_target` (one or several targets and scenarios).
+    baseline : str
+        Rule label of the reference (Random).
+    measure : {"steps_to_target", "rollouts_to_target", "seconds_to_target"}
+        The cost compared: training steps, rollouts spent (compute), or wall time.
+    n_boot : int
+        Bootstrap replicates (>= 100).
+    level : float
+        Interval level in (0, 1).
+    rng : Generator, int or None
+        Source of the resampling.
+
+    Returns
+    -------
+    DataFrame
+        One row per ([scenario,] [target,] rule): ``n_seeds, n_censored, mean_cost``
+        (mean of ``measure``), ``speedup`` (``mean(T_baseline) / mean(T_rule)``),
+        ``ci_low, ci_high``, ``p_faster`` (share of replicates with speed-up > 1) and
+        ``paired`` (seeds resampled jointly with the baseline's).
+    """
+    n_boot = check_int(n_boot, "n_boot", min_value=100)
+    level = check_real(level, "level", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    measure = _cost_column(reached, measure)
+    gen = as_generator(rng)
+    groups = _group_keys(reached)
+    parts = reached.groupby(groups, sort=False) if groups else [((), reached)]
+    rows = []
+    for gkey, sdf in parts:
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        label = dict(zip(groups, gkey, strict=True))
+        base = sdf[sdf["rule"] == baseline].set_index("seed")[measure]
+        if base.empty:
+            where = f" in {label}" if label else ""
+            raise ValueError(f"baseline rule {baseline!r} has no runs{where}")
+        for rule, rdf in sdf.groupby("rule", sort=False):
+            cost = rdf.set_index("seed")[measure]
+            paired = set(cost.index) == set(base.index)
+            if paired:
+                seeds = np.array(sorted(cost.index))
+                tb, tr = base.loc[seeds].to_numpy(float), cost.loc[seeds].to_numpy(float)
+                idx = gen.integers(seeds.size, size=(n_boot, seeds.size))
+                boot = tb[idx].mean(axis=1) / tr[idx].mean(axis=1)
+            else:
+                tb, tr = base.to_numpy(float), cost.to_numpy(float)
+                ib = gen.integers(tb.size, size=(n_boot, tb.size))
+                ir = gen.integers(tr.size, size=(n_boot, tr.size))
+                boot = tb[ib].mean(axis=1) / tr[ir].mean(axis=1)
+            low, high = _percentile_interval(boot, level)
+            rows.append(
+                {
+                    **label,
+                    "rule": rule,
+                    "n_seeds": int(cost.size),
+                    "n_censored": int(rdf["censored"].sum()),
+                    "mean_cost": float(tr.mean()),
+                    "speedup": float(tb.mean() / tr.mean()),
+                    "ci_low": low,
+                    "ci_high": high,
+                    "p_faster": float(np.mean(boot > 1.0)),
+                    "paired": paired,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def speedup_curve(
+    steps: pd.DataFrame,
+    targets: Sequence[float],
+    *,
+    metric: str = "eval/accuracy",
+    baseline: str = "random",
+    measure: str = "steps_to_target",
+    n_boot: int = 2000,
+    level: float = 0.95,
+    rng: RngLike = 0,
+) -> pd.DataFrame:
+    """Speed-up versus ``baseline`` as a curve over ``targets`` (one row per target, rule).
+
+    :func:`steps_to_target` at every target, then :func:`bootstrap_speedups` per target
+    (same columns, with ``target``). A rule's advantage that holds only at low targets
+    (early learning) or only at high ones shows up here and not at a single target.
+    """
+    reached = steps_to_target(steps, targets, metric=metric)
+    return bootstrap_speedups(
+        reached, baseline=baseline, measure=measure, n_boot=n_boot, level=level, rng=rng
+    )
+
+
+def learning_curve_auc(steps: pd.DataFrame, *, metric: str = "eval/accuracy") -> pd.DataFrame:
+    """Per run: the time-averaged ``metric``, ``trapz(metric, step) / (last - first)``.
+
+    Over the run's evaluated steps (all of them, ``step = 0`` included). Returns
+    ``[scenario,] rule, seed, auc, first_step, last_step``; a run with one evaluation
+    gets that value.
+    """
+    if metric not in steps.columns:
+        raise ValueError(f"steps table lacks the column {metric!r}")
+    keys = _run_keys(steps)
+    rows = []
+    evaluated = steps[steps[metric].notna()].sort_values([*keys, "step"])
+    for key, run in evaluated.groupby(keys, sort=True):
+        s = run["step"].to_numpy(np.float64)
+        v = run[metric].to_numpy(np.float64)
+        span = s[-1] - s[0]
+        area = float(np.sum((v[1:] + v[:-1]) / 2.0 * np.diff(s))) if s.size > 1 else 0.0
+        auc = area / span if span > 0 else float(v[-1])
+        rows.append(
+            {**dict(zip(keys, key, strict=True)), "auc": auc, "first_step": int(s[0]),
+             "last_step": int(s[-1])}
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def auc_table(
+    steps: pd.DataFrame,
+    *,
+    metric: str = "eval/accuracy",
+    baseline: str = "random",
+    n_boot: int = 2000,
+    level: float = 0.95,
+    rng: RngLike = 0,
+) -> pd.DataFrame:
+    """Learning-curve AUC per rule with bootstrap intervals, and its gain over ``baseline``.
+
+    Returns one row per ([scenario,] rule): ``n_seeds, auc`` (mean over seeds),
+    ``auc_ci_low, auc_ci_high`` (seeds resampled), ``auc_gain`` (mean over seeds of
+    ``auc_rule - auc_baseline``, paired by seed when both ran the same seeds, else the
+    difference of means), ``gain_ci_low, gain_ci_high``, ``paired``.
+    """
+    n_boot = check_int(n_boot, "n_boot", min_value=100)
+    level = check_real(level, "level", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    gen = as_generator(rng)
+    per_run = learning_curve_auc(steps, metric=metric)
+    groups = _group_keys(per_run)
+    parts = per_run.groupby(groups, sort=False) if groups else [((), per_run)]
+    rows = []
+    for gkey, sdf in parts:
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        label = dict(zip(groups, gkey, strict=True))
+        base = sdf[sdf["rule"] == baseline].set_index("seed")["auc"]
+        if base.empty:
+            raise ValueError(f"baseline rule {baseline!r} has no runs")
+        for rule, rdf in sdf.groupby("rule", sort=False):
+            auc = rdf.set_index("seed")["auc"]
+            values = auc.to_numpy(float)
+            idx = gen.integers(values.size, size=(n_boot, values.size))
+            low, high = _percentile_interval(values[idx].mean(axis=1), level)
+            paired = set(auc.index) == set(base.index)
+            if paired:
+                seeds = np.array(sorted(auc.index))
+                diff = auc.loc[seeds].to_numpy(float) - base.loc[seeds].to_numpy(float)
+                jdx = gen.integers(diff.size, size=(n_boot, diff.size))
+                boot = diff[jdx].mean(axis=1)
+                gain = float(diff.mean())
+            else:
+                tb = base.to_numpy(float)
+                ib = gen.integers(tb.size, size=(n_boot, tb.size))
+                boot = values[idx].mean(axis=1) - tb[ib].mean(axis=1)
+                gain = float(values.mean() - tb.mean())
+            g_low, g_high = _percentile_interval(boot, level)
+            rows.append(
+                {**label, "rule": rule, "n_seeds": int(values.size), "auc": float(values.mean()),
+                 "auc_ci_low": low, "auc_ci_high": high, "auc_gain": gain,
+                 "gain_ci_low": g_low, "gain_ci_high": g_high, "paired": paired}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def summary_table(
+    steps: pd.DataFrame,
+    speedups: pd.DataFrame | None = None,
+    *,
+    metric: str = "eval/accuracy",
+) -> pd.DataFrame:
+    """One row per ([scenario,] rule): final metric, informative share, cost, speed-up.
+
+    Columns (those whose source columns exist): ``final_accuracy`` (mean over seeds of
+    the last evaluated ``metric``) and its standard deviation, ``informative_share``
+    (mean over steps and seeds of the share of groups with unequal rewards, as the
+    learner sees them), ``expected_informative`` (the same for binary verified rewards,
+    in expectation under the true rates; simulator only), ``info_gain`` (mean realised
+    entropy drop of the chosen beliefs per step, nats), ``belief_mae`` (final pool-wide
+    mean absolute error of the mean belief; simulator only), ``rollouts_per_step``
+    (a rollout filter's extra rollouts included), then the columns of
+    :func:`bootstrap_speedups` when ``speedups`` is given (sorted by speed-up).
+    """
+    keys = [c for c in ("scenario", "rule") if c in steps.columns]
+    runs = _run_keys(steps)
+    trained = steps[steps["step"] > 0].groupby(keys)
+    columns: dict[str, pd.Series] = {}
+    if metric in steps.columns and steps[metric].notna().any():
+        last = (
+            steps[steps[metric].notna()].sort_values("step").groupby(runs)[metric].last()
+        ).groupby(keys)
+        columns["final_accuracy"] = last.mean()
+        columns["final_accuracy_sd"] = last.std(ddof=1)
+    for name, source in (
+        ("informative_share", "informative_share"),
+        ("expected_informative", "train/expected_informative"),
+        ("info_gain", "info/entropy_drop"),
+    ):
+        if source in steps.columns:
+            columns[name] = trained[source].mean()
+    if "belief/mae_pool" in steps.columns:
+        final = steps.sort_values("step").groupby(runs)["belief/mae_pool"].last()
+        columns["belief_mae"] = final.groupby(keys).mean()
+    columns["rollouts_per_step"] = trained["rollouts"].mean()
+    out = pd.DataFrame(columns).reset_index()
+    if speedups is None:
+        return out.sort_values(keys).reset_index(drop=True)
+    merge_on = [k for k in keys if k in speedups.columns]
+    out = out.merge(speedups, on=merge_on, how="left")
+    order = [k for k in ("scenario",) if k in out.columns] + ["speedup"]
+    ascending = [True] * (len(order) - 1) + [False]
+    return out.sort_values(order, ascending=ascending).reset_index(drop=True)
+
+
+def analysis_summary(
+    steps: pd.DataFrame,
+    target: float,
+    *,
+    metric: str,
+    baseline: str = "random",
+    n_boot: int = 2000,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(steps_to_target, summary)`` at ``target``: what both CLIs write and print.
+
+    ``summary`` is :func:`~insight_bayes.results.targets.summary_table` with the
+    speed-ups in steps (``speedup, ci_low, ci_high, ...``) and in rollouts
+    (``rollout_speedup, rollout_ci_low, rollout_ci_high``).
+    """
+    stt = steps_to_target(steps, target, metric=metric)
+    speedups = bootstrap_speedups(stt, baseline=baseline, n_boot=n_boot)
+    table = summary_table(steps, speedups, metric=metric)
+    if "rollouts_to_target" in stt.columns:
+        keys = [c for c in ("scenario", "target", "rule") if c in speedups.columns]
+        per_rollout = bootstrap_speedups(
+            stt, baseline=baseline, measure="rollouts_to_target", n_boot=n_boot
+        )[[*keys, "speedup", "ci_low", "ci_high"]]
+        per_rollout = per_rollout.rename(
+            columns={
+                "speedup": "rollout_speedup",
+                "ci_low": "rollout_ci_low",
+                "ci_high": "rollout_ci_high",
+            }
+        )
+        table = table.merge(per_rollout, on=keys, how="left")
+    return stt, table

@@ -1,0 +1,418 @@
+"""The harness's configuration: one frozen, validated dataclass per section (no torch).
+
+A study's TOML (``configs/rlvr/*.toml``) has the sections ``[task]``, ``[model]``,
+``[warmup]``, ``[grpo]``, ``[loop]``, ``[eval]`` and ``[study]``; :func:`load_config`
+reads it into a :class:`StudyConfig`. Every section validates itself on construction
+(``__post_init__``) and :class:`StudyConfig` checks what spans sections (``loop.k >= 2``
+for a group advantage, ``loop.m`` against the pool), so a bad config fails before any
+training with a ``ValueError`` that names the field. Rules are labels in the package's
+one syntax, ``"name"`` or ``"name:param=value,..."`` (``"insight:mu=0.1"``; see
+:func:`insight_bayes.selectors.parse_rule_label`).
+
+This module imports neither torch nor pandas: ``insight-bayes rlvr-study --help`` and a
+config check stay light.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from insight_bayes.loop import LoopConfig
+from insight_bayes.selectors import parse_rule_label, selector_from_label
+from insight_bayes.validation import check_int, check_real
+
+__all__ = [
+    "EvalConfig",
+    "GRPOConfig",
+    "ModelSection",
+    "StudyConfig",
+    "StudySection",
+    "TaskSection",
+    "WarmupConfig",
+    "load_config",
+]
+
+SECTIONS = ("task", "model", "warmup", "grpo", "loop", "eval", "study")
+
+
+@dataclass(frozen=True)
+class TaskSection:
+    """``[task]``: which task, its parameters, pool and test sizes, data seed.
+
+    Attributes
+    ----------
+    name : str
+        A registered task (:func:`insight_bayes.rlvr.tasks.available_tasks`).
+    params : dict
+        Keyword arguments of the task (e.g. ``max_digits``).
+    pool_size, test_size : int
+        Training prompts (>= 1) and held-out problems (>= 0), disjoint.
+    seed : int
+        Seed of the pool and test draws.
+    """
+
+    name: str = "addition"
+    params: dict[str, Any] = field(default_factory=dict)
+    pool_size: int = 256
+    test_size: int = 128
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from insight_bayes.rlvr.tasks import available_tasks
+
+        if self.name not in available_tasks():
+            raise ValueError(
+                f"task.name: unknown task {self.name!r}; available: {', '.join(available_tasks())}"
+            )
+        for name, low in (("pool_size", 1), ("test_size", 0), ("seed", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"task.{name} must be an integer >= {low}, got {value!r}")
+        try:
+            self.make_task()
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"task.params: {err}") from None
+
+    def make_task(self):
+        """The task object (a :class:`~insight_bayes.rlvr.tasks.Task`)."""
+        from insight_bayes.rlvr.tasks import make_task
+
+        return make_task(self.name, **self.params)
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """``[model]``: the TinyLM shape, or ``path`` of a local Hugging Face model.
+
+    Attributes
+    ----------
+    n_layer, n_head, d_model : int
+        Transformer depth, heads and width (``d_model`` divisible by ``n_head``).
+    block_size : int, optional
+        Context length; default: the longest prompt plus the completion budget.
+    path : str, optional
+        A local Hugging Face model folder used instead of a TinyLM (no warm-up).
+    """
+
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128
+    block_size: int | None = None
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        check_int(self.n_layer, "model.n_layer", min_value=1)
+        check_int(self.n_head, "model.n_head", min_value=1)
+        check_int(self.d_model, "model.d_model", min_value=1)
+        if self.d_model % self.n_head:
+            raise ValueError(
+                f"model.d_model={self.d_model} must be divisible by model.n_head={self.n_head}"
+            )
+        if self.block_size is not None:
+            check_int(self.block_size, "model.block_size", min_value=2)
+        if self.path is not None and not Path(self.path).is_dir():
+            raise ValueError(f"model.path: no model directory at {self.path!r}")
+
+
+@dataclass(frozen=True)
+class WarmupConfig:
+    """Supervised warm-up settings.
+
+    Attributes
+    ----------
+    steps : int
+        AdamW steps (the fixed stopping point).
+    batch_size : int
+        Problems per step (fresh problems each step, drawn from ``seed``).
+    lr : float
+        Peak learning rate (linear ramp over the first 10% of steps, then linear decay
+        to 10% of the peak at the last step, so the stopping point is not a noisy iterate).
+    weight_decay : float
+        AdamW weight decay.
+    seed : int
+        Seed of the weights' initialisation and of the training problems.
+    """
+
+    steps: int = 300
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int(self.steps, "steps", min_value=0)
+        check_int(self.batch_size, "batch_size", min_value=1)
+        check_real(self.lr, "lr", low=0.0, low_inclusive=False)
+        check_real(self.weight_decay, "weight_decay", low=0.0)
+        check_int(self.seed, "seed", min_value=0)
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    """GRPO settings.
+
+    Attributes
+    ----------
+    lr : float
+        AdamW learning rate (after the warm-up ramp).
+    lr_warmup_steps : int
+        Steps of a linear ramp of the learning rate from ``lr / lr_warmup_steps`` to
+        ``lr`` (0: none). Adam's first steps move every weight by about ``lr``
+        whatever its gradient, which can knock a small warmed-up model off its policy.
+    weight_decay : float
+        AdamW decoupled weight decay.
+    clip_eps : float
+        PPO clip range ``e`` of the policy ratio.
+    kl_coef : float
+        Weight ``beta`` of the KL term to the warm-up (reference) policy; 0 turns it off
+        and no reference model is kept.
+    max_grad_norm : float
+        Global gradient-norm clip.
+    updates_per_step : int
+        Optimiser steps on each batch of rollouts (1: the ratio is 1 at the update and
+        the clip never binds, the on-policy case of the paper).
+    temperature : float
+        Sampling temperature of the rollouts (1.0 in the paper).
+    max_new_tokens : int
+        Longest completion sampled.
+    adv_eps : float
+        ``eps`` of the advantage normalisation.
+    """
+
+    lr: float = 1e-4
+    lr_warmup_steps: int = 0
+    weight_decay: float = 0.0
+    clip_eps: float = 0.2
+    kl_coef: float = 0.0
+    max_grad_norm: float = 1.0
+    updates_per_step: int = 1
+    temperature: float = 1.0
+    max_new_tokens: int = 16
+    adv_eps: float = 1e-6
+
+    def __post_init__(self) -> None:
+        check_real(self.lr, "lr", low=0.0, low_inclusive=False)
+        check_int(self.lr_warmup_steps, "lr_warmup_steps", min_value=0)
+        check_real(self.weight_decay, "weight_decay", low=0.0)
+        check_real(self.clip_eps, "clip_eps", low=0.0, low_inclusive=False)
+        check_real(self.kl_coef, "kl_coef", low=0.0)
+        check_real(self.max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
+        check_int(self.updates_per_step, "updates_per_step", min_value=1)
+        check_real(self.temperature, "temperature", low=0.0, low_inclusive=False)
+        check_int(self.max_new_tokens, "max_new_tokens", min_value=1)
+        check_real(self.adv_eps, "adv_eps", low=0.0, low_inclusive=False)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Held-out evaluation settings.
+
+    Attributes
+    ----------
+    samples : int
+        Sampled completions per test problem; ``eval/pass1`` is their mean success.
+    temperature : float
+        Sampling temperature of the evaluation (the rollout temperature by default 1.0).
+    logprob_problems : int
+        Test problems whose reference solutions' mean log-probability per token
+        (``eval/answer_logprob``) is measured after every step (cheap, deterministic;
+        it gives each step's own held-out gain). 0 turns it off.
+    batch_size : int
+        Largest generation batch (rows) in evaluation and rollouts.
+    """
+
+    samples: int = 4
+    temperature: float = 1.0
+    logprob_problems: int = 64
+    batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        check_int(self.samples, "samples", min_value=1)
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        check_int(self.logprob_problems, "logprob_problems", min_value=0)
+        check_int(self.batch_size, "batch_size", min_value=1)
+
+
+@dataclass(frozen=True)
+class StudySection:
+    """``[study]``: rules, seeds, the target of steps-to-target, and extras.
+
+    Attributes
+    ----------
+    rules : tuple of str
+        Rule labels, ``"name"`` or ``"name:param=value,..."`` (distinct).
+    seeds : tuple of int
+        Seeds; every rule runs at every seed (paired: same warm-up, same pool).
+    target : float
+        Threshold on ``metric`` of steps-to-target.
+    metric : str
+        Held-out metric of steps-to-target (``eval/pass1``).
+    baseline : str
+        Reference rule label of the speed-ups.
+    pool_rate_samples : int
+        Samples per pool prompt of the warm-up policy's success rates (0: skip).
+    """
+
+    rules: tuple[str, ...] = ("random", "mopps", "expected-difficulty", "insight")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    target: float = 0.5
+    metric: str = "eval/pass1"
+    baseline: str = "random"
+    pool_rate_samples: int = 16
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", tuple(self.rules))
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        if not self.rules:
+            raise ValueError("study.rules must name at least one rule")
+        for label in self.rules:
+            try:
+                selector_from_label(label)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"study.rules: {label!r}: {err}") from None
+        if len(set(self.rules)) != len(self.rules):
+            raise ValueError(f"study.rules has duplicates: {list(self.rules)}")
+        if not self.seeds or any(
+            not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in self.seeds
+        ):
+            raise ValueError(f"study.seeds must be non-negative integers, got {list(self.seeds)}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"study.seeds has duplicates: {list(self.seeds)}")
+        check_real(self.target, "study.target")
+        if not isinstance(self.metric, str) or "/" not in self.metric:
+            raise ValueError(
+                f"study.metric must be a metric name like 'eval/pass1', got {self.metric!r}"
+            )
+        try:
+            selector_from_label(self.baseline)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"study.baseline: {err}") from None
+        check_int(self.pool_rate_samples, "study.pool_rate_samples", min_value=0)
+
+    def rule_params(self, name: str) -> dict[str, Any]:
+        """Parameters of the first rule labelled ``name`` (``{}`` when absent)."""
+        for label in self.rules:
+            rule, params = parse_rule_label(label)
+            if rule == name:
+                return params
+        return {}
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study, validated (see :func:`load_config`).
+
+    ``raw`` is the parsed TOML as given (written into the manifest; its digest keys the
+    results folder).
+    """
+
+    task: TaskSection
+    model: ModelSection
+    warmup: WarmupConfig
+    grpo: GRPOConfig
+    loop: LoopConfig
+    eval: EvalConfig
+    study: StudySection
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.loop.k < 2:
+            raise ValueError(
+                f"loop.k must be >= 2 for GRPO (a group advantage needs two rollouts), "
+                f"got {self.loop.k}"
+            )
+        if self.loop.m > self.task.pool_size:
+            raise ValueError(
+                f"loop.m={self.loop.m} prompts per step exceeds "
+                f"task.pool_size={self.task.pool_size}"
+            )
+
+    def digest(self) -> str:
+        """Hash of everything that shapes a run (a resumed study must have the same).
+
+        ``study.rules``, ``study.seeds`` and the summary settings (``target``,
+        ``metric``, ``baseline``) are left out, so a study can be extended with more
+        seeds or rules and keep its finished runs.
+        """
+        raw = copy.deepcopy(self.raw)
+        for key in ("rules", "seeds", "target", "metric", "baseline"):
+            raw.get("study", {}).pop(key, None)
+        return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def key(self) -> str:
+        """The study's key in its results folder: ``rlvr-<task>@<digest>``."""
+        return f"rlvr-{self.task.name}@{self.digest()}"
+
+
+def _section(raw: dict[str, Any], name: str, cls: type, **defaults: Any) -> Any:
+    values = dict(raw.get(name, {}))
+    allowed = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ValueError(f"[{name}] has unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+    for key, value in defaults.items():
+        values.setdefault(key, value)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        text = str(err)
+        if text.startswith((f"{name}.", f"{name}_")):
+            raise ValueError(text) from None
+        raise ValueError(f"[{name}] {text}") from None
+
+
+def load_config(
+    source: str | os.PathLike[str] | dict[str, Any], *, model_path: str | None = None
+) -> StudyConfig:
+    """Read and validate a study config (a TOML path or an already-parsed dict).
+
+    Everything is checked before any training: unknown sections or fields, the task
+    name and parameters, the model path, ``loop.k >= 2``, ``loop.m`` against the pool
+    size, the rule labels and their parameters. Each error is a ``ValueError`` naming
+    the field (``loop.k``, ``task.name``, ``study.rules`` ...). ``study.rule_params`` of
+    older configs is refused: parameters go into the labels (``"insight:mu=0.1"``).
+    """
+    if isinstance(source, dict):
+        raw = copy.deepcopy(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"config file {str(path)!r} does not exist")
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    if model_path is not None:
+        raw.setdefault("model", {})["path"] = str(model_path)
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown config section(s) {unknown}; allowed: {list(SECTIONS)}")
+    if "rule_params" in raw.get("study", {}):
+        example = ", ".join(
+            f'"{rule}:' + ",".join(f"{k}={v}" for k, v in params.items()) + '"'
+            for rule, params in dict(raw["study"]["rule_params"]).items()
+        )
+        raise ValueError(
+            "study.rule_params is no longer supported: give rule parameters in the rule "
+            f"labels of study.rules, e.g. {example or chr(34) + 'insight:mu=0.1' + chr(34)}"
+        )
+    task = _section(raw, "task", TaskSection)
+    max_new_tokens = task.make_task().max_answer_chars + 1
+    return StudyConfig(
+        task=task,
+        model=_section(raw, "model", ModelSection),
+        warmup=_section(raw, "warmup", WarmupConfig),
+        grpo=_section(raw, "grpo", GRPOConfig, max_new_tokens=max_new_tokens),
+        loop=_section(raw, "loop", LoopConfig),
+        eval=_section(raw, "eval", EvalConfig),
+        study=_section(raw, "study", StudySection),
+        raw=raw,
+    )

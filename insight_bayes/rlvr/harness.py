@@ -1,0 +1,161 @@
+"""The harness of a study: task, pool and test splits, the warm-up policy, environments.
+
+:class:`Harness` is built once per process from a
+:class:`~insight_bayes.rlvr.config.StudyConfig` (:func:`harness_for` memoises it, so a
+worker process that runs several (rule, seed) runs warms up, or loads the cached
+warm-up, once). Each run gets a fresh copy of the warm-up policy in a
+:class:`~insight_bayes.rlvr.environment.GRPOEnvironment`.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from insight_bayes.rlvr.config import StudyConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Harness", "harness_for", "pool_table", "resolve_device"]
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without a GPU fails."""
+    import torch
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but torch sees no CUDA device")
+    return device
+
+
+class Harness:
+    """Task, splits and the warm-up policy of a study, built once.
+
+    Parameters
+    ----------
+    config : StudyConfig
+    device : {"cpu", "cuda"}
+    cache_dir : path, optional
+        Warm-up cache (default :func:`insight_bayes.rlvr.sft.default_cache_dir`).
+    progress : bool
+        Progress bar of the warm-up.
+    """
+
+    def __init__(
+        self,
+        config: StudyConfig,
+        device: str,
+        cache_dir: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+    ) -> None:
+        from insight_bayes.rlvr.model import ModelConfig
+        from insight_bayes.rlvr.sft import warm_up
+        from insight_bayes.rlvr.tasks import make_splits
+        from insight_bayes.rlvr.tokenizer import CharTokenizer
+
+        self.config = config
+        self.device = device
+        self.task = config.task.make_task()
+        self.pool, self.test = make_splits(
+            self.task, config.task.pool_size, config.task.test_size, config.task.seed
+        )
+        if config.model.path is not None:
+            from insight_bayes.rlvr.hf import load_policy
+
+            self.policy = load_policy(config.model.path, device=device)
+            self.warmup_info: dict[str, Any] = {"path": config.model.path, "hf": True}
+        else:
+            tokenizer = CharTokenizer(self.task.alphabet)
+            block = config.model.block_size or (
+                self.task.max_prompt_chars + 1 + config.grpo.max_new_tokens + 1
+            )
+            model_config = ModelConfig(
+                vocab_size=tokenizer.vocab_size,
+                block_size=block,
+                n_layer=config.model.n_layer,
+                n_head=config.model.n_head,
+                d_model=config.model.d_model,
+            )
+            self.policy, self.warmup_info = warm_up(
+                self.task,
+                model_config,
+                config.warmup,
+                cache_dir=cache_dir,
+                device=device,
+                progress=progress,
+            )
+        self.warm_state = {k: v.detach().clone() for k, v in self.policy.model.state_dict().items()}
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.policy.model.parameters())
+
+    def fresh_policy(self):
+        """A trainable copy of the warm-up policy."""
+        policy = copy.copy(self.policy)
+        policy.model = copy.deepcopy(self.policy.model)
+        policy.model.load_state_dict(self.warm_state)
+        return policy
+
+    def environment(self):
+        """A GRPO environment on a fresh copy of the warm-up policy."""
+        from insight_bayes.rlvr.environment import GRPOEnvironment
+
+        reference = None
+        if self.config.grpo.kl_coef > 0:
+            reference = self.fresh_policy()
+            reference.model.requires_grad_(False)
+        return GRPOEnvironment(
+            self.task,
+            self.pool,
+            self.test,
+            self.fresh_policy(),
+            self.config.grpo,
+            self.config.eval,
+            reference,
+        )
+
+
+_HARNESSES: dict[tuple[str, str, str], Harness] = {}
+
+
+def harness_for(
+    config: StudyConfig,
+    device: str,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> Harness:
+    """The :class:`Harness` of ``config`` in this process (built on first use)."""
+    key = (config.digest(), device, str(Path(cache_dir).resolve()) if cache_dir else "")
+    if key not in _HARNESSES:
+        _HARNESSES.clear()  # one study per process at a time: free the previous model
+        _HARNESSES[key] = Harness(config, device, cache_dir, progress)
+    return _HARNESSES[key]
+
+
+def pool_table(harness: Harness, samples: int) -> pd.DataFrame:
+    """The pool's prompts with their features and the warm-up policy's success rates."""
+    import pandas as pd
+
+    env = harness.environment()
+    rates = (
+        env.pool_success_rates(samples, np.random.default_rng(12345))
+        if samples
+        else np.full(len(harness.pool), np.nan)
+    )
+    rows = []
+    for i, p in enumerate(harness.pool):
+        rows.append(
+            {"prompt_id": i, "prompt_key": p.id, "prompt": p.prompt, "warmup_rate": rates[i]}
+            | {f"feature_{k}": v for k, v in p.features.items()}
+        )
+    return pd.DataFrame(rows)
