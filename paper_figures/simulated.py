@@ -71,7 +71,7 @@ def load_simulation(results: Path, quick: bool = False, make_missing: bool = Fal
     saved = pick(SIMULATED, quick)
     folder = saved.require(Path(results), make_missing=make_missing)
     manifest = json.loads((folder / "manifest.json").read_text())
-    keys = list(manifest.get("scenarios", {}))
+    keys = list(manifest.get("config", {}).get("scenarios") or manifest.get("scenarios", {}))
     scenario = get_scenario("quick" if quick else "countdown-paper")
     if scenario.key not in keys:
         raise ValueError(f"{folder} holds scenarios {keys}, not {scenario.key}")

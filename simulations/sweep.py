@@ -79,11 +79,12 @@ def run_one(spec: RunSpec) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str,
     """
     scenario = spec.scenario
     env = scenario.build_env(spec.seed)
+    rule = selector_from_label(spec.rule)
     loop = SelectionLoop(
         env,
-        selector_from_label(spec.rule),
+        rule,
         scenario.loop,
-        belief=scenario.new_belief(),
+        belief=scenario.new_belief(rule),
         seed=spec.loop_seed,
         rule=spec.rule,
     )

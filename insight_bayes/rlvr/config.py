@@ -276,9 +276,14 @@ class StudySection:
             raise ValueError("study.rules must name at least one rule")
         for label in self.rules:
             try:
-                selector_from_label(label)
+                rule = selector_from_label(label)
             except (TypeError, ValueError) as err:
                 raise ValueError(f"study.rules: {label!r}: {err}") from None
+            if rule.privileged:
+                raise ValueError(
+                    f"study.rules: {label!r} is privileged (it reads true success rates, "
+                    "which real training does not have); it is a simulator ceiling only"
+                )
         if len(set(self.rules)) != len(self.rules):
             raise ValueError(f"study.rules has duplicates: {list(self.rules)}")
         if not self.seeds or any(
@@ -293,9 +298,11 @@ class StudySection:
                 f"study.metric must be a metric name like 'eval/pass1', got {self.metric!r}"
             )
         try:
-            selector_from_label(self.baseline)
+            baseline = selector_from_label(self.baseline)
         except (TypeError, ValueError) as err:
             raise ValueError(f"study.baseline: {err}") from None
+        if baseline.privileged:
+            raise ValueError(f"study.baseline: {self.baseline!r} is privileged (simulators only)")
         check_int(self.pool_rate_samples, "study.pool_rate_samples", min_value=0)
 
     def rule_params(self, name: str) -> dict[str, Any]:
