@@ -261,7 +261,7 @@ def test_pymc_model_recovers_a_known_speedup_with_censoring():
     # the slow rule (median 83 steps) is often censored at the horizon of 78
     stt = _synthetic_stt({"random": 1.0, "fast": 2.0, "slow": 0.6}, 8, rng, horizon=78.0)
     assert stt["censored"].sum() >= 3
-    fit = fit_speedup(stt, draws=800, tune=800, chains=2, random_seed=1)
+    fit = fit_speedup(stt, draws=800, tune=800, chains=2, rng=1)
     s = fit.summary.set_index("rule")
     assert s.loc["fast", "hdi_low"] < 2.0 < s.loc["fast", "hdi_high"]
     assert s.loc["fast", "hdi_low"] > 1.3

@@ -74,7 +74,7 @@ class SpeedupFit:
 
 
 def fit_speedup(
-    stt: pd.DataFrame,
+    reached: pd.DataFrame,
     *,
     baseline: str = "random",
     draws: int = 1000,
@@ -83,7 +83,7 @@ def fit_speedup(
     cores: int = 1,
     target_accept: float = 0.95,
     hdi_prob: float = 0.94,
-    random_seed: int = 0,
+    rng: int = 0,
     rhat_max: float = 1.01,
     ess_min: float | None = None,
     on_fail: Literal["warn", "raise", "ignore"] = "warn",
@@ -93,7 +93,7 @@ def fit_speedup(
 
     Parameters
     ----------
-    stt : DataFrame
+    reached : DataFrame
         Columns ``rule, seed, steps_to_target, censored`` and ``horizon`` (as from
         :func:`insight_bayes.results.steps_to_target`), one scenario.
     baseline : str
@@ -104,7 +104,7 @@ def fit_speedup(
         NUTS target acceptance, in (0, 1).
     hdi_prob : float
         Mass of the reported highest-density intervals.
-    random_seed : int
+    rng : int or numpy.random.Generator
         Seed of the sampler.
     rhat_max : float
         Largest acceptable r-hat (1.01).
@@ -120,30 +120,30 @@ def fit_speedup(
     SpeedupFit
     """
     needed = {"rule", "seed", "steps_to_target", "censored", "horizon"}
-    missing = needed - set(stt.columns)
+    missing = needed - set(reached.columns)
     if missing:
-        raise ValueError(f"stt lacks column(s) {sorted(missing)}")
-    if "scenario" in stt.columns and stt["scenario"].nunique() > 1:
+        raise ValueError(f"reached lacks column(s) {sorted(missing)}")
+    if "scenario" in reached.columns and reached["scenario"].nunique() > 1:
         raise ValueError(
-            f"stt holds {stt['scenario'].nunique()} scenarios; fit one scenario at a time"
+            f"reached holds {reached['scenario'].nunique()} scenarios; fit one scenario at a time"
         )
     draws = check_int(draws, "draws", min_value=10)
     tune = check_int(tune, "tune", min_value=0)
     chains = check_int(chains, "chains", min_value=1)
     check_real(target_accept, "target_accept", low=0.0, high=1.0, low_inclusive=False)
     check_real(hdi_prob, "hdi_prob", low=0.0, high=1.0, low_inclusive=False)
-    t = stt["steps_to_target"].to_numpy(dtype=float)
+    t = reached["steps_to_target"].to_numpy(dtype=float)
     if np.any(~np.isfinite(t) | (t <= 0)):
         raise ValueError("steps_to_target must be finite and > 0")
-    rules = list(pd.unique(stt["rule"]))
+    rules = list(pd.unique(reached["rule"]))
     if baseline not in rules:
         raise ValueError(f"baseline rule {baseline!r} is not among the rules {rules}")
     rules = [baseline] + [r for r in rules if r != baseline]
-    seeds = sorted(pd.unique(stt["seed"]))
-    rule_idx = pd.Categorical(stt["rule"], categories=rules).codes
-    seed_idx = pd.Categorical(stt["seed"], categories=seeds).codes
-    censored = stt["censored"].to_numpy(dtype=bool)
-    upper = np.where(censored, stt["horizon"].to_numpy(dtype=float), np.inf)
+    seeds = sorted(pd.unique(reached["seed"]))
+    rule_idx = pd.Categorical(reached["rule"], categories=rules).codes
+    seed_idx = pd.Categorical(reached["seed"], categories=seeds).codes
+    censored = reached["censored"].to_numpy(dtype=bool)
+    upper = np.where(censored, reached["horizon"].to_numpy(dtype=float), np.inf)
     observed = np.where(censored, upper, t)
     log_center = float(np.log(t).mean())
     coords = {"rule": rules, "seed": seeds}
@@ -171,7 +171,7 @@ def fit_speedup(
             chains=chains,
             cores=cores,
             target_accept=target_accept,
-            random_seed=random_seed,
+            random_seed=rng,
             progressbar=progressbar,
             compute_convergence_checks=False,
         )
