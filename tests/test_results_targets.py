@@ -12,6 +12,7 @@ from insight_bayes.results import (
     auc_table,
     bootstrap_speedups,
     learning_curve_auc,
+    relative_targets,
     speedup_curve,
     steps_to_target,
     summary_table,
@@ -289,3 +290,25 @@ def test_pymc_convergence_failure_raises_or_warns():
         check_convergence(fit.idata, ["mu", "tau"], ess_min=10_000)
     with pytest.raises(ValueError, match="baseline rule"):
         fit_speedup(stt, baseline="nope")
+
+
+def test_relative_targets_by_hand():
+    # start 0.1 (both rules, step 0); Random ends at 0.3 and 0.5 over its two seeds: 0.4
+    steps = pd.DataFrame(
+        {
+            "rule": ["random"] * 4 + ["insight"] * 2,
+            "seed": [0, 0, 1, 1, 0, 0],
+            "step": [0, 10, 0, 10, 0, 10],
+            "eval/accuracy": [0.1, 0.3, 0.1, 0.5, 0.1, 0.9],
+        }
+    )
+    targets = relative_targets(steps, [0.5, 1.0])
+    np.testing.assert_allclose(targets, [0.25, 0.4])
+    reached = steps_to_target(steps, targets)
+    assert not reached["steps_to_target"].eq(0).any()  # no target is met at step 0
+    with pytest.raises(ValueError, match="not above the start"):
+        relative_targets(steps.assign(**{"eval/accuracy": 0.1}), [0.5])
+    with pytest.raises(ValueError, match="step-0"):
+        relative_targets(steps[steps["step"] > 0], [0.5])
+    with pytest.raises(ValueError, match="fraction"):
+        relative_targets(steps, [0.0])

@@ -38,6 +38,7 @@ _LAZY = {
     "auc_table": "targets",
     "bootstrap_speedups": "targets",
     "learning_curve_auc": "targets",
+    "relative_targets": "targets",
     "speedup_curve": "targets",
     "steps_to_target": "targets",
     "summary_table": "targets",

@@ -43,6 +43,7 @@ __all__ = [
     "auc_table",
     "bootstrap_speedups",
     "learning_curve_auc",
+    "relative_targets",
     "speedup_curve",
     "steps_to_target",
     "summary_table",
@@ -230,6 +231,51 @@ def bootstrap_speedups(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def relative_targets(
+    steps: pd.DataFrame,
+    fractions: Sequence[float],
+    *,
+    metric: str = "eval/accuracy",
+    baseline: str = "random",
+) -> list[float]:
+    r"""Targets placed between the start and the baseline's final value of ``metric``.
+
+    .. math::
+        \mathrm{target}_f = a_0 + f\,(\bar a_{\mathrm{final}} - a_0), \qquad 0 < f \le 1,
+
+    with ``a_0`` the mean of ``metric`` at ``step = 0`` over every run (every rule
+    starts from the same warm-up or pool at a given seed) and ``a_final`` the mean over
+    the baseline's seeds of its last evaluated value. No target is met at step 0 when the
+    baseline gains at all; ``f = 1`` is "steps to the baseline's final accuracy".
+
+    Raises ``ValueError`` when the table has no step-0 evaluation or no baseline run, or
+    when the baseline did not improve (no target can be placed above the start).
+    """
+    fractions = [
+        check_real(f, "fraction", low=0.0, high=1.0, low_inclusive=False) for f in fractions
+    ]
+    if not fractions:
+        raise ValueError("fractions must hold at least one value in (0, 1]")
+    if metric not in steps.columns:
+        raise ValueError(f"steps table lacks the column {metric!r}")
+    evaluated = steps[steps[metric].notna()]
+    start = evaluated.loc[evaluated["step"] == 0, metric]
+    if start.empty:
+        raise ValueError(f"no step-0 evaluation of {metric!r}: relative targets need the start")
+    base = evaluated[evaluated["rule"] == baseline]
+    if base.empty:
+        raise ValueError(f"baseline rule {baseline!r} has no evaluated runs")
+    keys = [k for k in _run_keys(base) if k != "rule"]
+    final = base.sort_values("step").groupby(keys)[metric].last().mean()
+    a0 = float(start.mean())
+    if not final > a0:
+        raise ValueError(
+            f"the baseline's final {metric} ({final:.4g}) is not above the start ({a0:.4g}): "
+            "no relative target can be placed"
+        )
+    return [a0 + f * (float(final) - a0) for f in fractions]
 
 
 def speedup_curve(

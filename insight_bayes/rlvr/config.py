@@ -1,7 +1,8 @@
 """The harness's configuration: one frozen, validated dataclass per section (no torch).
 
 A study's TOML (``configs/rlvr/*.toml``) has the sections ``[task]``, ``[model]``,
-``[warmup]``, ``[grpo]``, ``[loop]``, ``[eval]`` and ``[study]``; :func:`load_config`
+``[warmup]``, ``[grpo]``, ``[loop]``, ``[eval]``, ``[study]`` and ``[gate]`` (the pool gate,
+:mod:`insight_bayes.rlvr.gate`); :func:`load_config`
 reads it into a :class:`StudyConfig`. Every section validates itself on construction
 (``__post_init__``) and :class:`StudyConfig` checks what spans sections (``loop.k >= 2``
 for a group advantage, ``loop.m`` against the pool), so a bad config fails before any
@@ -26,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from insight_bayes.loop import LoopConfig
+from insight_bayes.rlvr.gate import GateSettings
 from insight_bayes.selectors import parse_rule_label, selector_from_label
 from insight_bayes.validation import check_int, check_real
 
 __all__ = [
     "EvalConfig",
     "GRPOConfig",
+    "GateSettings",
     "ModelSection",
     "StudyConfig",
     "StudySection",
@@ -40,7 +43,7 @@ __all__ = [
     "load_config",
 ]
 
-SECTIONS = ("task", "model", "warmup", "grpo", "loop", "eval", "study")
+SECTIONS = ("task", "model", "warmup", "grpo", "loop", "eval", "study", "gate")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,10 @@ class TaskSection:
         Training prompts (>= 1) and held-out problems (>= 0), disjoint.
     seed : int
         Seed of the pool and test draws.
+    warmup_params : dict, optional
+        The warm-up's own task parameters (same task), e.g. easy tiers only
+        (``{max_digits = 4, frame_digits = 6}`` for a 1-6 digit pool): the warm-up then
+        leaves a capability frontier for RL to cross. Default: ``params``.
     """
 
     name: str = "addition"
@@ -64,6 +71,7 @@ class TaskSection:
     pool_size: int = 256
     test_size: int = 128
     seed: int = 0
+    warmup_params: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         from insight_bayes.rlvr.tasks import available_tasks
@@ -80,12 +88,35 @@ class TaskSection:
             self.make_task()
         except (TypeError, ValueError) as err:
             raise ValueError(f"task.params: {err}") from None
+        if self.warmup_params is not None:
+            try:
+                warm = self.make_warmup_task()
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"task.warmup_params: {err}") from None
+            pool = self.make_task()
+            if warm.alphabet != pool.alphabet or (
+                warm.max_prompt_chars > pool.max_prompt_chars
+                or warm.max_answer_chars > pool.max_answer_chars
+            ):
+                raise ValueError(
+                    "task.warmup_params must describe the pool's task in its own format (same "
+                    "alphabet, prompts and answers no longer than the pool's); e.g. fewer digits "
+                    "in the same frame: {max_digits = 4, frame_digits = 6}"
+                )
 
     def make_task(self):
         """The task object (a :class:`~insight_bayes.rlvr.tasks.Task`)."""
         from insight_bayes.rlvr.tasks import make_task
 
         return make_task(self.name, **self.params)
+
+    def make_warmup_task(self):
+        """The warm-up's task: ``warmup_params`` when given, else the pool's."""
+        from insight_bayes.rlvr.tasks import make_task
+
+        return make_task(
+            self.name, **(self.params if self.warmup_params is None else self.warmup_params)
+        )
 
 
 @dataclass(frozen=True)
@@ -185,6 +216,11 @@ class GRPOConfig:
         Longest completion sampled.
     adv_eps : float
         ``eps`` of the advantage normalisation.
+    advantage_reward : {"shaped", "binary"}
+        What the group advantage is computed from: the task's shaped rewards (1 / 0.1 /
+        0: a group of wrong answers that differ in format still carries an advantage),
+        or binary correctness only. Informative shares and Dynamic Sampling are binary
+        either way.
     """
 
     lr: float = 1e-4
@@ -197,6 +233,7 @@ class GRPOConfig:
     temperature: float = 1.0
     max_new_tokens: int = 16
     adv_eps: float = 1e-6
+    advantage_reward: str = "shaped"
 
     def __post_init__(self) -> None:
         check_real(self.lr, "lr", low=0.0, low_inclusive=False)
@@ -209,6 +246,10 @@ class GRPOConfig:
         check_real(self.temperature, "temperature", low=0.0, low_inclusive=False)
         check_int(self.max_new_tokens, "max_new_tokens", min_value=1)
         check_real(self.adv_eps, "adv_eps", low=0.0, low_inclusive=False)
+        if self.advantage_reward not in ("shaped", "binary"):
+            raise ValueError(
+                f"advantage_reward must be 'shaped' or 'binary', got {self.advantage_reward!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -260,6 +301,11 @@ class StudySection:
         Reference rule label of the speed-ups.
     pool_rate_samples : int
         Samples per pool prompt of the warm-up policy's success rates (0: skip).
+    target_fractions : tuple of float
+        Relative targets for the speed-up curve: the step-0 value of ``metric`` plus
+        each fraction (in (0, 1]) of the baseline's mean final gain, so that no target is
+        met at step 0 (:func:`insight_bayes.results.relative_targets`). Empty: only
+        ``target``.
     """
 
     rules: tuple[str, ...] = ("random", "mopps", "expected-difficulty", "insight")
@@ -268,8 +314,12 @@ class StudySection:
     metric: str = "eval/pass1"
     baseline: str = "random"
     pool_rate_samples: int = 16
+    target_fractions: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "target_fractions", tuple(self.target_fractions))
+        for fraction in self.target_fractions:
+            check_real(fraction, "study.target_fractions", low=0.0, high=1.0, low_inclusive=False)
         object.__setattr__(self, "rules", tuple(self.rules))
         object.__setattr__(self, "seeds", tuple(self.seeds))
         if not self.rules:
@@ -329,6 +379,7 @@ class StudyConfig:
     loop: LoopConfig
     eval: EvalConfig
     study: StudySection
+    gate: GateSettings = field(default_factory=GateSettings)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -346,13 +397,14 @@ class StudyConfig:
     def digest(self) -> str:
         """Hash of everything that shapes a run (a resumed study must have the same).
 
-        ``study.rules``, ``study.seeds`` and the summary settings (``target``,
-        ``metric``, ``baseline``) are left out, so a study can be extended with more
-        seeds or rules and keep its finished runs.
+        ``study.rules``, ``study.seeds``, the summary settings (``target``,
+        ``metric``, ``baseline``, ``target_fractions``) and ``[gate]`` are left out, so a
+        study can be extended with more seeds or rules and keep its finished runs.
         """
         raw = copy.deepcopy(self.raw)
-        for key in ("rules", "seeds", "target", "metric", "baseline"):
+        for key in ("rules", "seeds", "target", "metric", "baseline", "target_fractions"):
             raw.get("study", {}).pop(key, None)
+        raw.pop("gate", None)  # the gate decides whether to start, not how a run goes
         return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -421,5 +473,6 @@ def load_config(
         loop=_section(raw, "loop", LoopConfig),
         eval=_section(raw, "eval", EvalConfig),
         study=_section(raw, "study", StudySection),
+        gate=_section(raw, "gate", GateSettings),
         raw=raw,
     )

@@ -156,7 +156,8 @@ class GRPOEnvironment:
         for i, comps in zip(ids, rollout.payload, strict=True):
             prompts += [self._pool_prompts[i]] * len(comps)
             completions += comps
-        rewards_t = torch.as_tensor(rollout.rewards, dtype=torch.float32)
+        graded = rollout.correct if self.grpo.advantage_reward == "binary" else rollout.rewards
+        rewards_t = torch.as_tensor(np.asarray(graded, dtype=np.float32))
         advantages = group_advantages(rewards_t, self.grpo.adv_eps).reshape(-1).to(self.device)
         batch = build_batch(prompts, completions, self.policy.pad_id, self.device)
         metrics = grpo_update(

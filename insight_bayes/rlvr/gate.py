@@ -26,7 +26,7 @@ import numpy as np
 from insight_bayes.rewards import informative_groups
 from insight_bayes.validation import check_int, check_real
 
-__all__ = ["GateReport", "GateSettings", "measure_pool"]
+__all__ = ["GateFailed", "GateReport", "GateSettings", "gate_pool", "measure_pool"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class GateSettings:
         The mid range (0.05, 0.95).
     samples : int
         Rollouts per prompt of the rate sample (>= 1).
+    enforce : bool
+        Stop the study when the pool fails (``--skip-gate`` overrides it for one run);
+        ``False`` only reports.
     """
 
     min_uninformative: float = 0.45
@@ -53,6 +56,7 @@ class GateSettings:
     mid_low: float = 0.05
     mid_high: float = 0.95
     samples: int = 16
+    enforce: bool = True
 
     def __post_init__(self) -> None:
         check_real(self.min_uninformative, "min_uninformative", low=0.0, high=1.0)
@@ -63,6 +67,8 @@ class GateSettings:
         check_real(self.mid_low, "mid_low", low=0.0, high=1.0)
         check_real(self.mid_high, "mid_high", low=self.mid_low, high=1.0, low_inclusive=False)
         check_int(self.samples, "samples", min_value=1)
+        if not isinstance(self.enforce, bool):
+            raise TypeError(f"enforce must be true or false, got {self.enforce!r}")
 
 
 @dataclass(frozen=True)
@@ -210,3 +216,29 @@ def measure_pool(
         by_feature=by_feature,
         settings=settings,
     )
+
+
+class GateFailed(ValueError):
+    """The pool is outside the gate's band (the message names the knob to turn)."""
+
+    def __init__(self, report: GateReport) -> None:
+        self.report = report
+        super().__init__(
+            "the pool gate failed before any RL step: "
+            + "; ".join(report.problems())
+            + " (or pass --skip-gate to run anyway)"
+        )
+
+
+def gate_pool(env, k: int, settings: GateSettings, rng: np.random.Generator) -> GateReport:
+    """Measure a harness environment's pool at its current (warm-up) policy.
+
+    Draws one group of ``k`` rollouts per pool prompt, then an independent sample of
+    ``settings.samples`` per prompt for the rates (see :func:`measure_pool`). ``env`` is a
+    :class:`~insight_bayes.rlvr.environment.GRPOEnvironment` (any environment whose
+    ``pool`` holds problems with ``features`` works).
+    """
+    ids = np.arange(env.pool_size)
+    groups = env.rollout(ids, check_int(k, "k", min_value=2), rng).correct
+    rates = env.rollout(ids, settings.samples, rng).correct
+    return measure_pool(groups, rates, settings, [p.features for p in env.pool])

@@ -86,7 +86,7 @@ class Harness:
                 d_model=config.model.d_model,
             )
             self.policy, self.warmup_info = warm_up(
-                self.task,
+                config.task.make_warmup_task(),
                 model_config,
                 config.warmup,
                 cache_dir=cache_dir,

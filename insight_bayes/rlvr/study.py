@@ -96,6 +96,7 @@ class StudyResult:
     out: Path
     report: RunReport
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    gate: dict[str, Any] | None = None
 
 
 def study_jobs(
@@ -160,7 +161,34 @@ def gather(store: ResultStore, config: StudyConfig, keys: list) -> dict[str, pd.
             steps, study.target, metric=study.metric, baseline=study.baseline
         )
         tables["steps_to_target"], tables["summary"] = stt, summary
-        for name in ("steps_to_target", "summary"):
+        names = ["steps_to_target", "summary"]
+        if study.target_fractions:
+            from insight_bayes.results.targets import auc_table, relative_targets, speedup_curve
+
+            try:
+                targets = relative_targets(
+                    steps, study.target_fractions, metric=study.metric, baseline=study.baseline
+                )
+            except ValueError as err:  # e.g. the baseline has not improved yet
+                log.warning("no relative targets: %s", err)
+            else:
+                curve = speedup_curve(steps, targets, metric=study.metric, baseline=study.baseline)
+                curve.insert(
+                    curve.columns.get_loc("target") + 1,
+                    "fraction",
+                    curve["target"].map(dict(zip(targets, study.target_fractions, strict=True))),
+                )
+                per_rollout = speedup_curve(
+                    steps, targets, metric=study.metric, baseline=study.baseline,
+                    measure="rollouts_to_target",
+                )  # fmt: skip
+                curve["rollout_speedup"] = per_rollout["speedup"].to_numpy()
+                curve["rollout_ci_low"] = per_rollout["ci_low"].to_numpy()
+                curve["rollout_ci_high"] = per_rollout["ci_high"].to_numpy()
+                tables["speedup_curve"] = curve
+                tables["auc"] = auc_table(steps, metric=study.metric, baseline=study.baseline)
+                names += ["speedup_curve", "auc"]
+        for name in names:
             atomic_write_bytes(
                 store.root / f"{name}.csv", tables[name].to_csv(index=False).encode()
             )
@@ -177,6 +205,7 @@ def run_study(
     workers: int = 1,
     threads: int | None = None,
     progress: bool = True,
+    skip_gate: bool = False,
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of ``config`` into ``out``; gather the tables.
 
@@ -196,10 +225,19 @@ def run_study(
         torch CPU threads in each run's process.
     progress : bool
         One progress bar over runs.
+    skip_gate : bool
+        Train even when the pool gate fails (:mod:`insight_bayes.rlvr.gate`; it is
+        measured and recorded in the manifest either way).
+
+    Raises
+    ------
+    GateFailed
+        The pool is outside ``config.gate``'s band (and ``gate.enforce`` is on).
     """
     from insight_bayes.results.io import build_manifest, utc_now
     from insight_bayes.results.runner import run_jobs
     from insight_bayes.results.store import ResultStore
+    from insight_bayes.rlvr.gate import GateFailed, gate_pool
     from insight_bayes.rlvr.harness import harness_for, pool_table, resolve_device
     from insight_bayes.rlvr.sft import default_cache_dir
 
@@ -216,6 +254,17 @@ def run_study(
     harness = harness_for(config, device, cache, progress)
     if not (store.root / "pool.parquet").exists():
         store.write_table("pool", pool_table(harness, config.study.pool_rate_samples))
+    gate = old.get("gate")
+    if gate is None:  # measured once per study folder, before any RL step
+        import numpy as np
+
+        measured = gate_pool(
+            harness.environment(), config.loop.k, config.gate, np.random.default_rng(54321)
+        )
+        gate = measured.to_dict() | {"summary": measured.summary()}
+        log.info("%s", measured.summary())
+        if not measured.passed and config.gate.enforce and not skip_gate:
+            raise GateFailed(measured)
 
     study = config.study
     jobs = study_jobs(config, device, cache, threads)
@@ -239,6 +288,7 @@ def run_study(
             workers=workers,
             warmup=harness.warmup_info,
             parameters=harness.parameters,
+            gate=gate,
             status=status,
             runs={"complete": complete, "expected": len(keys)},
             **({"finished": utc_now()} if status == "complete" else {}),
@@ -257,4 +307,4 @@ def run_study(
     tables = gather(store, config, keys)
     done = all(store.is_complete(k) for k in keys)
     store.write_manifest(manifest("complete" if done else "incomplete"))
-    return StudyResult(out=store.root, report=report, tables=tables)
+    return StudyResult(out=store.root, report=report, tables=tables, gate=gate)

@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes, or Ray CPUs (default 1)"
     )
+    parser.add_argument(
+        "--skip-gate",
+        action="store_true",
+        help="train even if the pool gate (measured before any RL step) fails",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -57,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         threads=args.threads,
         progress=not args.no_progress,
+        skip_gate=args.skip_gate,
     )
+    if result.gate is not None:
+        print(result.gate.get("summary", ""))
     print(f"{result.report.describe()} -> {result.out}")
     summary = result.tables.get("summary")
     if summary is not None:
