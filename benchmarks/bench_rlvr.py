@@ -1,7 +1,7 @@
 """Speed of the GRPO harness: generated tokens per second, seconds per GRPO step, and the
 share of step time spent in selection (the paper calls the selection overhead negligible).
 
-    PYTHONPATH=. python benchmarks/bench_rlvr.py                  # CPU config (1 thread)
+    PYTHONPATH=. python benchmarks/bench_rlvr.py                  # CPU tiered config, 1 thread
     PYTHONPATH=. python benchmarks/bench_rlvr.py --config configs/rlvr/gpu.toml --device cuda
 
 Uses the config's cached warm-up (trains it first if it is not cached). Prints one table.
@@ -86,7 +86,7 @@ def bench(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/rlvr/cpu.toml")
+    parser.add_argument("--config", default="configs/rlvr/cpu-tiered.toml")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
@@ -105,7 +105,7 @@ def main() -> None:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(pd.DataFrame(rows).round(4).to_string(index=False))
     print(
-        "selection_s: time in the selector (Dynamic Sampling: minus its rollouts' generation); "
+        "selection_s: time in the selector, rollouts excluded (the loop times them apart); "
         "selection_share = selection_s / seconds_per_step"
     )
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The GPU study as one prepared script, sized (by estimate) for under 8 minutes on one H100.
-# Writes everything under OUT (default results/rlvr-gpu-study): the study's tables and
+# Writes everything under OUT (default results/rlvr-gpu-tiered): the study's tables and
 # manifest, the benchmark table, nvidia-smi output, the log and the total seconds.
 #   bash benchmarks/run_gpu_study.sh [OUT]
-# CONFIG and DEVICE override the defaults (configs/rlvr/gpu.toml, cuda), e.g. to try the
-# script on CPU: CONFIG=configs/rlvr/smoke.toml DEVICE=cpu bash benchmarks/run_gpu_study.sh /tmp/x
+# CONFIG, DEVICE, WORKERS, PYTHON and EXTRA_ARGS override the defaults (configs/rlvr/gpu.toml,
+# cuda, 4, python, none), e.g. to try the script on CPU with a shrunken config:
+#   CONFIG=configs/rlvr/smoke.toml DEVICE=cpu WORKERS=1 PYTHON=python3 \
+#       bash benchmarks/run_gpu_study.sh /tmp/x
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT="${1:-results/rlvr-gpu-study}"
+OUT="${1:-results/rlvr-gpu-tiered}"
 CONFIG="${CONFIG:-configs/rlvr/gpu.toml}"
 DEVICE="${DEVICE:-cuda}"
+WORKERS="${WORKERS:-4}"     # processes sharing the one GPU (each run is small)
 PY="${PYTHON:-python}"
 mkdir -p "$OUT"
 export INSIGHT_BAYES_CACHE="$OUT/.cache"   # the warm-up checkpoint stays inside OUT
@@ -17,7 +20,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
 start=$(date +%s)
 "$PY" -m insight_bayes.cli rlvr-study "$CONFIG" --out "$OUT" --device "$DEVICE" \
-    --no-progress 2>&1 | tee "$OUT/study.log"
+    --workers "$WORKERS" --no-progress ${EXTRA_ARGS:-} 2>&1 | tee "$OUT/study.log"
 "$PY" benchmarks/bench_rlvr.py --config "$CONFIG" --device "$DEVICE" --steps 5 \
     > "$OUT/bench.txt" 2>&1 || echo "benchmark failed (see $OUT/bench.txt)"
 echo "total seconds: $(( $(date +%s) - start ))" | tee "$OUT/seconds.txt"

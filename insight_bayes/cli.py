@@ -19,6 +19,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("simulations.cli", "simulate every rule over seeds on a scenario; speed-ups"),
     "ablations": ("simulations.ablations_cli", "the five ablations of InSight; their table"),
     "rlvr-study": ("insight_bayes.rlvr.study_cli", "GRPO rules x seeds from one cached warm-up"),
+    "rlvr-intervention": (
+        "insight_bayes.rlvr.intervention_cli",
+        "first-order effects of quintile batches at checkpoints of a Random run",
+    ),
     "sweep-like-study": (
         "simulations.harness_like",
         "simulate a harness study's rules on a pool shaped like its warm-up rates",

@@ -16,7 +16,10 @@ Random on the same scenario and seeds (paired pools):
 
 Variants that change the scenario (``m_hat``, ``discount``) get their own scenario name
 (``<base>-mhat8``, ``<base>-lambda0.9``), so their runs never mix with the base's in a
-results folder, and Random is run on each of them.
+results folder, and Random is run on each of them. They draw their pools from the base
+scenario's seeds (:meth:`~simulations.scenarios.Scenario.variant`), so a variant and its
+base meet the same pool at the same seed: the comparison is paired (a larger ``m_hat``
+pool extends the same random stream).
 
 >>> from simulations.ablations import ablation_plan
 >>> [a.name for a in ablation_plan("quick")]
@@ -76,11 +79,11 @@ def m_hat_scenario(base: str | Scenario, ratio: float) -> Scenario:
     """``base`` with ``M_hat = ratio * M`` over a pool of at least ``24 M`` prompts."""
     base = get_scenario(base)
     pool = max(base.env.pool_size, 24 * base.loop.m)
-    return base.with_changes(
-        name=f"{base.name}-mhat{ratio:g}",
+    return base.variant(
+        f"mhat{ratio:g}",
+        f"pool {pool}, M_hat = {ratio:g} M",
         env=dataclasses.replace(base.env, pool_size=pool),
         loop=dataclasses.replace(base.loop, candidate_ratio=float(ratio), m_hat=None),
-        description=f"{base.description}; pool {pool}, M_hat = {ratio:g} M",
     )
 
 
@@ -89,10 +92,8 @@ def discount_scenario(base: str | Scenario, discount: float) -> Scenario:
     base = get_scenario(base)
     if discount == base.discount:
         return base
-    return base.with_changes(
-        name=f"{base.name}-lambda{discount:g}",
-        discount=float(discount),
-        description=f"{base.description}; belief discount {discount:g}",
+    return base.variant(
+        f"lambda{discount:g}", f"belief discount {discount:g}", discount=float(discount)
     )
 
 

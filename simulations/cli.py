@@ -22,8 +22,8 @@ def _rules(text: str) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes sweep``."""
-    from insight_bayes.selectors import PAPER_RULES
     from simulations.scenarios import available_scenarios
+    from simulations.sweep import REFERENCE_RULES
 
     parser.add_argument(
         "scenario",
@@ -33,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rules",
         type=_rules,
-        default=list(PAPER_RULES),
+        default=None,
         help="comma-separated rule labels, e.g. 'random,insight,insight:mu=0.1' "
-        "(default: the paper's nine rules)",
+        f"(default: {','.join(REFERENCE_RULES)}; with --grid: the grid's rules)",
     )
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     parser.add_argument("--backend", choices=("local", "ray"), default="local")
@@ -60,6 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1000,
         help="NUTS draws and tuning steps per chain of --bayes (default 1000)",
     )
+    parser.add_argument(
+        "--grid",
+        choices=("robustness",),
+        default=None,
+        help="run the robustness grid around SCENARIO (memorisation x discount x learner, "
+        "and model strength) and write the fidelity table of the paper's claims",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
 
@@ -76,10 +83,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:20s} v{s.version}  {s.description}")
         return 0 if args.list else 2
     scenario = get_scenario(args.scenario)
+    if args.grid:
+        return _run_grid(args, scenario)
+    from simulations.sweep import REFERENCE_RULES
+
     out = args.out or f"results/sim-{scenario.name}"
     result = run_sweep(
         scenario,
-        args.rules,
+        args.rules or list(REFERENCE_RULES),
         args.seeds,
         out,
         backend=args.backend,
@@ -104,17 +115,20 @@ def run(args: argparse.Namespace) -> int:
     stt.to_csv(result.out / "steps_to_target.csv", index=False)
     table.to_csv(result.out / "summary.csv", index=False)
     shown = [
-        "rule", "final_accuracy", "informative_share", "rollouts_per_step", "n_censored",
-        "mean_cost", "speedup", "ci_low", "ci_high", "rollout_speedup", "rollout_ci_low",
-        "rollout_ci_high",
+        "rule", "final_accuracy", "informative_share", "expected_informative",
+        "rollouts_per_step", "n_censored", "mean_cost", "speedup", "ci_low", "ci_high",
+        "rollout_speedup", "rollout_ci_low", "rollout_ci_high",
     ]  # fmt: skip
     with _wide_display():
         print(
             f"\nsteps to eval/accuracy >= {target} (interpolated between evaluations): "
             f"speed-up vs {args.baseline} in steps and in rollouts (95% paired bootstrap "
-            "over seeds; censored runs count at the horizon)"
+            "over seeds; censored runs count at the horizon). informative_share: share of "
+            "trained groups with mixed binary outcomes; expected_informative: its "
+            "expectation 1 - p^K - (1 - p)^K at the chosen prompts' true rates"
         )
         print(table[[c for c in shown if c in table]].round(3).to_string(index=False))
+    _print_curve(steps, scenario, args, result.out)
     if args.bayes:
         from insight_bayes.models.speedup_fit import fit_speedup
 
@@ -130,6 +144,116 @@ def run(args: argparse.Namespace) -> int:
         "n_boot": args.n_boot,
     }
     store.write_manifest(manifest)
+    return 0
+
+
+def _print_curve(steps, scenario, args, out) -> None:
+    """The speed-up curve at the scenario's targets, steps to Random's final accuracy
+    (each seed's own), and the learning-curve AUC."""
+    from insight_bayes.results.targets import (
+        auc_table,
+        relative_steps_to_target,
+        speedup_report,
+    )
+
+    if args.baseline not in set(steps["rule"]):
+        return
+    shown = ["target", "rule", "speedup", "ci_low", "ci_high", "rollout_speedup",
+             "oracle_fraction", "oracle_fraction_ci_low", "oracle_fraction_ci_high",
+             "n_censored"]  # fmt: skip
+    with _wide_display():
+        if scenario.curve_targets:
+            curve = speedup_report(
+                steps, scenario.curve_targets, baseline=args.baseline, n_boot=args.n_boot
+            )
+            curve.to_csv(out / "speedup_curve.csv", index=False)
+            print(
+                "\nspeed-up curve at held-out accuracy "
+                f"{', '.join(f'{t:g}' for t in scenario.curve_targets)}: per step, per rollout, "
+                "and as a fraction of the oracle's speed-up"
+            )
+            print(curve[[c for c in shown if c in curve]].round(3).to_string(index=False))
+        try:
+            reached = relative_steps_to_target(steps, [1.0], baseline=args.baseline)
+        except ValueError as err:
+            print(f"\nno steps to {args.baseline}'s final accuracy: {err}")
+        else:
+            final = speedup_report(
+                None, reached=reached, baseline=args.baseline, n_boot=args.n_boot
+            )
+            final.to_csv(out / "speedup_to_baseline_final.csv", index=False)
+            print(f"\nsteps to {args.baseline}'s final accuracy (each seed's own pool)")
+            print(final[[c for c in shown[1:] if c in final]].round(3).to_string(index=False))
+        auc = auc_table(steps, baseline=args.baseline, n_boot=args.n_boot)
+        auc.to_csv(out / "auc.csv", index=False)
+        print("\nlearning-curve AUC (time-averaged held-out accuracy) and its paired gain")
+        print(auc.drop(columns=["paired"]).round(4).to_string(index=False))
+
+
+def _run_grid(args, base) -> int:
+    """``--grid robustness``: run the grid, then write its tables and the fidelity table."""
+    import pandas as pd
+
+    from insight_bayes.analysis.fidelity import (
+        claim_summary,
+        fidelity_table,
+        grid_tables,
+        oracle_violations,
+        ranking_agreement,
+    )
+    from insight_bayes.results.io import atomic_write_bytes
+    from insight_bayes.results.store import ResultStore
+    from simulations.grid import GRID_FRACTIONS, GRID_RULES, robustness_cells, run_grid
+
+    cells = robustness_cells(base)
+    out = args.out or f"results/sim-{base.name}-robustness"
+    result = run_grid(
+        cells,
+        args.seeds,
+        out,
+        rules=args.rules or GRID_RULES,
+        workers=args.workers,
+        backend=args.backend,
+        progress=not args.no_progress,
+    )
+    print(f"{result.report.describe()} -> {result.out} ({result.seconds:.0f} s)")
+    meta = pd.DataFrame(
+        [{"cell": c.name, "scenario": c.scenario.key, "memorization": c.memorization,
+          "discount": c.discount, "learner": c.learner, "strength": c.strength} for c in cells]
+    )  # fmt: skip
+    report, auc, reached = grid_tables(result.steps, GRID_FRACTIONS, n_boot=args.n_boot)
+    fidelity = fidelity_table(reached, meta, n_boot=args.n_boot)
+    summary = claim_summary(fidelity)
+    base_cell = next(c for c in cells if c.strength == "base" and c.learner == "linear"
+                     and c.memorization == base.env.memorization_rate
+                     and c.discount == base.discount)  # fmt: skip
+    tau = ranking_agreement(report, base_cell.scenario.key)
+    violations = oracle_violations(
+        report, [r for r in GRID_RULES if r not in ("dynamic-sampling", "oracle")]
+    )
+    store = ResultStore(out)
+    for name, table in (("cells", meta), ("grid_speedups", report), ("grid_auc", auc),
+                        ("fidelity", fidelity), ("fidelity_summary", summary),
+                        ("ranking_tau", tau), ("oracle_violations", violations)):  # fmt: skip
+        atomic_write_bytes(store.root / f"{name}.csv", table.to_csv(index=False).encode())
+    manifest = store.read_manifest()
+    manifest["grid"] = {
+        "name": "robustness",
+        "base": base.key,
+        "fractions": list(GRID_FRACTIONS),
+        "seconds": result.seconds,
+        "n_boot": args.n_boot,
+    }
+    store.write_manifest(manifest)
+    with _wide_display():
+        print("\nfidelity of the paper's claims over the grid (cells x relative targets)")
+        print(summary.to_string(index=False))
+        print(f"\nKendall's tau of each cell's ranking against the base cell {base_cell.name}")
+        print(tau.merge(meta, on="scenario")[["cell", "tau", "p_value", "n_rules"]].round(3)
+              .to_string(index=False))  # fmt: skip
+        print(
+            f"\noracle slower than a pre-rollout rule (interval above 1): {len(violations)} cases"
+        )
     return 0
 
 

@@ -14,6 +14,7 @@ from insight_bayes.results import (
     learning_curve_auc,
     relative_targets,
     speedup_curve,
+    speedup_report,
     steps_to_target,
     summary_table,
 )
@@ -312,3 +313,25 @@ def test_relative_targets_by_hand():
         relative_targets(steps[steps["step"] > 0], [0.5])
     with pytest.raises(ValueError, match="fraction"):
         relative_targets(steps, [0.0])
+
+
+def test_speedup_report_per_rollout_and_as_a_fraction_of_the_oracle():
+    # Random crosses 0.5 at step 4, insight at 2, the oracle at 1 (rollouts 10 per step,
+    # except insight's 20): insight is 2x faster per step, 1x per rollout, half the oracle
+    def run(rule, seed, cross, rollouts):
+        values = [0.0] * cross + [1.0] * (6 - cross)
+        return _run(rule, seed, values, rollouts=rollouts)
+
+    steps = pd.concat(
+        [run("random", s, 4, 10) for s in range(3)]
+        + [run("insight", s, 2, 20) for s in range(3)]
+        + [run("oracle", s, 1, 10) for s in range(3)]
+    )
+    # interpolated crossings of 0.5: 3.5, 1.5, 0.5 steps
+    report = speedup_report(steps, [0.5]).set_index("rule")
+    assert report.loc["insight", "speedup"] == pytest.approx(3.5 / 1.5)
+    assert report.loc["insight", "rollout_speedup"] == pytest.approx(35 / 30)
+    assert report.loc["insight", "oracle_fraction"] == pytest.approx(0.5 / 1.5)
+    assert report.loc["oracle", "oracle_fraction"] == pytest.approx(1.0)
+    no_oracle = speedup_report(steps[steps["rule"] != "oracle"], [0.5])
+    assert "oracle_fraction" not in no_oracle.columns

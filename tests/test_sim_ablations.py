@@ -77,3 +77,15 @@ def test_table_on_the_quick_scenario(tmp_path):
     ).all()
     with pytest.raises(ValueError, match="no runs of scenario"):
         ablation_table(plan, steps[steps["scenario"] == "quick@v1"], n_boot=200)
+
+
+def test_ablation_variants_meet_the_base_pool():
+    # a variant draws its pool from the base scenario's seeds: a paired comparison
+    base = get_scenario("quick")
+    variant = discount_scenario(base, 0.9)
+    assert variant.key != base.key and variant.pool_key == base.key
+    for seed in (0, 3):
+        a, b = base.build_env(seed), variant.build_env(seed)
+        np.testing.assert_array_equal(a.difficulty, b.difficulty)
+        assert a.evaluate(None)["eval/accuracy"] == b.evaluate(None)["eval/accuracy"]
+    assert m_hat_scenario(base, 8).pool_key == base.key

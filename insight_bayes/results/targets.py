@@ -43,8 +43,10 @@ __all__ = [
     "auc_table",
     "bootstrap_speedups",
     "learning_curve_auc",
+    "relative_steps_to_target",
     "relative_targets",
     "speedup_curve",
+    "speedup_report",
     "steps_to_target",
     "summary_table",
 ]
@@ -278,6 +280,53 @@ def relative_targets(
     return [a0 + f * (float(final) - a0) for f in fractions]
 
 
+def relative_steps_to_target(
+    steps: pd.DataFrame,
+    fractions: Sequence[float],
+    *,
+    metric: str = "eval/accuracy",
+    baseline: str = "random",
+) -> pd.DataFrame:
+    """Steps-to-target at targets relative to each seed's own start and baseline.
+
+    For a simulator every seed draws its own pool, so the starting accuracy differs by
+    seed: the target of seed ``s`` is ``a_0(s) + f (a_final(s) - a_0(s))``, with
+    ``a_0(s)`` the step-0 value of ``metric`` (the same for every rule at that seed) and
+    ``a_final(s)`` the baseline's last value at that seed. No target is met at step 0
+    when the baseline gains; ``f = 1`` is "steps to the baseline's final accuracy".
+
+    Returns :func:`steps_to_target`'s table with ``target`` holding the **fraction** (so
+    that :func:`bootstrap_speedups` groups by it) and ``target_value`` the seed's own
+    absolute target.
+    """
+    fractions = [
+        check_real(f, "fraction", low=0.0, high=1.0, low_inclusive=False) for f in fractions
+    ]
+    if not fractions:
+        raise ValueError("fractions must hold at least one value in (0, 1]")
+    if metric not in steps.columns:
+        raise ValueError(f"steps table lacks the column {metric!r}")
+    group = [c for c in ("scenario", "seed") if c in steps.columns]
+    parts = []
+    for key, run_group in steps.groupby(group, sort=True):
+        evaluated = run_group[run_group[metric].notna()]
+        start = evaluated.loc[evaluated["step"] == 0, metric]
+        base = evaluated[evaluated["rule"] == baseline]
+        if start.empty or base.empty:
+            raise ValueError(
+                f"{dict(zip(group, np.atleast_1d(key), strict=True))}: relative targets need "
+                f"a step-0 evaluation and a {baseline!r} run"
+            )
+        a0 = float(start.mean())
+        final = float(base.sort_values("step")[metric].iloc[-1])
+        for f in fractions:
+            reached = steps_to_target(run_group, a0 + f * (final - a0), metric=metric)
+            reached["target_value"] = reached["target"]
+            reached["target"] = f
+            parts.append(reached)
+    return pd.concat(parts, ignore_index=True)
+
+
 def speedup_curve(
     steps: pd.DataFrame,
     targets: Sequence[float],
@@ -299,6 +348,53 @@ def speedup_curve(
     return bootstrap_speedups(
         reached, baseline=baseline, measure=measure, n_boot=n_boot, level=level, rng=rng
     )
+
+
+def speedup_report(
+    steps: pd.DataFrame | None,
+    targets: Sequence[float] | None = None,
+    *,
+    reached: pd.DataFrame | None = None,
+    metric: str = "eval/accuracy",
+    baseline: str = "random",
+    oracle: str | None = "oracle",
+    n_boot: int = 2000,
+    level: float = 0.95,
+    rng: RngLike = 0,
+) -> pd.DataFrame:
+    """The speed-up curve of every rule, per step and per rollout, and against the oracle.
+
+    One row per ([scenario,] target, rule) with :func:`speedup_curve`'s columns (speed-up
+    in training steps versus ``baseline``), ``rollout_speedup, rollout_ci_low,
+    rollout_ci_high`` (the same in rollouts spent: a rollout filter pays for the groups
+    it drops) and, when ``oracle`` ran, ``oracle_fraction`` with its interval: the rule's
+    speed-up as a fraction of the oracle's, ``mean(T_oracle) / mean(T_rule)`` (the ratio
+    of the two speed-ups; paired bootstrap over seeds). Give ``steps`` and ``targets``,
+    or an already computed ``reached`` table (e.g. :func:`relative_steps_to_target`).
+    """
+    if reached is None:
+        if steps is None or targets is None:
+            raise ValueError("give steps and targets, or reached")
+        reached = steps_to_target(steps, targets, metric=metric)
+    keys = [k for k in ("scenario", "target", "rule") if k in reached.columns]
+
+    def curve(measure: str, reference: str, prefix: str) -> pd.DataFrame:
+        out = bootstrap_speedups(
+            reached, baseline=reference, measure=measure, n_boot=n_boot, level=level, rng=rng
+        )
+        out = out[[*keys, "speedup", "ci_low", "ci_high"]]
+        return out.rename(columns={c: f"{prefix}{c}" for c in ("speedup", "ci_low", "ci_high")})
+
+    report = bootstrap_speedups(reached, baseline=baseline, n_boot=n_boot, level=level, rng=rng)
+    report = report.merge(curve("rollouts_to_target", baseline, "rollout_"), on=keys)
+    if oracle is not None and oracle in set(reached["rule"]):
+        fraction = curve("steps_to_target", oracle, "oracle_")
+        fraction = fraction.rename(
+            columns={"oracle_speedup": "oracle_fraction", "oracle_ci_low": "oracle_fraction_ci_low",
+                     "oracle_ci_high": "oracle_fraction_ci_high"}
+        )  # fmt: skip
+        report = report.merge(fraction, on=keys)
+    return report
 
 
 def learning_curve_auc(steps: pd.DataFrame, *, metric: str = "eval/accuracy") -> pd.DataFrame:
@@ -391,9 +487,9 @@ def summary_table(
 
     Columns (those whose source columns exist): ``final_accuracy`` (mean over seeds of
     the last evaluated ``metric``) and its standard deviation, ``informative_share``
-    (mean over steps and seeds of the share of groups with unequal rewards, as the
-    learner sees them), ``expected_informative`` (the same for binary verified rewards,
-    in expectation under the true rates; simulator only), ``info_gain`` (mean realised
+    (mean over steps and seeds of the share of trained groups whose binary outcomes are
+    mixed), ``expected_informative`` (its expectation ``1 - p^K - (1 - p)^K`` at the
+    trained prompts' true verified rates; simulator only), ``info_gain`` (mean realised
     entropy drop of the chosen beliefs per step, nats), ``belief_mae`` (final pool-wide
     mean absolute error of the mean belief; simulator only), ``rollouts_per_step``
     (a rollout filter's extra rollouts included), then the columns of

@@ -22,6 +22,7 @@ all uninformative gives exactly 0 (the hopeless-batch control).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,14 @@ from insight_bayes.rlvr.environment import GRPOEnvironment
 from insight_bayes.rlvr.grpo import build_batch, clipped_policy_loss, group_advantages
 from insight_bayes.validation import RngLike, as_generator, check_int
 
-__all__ = ["FirstOrderEffect", "first_order_effect", "quintile_batches"]
+__all__ = [
+    "FAMILIES",
+    "FirstOrderEffect",
+    "first_order_effect",
+    "predicted_scores",
+    "quintile_batches",
+    "run_intervention",
+]
 
 
 def quintile_batches(
@@ -146,3 +154,116 @@ def first_order_effect(
         gradient_norm=float(g_batch.norm()),
         mixed_share=float(mixed.mean()),
     )
+
+
+# ----------------------------------------------------------------------------- the study
+#: Batch families: the score whose quantile bins build the batches.
+FAMILIES = ("wmi", "difficulty", "evidence")
+
+
+def predicted_scores(alpha: np.ndarray, beta: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Every predicted score of prompts with beliefs ``Beta(alpha, beta)``.
+
+    ``wmi`` (Eq. 16, mu = 0.3, eta = 3), ``mi`` (Eq. 13, nats), ``weight`` (Eq. 15),
+    ``difficulty`` ``m (1 - m)`` and ``evidence`` ``1 / (n + 1)``.
+    """
+    from insight_bayes.acquisition import difficulty_weight, wmi_score
+    from insight_bayes.beta import mutual_information
+
+    mean = alpha / (alpha + beta)
+    return {
+        "wmi": np.asarray(wmi_score(alpha, beta, k)),
+        "mi": np.asarray(mutual_information(alpha, beta, k)),
+        "weight": np.asarray(difficulty_weight(mean)),
+        "difficulty": mean * (1.0 - mean),
+        "evidence": 1.0 / (alpha + beta + 1.0),
+    }
+
+
+def run_intervention(
+    harness,
+    checkpoints: tuple[int, ...] = (0, 20, 40),
+    *,
+    replicates: int = 8,
+    m: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+):
+    """Checkpoints of a Random run, then first-order effects of quantile batches at each.
+
+    Runs Random from the warm-up with the study's settings, snapshots the policy and the
+    belief at each step in ``checkpoints``, and at each snapshot builds, for every family
+    of :data:`FAMILIES`, one batch of ``m`` prompts per quintile of the family's score
+    over the whole pool, plus a *hopeless* batch (the ``m`` prompts the belief deems
+    least likely to succeed: almost no mixed groups). Each batch is rolled out
+    ``replicates`` times with different rollout seeds and measured with
+    :func:`first_order_effect`.
+
+    Returns a tidy DataFrame, one row per (checkpoint, family, quintile, replicate):
+    the effects, the batch's mixed share, and its summed predicted scores.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from insight_bayes.loop import SelectionLoop
+
+    config = harness.config
+    m = m or config.loop.m
+    k = config.loop.k
+    replicates = check_int(replicates, "replicates", min_value=1)
+    env = harness.environment()
+    horizon = dataclasses.replace(config.loop, steps=max(checkpoints), eval_every=0)
+    loop = SelectionLoop(env, "random", horizon, seed=seed)
+    snapshots = {}
+    if 0 in checkpoints:
+        snapshots[0] = _snapshot(env, loop)
+    for record in loop.iter_steps():
+        if record.step in checkpoints and record.step > 0:
+            snapshots[record.step] = _snapshot(env, loop)
+    rows = []
+    total = len(snapshots) * (len(FAMILIES) * 5 + 1) * replicates
+    bar = tqdm(total=total, desc="intervention", disable=not progress)
+    pool = np.arange(env.pool_size)
+    for step, (weights, belief) in sorted(snapshots.items()):
+        probe = harness.environment()
+        probe.policy.model.load_state_dict(weights)
+        scores = predicted_scores(belief.alpha, belief.beta, k)
+        heldout_grad = None
+        batches: list[tuple[str, int, np.ndarray]] = []
+        gen = np.random.default_rng([seed, step])
+        for family in FAMILIES:
+            for q, ids in enumerate(quintile_batches(pool, scores[family], m, gen)):
+                batches.append((family, q, ids))
+        hopeless = np.argsort(belief.mean, kind="stable")[:m]
+        batches.append(("hopeless", 0, hopeless))
+        for family, q, ids in batches:
+            unchosen = np.setdiff1d(pool, ids)
+            for rep in range(replicates):
+                rollout = probe.rollout(
+                    ids, k, np.random.default_rng([seed, step, rep, q, len(family)])
+                )
+                if heldout_grad is None:
+                    heldout_grad = _heldout_gradient(probe)
+                effect = first_order_effect(probe, ids, rollout, unchosen,
+                                            heldout_gradient=heldout_grad)  # fmt: skip
+                rows.append(
+                    {"checkpoint": step, "family": family, "quintile": q, "replicate": rep,
+                     "heldout": effect.heldout, "chosen": effect.chosen,
+                     "gradient_norm": effect.gradient_norm, "mixed_share": effect.mixed_share,
+                     **{f"sum_{name}": float(v[ids].sum()) for name, v in scores.items()},
+                     "mean_belief": float(belief.mean[ids].mean())}
+                )  # fmt: skip
+                bar.update(1)
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def _snapshot(env: GRPOEnvironment, loop) -> tuple[dict, object]:
+    weights = {k: v.detach().clone() for k, v in env.policy.model.state_dict().items()}
+    return weights, loop.belief.copy()
+
+
+def _heldout_gradient(env: GRPOEnvironment) -> torch.Tensor:
+    params = [p for p in env.policy.model.parameters() if p.requires_grad]
+    with torch.enable_grad():
+        return _flat_grad(env.exact_success("test", grad=True).mean(), params)
