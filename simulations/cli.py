@@ -14,39 +14,42 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def _rules(text: str) -> list[str]:
-    return [r.strip() for r in text.split(",") if r.strip()]
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes sweep``."""
+    from insight_bayes.cli_types import positive_int, rule_labels, scenario_name, unit_interval
     from insight_bayes.selectors import PAPER_RULES
     from simulations.scenarios import available_scenarios
 
     parser.add_argument(
         "scenario",
         nargs="?",
+        type=scenario_name,
         help=f"scenario name; one of: {', '.join(available_scenarios())}",
     )
     parser.add_argument(
         "--rules",
-        type=_rules,
+        type=rule_labels,
         default=list(PAPER_RULES),
         help="comma-separated rule labels, e.g. 'random,insight,insight:mu=0.1' "
         "(default: the paper's nine rules)",
     )
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    parser.add_argument(
+        "--seeds", type=positive_int, default=10, help="seeds 0..N-1, N >= 1 (default 10)"
+    )
     parser.add_argument("--backend", choices=("local", "ray"), default="local")
     parser.add_argument(
-        "--workers", type=int, default=None, help="parallel workers (default: CPUs)"
+        "--workers", type=positive_int, default=None, help="parallel workers, >= 1 (default: CPUs)"
     )
     parser.add_argument("--out", default=None, help="results folder (default results/sim-SCENARIO)")
     parser.add_argument("--choices", action="store_true", help="also store per-choice tables")
     parser.add_argument(
-        "--target", type=float, default=None, help="accuracy target (default: the scenario's)"
+        "--target",
+        type=unit_interval,
+        default=None,
+        help="accuracy target in (0, 1] (default: the scenario's)",
     )
     parser.add_argument("--baseline", default="random", help="reference rule of the speed-ups")
-    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates")
+    parser.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap replicates")
     parser.add_argument(
         "--bayes",
         action="store_true",

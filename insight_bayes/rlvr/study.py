@@ -504,12 +504,18 @@ def run_study(
 
 # ------------------------------------------------------------------ CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="study config (TOML), e.g. configs/rlvr/smoke.toml")
+    from insight_bayes.cli_types import positive_int, toml_file
+
+    parser.add_argument(
+        "config", type=toml_file, help="study config (TOML), e.g. configs/rlvr/smoke.toml"
+    )
     parser.add_argument("--out", required=True, help="output folder (resumable)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--model", default=None, help="local Hugging Face model folder")
     parser.add_argument("--cache-dir", default=None, help="warm-up cache (.cache/insight-bayes)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="torch CPU threads, >= 1"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
