@@ -7,7 +7,6 @@ import dataclasses
 import json
 import queue
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -417,6 +416,23 @@ class _BlockingRule(Selector):
         return rng.random(candidates.size)
 
 
+class _ContendedLock:
+    """Wraps the selector's lock; ``contended`` is set when a caller finds it held."""
+
+    def __init__(self, lock):
+        self.lock = lock
+        self.contended = threading.Event()
+
+    def __enter__(self):
+        if not self.lock.acquire(blocking=False):
+            self.contended.set()
+            self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
 def test_report_waits_while_a_draw_is_in_progress():
     rule = _BlockingRule()
     sel = OnlineSelector(20, rule, OnlineConfig(m=2, k=2), seed=0)
@@ -426,7 +442,8 @@ def test_report_waits_while_a_draw_is_in_progress():
     rule.entered.clear()
     drawer = threading.Thread(target=sel.next_batch)
     drawer.start()
-    assert rule.entered.wait(timeout=10)
+    assert rule.entered.wait(timeout=10)  # the draw holds the lock, inside score()
+    lock = sel._lock = _ContendedLock(sel._lock)  # the drawer releases the lock it took
     reported = threading.Event()
 
     def reporter():
@@ -435,8 +452,8 @@ def test_report_waits_while_a_draw_is_in_progress():
 
     rep = threading.Thread(target=reporter)
     rep.start()
-    time.sleep(0.2)
-    assert not reported.is_set()  # blocked on the lock held by the draw
+    assert lock.contended.wait(timeout=10)  # the report found the lock held by the draw
+    assert not reported.is_set()
     assert sel.belief.alpha[first].tolist() == [1.0, 1.0]
     rule.release.set()
     drawer.join()
