@@ -461,19 +461,6 @@ def test_report_waits_while_a_draw_is_in_progress():
     assert reported.is_set() and sel.belief.alpha[first].tolist() == [3.0, 3.0]
 
 
-def test_docs_online_example_runs():
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).parents[1] / "docs" / "integrations.md").read_text()
-    block = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
-    namespace: dict = {}
-    exec(compile(block, "docs/integrations.md", "exec"), namespace)  # noqa: S102
-    selector, state = namespace["selector"], namespace["state"]
-    assert state["step"] == 5 and selector.belief.evidence.sum() == 2 * 1000 + 5 * 16 * 8
-    assert json.loads(json.dumps(state)) == state
-
-
 def test_module_docstring_example():
     import doctest
 

@@ -216,6 +216,7 @@ def test_trains_on_the_chosen_prompts_and_rewards_reach_the_belief(tiny_lm, tmp_
         assert call["prompts"] == [dataset["prompt"][i] for i in call["ids"]]
     # the batches are the rule's choices (independent replay with a one-batch lag)
     assert [b.tolist() for b in handed] == [b.tolist() for b in replay_with_lag(5, lag=1)]
+    assert [b.tolist() for b in trainer.handed_out] == [b.tolist() for b in handed]
     # every reward reached the belief, binarised (reward >= 1 is a success)
     want = expected_belief(log)
     np.testing.assert_array_equal(selector.belief.alpha, want.alpha)

@@ -189,6 +189,9 @@ class InSightSampler(Sampler[int]):
             default if num_chunks is None else check_int(num_chunks, "num_chunks", min_value=1)
         )
         self._skip = 0
+        #: Every chunk this sampler asked of the selector, in order (ids, shape (M,)); the
+        #: last one or two may not be trained yet (prefetch). Also logged at INFO level.
+        self.handed_out: list[np.ndarray] = []
 
     @property
     def chunk_size(self) -> int:
@@ -210,7 +213,10 @@ class InSightSampler(Sampler[int]):
         yield from (0 for _ in range(skip))
         first_chunk, offset = divmod(skip, self.chunk_size)
         for _ in range(first_chunk, self.num_chunks):
-            chunk = np.repeat(self.selector.next_batch(), self.num_generations).tolist()
+            ids = self.selector.next_batch()
+            self.handed_out.append(ids)
+            log.info("handed out prompt ids %s (step %d)", ids.tolist(), self.selector.step)
+            chunk = np.repeat(ids, self.num_generations).tolist()
             layout = chunk * self.repeat_count
             yield from layout[offset:]
             offset = 0
@@ -498,11 +504,22 @@ class InSightGRPOTrainer(GRPOTrainer):
         self.add_callback(self.selector_callback)
 
     def _get_train_sampler(self, dataset: Any = None) -> Sampler:
-        return InSightSampler(
+        self.sampler = InSightSampler(
             self.selector,
             num_generations=self.num_generations,
             repeat_count=self.num_iterations * self.args.steps_per_generation,
         )
+        return self.sampler
+
+    @property
+    def handed_out(self) -> list[np.ndarray]:
+        """The prompt ids of every batch handed out by this trainer's sampler, in order.
+
+        The last one or two may be prefetched and not trained yet (see the module notes).
+        Each is also logged by the ``insight_bayes.integrations.trl`` logger at INFO level.
+        """
+        sampler = getattr(self, "sampler", None)
+        return [] if sampler is None else list(sampler.handed_out)
 
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs: Any) -> Any:
         """``Trainer.train``; on resume, the selector state is restored from the checkpoint."""
