@@ -176,3 +176,24 @@ def test_building_a_parser_for_one_command_leaves_the_registry_alone():
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     assert list(sub.choices) == ["demo"]
     assert list(build_parser_for(["--help"])._subparsers._group_actions[0].choices) == list(before)
+
+
+def test_corrupt_saved_file_is_one_line_naming_it(tmp_path):
+    """A damaged warm-up cache: the error names the file and what to do, exit status 2."""
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    smoke = Path(__file__).parents[1] / "configs" / "rlvr" / "smoke.toml"
+    argv = ["rlvr-study", str(smoke), "--device", "cpu", "--no-progress"]
+    argv += ["--cache-dir", str(tmp_path / "cache")]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0  # fills the cache
+    (weights,) = (tmp_path / "cache").rglob("model.pt")
+    weights.write_bytes(weights.read_bytes()[:300])  # truncated
+    out = console(*argv, "--out", str(tmp_path / "b"))
+    assert out.returncode == 2
+    _one_error_line(out.stderr, "rlvr-study", f"{weights} is not the warm-up's weights")
+    assert f"delete {weights.parent} to run the warm-up again" in out.stderr
+    (weights.parent / "warmup.json").write_text('{"key": ')
+    out = console(*argv, "--out", str(tmp_path / "c"))
+    assert out.returncode == 2
+    _one_error_line(out.stderr, "rlvr-study", "warmup.json is not valid JSON")

@@ -20,6 +20,7 @@ from insight_bayes import (
     binarize_rewards,
 )
 from insight_bayes.integrations import OnlineConfig, OnlineSelector
+from insight_bayes.validation import SavedFileError
 
 
 def env_stream(seed: int) -> np.random.Generator:
@@ -284,6 +285,32 @@ def test_save_and_load_files(tmp_path):
     assert [ids.tolist() for _, ids in other.pending()] == [pending.tolist()]
     assert other.next_batch().tolist() != pending.tolist()  # no replay: a fresh draw
     assert other.state_dict()["belief"] == sel.state_dict()["belief"]
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (None, "is not valid JSON"),  # truncated: the first half of a real state
+        ("", "is empty"),
+        ("[1, 2]", "holds a JSON list, not an object"),
+        ('{"weights": [1]}', r"has no format_version field \(its fields: \['weights'\]\)"),
+        ('{"format_version": 7}', "format_version 7 is not supported"),
+        ("PK\x03\x04 binary", "is not valid JSON"),
+    ],
+)
+def test_load_of_a_corrupt_or_foreign_file_names_it(tmp_path, content, match):
+    sel = OnlineSelector(30, "insight", OnlineConfig(m=3, k=8), seed=2)
+    path = tmp_path / "state.json"
+    text = sel.save(path).read_text()
+    path.write_text(text[: len(text) // 2] if content is None else content)
+    with pytest.raises(SavedFileError, match=match) as err:
+        sel.load(path)
+    assert str(path) in str(err.value)
+    mopps = OnlineSelector(30, "mopps", OnlineConfig(m=3, k=8), seed=2)
+    with pytest.raises(SavedFileError, match="state does not belong to this selector"):
+        mopps.load(sel.save(tmp_path / "insight.json"))
+    with pytest.raises(FileNotFoundError):
+        sel.load(tmp_path / "missing.json")
 
 
 def test_load_refuses_foreign_or_bad_states():
