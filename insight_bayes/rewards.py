@@ -15,6 +15,7 @@ from insight_bayes.validation import check_real, describe_bad
 
 __all__ = ["RewardMode", "binarize_rewards", "informative_groups"]
 
+#: How rewards become belief counts: ``"binary"`` (reward >= threshold) or ``"fractional"``.
 RewardMode = Literal["binary", "fractional"]
 
 

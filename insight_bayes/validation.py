@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+#: What an ``rng`` argument accepts (normalised by :func:`as_generator`).
 RngLike = np.random.Generator | np.random.SeedSequence | int | None
 
 __all__ = [

@@ -88,3 +88,15 @@ def test_trl_example_custom_trainer(tmp_path):
     assert len(calls) == 2 and selector.belief.evidence.sum() == 2 * 64 + 2 * 2 * 4
     trained = [pid for call in calls for pid in call[::4]]
     assert selector.state_dict()["handed_out"] is not None and len(set(trained)) == 4
+
+
+def test_quickstart_is_the_readme_example_and_runs():
+    import re
+
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[0]
+    source = (EXAMPLES / "quickstart.py").read_text()
+    assert source.endswith(block)
+    namespace: dict = {"__name__": "quickstart"}
+    exec(compile(source, "examples/quickstart.py", "exec"), namespace)  # noqa: S102
+    assert namespace["belief"].evidence.sum() == 2_000 * 2 + 64 * 8

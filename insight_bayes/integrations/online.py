@@ -31,11 +31,12 @@ changes, so a refused report leaves the belief and the bookkeeping untouched.
 Every public method holds one lock, so a prefetching thread may call
 :meth:`next_batch` while the training thread calls :meth:`report`.
 
-The state (:meth:`state_dict`) is plain data (lists, numbers, strings): the belief, the
-random-number state, the step, the pending batches and counters. It goes into
-``torch.save`` or JSON (:meth:`save`). On restore, batches that were handed out but got
-no reward at all are handed out again first (``replay_pending=True``), which is what
-resuming a trainer whose prefetched batch was lost needs.
+The state (:meth:`OnlineSelector.state_dict`) is plain data (lists, numbers, strings):
+the belief, the random-number state, the step, the pending batches and counters. It
+goes into ``torch.save`` or JSON (:meth:`OnlineSelector.save`). On restore, batches
+that were handed out but got no reward at all are handed out again first
+(``replay_pending=True``), which is what resuming a trainer whose prefetched batch was
+lost needs.
 """
 
 from __future__ import annotations
