@@ -300,21 +300,32 @@ def generation_dependent_verifier(log: list):
     return verifier
 
 
-@pytest.mark.parametrize("checkpoint", [3, 6])
-def test_resume_continues_exactly_with_generation_dependent_rewards(tiny_lm, tmp_path, checkpoint):
+RESUMES = {
+    # name: (checkpoint, max_steps, GRPOConfig extras, prompts per chunk, batches replayed)
+    "mid-pass": (3, 8, {}, M, 1),
+    "end of a pass": (6, 8, {}, M, 0),
+    "two iterations": (4, 8, {"num_iterations": 2}, M, 1),
+    "accumulation": (2, 4, {"gradient_accumulation_steps": 2}, 2 * M, 1),
+}
+
+
+@pytest.mark.parametrize("case", RESUMES, ids=list(RESUMES))
+def test_resume_continues_exactly_with_generation_dependent_rewards(tiny_lm, tmp_path, case):
     """Same prompts, completions, rewards, losses, belief and selector state after a resume
-    as without one. A pass ("epoch") is POOL // M = 6 chunks = 6 steps: checkpoint 3 is in
-    the middle of the first pass (the run then crosses a pass boundary), checkpoint 6 at
-    its end."""
+    as without one. A pass ("epoch") is POOL // M = 6 chunks: checkpoint 3 is in the middle
+    of the first pass (the run then crosses a pass boundary), checkpoint 6 at its end; with
+    num_iterations=2 a chunk lasts two steps; with gradient accumulation a step takes two
+    micro-batches of one generation batch."""
+    checkpoint, max_steps, extra, m, replayed = RESUMES[case]
     tokenizer, config = tiny_lm
 
     def run(output_dir, resume=None):
-        selector = OnlineSelector(POOL, "insight", OnlineConfig(m=M, k=G, m_hat=M_HAT), seed=SEED)
+        selector = OnlineSelector(POOL, "insight", OnlineConfig(m=m, k=G, m_hat=M_HAT), seed=SEED)
         log: list = []
         trainer = InSightGRPOTrainer(
             build_model(config),
             [generation_dependent_verifier(log)],
-            make_args(output_dir, max_steps=8, save_steps=3),
+            make_args(output_dir, max_steps=max_steps, save_steps=checkpoint, **extra),
             make_dataset(),
             selector=selector,
             processing_class=tokenizer,
@@ -327,16 +338,19 @@ def test_resume_continues_exactly_with_generation_dependent_rewards(tiny_lm, tmp
     sel_full, log_full, loss_full = run(tmp_path / "a")
     resume = str(tmp_path / "a" / f"checkpoint-{checkpoint}")
     sel_res, log_res, loss_res = run(tmp_path / "b", resume)
-    assert len(log_full) == 8 and len(log_res) == 8 - checkpoint
+    per_generation = extra.get("num_iterations", 1)  # steps per generation batch
+    assert len(log_full) == max_steps // per_generation
+    done = checkpoint // per_generation  # generation batches before the checkpoint
+    assert len(log_res) == len(log_full) - done > 0
     assert len({r for c in log_full for r in c["rewards"]}) == 2  # rewards do vary
-    assert [c["ids"] for c in log_res] == [c["ids"] for c in log_full[checkpoint:]]
-    assert [c["completions"] for c in log_res] == [c["completions"] for c in log_full[checkpoint:]]
-    assert [c["rewards"] for c in log_res] == [c["rewards"] for c in log_full[checkpoint:]]
-    assert loss_res == loss_full and sorted(loss_full) == list(range(1, 9))
+    assert [c["ids"] for c in log_res] == [c["ids"] for c in log_full[done:]]
+    assert [c["completions"] for c in log_res] == [c["completions"] for c in log_full[done:]]
+    assert [c["rewards"] for c in log_res] == [c["rewards"] for c in log_full[done:]]
+    assert loss_res == loss_full and sorted(loss_full) == list(range(1, max_steps + 1))
     np.testing.assert_array_equal(sel_res.belief.alpha, sel_full.belief.alpha)
     np.testing.assert_array_equal(sel_res.belief.beta, sel_full.belief.beta)
     state_res, state_full = sel_res.state_dict(), sel_full.state_dict()
-    assert state_res.pop("stats")["batches_replayed"] == int(checkpoint == 3)
+    assert state_res.pop("stats")["batches_replayed"] == replayed
     state_full.pop("stats")
     assert state_res == state_full  # hand-outs, pending batches, RNG
 
