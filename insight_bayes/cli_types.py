@@ -16,8 +16,10 @@ from pathlib import Path
 
 __all__ = [
     "existing_file",
+    "int_at_least",
     "nonnegative_int",
     "positive_int",
+    "rule_label",
     "rule_labels",
     "scenario_name",
     "toml_file",
@@ -42,6 +44,23 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return value
+
+
+def int_at_least(minimum: int):
+    """An argument type for integers ``>= minimum`` (e.g. bootstrap replicates, >= 100).
+
+    >>> int_at_least(100)("2000")
+    2000
+    """
+
+    def parse(text: str) -> int:
+        value = _integer(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        return value
+
+    parse.__name__ = f"int_at_least_{minimum}"
+    return parse
 
 
 def nonnegative_int(text: str) -> int:
@@ -94,6 +113,21 @@ def toml_file(text: str) -> Path:
     return path
 
 
+def rule_label(text: str) -> str:
+    """One rule label that builds a selector (see :func:`rule_labels`).
+
+    >>> rule_label("insight:mu=0.1")
+    'insight:mu=0.1'
+    """
+    from insight_bayes.selectors import selector_from_label
+
+    try:
+        selector_from_label(text.strip())
+    except (TypeError, ValueError) as err:
+        raise argparse.ArgumentTypeError(f"rule label {text!r}: {err}") from None
+    return text.strip()
+
+
 def rule_labels(text: str) -> list[str]:
     """Comma-separated rule labels, each of which builds a selector.
 
@@ -107,8 +141,6 @@ def rule_labels(text: str) -> list[str]:
     >>> rule_labels("random,insight:mu=0.1,eta=3")
     ['random', 'insight:mu=0.1,eta=3']
     """
-    from insight_bayes.selectors import selector_from_label
-
     labels: list[str] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -119,12 +151,7 @@ def rule_labels(text: str) -> list[str]:
             labels.append(part)
     if not labels:
         raise argparse.ArgumentTypeError(f"expected at least one rule label, got {text!r}")
-    for label in labels:
-        try:
-            selector_from_label(label)
-        except (TypeError, ValueError) as err:
-            raise argparse.ArgumentTypeError(f"rule label {label!r}: {err}") from None
-    return labels
+    return [rule_label(label) for label in labels]
 
 
 def scenario_name(text: str) -> str:

@@ -16,7 +16,14 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes sweep``."""
-    from insight_bayes.cli_types import positive_int, rule_labels, scenario_name, unit_interval
+    from insight_bayes.cli_types import (
+        int_at_least,
+        positive_int,
+        rule_label,
+        rule_labels,
+        scenario_name,
+        unit_interval,
+    )
     from insight_bayes.selectors import PAPER_RULES
     from simulations.scenarios import available_scenarios
 
@@ -48,8 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="accuracy target in (0, 1] (default: the scenario's)",
     )
-    parser.add_argument("--baseline", default="random", help="reference rule of the speed-ups")
-    parser.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap replicates")
+    parser.add_argument(
+        "--baseline", type=rule_label, default="random", help="reference rule of the speed-ups"
+    )
+    parser.add_argument(
+        "--n-boot", type=int_at_least(100), default=2000, help="bootstrap replicates, >= 100"
+    )
     parser.add_argument(
         "--bayes",
         action="store_true",
