@@ -131,7 +131,8 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_sidebars = {"index": [], "getting-started": []}
 
 # -- the committed notebooks ------------------------------------------------------------

@@ -1,11 +1,16 @@
 """TRL's ``GRPOTrainer`` with its training prompts chosen by InSight (or any registered rule).
 
-Usage (``args.generation_batch_size = 16 * 8``, ``args.num_generations = 8``)::
+Usage (``args`` a ``GRPOConfig``; ``examples/trl_grpo.py`` runs it on a tiny model)::
 
-    dataset = add_prompt_ids(dataset)                  # a "prompt_id" column = row index
-    selector = OnlineSelector(len(dataset), "insight", OnlineConfig(m=16, k=8), seed=0)
-    trainer = InSightGRPOTrainer(model, [verifier], args, dataset, selector=selector)
-    trainer.train()                                    # or train(resume_from_checkpoint=True)
+    dataset = add_prompt_ids(dataset)        # a "prompt_id" column = row index
+    m = args.generation_batch_size // args.num_generations   # prompts per generation batch
+    config = OnlineConfig(m=m, k=args.num_generations, reward_threshold=1.0)
+    selector = OnlineSelector(len(dataset), "insight", config, seed=0)
+    trainer = InSightGRPOTrainer(
+        model, [verifier], args, dataset, selector=selector, processing_class=tokenizer
+    )
+    trainer.train()                          # or train(resume_from_checkpoint=True)
+    trainer.handed_out                       # the prompt ids of every batch handed out
 
 Three pieces, usable on their own in a custom ``GRPOTrainer`` subclass:
 
