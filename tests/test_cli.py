@@ -117,17 +117,21 @@ def test_bad_input_through_the_console_script(case):
     assert "Traceback" not in out.stderr and out.stdout == ""
 
 
-def test_invalid_config_contents_is_one_line_and_v_shows_the_traceback(bad_config, tmp_path):
+def test_invalid_config_contents_is_one_line_and_v_shows_the_traceback(
+    bad_config, tmp_path, capsys
+):
     out = console("rlvr-study", str(bad_config), "--out", str(tmp_path / "o"))
     assert out.returncode == 2
     _one_error_line(out.stderr, "rlvr-study", "loop.k must be >= 2")
     assert "run with -v for the traceback" in out.stderr
-    for argv in (["-v", "rlvr-study"], ["rlvr-study", "-v"]):
-        out = console(*argv, str(bad_config), "--out", str(tmp_path / "o"))
-        assert out.returncode == 2
-        assert out.stderr.startswith("Traceback (most recent call last)")
-        assert "in load_config" in out.stderr
-        assert out.stderr.strip().splitlines()[-1].startswith("insight-bayes rlvr-study: error:")
+    out = console("rlvr-study", "-v", str(bad_config), "--out", str(tmp_path / "o"))
+    assert out.returncode == 2
+    assert out.stderr.startswith("Traceback (most recent call last)")
+    assert "in load_config" in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("insight-bayes rlvr-study: error:")
+    assert main(["-v", "rlvr-study", str(bad_config), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err  # -v before the command works too
+    assert "Traceback (most recent call last)" in err and "in load_config" in err
 
 
 def test_config_that_is_not_toml_is_refused_at_parse_time(tmp_path):
@@ -180,7 +184,7 @@ def test_building_a_parser_for_one_command_leaves_the_registry_alone():
     assert list(build_parser_for(["--help"])._subparsers._group_actions[0].choices) == list(before)
 
 
-def test_corrupt_saved_file_is_one_line_naming_it(tmp_path):
+def test_corrupt_saved_file_is_one_line_naming_it(tmp_path, capsys):
     """A damaged warm-up cache: the error names the file and what to do, exit status 2."""
     pytest.importorskip("torch")
     from pathlib import Path
@@ -189,6 +193,7 @@ def test_corrupt_saved_file_is_one_line_naming_it(tmp_path):
     argv = ["rlvr-study", str(smoke), "--device", "cpu", "--no-progress"]
     argv += ["--cache-dir", str(tmp_path / "cache")]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0  # fills the cache
+    capsys.readouterr()
     (weights,) = (tmp_path / "cache").rglob("model.pt")
     weights.write_bytes(weights.read_bytes()[:300])  # truncated
     out = console(*argv, "--out", str(tmp_path / "b"))
@@ -196,6 +201,5 @@ def test_corrupt_saved_file_is_one_line_naming_it(tmp_path):
     _one_error_line(out.stderr, "rlvr-study", f"{weights} is not the warm-up's weights")
     assert f"delete {weights.parent} to run the warm-up again" in out.stderr
     (weights.parent / "warmup.json").write_text('{"key": ')
-    out = console(*argv, "--out", str(tmp_path / "c"))
-    assert out.returncode == 2
-    _one_error_line(out.stderr, "rlvr-study", "warmup.json is not valid JSON")
+    assert main([*argv, "--out", str(tmp_path / "c")]) == 2
+    _one_error_line(capsys.readouterr().err, "rlvr-study", "warmup.json is not valid JSON")
