@@ -12,22 +12,27 @@ with status 2 (argparse's convention):
 - a value refused at parse time by an argument type (:mod:`insight_bayes.cli_types`:
   counts below 1, a target outside (0, 1], an unknown rule or scenario, a missing
   config file) or by argparse itself (an unknown option or command);
-- a ``ValueError`` raised while the command runs (the package's checkers raise it for
-  invalid input, e.g. a config file whose contents are invalid) and a
-  ``FileNotFoundError``.
+- a ``ValueError`` that the package's own code raised while the command ran (its
+  checkers raise it for invalid input, e.g. a config file whose contents are invalid,
+  or a saved file that is corrupt), a file that does not decode (``JSONDecodeError``,
+  ``UnicodeDecodeError``) and a ``FileNotFoundError``.
 
 ``-v`` (before or after the command) also prints the traceback of a run-time user
-error. Any other exception is a bug and propagates with its traceback.
+error. Any other exception is a bug and propagates with its traceback; so does a
+``ValueError`` raised inside another library (NumPy refusing a shape, say), which
+means that the package passed it something it should have checked first.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 #: name -> (module, one-line help). Modules are imported lazily.
@@ -38,8 +43,28 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
 }
 
-#: Exceptions raised while a command runs that are reported as user errors (exit 2).
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError)
+#: Folders of the packages whose ``ValueError`` is a refusal of the user's input.
+PACKAGE_FOLDERS: tuple[Path, ...] = tuple(
+    Path(__file__).resolve().parents[1] / name
+    for name in ("insight_bayes", "simulations", "paper_figures")
+)
+
+
+def is_user_error(err: BaseException) -> bool:
+    """Whether an exception raised while a command ran is the user's (exit 2, one line).
+
+    A ``FileNotFoundError``, a file that does not decode, and a ``ValueError`` raised
+    by this package's own code (its innermost frame lies in :data:`PACKAGE_FOLDERS`).
+    """
+    if isinstance(err, FileNotFoundError | json.JSONDecodeError | UnicodeDecodeError):
+        return True
+    if not isinstance(err, ValueError) or err.__traceback__ is None:
+        return False
+    tb = err.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    raised_in = Path(tb.tb_frame.f_code.co_filename).resolve()
+    return any(folder in raised_in.parents for folder in PACKAGE_FOLDERS)
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -93,7 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args._module.run(args) or 0)
-    except USER_ERRORS as err:
+    except Exception as err:
+        if not is_user_error(err):
+            raise
         if args.verbose:
             traceback.print_exc()
         message = " ".join(str(err).split("\n")) or type(err).__name__

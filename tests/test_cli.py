@@ -165,6 +165,31 @@ def test_internal_errors_keep_their_traceback(monkeypatch):
     assert "Traceback (most recent call last)" in out.stderr and "KeyError: 'a bug'" in out.stderr
 
 
+def test_a_value_error_from_another_library_is_a_bug(monkeypatch, tmp_path, capsys):
+    """NumPy refusing an argument means the package failed to check it: traceback."""
+    import numpy as np
+
+    import insight_bayes.demo
+
+    def unchecked(args):
+        return np.random.default_rng(0).choice(3, size=5, replace=False)
+
+    monkeypatch.setattr(insight_bayes.demo, "run", unchecked)
+    with pytest.raises(ValueError, match="larger sample than population"):
+        main(["demo"])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+
+    def corrupt(args):
+        import json
+
+        return json.loads(bad.read_text())
+
+    monkeypatch.setattr(insight_bayes.demo, "run", corrupt)  # a file that does not decode
+    assert main(["demo"]) == 2
+    _one_error_line(capsys.readouterr().err, "demo", "Expecting property name")
+
+
 def test_rule_labels_join_parameters_and_build_each_rule():
     assert rule_labels("random, insight:mu=0.1,eta=3,mopps") == [
         "random",
