@@ -23,6 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the demo never downloads
 import datasets
 import numpy as np
 
+# [imports]
 from insight_bayes.integrations import OnlineConfig, OnlineSelector
 from insight_bayes.integrations.trl import (
     InSightGRPOTrainer,
@@ -31,6 +32,8 @@ from insight_bayes.integrations.trl import (
     SelectorReward,
     add_prompt_ids,
 )
+
+# [imports end]
 
 WORDS = [f"w{i}" for i in range(24)]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
@@ -22,9 +21,9 @@ def load(name: str):
 
 
 def test_online_selector_example(capsys):
-    selector = load("online_selector").main()
-    printed = json.loads(capsys.readouterr().out)
-    assert printed["step"] == selector.step == 5
+    selector = load("online_selector").selector
+    assert capsys.readouterr().out.startswith("step 5 stats")
+    assert selector.step == 5
     assert selector.belief.evidence.sum() == 2 * 1000 + 5 * 16 * 8
     assert selector.config.reward_threshold == 1.0 and selector.pending() == []
 
