@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     data_seq, env_seq = np.random.SeedSequence(args.seed).spawn(2)
     data_rng, env_rng = np.random.default_rng(data_seq), np.random.default_rng(env_seq)
     policy = ToyPolicy(args.pool, env_rng)
+    # [loop]
     selector = OnlineSelector(
         args.pool, args.rule, OnlineConfig(m=args.m, k=args.k), seed=args.seed
     )
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             folder = Path(args.output_dir) / f"global_step_{step}"
             folder.mkdir(parents=True, exist_ok=True)
             selector.save(folder / "insight_selector.json")
+        # [loop end]
         if step % 10 == 0 or step == args.steps:
             print(
                 f"step {step:4d}  reward {metrics['train/reward']:.3f}  "

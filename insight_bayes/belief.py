@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from insight_bayes.validation import check_ids, check_int, check_real, describe_bad
+from insight_bayes.validation import (
+    SavedFileError,
+    check_ids,
+    check_int,
+    check_real,
+    describe_bad,
+    read_npz_file,
+)
 
 __all__ = ["BELIEF_FORMAT_VERSION", "BetaBelief"]
 
@@ -247,7 +254,21 @@ class BetaBelief:
 
     @classmethod
     def load(cls, path: str | Path) -> BetaBelief:
-        """Read a belief written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as data:
+        """Read a belief written by :meth:`save`.
+
+        Raises ``FileNotFoundError`` if there is no such file, and
+        :class:`~insight_bayes.validation.SavedFileError` (a ``ValueError``) naming the
+        file and what was expected if it is corrupt, truncated, of another kind or
+        holds invalid values.
+        """
+        path = Path(path)
+        expected = "a belief written by BetaBelief.save (arrays alpha, beta and meta)"
+        data = read_npz_file(path, expected, ("alpha", "beta", "meta"))
+        try:
             meta = json.loads(str(data["meta"]))
+            if not isinstance(meta, dict):
+                raise ValueError(f"meta must be a JSON object, got {type(meta).__name__}")
             return cls.from_state_dict({**meta, "alpha": data["alpha"], "beta": data["beta"]})
+        except (ValueError, KeyError, TypeError) as err:
+            message = f"missing field {err}" if isinstance(err, KeyError) else str(err)
+            raise SavedFileError(f"{path}: {message}; expected {expected}") from None

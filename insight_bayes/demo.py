@@ -17,14 +17,19 @@ from insight_bayes.belief import BetaBelief
 from insight_bayes.environment import FixedRateEnvironment
 from insight_bayes.rewards import bernoulli_rollout, informative_probability
 from insight_bayes.selectors import available_selectors, draw_candidates, make_selector
+from insight_bayes.validation import check_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pool", type=int, default=2000, help="prompts in the pool")
-    parser.add_argument("--m", type=int, default=64, help="prompts kept per step (M)")
-    parser.add_argument("--k", type=int, default=8, help="rollouts per prompt (K)")
-    parser.add_argument("--warmup-steps", type=int, default=20, help="random steps observed first")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    from insight_bayes.cli_types import nonnegative_int, positive_int
+
+    parser.add_argument("--pool", type=positive_int, default=2000, help="prompts in the pool")
+    parser.add_argument("--m", type=positive_int, default=64, help="prompts kept per step (M)")
+    parser.add_argument("--k", type=positive_int, default=8, help="rollouts per prompt (K)")
+    parser.add_argument(
+        "--warmup-steps", type=nonnegative_int, default=20, help="random steps observed first"
+    )
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed")
 
 
 def observed_pool(
@@ -36,6 +41,8 @@ def observed_pool(
     ``16 m`` candidates, all deterministic given ``seed``. A quarter of the prompts is
     nearly unsolvable, a quarter nearly solved, the rest spread between.
     """
+    pool = check_int(pool, "pool", min_value=1)
+    m = check_int(m, "m", min_value=1, max_value=pool)
     rng = np.random.default_rng(seed)
     quarter = pool // 4
     rates = np.concatenate(

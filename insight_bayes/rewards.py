@@ -160,6 +160,7 @@ def bernoulli_outcomes(rates: ArrayLike, k: int, rng: np.random.Generator) -> np
     return rng.random((p.size, k)) < p[:, None]
 
 
+#: How rewards become belief counts: ``"binary"`` (reward >= threshold) or ``"fractional"``.
 RewardMode = Literal["binary", "fractional"]
 
 

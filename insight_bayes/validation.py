@@ -8,15 +8,21 @@ in the manner of scikit-learn's ``check_scalar``. Library code uses these instea
 
 from __future__ import annotations
 
+import json
 import numbers
+import zipfile
+import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+#: What an ``rng`` argument accepts (normalised by :func:`as_generator`).
 RngLike = np.random.Generator | np.random.SeedSequence | int | None
 
 __all__ = [
     "RngLike",
+    "SavedFileError",
     "as_generator",
     "check_ids",
     "check_int",
@@ -24,6 +30,8 @@ __all__ = [
     "check_probability",
     "check_real",
     "describe_bad",
+    "read_json_file",
+    "read_npz_file",
 ]
 
 
@@ -152,3 +160,73 @@ def as_generator(rng: RngLike) -> np.random.Generator:
             raise ValueError(f"rng seed must be >= 0, got {rng}")
         return np.random.default_rng(int(rng))
     raise TypeError(f"rng must be a Generator, SeedSequence, int or None, got {rng!r}")
+
+
+# ------------------------------------------------------------------ saved files
+class SavedFileError(ValueError):
+    """A saved file that cannot be read as what was expected (corrupt, truncated, foreign).
+
+    The message names the file, what was expected (the method that writes such files)
+    and what was found. A ``ValueError``, so the command line reports it as a user error.
+    """
+
+
+def _head(path: Path, size: int = 16) -> bytes:
+    with path.open("rb") as f:
+        return f.read(size)
+
+
+def read_json_file(path: str | Path, expected: str) -> Any:
+    """Parse the JSON file ``path``; ``expected`` says what it should hold.
+
+    Raises ``FileNotFoundError`` if there is no such file and :class:`SavedFileError`
+    (naming the file, ``expected`` and the parser's complaint) if it is not JSON.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+        return json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        what = "is empty" if not path.stat().st_size else f"is not valid JSON ({err})"
+        raise SavedFileError(
+            f"{path} {what}; expected {expected}. It may be truncated or another kind of file"
+        ) from None
+
+
+def read_npz_file(path: str | Path, expected: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of the ``.npz`` archive ``path``, loaded without pickle.
+
+    Raises ``FileNotFoundError`` if there is no such file and :class:`SavedFileError`
+    if the file is not a zip archive (a ``.npz``), is truncated or corrupt, or lacks one
+    of ``keys``; the message names the file and ``expected``.
+    """
+    path = Path(path)
+    head = _head(path)
+    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        found = "an empty file" if not head else f"a file starting with {head!r}"
+        raise SavedFileError(f"{path} is not a .npz archive ({found}); expected {expected}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise SavedFileError(
+                    f"{path} holds the arrays {sorted(data.files)}, not {list(keys)}; "
+                    f"expected {expected}"
+                )
+            return {k: data[k] for k in keys}
+    except SavedFileError:
+        raise
+    except ValueError as err:
+        if "pickle" not in str(err):
+            raise SavedFileError(
+                f"{path} is a corrupt .npz archive (ValueError: {err}); expected {expected}"
+            ) from None
+        raise SavedFileError(
+            f"{path} holds arrays of Python objects, which are not read (they would need "
+            f"pickle); expected {expected}"
+        ) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+        raise SavedFileError(
+            f"{path} is a truncated or corrupt .npz archive ({type(err).__name__}: {err}); "
+            f"expected {expected}"
+        ) from None

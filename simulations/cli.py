@@ -16,39 +16,53 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def _rules(text: str) -> list[str]:
-    return [r.strip() for r in text.split(",") if r.strip()]
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes sweep``."""
+    from insight_bayes.cli_types import (
+        int_at_least,
+        positive_int,
+        rule_label,
+        rule_labels,
+        scenario_name,
+        unit_interval,
+    )
     from simulations.scenarios import available_scenarios
     from simulations.sweep import REFERENCE_RULES
 
     parser.add_argument(
         "scenario",
         nargs="?",
+        type=scenario_name,
         help=f"scenario name; one of: {', '.join(available_scenarios())}",
     )
     parser.add_argument(
         "--rules",
-        type=_rules,
+        type=rule_labels,
         default=None,
         help="comma-separated rule labels, e.g. 'random,insight,insight:mu=0.1' "
         f"(default: {','.join(REFERENCE_RULES)}; with --grid: the grid's rules)",
     )
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    parser.add_argument(
+        "--seeds", type=positive_int, default=10, help="seeds 0..N-1, N >= 1 (default 10)"
+    )
     parser.add_argument("--backend", choices=("local", "ray"), default="local")
     parser.add_argument(
-        "--workers", type=int, default=None, help="parallel workers (default: CPUs)"
+        "--workers", type=positive_int, default=None, help="parallel workers, >= 1 (default: CPUs)"
     )
     parser.add_argument("--out", default=None, help="results folder (default results/sim-SCENARIO)")
     parser.add_argument("--choices", action="store_true", help="also store per-choice tables")
     parser.add_argument(
-        "--target", type=float, default=None, help="accuracy target (default: the scenario's)"
+        "--target",
+        type=unit_interval,
+        default=None,
+        help="accuracy target in (0, 1] (default: the scenario's)",
     )
-    parser.add_argument("--baseline", default="random", help="reference rule of the speed-ups")
-    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates")
+    parser.add_argument(
+        "--baseline", type=rule_label, default="random", help="reference rule of the speed-ups"
+    )
+    parser.add_argument(
+        "--n-boot", type=int_at_least(100), default=2000, help="bootstrap replicates, >= 100"
+    )
     parser.add_argument(
         "--bayes",
         action="store_true",

@@ -162,6 +162,7 @@ def derive_seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "little") >> 1
 
 
+#: The registered scenarios by name (see :func:`get_scenario`).
 SCENARIOS: dict[str, Scenario] = {}
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from insight_bayes import BetaBelief, binarize_rewards, informative_groups
+from insight_bayes.validation import SavedFileError
 
 
 def test_conjugate_update_by_hand():
@@ -160,3 +163,48 @@ def test_copy_is_independent():
     twin = belief.copy()
     twin.update([0], [1], [1])
     assert belief.alpha[0] == 1.0 and twin.alpha[0] == 2.0
+
+
+def _corrupt_files(tmp_path, good):
+    """name -> path of a damaged or foreign file where a belief .npz is expected."""
+    data = good.read_bytes()
+    files = {
+        "truncated": data[: len(data) // 2],
+        "text": b"alpha,beta\n1,1\n",
+        "empty": b"",
+    }
+    out = {}
+    for name, content in files.items():
+        out[name] = tmp_path / f"{name}.npz"
+        out[name].write_bytes(content)
+    out["foreign"] = tmp_path / "foreign.npz"
+    np.savez(out["foreign"], weights=np.zeros(3))
+    out["bad values"] = tmp_path / "bad_values.npz"
+    meta = np.array(json.dumps({"format_version": 1, "alpha0": 1, "beta0": 1, "discount": 1}))
+    np.savez(out["bad values"], alpha=-np.ones(3), beta=np.ones(3), meta=meta)
+    out["other version"] = tmp_path / "other_version.npz"
+    meta = np.array(json.dumps({"format_version": 99, "alpha0": 1, "beta0": 1, "discount": 1}))
+    np.savez(out["other version"], alpha=np.ones(3), beta=np.ones(3), meta=meta)
+    return out
+
+
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("truncated", "truncated or corrupt .npz archive"),
+        ("text", r"is not a .npz archive \(a file starting with b'alpha,beta"),
+        ("empty", r"is not a .npz archive \(an empty file\)"),
+        ("foreign", r"holds the arrays \['weights'\], not \['alpha', 'beta', 'meta'\]"),
+        ("bad values", "saved alpha must be finite and > 0"),
+        ("other version", "format_version 99 is not supported"),
+    ],
+)
+def test_load_names_the_file_and_what_was_expected(tmp_path, case, match):
+    good = BetaBelief(3).save(tmp_path / "good")
+    path = _corrupt_files(tmp_path, good)[case]
+    with pytest.raises(SavedFileError, match=match) as err:
+        BetaBelief.load(path)
+    assert str(path) in str(err.value) and "BetaBelief.save" in str(err.value)
+    assert isinstance(err.value, ValueError)
+    with pytest.raises(FileNotFoundError):
+        BetaBelief.load(tmp_path / "missing.npz")

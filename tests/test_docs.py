@@ -15,6 +15,7 @@ CORE_MODULES = [
     "insight_bayes.belief",
     "insight_bayes.selectors",
     "insight_bayes.loop",
+    "insight_bayes.cli_types",
 ]
 
 

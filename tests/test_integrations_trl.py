@@ -216,6 +216,7 @@ def test_trains_on_the_chosen_prompts_and_rewards_reach_the_belief(tiny_lm, tmp_
         assert call["prompts"] == [dataset["prompt"][i] for i in call["ids"]]
     # the batches are the rule's choices (independent replay with a one-batch lag)
     assert [b.tolist() for b in handed] == [b.tolist() for b in replay_with_lag(5, lag=1)]
+    assert [b.tolist() for b in trainer.handed_out] == [b.tolist() for b in handed]
     # every reward reached the belief, binarised (reward >= 1 is a success)
     want = expected_belief(log)
     np.testing.assert_array_equal(selector.belief.alpha, want.alpha)
@@ -286,6 +287,74 @@ def test_resume_restores_the_selector(tiny_lm, tmp_path):
     assert state_res["pending"] == state_full["pending"]
 
 
+def generation_dependent_verifier(log: list):
+    """Reward 1 when the completion's text hashes to an even number: rewards depend on what
+    was generated, so a resume that samples differently is seen in rewards and belief."""
+    import zlib
+
+    def verifier(prompts, completions, prompt_id, **kwargs):
+        rewards = [float(zlib.crc32(str(c).encode()) % 2 == 0) for c in completions]
+        log.append({"ids": list(prompt_id), "completions": list(completions), "rewards": rewards})
+        return rewards
+
+    return verifier
+
+
+RESUMES = {
+    # name: (checkpoint, max_steps, GRPOConfig extras, prompts per chunk, batches replayed)
+    "mid-pass": (3, 8, {}, M, 1),
+    "end of a pass": (6, 8, {}, M, 0),
+    "two iterations": (4, 8, {"num_iterations": 2}, M, 1),
+    "accumulation": (2, 4, {"gradient_accumulation_steps": 2}, 2 * M, 1),
+}
+
+
+@pytest.mark.parametrize("case", RESUMES, ids=list(RESUMES))
+def test_resume_continues_exactly_with_generation_dependent_rewards(tiny_lm, tmp_path, case):
+    """Same prompts, completions, rewards, losses, belief and selector state after a resume
+    as without one. A pass ("epoch") is POOL // M = 6 chunks: checkpoint 3 is in the middle
+    of the first pass (the run then crosses a pass boundary), checkpoint 6 at its end; with
+    num_iterations=2 a chunk lasts two steps; with gradient accumulation a step takes two
+    micro-batches of one generation batch."""
+    checkpoint, max_steps, extra, m, replayed = RESUMES[case]
+    tokenizer, config = tiny_lm
+
+    def run(output_dir, resume=None):
+        selector = OnlineSelector(POOL, "insight", OnlineConfig(m=m, k=G, m_hat=M_HAT), seed=SEED)
+        log: list = []
+        trainer = InSightGRPOTrainer(
+            build_model(config),
+            [generation_dependent_verifier(log)],
+            make_args(output_dir, max_steps=max_steps, save_steps=checkpoint, **extra),
+            make_dataset(),
+            selector=selector,
+            processing_class=tokenizer,
+        )
+        trainer.train(resume_from_checkpoint=resume)
+        # the resumed state's history holds the steps before the checkpoint too
+        losses = {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
+        return selector, log, losses
+
+    sel_full, log_full, loss_full = run(tmp_path / "a")
+    resume = str(tmp_path / "a" / f"checkpoint-{checkpoint}")
+    sel_res, log_res, loss_res = run(tmp_path / "b", resume)
+    per_generation = extra.get("num_iterations", 1)  # steps per generation batch
+    assert len(log_full) == max_steps // per_generation
+    done = checkpoint // per_generation  # generation batches before the checkpoint
+    assert len(log_res) == len(log_full) - done > 0
+    assert len({r for c in log_full for r in c["rewards"]}) == 2  # rewards do vary
+    assert [c["ids"] for c in log_res] == [c["ids"] for c in log_full[done:]]
+    assert [c["completions"] for c in log_res] == [c["completions"] for c in log_full[done:]]
+    assert [c["rewards"] for c in log_res] == [c["rewards"] for c in log_full[done:]]
+    assert loss_res == loss_full and sorted(loss_full) == list(range(1, max_steps + 1))
+    np.testing.assert_array_equal(sel_res.belief.alpha, sel_full.belief.alpha)
+    np.testing.assert_array_equal(sel_res.belief.beta, sel_full.belief.beta)
+    state_res, state_full = sel_res.state_dict(), sel_full.state_dict()
+    assert state_res.pop("stats")["batches_replayed"] == replayed
+    state_full.pop("stats")
+    assert state_res == state_full  # hand-outs, pending batches, RNG
+
+
 def test_building_blocks_in_a_plain_grpo_trainer(tiny_lm, tmp_path):
     """Sampler + reward wrapper + callback in a user's own GRPOTrainer subclass; resume
     through the callback alone (checkpoint under output_dir)."""
@@ -304,7 +373,7 @@ def test_building_blocks_in_a_plain_grpo_trainer(tiny_lm, tmp_path):
                 return InSightSampler(selector, num_generations=self.num_generations)
 
         reward = SelectorReward(make_verifier(log, selector), selector)
-        args = make_args(tmp_path, max_steps=max_steps, save_steps=2, ignore_data_skip=True)
+        args = make_args(tmp_path, max_steps=max_steps, save_steps=2)
         trainer = MyTrainer(
             build_model(config),
             [reward],
@@ -404,23 +473,56 @@ def test_version_pin(monkeypatch):
     assert SpecifierSet(trl_req[3:]) == SpecifierSet(SUPPORTED_TRL)
 
 
-def test_callback_saves_restores_and_refuses_data_skip(tmp_path):
+def test_callback_saves_restores_and_skips_the_trained_batches(tmp_path, caplog):
     from types import SimpleNamespace
+
+    from torch.utils.data import DataLoader
 
     selector = OnlineSelector(POOL, "insight", OnlineConfig(m=M, k=G), seed=SEED)
     ids = selector.next_batch()
     selector.report(ids, np.ones((M, G)))
     callback = SelectorCheckpointCallback(selector)
-    args = SimpleNamespace(output_dir=str(tmp_path), ignore_data_skip=False)
+    args = SimpleNamespace(
+        output_dir=str(tmp_path), ignore_data_skip=False, gradient_accumulation_steps=1
+    )
     callback.on_save(args, SimpleNamespace(global_step=3, is_world_process_zero=True), None)
     assert (tmp_path / "checkpoint-3" / SELECTOR_STATE_NAME).is_file()
 
     fresh = OnlineSelector(POOL, "insight", OnlineConfig(m=M, k=G), seed=SEED)
     restorer = SelectorCheckpointCallback(fresh)
-    with pytest.raises(ValueError, match="ignore_data_skip=True"):
+    with pytest.raises(ValueError, match="needs the InSightSampler"):
         restorer.on_train_begin(args, SimpleNamespace(global_step=3), None)
-    args.ignore_data_skip = True
-    restorer.on_train_begin(args, SimpleNamespace(global_step=3), None)
+    # a pass: 6 chunks of M * G = 8 indices, one chunk per batch and step
+    sampler = InSightSampler(fresh, num_generations=G)
+    loader = DataLoader(range(POOL), sampler=sampler, batch_size=M * G)
+    restorer.on_train_begin(args, SimpleNamespace(global_step=3), None, train_dataloader=loader)
     assert fresh.state_dict() == selector.state_dict()
+    handed = spy_on_batches(fresh)
+    indices = list(sampler)
+    assert indices[:24] == [0] * 24 and len(indices) == len(sampler) == 48
+    assert len(handed) == 3  # the 3 trained chunks are placeholders, not selections
+    assert indices[24:] == np.repeat(np.concatenate(handed), G).tolist()
+    assert len(list(sampler)) == 48 and len(handed) == 9  # the next pass is whole again
+
+    args.ignore_data_skip = True
+    other = OnlineSelector(POOL, "insight", OnlineConfig(m=M, k=G), seed=SEED)
+    with caplog.at_level("WARNING", logger="insight_bayes.integrations.trl"):
+        SelectorCheckpointCallback(other).on_train_begin(args, SimpleNamespace(global_step=3), None)
+    assert other.state_dict() == selector.state_dict()
+    assert "generations differ" in caplog.text
     with pytest.raises(FileNotFoundError, match="cannot be restored"):
         SelectorCheckpointCallback(fresh).on_train_begin(args, SimpleNamespace(global_step=5), None)
+
+
+def test_sampler_skip_inside_a_chunk_starts_a_new_chunk():
+    selector = OnlineSelector(10, "random", OnlineConfig(m=2, k=3), seed=1)
+    handed = spy_on_batches(selector)
+    sampler = InSightSampler(selector, num_generations=3, repeat_count=2, num_chunks=3)
+    assert sampler.chunk_size == 12 and len(sampler) == 36
+    sampler.skip_next_pass(18)  # one chunk and a half
+    indices = list(sampler)
+    assert len(indices) == 36 and indices[:18] == [0] * 18
+    assert len(handed) == 2  # the interrupted chunk's second half comes from a new chunk
+    assert indices[18:24] == np.repeat(handed[0], 3).tolist()
+    with pytest.raises(ValueError, match="samples"):
+        sampler.skip_next_pass(37)

@@ -1,8 +1,10 @@
 """Every notebook executes top to bottom in quick mode (INSIGHT_BAYES_QUICK=1), reading
-the committed results and writing nothing under them."""
+the committed results and writing nothing under them; the committed copies hold the
+outputs of a full run of their current code."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -10,8 +12,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
-RESULTS = Path(__file__).parents[1] / "results"
+ROOT = Path(__file__).parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+RESULTS = ROOT / "results"
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -24,15 +27,51 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return entries
 
 
-def test_notebooks_are_present_and_stored_without_outputs():
+def _tool():
+    """tools/notebooks.py (executes the notebooks in place; checks the committed copies)."""
+    spec = importlib.util.spec_from_file_location("notebook_tool", ROOT / "tools" / "notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebooks_are_present():
     assert [p.name for p in NOTEBOOKS] == [
         "01_decomposition.ipynb",
         "02_selection_sweeps.ipynb",
         "03_rlvr_harness.ipynb",
     ]
-    for path in NOTEBOOKS:
-        nb = nbformat.read(path, as_version=4)
-        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_has_outputs_of_its_current_code(path):
+    """Blank or stale (code changed since the outputs were made) fails: `make notebooks`."""
+    assert _tool().problems(path) == []
+
+
+def test_staleness_check_sees_blank_and_changed_notebooks(tmp_path):
+    tool = _tool()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    assert [p.split(" has ")[1] for p in tool.problems(path)] == [
+        "no outputs: run `make notebooks`",
+        "no stored code hash: run `make notebooks`",
+    ]
+    nb.cells[0].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "2"})]
+    nb.metadata["insight_bayes"] = {"code_sha256": tool.code_hash(nb)}
+    nbformat.write(nb, path)
+    assert tool.problems(path) == []
+    nb.cells[0].source = "1 + 2"  # code edited, outputs not re-made
+    nbformat.write(nb, path)
+    assert tool.problems(path) == [
+        "n.ipynb is stale: its code changed since its outputs were made (the stored code "
+        "hash differs): run `make notebooks`"
+    ]
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("prose"))  # prose edits do not count
+    nb.metadata["insight_bayes"]["code_sha256"] = tool.code_hash(nb)
+    nbformat.write(nb, path)
+    assert tool.problems(path) == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -55,9 +55,12 @@ def test_sweep_command_lists_scenarios(capsys):
     assert "countdown-paper" in capsys.readouterr().out
 
 
-def test_sweep_command_refuses_unknown_rule(tmp_path):
-    with pytest.raises(ValueError, match="unknown selector"):
+def test_sweep_command_refuses_unknown_rule(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
         main(["sweep", "quick", "--rules", "nope", "--out", str(tmp_path), "--no-progress"])
+    assert exit_.value.code == 2
+    assert "unknown selector 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "steps.parquet").exists()
 
 
 def test_paper_scenario_matches_the_paper_settings():

@@ -31,11 +31,12 @@ changes, so a refused report leaves the belief and the bookkeeping untouched.
 Every public method holds one lock, so a prefetching thread may call
 :meth:`next_batch` while the training thread calls :meth:`report`.
 
-The state (:meth:`state_dict`) is plain data (lists, numbers, strings): the belief, the
-random-number state, the step, the pending batches and counters. It goes into
-``torch.save`` or JSON (:meth:`save`). On restore, batches that were handed out but got
-no reward at all are handed out again first (``replay_pending=True``), which is what
-resuming a trainer whose prefetched batch was lost needs.
+The state (:meth:`OnlineSelector.state_dict`) is plain data (lists, numbers, strings):
+the belief, the random-number state, the step, the pending batches and counters. It
+goes into ``torch.save`` or JSON (:meth:`OnlineSelector.save`). On restore, batches
+that were handed out but got no reward at all are handed out again first
+(``replay_pending=True``), which is what resuming a trainer whose prefetched batch was
+lost needs.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from insight_bayes.selectors import (
     draw_candidates,
     selector_from_label,
 )
-from insight_bayes.validation import check_ids, check_int
+from insight_bayes.validation import SavedFileError, check_ids, check_int, read_json_file
 
 __all__ = ["ONLINE_FORMAT_VERSION", "OnlineConfig", "OnlineSelector", "ReportSummary"]
 
@@ -633,8 +634,30 @@ class OnlineSelector:
         return path
 
     def load(self, path: str | Path, *, replay_pending: bool = True) -> None:
-        """Restore from a JSON file written by :meth:`save`."""
-        self.load_state_dict(json.loads(Path(path).read_text()), replay_pending=replay_pending)
+        """Restore from a JSON file written by :meth:`save`.
+
+        Raises ``FileNotFoundError`` if there is no such file, and
+        :class:`~insight_bayes.validation.SavedFileError` (a ``ValueError``) naming the
+        file if it is not JSON, is not a selector state, or is one for another rule,
+        seed or configuration (the message of :meth:`load_state_dict`).
+        """
+        path = Path(path)
+        expected = "an OnlineSelector state written by OnlineSelector.save"
+        state = read_json_file(path, expected)
+        if not isinstance(state, dict):
+            raise SavedFileError(
+                f"{path} holds a JSON {type(state).__name__}, not an object; expected {expected}"
+            )
+        if "format_version" not in state:
+            raise SavedFileError(
+                f"{path} has no format_version field (its fields: {sorted(state)[:8]}); "
+                f"expected {expected}"
+            )
+        try:
+            self.load_state_dict(state, replay_pending=replay_pending)
+        except (ValueError, KeyError, TypeError) as err:
+            message = f"missing field {err}" if isinstance(err, KeyError) else str(err)
+            raise SavedFileError(f"{path}: {message}") from None
 
 
 def _plain(value: Any) -> Any:

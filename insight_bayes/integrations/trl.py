@@ -1,11 +1,16 @@
 """TRL's ``GRPOTrainer`` with its training prompts chosen by InSight (or any registered rule).
 
-Usage (``args.generation_batch_size = 16 * 8``, ``args.num_generations = 8``)::
+Usage (``args`` a ``GRPOConfig``; ``examples/trl_grpo.py`` runs it on a tiny model)::
 
-    dataset = add_prompt_ids(dataset)                  # a "prompt_id" column = row index
-    selector = OnlineSelector(len(dataset), "insight", OnlineConfig(m=16, k=8), seed=0)
-    trainer = InSightGRPOTrainer(model, [verifier], args, dataset, selector=selector)
-    trainer.train()                                    # or train(resume_from_checkpoint=True)
+    dataset = add_prompt_ids(dataset)        # a "prompt_id" column = row index
+    m = args.generation_batch_size // args.num_generations   # prompts per generation batch
+    config = OnlineConfig(m=m, k=args.num_generations, reward_threshold=1.0)
+    selector = OnlineSelector(len(dataset), "insight", config, seed=0)
+    trainer = InSightGRPOTrainer(
+        model, [verifier], args, dataset, selector=selector, processing_class=tokenizer
+    )
+    trainer.train()                          # or train(resume_from_checkpoint=True)
+    trainer.handed_out                       # the prompt ids of every batch handed out
 
 Three pieces, usable on their own in a custom ``GRPOTrainer`` subclass:
 
@@ -113,6 +118,7 @@ __all__ = [
     "add_prompt_ids",
     "check_prompt_ids",
     "check_trl_version",
+    "find_insight_sampler",
     "load_selector_checkpoint",
     "save_selector_checkpoint",
 ]
@@ -159,6 +165,15 @@ class InSightSampler(Sampler[int]):
         ``num_iterations * steps_per_generation``.
     num_chunks : int, optional
         Chunks per pass (one TRL "epoch"); defaults to ``pool_size // M``.
+
+    Notes
+    -----
+    On resume, ``Trainer`` fast-forwards the data loader past the batches of the current
+    pass that were already trained (``accelerate.skip_first_batches``), drawing and
+    dropping their indices. :meth:`skip_next_pass` (called by
+    :class:`SelectorCheckpointCallback`) makes the next pass yield placeholder indices
+    for those samples instead of asking the selector, so no selection is drawn and
+    dropped, and the pass ends where the uninterrupted one would.
     """
 
     def __init__(
@@ -178,12 +193,38 @@ class InSightSampler(Sampler[int]):
         self.num_chunks = (
             default if num_chunks is None else check_int(num_chunks, "num_chunks", min_value=1)
         )
+        self._skip = 0
+        #: Every chunk this sampler asked of the selector, in order (ids, shape (M,)); the
+        #: last one or two may not be trained yet (prefetch). Also logged at INFO level.
+        self.handed_out: list[np.ndarray] = []
+
+    @property
+    def chunk_size(self) -> int:
+        """Indices yielded per chunk: ``M * num_generations * repeat_count``."""
+        return self.selector.config.m * self.num_generations * self.repeat_count
+
+    def skip_next_pass(self, samples: int) -> None:
+        """Let the next pass begin with ``samples`` placeholder indices (row 0).
+
+        They stand for the samples of the current pass trained before a checkpoint, which
+        the data loader skips on resume; the selector is not asked for them. The pass then
+        continues from that position: at the next chunk when ``samples`` is a whole
+        number of chunks; otherwise a new chunk fills the rest of the interrupted one.
+        """
+        self._skip = check_int(samples, "samples", min_value=0, max_value=len(self))
 
     def __iter__(self) -> Iterator[int]:
-        for _ in range(self.num_chunks):
-            chunk = np.repeat(self.selector.next_batch(), self.num_generations).tolist()
-            for _ in range(self.repeat_count):
-                yield from chunk
+        skip, self._skip = self._skip, 0
+        yield from (0 for _ in range(skip))
+        first_chunk, offset = divmod(skip, self.chunk_size)
+        for _ in range(first_chunk, self.num_chunks):
+            ids = self.selector.next_batch()
+            self.handed_out.append(ids)
+            log.info("handed out prompt ids %s (step %d)", ids.tolist(), self.selector.step)
+            chunk = np.repeat(ids, self.num_generations).tolist()
+            layout = chunk * self.repeat_count
+            yield from layout[offset:]
+            offset = 0
 
     def __len__(self) -> int:
         return self.num_chunks * self.repeat_count * self.selector.config.m * self.num_generations
@@ -306,9 +347,17 @@ class SelectorCheckpointCallback(TrainerCallback):
     On resume (``global_step > 0`` at the start of training) it loads
     ``output_dir/checkpoint-<global_step>/insight_selector.json`` unless the state was
     restored already (``restored_from`` set, as :meth:`InSightGRPOTrainer.train` does for
-    checkpoints elsewhere). It refuses to resume with ``ignore_data_skip=False``: the
-    ``Trainer`` would fast-forward the data loader by drawing and dropping batches,
-    advancing the selector past what was trained.
+    checkpoints elsewhere).
+
+    With ``ignore_data_skip=False`` (the default of ``TrainingArguments``) the resumed run
+    continues exactly as the uninterrupted one: the ``Trainer`` skips the batches of the
+    current pass that were already trained, and the :class:`InSightSampler` found in the
+    training data loader yields placeholders for them (:meth:`InSightSampler.skip_next_pass`)
+    instead of drawing selections; the ``Trainer`` then restores the saved RNG state after
+    fetching the first batch, so generation continues from the same random state. A
+    resume with ``ignore_data_skip=True`` restores the selector too, but starts a new pass
+    and restores the RNG state before the data loader's iterator is created (which uses a
+    draw), so the generations after the resume differ from an uninterrupted run's.
     """
 
     def __init__(self, selector: OnlineSelector) -> None:
@@ -322,19 +371,56 @@ class SelectorCheckpointCallback(TrainerCallback):
             save_selector_checkpoint(self.selector, folder)
         return control
 
-    def on_train_begin(self, args, state, control, **kwargs):  # noqa: D102
+    def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):  # noqa: D102
         if state.global_step == 0:
             return control
-        if not args.ignore_data_skip:
+        sampler = None if args.ignore_data_skip else find_insight_sampler(train_dataloader)
+        if not args.ignore_data_skip and sampler is None:
             raise ValueError(
-                "resuming with an InSight sampler needs ignore_data_skip=True: the sampler "
-                "state is restored from the checkpoint, and fast-forwarding the data loader "
-                "would draw and drop selections"
+                "resuming needs the InSightSampler of the training data loader (none found): "
+                "without it, fast-forwarding the data loader would draw and drop selections. "
+                "Use InSightSampler in _get_train_sampler, or set ignore_data_skip=True (the "
+                "resumed run then differs from an uninterrupted one)"
             )
         if self.restored_from is None:
             folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
             self.restored_from = load_selector_checkpoint(self.selector, folder)
+        if sampler is None:
+            log.warning(
+                "resuming with ignore_data_skip=True: the selector is restored, but the data "
+                "loader starts a new pass, so generations differ from an uninterrupted run"
+            )
+            return control
+        # Trainer's own arithmetic (set_initial_training_values, _init_training_state)
+        batches = len(train_dataloader)
+        accumulation = args.gradient_accumulation_steps
+        steps_per_pass = max(batches // accumulation + int(batches % accumulation > 0), 1)
+        skipped_batches = (state.global_step % steps_per_pass) * accumulation
+        samples_per_batch, rest = divmod(len(sampler), batches)
+        if rest:
+            raise ValueError(
+                f"the InSightSampler yields {len(sampler)} indices per pass, not a multiple of "
+                f"the data loader's {batches} batches; cannot skip the trained batches"
+            )
+        sampler.skip_next_pass(min(skipped_batches * samples_per_batch, len(sampler)))
         return control
+
+
+def find_insight_sampler(dataloader: Any, depth: int = 4) -> InSightSampler | None:
+    """The :class:`InSightSampler` inside a (possibly wrapped) data loader, or ``None``.
+
+    Looks through ``sampler`` and ``batch_sampler`` attributes, as set by PyTorch's
+    ``DataLoader``, Accelerate's ``DataLoaderShard`` and its batch-sampler wrappers.
+    """
+    if isinstance(dataloader, InSightSampler):
+        return dataloader
+    if dataloader is None or depth == 0:
+        return None
+    for name in ("batch_sampler", "sampler"):
+        found = find_insight_sampler(getattr(dataloader, name, None), depth - 1)
+        if found is not None:
+            return found
+    return None
 
 
 # ---------------------------------------------------------------------- trainer
@@ -354,7 +440,10 @@ class InSightGRPOTrainer(GRPOTrainer):
     id_column : str, default "prompt_id"
         Dataset column holding each row's index (:func:`add_prompt_ids`).
 
-    ``args.ignore_data_skip`` is set to True (see :class:`SelectorCheckpointCallback`).
+    Resuming (``train(resume_from_checkpoint=...)``) restores the selector and, with
+    ``args.ignore_data_skip=False`` (the default), continues exactly as the uninterrupted
+    run would: same prompts, generations, rewards and belief (see
+    :class:`SelectorCheckpointCallback`).
     """
 
     def __init__(
@@ -408,9 +497,6 @@ class InSightGRPOTrainer(GRPOTrainer):
                 f"the selector's k ({selector.config.k}) must equal num_generations "
                 f"({self.num_generations})"
             )
-        if not self.args.ignore_data_skip:
-            log.info("setting ignore_data_skip=True: the selector state is restored instead")
-            self.args.ignore_data_skip = True
         if self.args.dataloader_num_workers > 0:
             log.warning(
                 "dataloader_num_workers=%d: the workers prefetch more batches, so selection "
@@ -423,11 +509,22 @@ class InSightGRPOTrainer(GRPOTrainer):
         self.add_callback(self.selector_callback)
 
     def _get_train_sampler(self, dataset: Any = None) -> Sampler:
-        return InSightSampler(
+        self.sampler = InSightSampler(
             self.selector,
             num_generations=self.num_generations,
             repeat_count=self.num_iterations * self.args.steps_per_generation,
         )
+        return self.sampler
+
+    @property
+    def handed_out(self) -> list[np.ndarray]:
+        """The prompt ids of every batch handed out by this trainer's sampler, in order.
+
+        The last one or two may be prefetched and not trained yet (see the module notes).
+        Each is also logged by the ``insight_bayes.integrations.trl`` logger at INFO level.
+        """
+        sampler = getattr(self, "sampler", None)
+        return [] if sampler is None else list(sampler.handed_out)
 
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs: Any) -> Any:
         """``Trainer.train``; on resume, the selector state is restored from the checkpoint."""

@@ -26,16 +26,24 @@ def _steps(text: str) -> tuple[int, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes rlvr-intervention``."""
-    parser.add_argument("config", help="study config (TOML), e.g. configs/rlvr/cpu-tiered.toml")
+    from insight_bayes.cli_types import int_at_least, positive_int, toml_file
+
+    parser.add_argument(
+        "config", type=toml_file, help="study config (TOML), e.g. configs/rlvr/cpu-tiered.toml"
+    )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
         "--checkpoints", type=_steps, default=(0, 20, 40), help="Random-run steps (0,20,40)"
     )
-    parser.add_argument("--replicates", type=int, default=8, help="rollout seeds per batch")
+    parser.add_argument(
+        "--replicates", type=positive_int, default=8, help="rollout seeds per batch, >= 1"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the Random run")
     parser.add_argument("--cache-dir", default=None, help="warm-up cache (.cache/insight-bayes)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--n-boot", type=int_at_least(100), default=1000, help="bootstrap replicates, >= 100"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

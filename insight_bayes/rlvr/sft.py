@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import shutil
 import time
 from dataclasses import asdict
@@ -32,6 +33,7 @@ from insight_bayes.rlvr.model import ModelConfig, TinyLM
 from insight_bayes.rlvr.policy import CharPolicy
 from insight_bayes.rlvr.tasks.base import Task
 from insight_bayes.rlvr.tokenizer import CharTokenizer
+from insight_bayes.validation import SavedFileError, check_int, check_real, read_json_file
 
 __all__ = ["WarmupConfig", "default_cache_dir", "warmup_key", "warm_up"]
 
@@ -95,9 +97,17 @@ def warm_up(
         torch.manual_seed(config.seed)
         model = TinyLM(model_config)
     if meta_path.exists() and weights.exists():
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-        meta = json.loads(meta_path.read_text())
+        advice = f"delete {folder} to run the warm-up again"
+        meta = read_json_file(meta_path, f"the warm-up's record ({advice})")
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise SavedFileError(
+                f"{weights} is not the warm-up's weights for this model ({type(err).__name__}:"
+                f" {first}); {advice}"
+            ) from err
         log.info("loaded warm-up %s from %s", key, folder)
         model.to(device).eval()
         return CharPolicy(model, tokenizer), {**meta, "path": str(folder), "cached": True}

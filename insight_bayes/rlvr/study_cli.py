@@ -19,12 +19,18 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes rlvr-study``."""
-    parser.add_argument("config", help="study config (TOML), e.g. configs/rlvr/smoke.toml")
+    from insight_bayes.cli_types import positive_int, toml_file
+
+    parser.add_argument(
+        "config", type=toml_file, help="study config (TOML), e.g. configs/rlvr/smoke.toml"
+    )
     parser.add_argument("--out", required=True, help="output folder (resumable)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--model", default=None, help="local Hugging Face model folder")
     parser.add_argument("--cache-dir", default=None, help="warm-up cache (.cache/insight-bayes)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads per run")
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="torch CPU threads per run, >= 1"
+    )
     parser.add_argument(
         "--backend",
         choices=("local", "ray"),
@@ -32,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="local (in-process or worker processes) or Ray (a run asks for a GPU on cuda)",
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="worker processes, or Ray CPUs (default 1)"
+        "--workers", type=positive_int, default=1, help="worker processes, or Ray CPUs (default 1)"
     )
     parser.add_argument(
         "--skip-gate",

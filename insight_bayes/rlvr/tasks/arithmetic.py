@@ -38,7 +38,7 @@ def count_carries(a: int, b: int) -> int:
 @register_task("addition")
 @dataclass(frozen=True)
 class Addition:
-    """Reversed-digit addition of two numbers of ``min_digits .. max_digits`` digits.
+    """Reversed-digit addition of two numbers of ``min_digits`` to ``max_digits`` digits.
 
     Attributes
     ----------

@@ -140,7 +140,7 @@ def _bounded(value: Fraction) -> Fraction:
 @register_task("countdown")
 @dataclass(frozen=True)
 class Countdown:
-    """Countdown with ``min_numbers .. max_numbers`` source numbers in ``[1, max_number]``.
+    """Countdown with ``min_numbers`` to ``max_numbers`` source numbers in ``[1, max_number]``.
 
     The generator combines all the numbers in a random order with random operations
     (keeping every intermediate value a positive integer) and takes the result as the
