@@ -33,7 +33,7 @@ from insight_bayes.rlvr.model import ModelConfig, TinyLM
 from insight_bayes.rlvr.policy import CharPolicy
 from insight_bayes.rlvr.tasks.base import Task
 from insight_bayes.rlvr.tokenizer import CharTokenizer
-from insight_bayes.validation import SavedFileError, check_int, check_real, read_json_file
+from insight_bayes.validation import SavedFileError, read_json_file
 
 __all__ = ["WarmupConfig", "default_cache_dir", "warmup_key", "warm_up"]
 
