@@ -82,3 +82,48 @@ def test_run_jobs_refuses_bad_arguments(tmp_path):
         run_jobs(_jobs(["a"]) * 2, make_run, store)
     with pytest.raises(ValueError, match="workers"):
         run_jobs([], make_run, store, workers=0)
+
+
+def wait_for_event(payload):
+    """A run that waits (up to 60 s) for an event the main process sets, and says so."""
+    event, label = payload
+    seen = event.wait(timeout=60)
+    return pd.DataFrame({"scenario": ["s@v1"], "rule": [label], "seed": [0], "step": [0],
+                         "rollouts": [0], "train_reward": [float(seen)]}), None, {}  # fmt: skip
+
+
+def quick_run(payload):
+    _, label = payload
+    return pd.DataFrame({"scenario": ["s@v1"], "rule": [label], "seed": [0], "step": [0],
+                         "rollouts": [0], "train_reward": [1.0]}), None, {}  # fmt: skip
+
+
+def dispatch(payload):
+    return (quick_run if payload[1] == "fast" else wait_for_event)(payload)
+
+
+def test_worker_processes_write_each_run_as_it_finishes(tmp_path):
+    # the slow run waits for an event that the main process sets right after it wrote the
+    # fast run: the slow run can only see it if finished runs are written as they finish
+    # (a run killed half-way through a study must not take the finished ones with it)
+    import multiprocessing
+
+    manager = multiprocessing.Manager()
+    try:
+        event = manager.Event()
+        store = ResultStore(tmp_path)
+        original = store.write_run
+
+        def write_then_release(key, *args, **kwargs):
+            original(key, *args, **kwargs)
+            if key.rule == "fast":
+                event.set()
+
+        store.write_run = write_then_release
+        jobs = [Job(RunKey("s@v1", "slow", 0), (event, "slow")),
+                Job(RunKey("s@v1", "fast", 0), (event, "fast"))]  # fmt: skip
+        run_jobs(jobs, dispatch, store, workers=2, progress=False)
+        slow = store.load_steps([RunKey("s@v1", "slow", 0)])
+        assert slow["train_reward"].tolist() == [1.0]  # it saw the fast run written
+    finally:
+        manager.shutdown()

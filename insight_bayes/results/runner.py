@@ -24,7 +24,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,7 +158,9 @@ def _run_processes(
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         pending = {pool.submit(_execute, fn, job.payload): job for job in todo}
         while pending:
-            done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            # FIRST_COMPLETED, not FIRST_EXCEPTION: the latter waits for *all* futures
+            # unless one fails, so finished runs would be written only at the very end
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
             error: BaseException | None = None
             for future in done:
                 job = pending.pop(future)
