@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         scenario_name,
         unit_interval,
     )
+    from insight_bayes.selectors import REFERENCE_RULES
     from simulations.scenarios import available_scenarios
-    from simulations.sweep import REFERENCE_RULES
 
     parser.add_argument(
         "scenario",
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     scenario = get_scenario(args.scenario)
     if args.grid:
         return _run_grid(args, scenario)
-    from simulations.sweep import REFERENCE_RULES
+    from insight_bayes.selectors import REFERENCE_RULES
 
     out = args.out or f"results/sim-{scenario.name}"
     result = run_sweep(

@@ -36,19 +36,9 @@ from insight_bayes.results.io import build_manifest, plain
 from insight_bayes.results.runner import Job, RunReport, run_jobs
 from insight_bayes.results.schema import RunTables
 from insight_bayes.results.store import ResultStore, RunKey
-from insight_bayes.selectors import PAPER_RULES, selector_from_label
+from insight_bayes.selectors import PAPER_RULES, REFERENCE_RULES, selector_from_label
 from insight_bayes.validation import check_int
 from simulations.scenarios import Scenario, derive_seed, get_scenario
-
-#: The reference sweep's rules: the paper's nine, MoPPS at its published discount and
-#: Dynamic Sampling at MoPPS's script setting, and the two privileged ceilings.
-REFERENCE_RULES: tuple[str, ...] = (
-    *PAPER_RULES,
-    "mopps-published",
-    "dynamic-sampling-mopps",
-    "oracle",
-    "oracle-score:rule=insight",
-)
 
 __all__ = [
     "PAPER_RULES",

@@ -226,5 +226,8 @@ def test_corrupt_saved_file_is_one_line_naming_it(tmp_path, capsys):
     _one_error_line(out.stderr, "rlvr-study", f"{weights} is not the warm-up's weights")
     assert f"delete {weights.parent} to run the warm-up again" in out.stderr
     (weights.parent / "warmup.json").write_text('{"key": ')
+    from insight_bayes.rlvr import harness
+
+    harness._HARNESSES.clear()  # a fresh process reads the cache again (as the console does)
     assert main([*argv, "--out", str(tmp_path / "c")]) == 2
     _one_error_line(capsys.readouterr().err, "rlvr-study", "warmup.json is not valid JSON")

@@ -122,6 +122,7 @@ def test_study_with_model_path(hf_dir, tmp_path):
         "loop": {"m": 2, "k": 2, "steps": 2, "eval_every": 2, "candidate_ratio": 2},
         "eval": {"samples": 1, "logprob_problems": 4},
         "study": {"rules": ["random"], "seeds": [0], "target": 0.5, "pool_rate_samples": 1},
+        "gate": {"enforce": False},  # a random tiny model: nothing is mid-range
     }
     config = load_config(raw, model_path=str(hf_dir))
     tables = run_study(config, tmp_path / "out", device="cpu", progress=False).tables

@@ -243,15 +243,17 @@ def test_runs_ask_for_a_gpu_on_cuda():
     assert all(dict(j.resources) == {"num_cpus": 1} for j in cpu)
 
 
-def test_bad_config_fails_before_training(tmp_path, monkeypatch):
+def test_bad_config_fails_before_training(tmp_path, monkeypatch, capsys):
     path = tmp_path / "bad.toml"
     path.write_text(SMOKE.read_text().replace("k = 4", "k = 1"))
     import insight_bayes.rlvr.harness as harness
 
     monkeypatch.setattr(harness, "Harness", lambda *a, **k: pytest.fail("trained"))
-    with pytest.raises(ValueError, match="loop.k"):
-        main(["rlvr-study", str(path), "--out", str(tmp_path / "o"), "--device", "cpu"])
-    with pytest.raises(ValueError, match="model.path"):
-        main(["rlvr-study", str(SMOKE), "--out", str(tmp_path / "o"), "--model", "/no/model"])
+    # a user error is one line and exit status 2 (tests/test_cli.py)
+    assert main(["rlvr-study", str(path), "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
+    assert "insight-bayes rlvr-study: error: loop.k" in capsys.readouterr().err
+    argv = ["rlvr-study", str(SMOKE), "--out", str(tmp_path / "o"), "--model", "/no/model"]
+    assert main(argv) == 2
+    assert "model.path" in capsys.readouterr().err
     with pytest.raises(ValueError, match="does not exist"):
         load_config(tmp_path / "missing.toml")

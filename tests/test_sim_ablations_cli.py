@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pytest
 
 from insight_bayes.cli import main
 from simulations.ablations import ABLATIONS, ablation_plan
@@ -34,6 +33,6 @@ def test_ablations_command_saves_all_scenarios_and_resumes(tmp_path, capsys):
     pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv"), table)
 
 
-def test_ablations_command_refuses_an_unknown_scenario(tmp_path):
-    with pytest.raises(ValueError, match="unknown scenario"):
-        main(["ablations", "nope", "--out", str(tmp_path), "--no-progress"])
+def test_ablations_command_refuses_an_unknown_scenario(tmp_path, capsys):
+    assert main(["ablations", "nope", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "insight-bayes ablations: error: unknown scenario 'nope'" in capsys.readouterr().err

@@ -65,7 +65,9 @@ def test_sweep_command_refuses_unknown_rule(tmp_path, capsys):
 
 def test_paper_scenario_matches_the_paper_settings():
     s = get_scenario("countdown-paper")
-    assert (s.pool_size, s.loop.m, s.loop.k, s.loop.steps) == (2000, 256, 8, 100)
+    # the paper's pool, batch and group; 200 steps so that Random is not censored (v2)
+    assert (s.pool_size, s.loop.m, s.loop.k, s.loop.steps) == (2000, 256, 8, 200)
+    assert s.key == "countdown-paper@v2" and s.curve_targets == (0.45, 0.5, 0.55, 0.6, 0.65)
     assert s.resolved_m_hat() == min(16 * 256, 2000)
     assert s.loop.reward_mode == "binary" and s.loop.reward_threshold == 1.0
     assert s.env.verifier.graded and s.env.verifier.format_reward == 0.1

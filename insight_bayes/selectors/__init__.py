@@ -67,6 +67,7 @@ from insight_bayes.selectors.privileged import Oracle, OracleScore, PrivilegedSe
 __all__ = [
     "KEEP_CHOSEN",
     "PAPER_RULES",
+    "REFERENCE_RULES",
     "Batch",
     "DynamicSampling",
     "ExpectedDifficulty",
@@ -106,4 +107,15 @@ PAPER_RULES: tuple[str, ...] = (
     "insight",
     "insight-sampled",
     "dynamic-sampling",
+)
+
+#: The reference sweep's rules: the paper's nine, MoPPS at its published discount and
+#: Dynamic Sampling at MoPPS's script setting (presets of the registry), and the two
+#: privileged ceilings (simulators only).
+REFERENCE_RULES: tuple[str, ...] = (
+    *PAPER_RULES,
+    "mopps-published",
+    "dynamic-sampling-mopps",
+    "oracle",
+    "oracle-score:rule=insight",
 )
