@@ -1,8 +1,8 @@
 """Axes-level plots of sweep and study tables in the package style (one colour per rule).
 
-Unlike :mod:`simulations.plots` (which assigns colours by position), every rule here has
-the fixed colour, marker and line style of :data:`paper_figures.style.RULE_STYLE`, so a
-rule looks the same in every figure of the paper.
+Every rule has the fixed colour, marker and line style of
+:data:`paper_figures.style.RULE_STYLE` (the package's one plot style), so a rule looks the
+same in every figure of the paper.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ class Scenario:
 
     @property
     def pool_key(self) -> str:
-        """The key the pool seeds derive from (:attr:`pool_of`, else :attr:`key`)."""
+        """The key the pool seeds derive from (``pool_of``, else :attr:`key`)."""
         return self.pool_of or self.key
 
     def build_env(self, seed: int) -> Any:

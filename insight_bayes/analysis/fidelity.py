@@ -14,20 +14,19 @@ Across cells and targets the claim **holds** (reproduced everywhere), is **refut
 (refuted everywhere), or **depends** on the assumptions (anything else). The claims and
 their tests, fixed before the grid ran:
 
-=====================================  ===================================================
-claim                                  test (speed-up = mean steps of B / mean steps of A)
-=====================================  ===================================================
-InSight > Random                       insight vs random > 1
-InSight > MoPPS                        insight vs mopps > 1
-Expected-Difficulty > MoPPS            expected-difficulty vs mopps > 1
-Inverse-Evidence ~ Random              inverse-evidence vs random inside [0.95, 1.05]
-MI only < WMI                          insight vs mi > 1
-weight only < WMI                      insight vs weight > 1
-mu = 0.3 best of {0.1, 0.3, 0.7}       insight vs insight:mu=0.1 > 1 and vs mu=0.7 > 1
-Dynamic Sampling costs more than gains dynamic-sampling vs random per rollout < 1
-speed-up of 1.5-2.2x                   insight vs random interval meets [1.5, 2.2]
-gains shrink as the model strengthens  insight's speed-up on the weak pool > strongest
-=====================================  ===================================================
+* InSight > Random: insight vs random > 1;
+* InSight > MoPPS: insight vs mopps > 1;
+* Expected-Difficulty > MoPPS: expected-difficulty vs mopps > 1;
+* Inverse-Evidence ~ Random: inverse-evidence vs random inside [0.95, 1.05];
+* MI only < WMI: insight vs mi > 1;
+* weight only < WMI: insight vs weight > 1;
+* mu = 0.3 best of {0.1, 0.3, 0.7}: insight vs insight:mu=0.1 > 1 and vs mu=0.7 > 1;
+* Dynamic Sampling costs more than it gains: dynamic-sampling vs random per rollout < 1;
+* a speed-up of 1.5-2.2x: the interval of insight vs random meets [1.5, 2.2];
+* gains shrink as the model strengthens: insight's speed-up on the weak pool above the
+  strongest pool's.
+
+("A vs B" is the paired speed-up ``mean steps of B / mean steps of A``.)
 """
 
 from __future__ import annotations

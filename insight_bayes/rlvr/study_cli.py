@@ -3,8 +3,8 @@ on a small language model, then print the summary (held-out metric, informative 
 interpolated steps-to-target and the speed-up of every rule versus the baseline, in
 steps and in rollouts, with paired bootstrap intervals).
 
-The config is a TOML file (configs/rlvr/*.toml); rules are labels such as
-"insight:mu=0.1". Re-running the same command resumes: it says how many runs it trained
+The config is a TOML file (``configs/rlvr/*.toml``); rules are labels such as
+``"insight:mu=0.1"``. Re-running the same command resumes: it says how many runs it trained
 and how many it resumed. Results land in OUT like a sweep's (steps.parquet,
 choices.parquet, prompts.parquet, pool.parquet, summary.csv, steps_to_target.csv,
 manifest.json; read them with insight_bayes.results.load_results).

@@ -145,7 +145,7 @@ class Selector(ABC):
         """A fresh belief over ``n_prompts``, with this rule's discount when it sets one.
 
         ``settings`` (``alpha0``, ``beta0``, ``discount``) are the experiment's; the
-        rule's own :attr:`discount` takes precedence.
+        rule's own ``discount`` takes precedence.
         """
         if self.discount is not None:
             settings = {**settings, "discount": self.discount}
