@@ -254,6 +254,33 @@ def _table_ranking(ctx: FigureContext) -> list[Path]:
     return save_table(printable, ctx.out, "table_ranking", caption)
 
 
+def _fidelity(ctx: FigureContext) -> list[Path]:
+    from paper_figures.fidelity import fidelity_printable, fig_fidelity, load_fidelity
+    from paper_figures.sources import ROBUSTNESS, pick
+
+    saved = pick(ROBUSTNESS, ctx.quick)
+    folder = saved.require(Path(ctx.results), make_missing=ctx.make_missing)
+    fidelity, summary, cells = load_fidelity(folder)
+    quick = "QUICK stand-in: " if ctx.quick else ""
+    source = f"{quick}{folder}, made by '{saved.command(Path(ctx.results))}'"
+    caption = (
+        "Fidelity of the paper's claims in the simulator's robustness grid (memorisation x "
+        "belief discount x learner on the paper-shaped pool, and pools from weak to strong). "
+        "Each cell: the share of relative targets (25-100% of Random's gain) at which the "
+        "claim was reproduced minus the share at which it was refuted (paired bootstrap 95% "
+        f"intervals over seeds). Source: {source}. "
+        + _made_by(ctx, "paper_figures.fidelity.fig_fidelity")
+    )
+    paths = save_figure(fig_fidelity(fidelity, cells), ctx.out, "fig_fidelity", caption)
+    caption = (
+        "The paper's claims over the robustness grid: cases (cells x relative targets) where "
+        "each is reproduced, refuted or unresolved (95% interval straddles the boundary), and "
+        f"the verdict (holds / refuted everywhere, or depends on the assumptions). Source: "
+        f"{source}. " + _made_by(ctx, "insight_bayes.analysis.fidelity.claim_summary")
+    )
+    return paths + save_table(fidelity_printable(summary), ctx.out, "table_fidelity", caption)
+
+
 FIGURES.update(
     {
         "fig4_simulated": _fig4_simulated,
@@ -263,6 +290,7 @@ FIGURES.update(
         "ablations": _ablations,
         "cost": _cost,
         "table_ranking": _table_ranking,
+        "fidelity": _fidelity,
     }
 )
 

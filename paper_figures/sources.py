@@ -25,6 +25,7 @@ __all__ = [
     "ABLATIONS",
     "HARNESS",
     "RANKING",
+    "ROBUSTNESS",
     "SIMULATED",
     "MissingResult",
     "SavedResult",
@@ -217,6 +218,32 @@ RANKING = (
         ("manifest.json", "steps.parquet"),
         _like_study("scratch/rlvr-smoke", 3, 1, "scratch/sim-harness-like-smoke"),
     ),
+)
+
+
+def _grid(scenario: str, seeds: int, workers: int, out: str) -> Callable:
+    def arguments(results: Path) -> list[str]:
+        return ["sweep", scenario, "--grid", "robustness", "--seeds", str(seeds), "--workers",
+                str(workers), "--no-progress", "--out", str(results / out)]  # fmt: skip
+
+    return arguments
+
+
+#: The robustness grid around the paper-shaped scenario and its fidelity table (full, quick).
+ROBUSTNESS = (
+    SavedResult(
+        "robustness grid",
+        "sim-countdown-paper-robustness",
+        ("manifest.json", "cells.csv", "fidelity.csv", "fidelity_summary.csv", "grid_speedups.csv"),
+        _grid("countdown-paper", 6, 2, "sim-countdown-paper-robustness"),
+        "about 15 min on 2 cores",
+    ),  # fmt: skip
+    SavedResult(
+        "QUICK robustness grid",
+        "scratch/sim-quick-robustness",
+        ("manifest.json", "cells.csv", "fidelity.csv", "fidelity_summary.csv", "grid_speedups.csv"),
+        _grid("quick", 2, 1, "scratch/sim-quick-robustness"),
+    ),  # fmt: skip
 )
 
 
