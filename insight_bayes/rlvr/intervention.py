@@ -186,6 +186,7 @@ def run_intervention(
     *,
     replicates: int = 8,
     m: int | None = None,
+    unchosen_size: int = 128,
     seed: int = 0,
     progress: bool = True,
 ):
@@ -197,7 +198,8 @@ def run_intervention(
     over the whole pool, plus a *hopeless* batch (the ``m`` prompts the belief deems
     least likely to succeed: almost no mixed groups). Each batch is rolled out
     ``replicates`` times with different rollout seeds and measured with
-    :func:`first_order_effect`.
+    :func:`first_order_effect`, against ``unchosen_size`` unchosen prompts drawn
+    uniformly for each batch.
 
     Returns a tidy DataFrame, one row per (checkpoint, family, quintile, replicate):
     the effects, the batch's mixed share, and its summed predicted scores.
@@ -237,7 +239,9 @@ def run_intervention(
         hopeless = np.argsort(belief.mean, kind="stable")[:m]
         batches.append(("hopeless", 0, hopeless))
         for family, q, ids in batches:
-            unchosen = np.setdiff1d(pool, ids)
+            # the comparison set: unchosen prompts, a fixed-size uniform sample (cost)
+            rest = np.setdiff1d(pool, ids)
+            unchosen = gen.choice(rest, size=min(unchosen_size, rest.size), replace=False)
             for rep in range(replicates):
                 rollout = probe.rollout(
                     ids, k, np.random.default_rng([seed, step, rep, q, len(family)])
