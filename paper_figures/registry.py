@@ -281,6 +281,55 @@ def _fidelity(ctx: FigureContext) -> list[Path]:
     return paths + save_table(fidelity_printable(summary), ctx.out, "table_fidelity", caption)
 
 
+def _tiered(ctx: FigureContext) -> list[Path]:
+    from paper_figures.sources import TIERED, pick
+    from paper_figures.tiered import fig_tiered, tiered_table
+
+    saved = pick(TIERED, ctx.quick)
+    folder = saved.require(Path(ctx.results), make_missing=ctx.make_missing)
+    source = f"{folder}, made by '{saved.command(Path(ctx.results))}'"
+    caption = (
+        "The tiered harness study: GRPO on reversed addition (warm-up on 1-4 digits, pool and "
+        "test on 1-6 digits in a 6-digit frame). Left: held-out exact pass@1 (mean and band "
+        "over seeds). Right: speed-up versus Random to relative targets (the step-0 value plus "
+        "25-100% of Random's final gain), paired bootstrap 95% intervals over seeds. "
+        f"Source: {source}. " + _made_by(ctx, "paper_figures.tiered.fig_tiered")
+    )
+    paths = save_figure(fig_tiered(folder), ctx.out, "fig_tiered", caption)
+    caption = (
+        "The tiered harness study per rule: binary informative share of the trained groups "
+        "(recomputed from the choices table), speed-up curve, speed-up per rollout, and the "
+        "learning-curve AUC gain over Random, with paired bootstrap 95% intervals. "
+        f"Source: {source}. " + _made_by(ctx, "paper_figures.tiered.tiered_table")
+    )
+    return paths + save_table(tiered_table(folder), ctx.out, "table_tiered", caption)
+
+
+def _intervention(ctx: FigureContext) -> list[Path]:
+    from paper_figures.sources import INTERVENTION, pick
+    from paper_figures.tiered import fig_intervention, intervention_table
+
+    saved = pick(INTERVENTION, ctx.quick)
+    folder = saved.require(Path(ctx.results), make_missing=ctx.make_missing)
+    source = f"{folder}, made by '{saved.command(Path(ctx.results))}'"
+    caption = (
+        "A causal test of the decomposition: the first-order effect of a batch's own GRPO "
+        "gradient on exact held-out success, for batches drawn from the quintiles of predicted "
+        "WMI, difficulty m(1-m) and evidence 1/(n+1), at checkpoints of a Random run (mean and "
+        "standard error over rollout replicates); dotted: the hopeless control. "
+        f"Source: {source}. " + _made_by(ctx, "paper_figures.tiered.fig_intervention")
+    )
+    paths = save_figure(fig_intervention(folder), ctx.out, "fig_intervention", caption)
+    caption = (
+        "Intervention slopes: each measure (held-out effect; chosen-minus-unchosen effect), "
+        "scaled within checkpoint, on the batch's summed predicted scores (standardised), with "
+        "checkpoint intercepts; 95% intervals from a bootstrap over batches within checkpoints. "
+        f"Source: {source}. "
+        + _made_by(ctx, "insight_bayes.analysis.intervention.intervention_slopes")
+    )
+    return paths + save_table(intervention_table(folder), ctx.out, "table_intervention", caption)
+
+
 FIGURES.update(
     {
         "fig4_simulated": _fig4_simulated,
@@ -291,6 +340,8 @@ FIGURES.update(
         "cost": _cost,
         "table_ranking": _table_ranking,
         "fidelity": _fidelity,
+        "tiered": _tiered,
+        "intervention": _intervention,
     }
 )
 

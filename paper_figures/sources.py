@@ -26,6 +26,8 @@ __all__ = [
     "HARNESS",
     "RANKING",
     "ROBUSTNESS",
+    "INTERVENTION",
+    "TIERED",
     "SIMULATED",
     "MissingResult",
     "SavedResult",
@@ -245,6 +247,37 @@ ROBUSTNESS = (
         _grid("quick", 2, 1, "scratch/sim-quick-robustness"),
     ),  # fmt: skip
 )
+
+
+def _intervention(config: str, out: str) -> Callable:
+    def arguments(results: Path) -> list[str]:
+        return ["rlvr-intervention", _config(config), "--out", str(results / out),
+                "--checkpoints", "0,20,40", "--replicates", "8", "--threads", "1",
+                "--no-progress"]  # fmt: skip
+
+    return arguments
+
+
+_TIERED = SavedResult(
+    "tiered harness study",
+    "rlvr-cpu-tiered",
+    ("manifest.json", "steps.parquet", "choices.parquet", "speedup_curve.csv", "auc.csv"),
+    _study("cpu-tiered.toml", "rlvr-cpu-tiered"),
+    "about an hour on 2 cores",
+)
+#: The tiered harness study (issue 11); its quick stand-in is the committed study itself
+#: (reading it takes a second; there is no cheap substitute for an hour of training).
+TIERED = (_TIERED, _TIERED)
+
+_INTERVENTION = SavedResult(
+    "intervention study",
+    "rlvr-intervention",
+    ("manifest.json", "effects.parquet", "slopes.csv", "quintiles.csv", "control.csv"),
+    _intervention("cpu-tiered.toml", "rlvr-intervention"),
+    "about 10 min on 2 cores",
+)
+#: The intervention study (a causal test of the decomposition); quick: the committed one.
+INTERVENTION = (_INTERVENTION, _INTERVENTION)
 
 
 def pick(pair: tuple[SavedResult, SavedResult], quick: bool) -> SavedResult:

@@ -1,0 +1,101 @@
+"""The tiered harness study (issue 11) and the intervention study: figures and tables.
+
+Reads ``results/rlvr-cpu-tiered`` (``insight-bayes rlvr-study configs/rlvr/cpu-tiered.toml``)
+and ``results/rlvr-intervention`` (``insight-bayes rlvr-intervention ...``); draws only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from paper_figures.curves import curves_by_rule
+from paper_figures.style import apply_style, ordered_rules, rule_style
+
+__all__ = ["fig_intervention", "fig_tiered", "intervention_table", "tiered_table"]
+
+
+def _binary_informative(choices: pd.DataFrame) -> pd.Series:
+    """Per rule: share of trained groups whose binary outcomes are mixed (from choices)."""
+    mixed = (choices["successes"] > 0) & (choices["successes"] < choices["trials"])
+    return mixed.groupby(choices["rule"]).mean()
+
+
+def tiered_table(folder: Path) -> pd.DataFrame:
+    """Per rule: binary informative share (from the choices), speed-up to Random's final
+    gain (fraction 1) per step and per rollout with intervals, AUC gain with interval."""
+    folder = Path(folder)
+    curve = pd.read_csv(folder / "speedup_curve.csv")
+    auc = pd.read_csv(folder / "auc.csv").set_index("rule")
+    choices = pd.read_parquet(folder / "choices.parquet", columns=["rule", "successes", "trials"])
+    share = _binary_informative(choices)
+    rows = []
+    for rule in ordered_rules(curve["rule"].unique()):
+        c = curve[(curve["rule"] == rule)].sort_values("fraction")
+        last = c.iloc[-1]
+        a = auc.loc[rule]
+        rows.append(
+            {"rule": rule, "informative share": round(float(share.get(rule, np.nan)), 3),
+             "speed-up (25/50/75/100% of Random's gain)":
+                 " / ".join(f"{v:.2f}" for v in c["speedup"]),
+             "at 100% (95% CI)": f"{last.speedup:.2f} ({last.ci_low:.2f}-{last.ci_high:.2f})",
+             "per rollout at 100%": f"{last.rollout_speedup:.2f}",
+             "AUC gain (95% CI)":
+                 f"{a.auc_gain:+.4f} ({a.gain_ci_low:+.4f} to {a.gain_ci_high:+.4f})"}
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def fig_tiered(folder: Path, metric: str = "eval/pass1_exact") -> plt.Figure:
+    """Left: held-out exact pass@1 per rule (mean and band over seeds). Right: the speed-up
+    curve over the relative targets with 95% intervals."""
+    apply_style()
+    folder = Path(folder)
+    steps = pd.read_parquet(folder / "steps.parquet")
+    curve = pd.read_csv(folder / "speedup_curve.csv")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    curves_by_rule(axes[0], steps, metric)
+    axes[0].set(xlabel="GRPO step", ylabel="held-out exact pass@1")
+    for rule in ordered_rules(curve["rule"].unique()):
+        c = curve[curve["rule"] == rule].sort_values("fraction")
+        axes[1].errorbar(
+            c["fraction"], c["speedup"],
+            yerr=[c["speedup"] - c["ci_low"], c["ci_high"] - c["speedup"]],
+            capsize=2, **rule_style(rule),
+        )  # fmt: skip
+    axes[1].axhline(1.0, color="0.5", linewidth=0.8)
+    axes[1].set(xlabel="target: fraction of Random's final gain", ylabel="speed-up vs Random")
+    axes[1].legend(fontsize=7)
+    return fig
+
+
+def intervention_table(folder: Path) -> pd.DataFrame:
+    """The slopes table of the intervention study."""
+    slopes = pd.read_csv(Path(folder) / "slopes.csv")
+    return slopes[["measure", "model", "predictor", "slope", "ci_low", "ci_high"]].round(3)
+
+
+def fig_intervention(folder: Path) -> plt.Figure:
+    """First-order effect on exact held-out success per quintile of each predicted score,
+    per checkpoint (mean and standard error over rollout replicates), with the hopeless
+    control."""
+    apply_style()
+    q = pd.read_csv(Path(folder) / "quintiles.csv")
+    families = [f for f in ("wmi", "difficulty", "evidence") if f in set(q["family"])]
+    fig, axes = plt.subplots(1, len(families), figsize=(3.4 * len(families), 3.2),
+                             constrained_layout=True, sharey=True)  # fmt: skip
+    axes = np.atleast_1d(axes)
+    for ax, family in zip(axes, families, strict=True):
+        for cp, part in q[q["family"] == family].groupby("checkpoint"):
+            ax.errorbar(part["quintile"] + 1, part["mean"], yerr=part["se"], marker="o",
+                        capsize=2, label=f"checkpoint {cp}")  # fmt: skip
+        hopeless = q[q["family"] == "hopeless"]
+        ax.axhline(float(hopeless["mean"].mean()), color="0.4", linestyle=":",
+                   label="hopeless batch")  # fmt: skip
+        ax.set(title=f"batches by {family} quintile", xlabel="quintile (1 = lowest score)")
+    axes[0].set_ylabel("first-order change of held-out exact success")
+    axes[-1].legend(fontsize=7)
+    return fig
