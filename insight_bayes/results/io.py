@@ -125,6 +125,10 @@ def utc_now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
+#: What wrote a results folder: a sweep, a harness study, or an intervention study.
+MANIFEST_KINDS = ("sweep", "study", "intervention")
+
+
 def build_manifest(
     kind: str,
     config: Mapping[str, Any],
@@ -140,7 +144,7 @@ def build_manifest(
 
     Parameters
     ----------
-    kind : {"sweep", "study"}
+    kind : {"sweep", "study", "intervention"}
         Which command wrote the folder.
     config : mapping
         Everything that shapes the runs (a sweep's scenarios, a study's TOML), as JSON.
@@ -167,8 +171,8 @@ def build_manifest(
 
     from insight_bayes import __version__
 
-    if kind not in ("sweep", "study"):
-        raise ValueError(f"kind must be 'sweep' or 'study', got {kind!r}")
+    if kind not in MANIFEST_KINDS:
+        raise ValueError(f"kind must be one of {list(MANIFEST_KINDS)}, got {kind!r}")
     missing = {"metric", "target", "baseline"} - set(analysis)
     if missing:
         raise ValueError(f"analysis lacks {sorted(missing)}")
