@@ -173,7 +173,8 @@ def build_manifest(
 
     if kind not in MANIFEST_KINDS:
         raise ValueError(f"kind must be one of {list(MANIFEST_KINDS)}, got {kind!r}")
-    missing = {"metric", "target", "baseline"} - set(analysis)
+    # sweeps and studies are read back by load_results, which needs their analysis
+    missing = {"metric", "target", "baseline"} - set(analysis) if kind != "intervention" else ()
     if missing:
         raise ValueError(f"analysis lacks {sorted(missing)}")
     now = utc_now()
