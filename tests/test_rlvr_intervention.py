@@ -91,3 +91,27 @@ def test_first_order_effect_predicts_a_small_sgd_step():
                 p -= eta * p.grad
     after = float(env.exact_success("test").mean())
     assert after - before == pytest.approx(eta * effect.heldout, rel=0.05, abs=1e-9)
+
+
+def test_intervention_command_writes_its_tables_and_manifest(tmp_path):
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from insight_bayes.cli import main
+
+    smoke = Path(__file__).parents[1] / "configs" / "rlvr" / "smoke.toml"
+    out = tmp_path / "iv"
+    argv = ["rlvr-intervention", str(smoke), "--out", str(out), "--checkpoints", "0,2",
+            "--replicates", "1", "--n-boot", "100", "--cache-dir", str(tmp_path / "c"),
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "intervention" and manifest["checkpoints"] == [0, 2]
+    effects = pd.read_parquet(out / "effects.parquet")
+    # 2 checkpoints x (3 families x 5 quintiles + the hopeless batch) x 1 replicate
+    assert len(effects) == 2 * 16
+    assert set(effects["family"]) == {"wmi", "difficulty", "evidence", "hopeless"}
+    for name in ("slopes.csv", "quintiles.csv", "control.csv"):
+        assert (out / name).exists()

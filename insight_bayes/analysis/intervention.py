@@ -54,7 +54,9 @@ def _scaled(df: pd.DataFrame, measure: str) -> np.ndarray:
 def _fit(df: pd.DataFrame, measure: str, predictors: Sequence[str]) -> np.ndarray:
     x, _ = _design(df, predictors)
     y = _scaled(df, measure)
-    ok = np.isfinite(y)
+    ok = np.isfinite(y) & np.all(np.isfinite(x), axis=1)
+    if ok.sum() <= x.shape[1]:  # too few rows, or a score without variance: no estimate
+        return np.full(len(predictors), np.nan)
     coef, *_ = np.linalg.lstsq(x[ok], y[ok], rcond=None)
     return coef[-len(predictors) :]
 
