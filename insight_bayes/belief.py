@@ -243,13 +243,19 @@ class BetaBelief:
         self._alpha, self._beta = other._alpha, other._beta
 
     def save(self, path: str | Path) -> Path:
-        """Write the belief to a ``.npz`` file (no pickle); returns the path written."""
+        """Write the belief to a ``.npz`` file (no pickle), atomically; returns the path."""
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
+        import io
+
+        from insight_bayes.results.io import atomic_write_bytes
+
         state = self.state_dict()
         meta = {k: state[k] for k in ("format_version", "alpha0", "beta0", "discount")}
-        np.savez(path, alpha=state["alpha"], beta=state["beta"], meta=np.array(json.dumps(meta)))
+        buffer = io.BytesIO()
+        np.savez(buffer, alpha=state["alpha"], beta=state["beta"], meta=np.array(json.dumps(meta)))
+        atomic_write_bytes(path, buffer.getvalue())  # a crash never leaves half a file
         return path
 
     @classmethod

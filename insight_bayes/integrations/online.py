@@ -523,7 +523,7 @@ class OnlineSelector:
                     "beta0": float(belief["beta0"]),
                     "discount": float(belief["discount"]),
                 },
-                "rng": _plain(self._rng.bit_generator.state),
+                "rng": _python_scalars(self._rng.bit_generator.state),
                 "handed_out": self._handed_out.tolist(),
                 "pending": [
                     {
@@ -628,9 +628,11 @@ class OnlineSelector:
             self._stats = stats
 
     def save(self, path: str | Path) -> Path:
-        """Write :meth:`state_dict` as JSON (no pickle); returns the path written."""
+        """Write :meth:`state_dict` as JSON (no pickle), atomically; returns the path."""
+        from insight_bayes.results.io import atomic_write_bytes
+
         path = Path(path)
-        path.write_text(json.dumps(self.state_dict()))
+        atomic_write_bytes(path, json.dumps(self.state_dict()).encode())
         return path
 
     def load(self, path: str | Path, *, replay_pending: bool = True) -> None:
@@ -660,10 +662,10 @@ class OnlineSelector:
             raise SavedFileError(f"{path}: {message}") from None
 
 
-def _plain(value: Any) -> Any:
+def _python_scalars(value: Any) -> Any:
     """Nested dicts of numpy scalars -> Python ints/floats (JSON- and torch.load-safe)."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _python_scalars(v) for k, v in value.items()}
     if isinstance(value, np.generic):
         return value.item()
     return value
