@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 
 from insight_bayes.cli import build_parser_for, main
+from insight_bayes.selectors import PAPER_RULES, REFERENCE_RULES
 from paper_figures.registry import FIGURES, FigureContext, run_all
 from paper_figures.sources import ABLATIONS, HARNESS, RANKING, SIMULATED, MissingResult
 from paper_figures.tables import fmt_interval, to_latex, to_markdown
-from simulations.sweep import PAPER_RULES
 
 matplotlib.use("Agg")
 
@@ -33,6 +33,8 @@ EXPECTED = {
     "fig2_variance_reduction", "fig_information_vs_evidence", "fig3_weight",
     "fig_wmi_landscape", "fig4_simulated", "fig4_harness", "table_main", "table_harness",
     "fig_ablations", "fig_cost", "table_cost", "table_ranking",
+    "fig_fidelity", "table_fidelity", "fig_tiered", "table_tiered", "fig_intervention",
+    "table_intervention",
     *(f"table_ablation_{a}" for a in ("components", "belief", "mu", "m_hat", "discount")),
 }  # fmt: skip
 
@@ -206,7 +208,7 @@ def test_make_missing_runs_the_command_on_the_smallest_case(tmp_path):
     assert status == 0, errors
     folder = results / "scratch" / "sim-quick"
     steps = pd.read_parquet(folder / "steps.parquet")
-    assert set(steps["rule"]) == set(PAPER_RULES) and steps["seed"].nunique() == 3
+    assert set(steps["rule"]) == set(REFERENCE_RULES) and steps["seed"].nunique() == 3
     assert "QUICK" in (out / "table_main.caption.txt").read_text()
     before = snapshot(results)
     status, printed, _ = figures(*argv)
