@@ -18,7 +18,7 @@ environment of real training.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -41,7 +41,8 @@ class PrivilegedSelector(Selector):
     """A rule that reads true success rates: usable only once bound to a simulator."""
 
     privileged: ClassVar[bool] = True
-    _env: Any = field(default=None, repr=False, compare=False, kw_only=True)
+    # set by bind() on a copy; not a parameter of the rule (no init, no repr)
+    _env: Any = field(default=None, init=False, repr=False, compare=False)
 
     def bind(self, env: Any) -> Selector:
         if not isinstance(env, TrueRates):
@@ -50,7 +51,9 @@ class PrivilegedSelector(Selector):
                 f"{type(env).__name__} does not offer (only simulators implement "
                 "TrueRates). It is a ceiling for simulations, not a rule for real training"
             )
-        return dataclasses.replace(self, _env=env)
+        bound = copy.copy(self)
+        object.__setattr__(bound, "_env", env)
+        return bound
 
     def _true_rates(self, ids: np.ndarray) -> np.ndarray:
         if self._env is None:
