@@ -24,6 +24,7 @@ from insight_bayes.rewards import Rollout
 from insight_bayes.rlvr.config import EvalConfig
 from insight_bayes.rlvr.grpo import (
     GRPOConfig,
+    TokenBatch,
     build_batch,
     group_advantages,
     grpo_update,
@@ -152,14 +153,7 @@ class GRPOEnvironment:
         if rollout.groups != ids.size:
             raise ValueError(f"rollout has {rollout.groups} groups for {ids.size} prompt ids")
         started = time.perf_counter()
-        prompts, completions = [], []
-        for i, comps in zip(ids, rollout.payload, strict=True):
-            prompts += [self._pool_prompts[i]] * len(comps)
-            completions += comps
-        graded = rollout.correct if self.grpo.advantage_reward == "binary" else rollout.rewards
-        rewards_t = torch.as_tensor(np.asarray(graded, dtype=np.float32))
-        advantages = group_advantages(rewards_t, self.grpo.adv_eps).reshape(-1).to(self.device)
-        batch = build_batch(prompts, completions, self.policy.pad_id, self.device)
+        batch, advantages = self.training_batch(ids, rollout)
         metrics = grpo_update(
             self.policy,
             self.optimizer,
@@ -176,7 +170,7 @@ class GRPOEnvironment:
                 "train/tokens_generated": float(self._tokens),
                 "train/generation_seconds": self._generation_seconds,
                 "train/update_seconds": update_seconds,
-                "train/completion_tokens": float(batch.n_completion_tokens) / len(completions),
+                "train/completion_tokens": float(batch.n_completion_tokens) / rollout.rewards.size,
                 "train/correct": float(rollout.correct.mean()),
                 "eval/answer_logprob": logprob,
                 "eval/answer_logprob_gain": logprob - self._last_logprob,
@@ -187,6 +181,22 @@ class GRPOEnvironment:
         self._tokens = 0
         self._generation_seconds = 0.0
         return metrics
+
+    def training_batch(self, ids: np.ndarray, rollout: Rollout) -> tuple[TokenBatch, torch.Tensor]:
+        """The token batch of ``rollout``'s completions and their group advantages.
+
+        Advantages come from the rewards, or from binary correctness when
+        ``grpo.advantage_reward == "binary"``; one per completion, in the batch's order.
+        The GRPO update (:meth:`learn`) and the intervention study's gradients use it.
+        """
+        prompts, completions = [], []
+        for i, comps in zip(ids, rollout.payload, strict=True):
+            prompts += [self._pool_prompts[i]] * len(comps)
+            completions += comps
+        graded = rollout.correct if self.grpo.advantage_reward == "binary" else rollout.rewards
+        rewards_t = torch.as_tensor(np.asarray(graded, dtype=np.float32))
+        advantages = group_advantages(rewards_t, self.grpo.adv_eps).reshape(-1).to(self.device)
+        return build_batch(prompts, completions, self.policy.pad_id, self.device), advantages
 
     def evaluate(self, rng: np.random.Generator) -> Mapping[str, float]:
         """Held-out ``eval/pass1`` (mean over ``samples`` per problem) and ``eval/greedy``."""

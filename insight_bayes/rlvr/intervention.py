@@ -30,7 +30,7 @@ import torch
 
 from insight_bayes.rewards import Rollout
 from insight_bayes.rlvr.environment import GRPOEnvironment
-from insight_bayes.rlvr.grpo import build_batch, clipped_policy_loss, group_advantages
+from insight_bayes.rlvr.grpo import clipped_policy_loss
 from insight_bayes.validation import RngLike, as_generator, check_int
 
 __all__ = [
@@ -129,13 +129,8 @@ def first_order_effect(
     """
     model = env.policy.model
     params = [p for p in model.parameters() if p.requires_grad]
-    prompts, completions = [], []
-    for i, comps in zip(ids, rollout.payload, strict=True):
-        prompts += [env._pool_prompts[i]] * len(comps)
-        completions += comps
-    batch = build_batch(prompts, completions, env.policy.pad_id, env.device)
-    rewards = torch.as_tensor(rollout.rewards, dtype=torch.float32)
-    advantages = group_advantages(rewards, env.grpo.adv_eps).reshape(-1).to(env.device)
+    # the same batch and advantages as the GRPO update (binary or shaped, as configured)
+    batch, advantages = env.training_batch(ids, rollout)
     with torch.enable_grad():
         logp = env.policy.logprobs(batch.tokens, batch.valid)
         loss, _ = clipped_policy_loss(
