@@ -115,3 +115,20 @@ def test_intervention_command_writes_its_tables_and_manifest(tmp_path):
     assert set(effects["family"]) == {"wmi", "difficulty", "evidence", "hopeless"}
     for name in ("slopes.csv", "quintiles.csv", "control.csv"):
         assert (out / name).exists()
+
+
+@pytest.mark.parametrize(("reward", "moves"), [("binary", False), ("shaped", True)])
+def test_first_order_effect_uses_the_configured_advantage(reward, moves):
+    # all answers wrong but some well formatted (0 / 0.1): with binary advantages the
+    # group teaches nothing, with shaped rewards it still pushes (format, not correctness)
+    import dataclasses
+
+    env = _env()
+    env.grpo = dataclasses.replace(env.grpo, advantage_reward=reward)
+    ids = np.arange(6)
+    out = env.rollout(ids, 4, np.random.default_rng(1))
+    rewards = np.tile([0.1, 0.0, 0.1, 0.0], (6, 1))
+    effect = first_order_effect(
+        env, ids, Rollout(rewards, np.zeros_like(out.correct), out.payload), np.arange(6, 40)
+    )
+    assert (effect.gradient_norm > 0) is moves
