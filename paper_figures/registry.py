@@ -254,15 +254,23 @@ def _table_ranking(ctx: FigureContext) -> list[Path]:
     return save_table(printable, ctx.out, "table_ranking", caption)
 
 
+def _saved_folder(ctx: FigureContext, pair) -> tuple[Path, str]:
+    """The folder of a saved result (made first with ``--make-missing``) and its caption
+    source: the folder and the command that makes it."""
+    from paper_figures.sources import pick
+
+    saved = pick(pair, ctx.quick)
+    folder = saved.require(Path(ctx.results), make_missing=ctx.make_missing)
+    quick = "QUICK stand-in: " if ctx.quick and pair[0] is not pair[1] else ""
+    return folder, f"{quick}{folder}, made by '{saved.command(Path(ctx.results))}'"
+
+
 def _fidelity(ctx: FigureContext) -> list[Path]:
     from paper_figures.fidelity import fidelity_printable, fig_fidelity, load_fidelity
-    from paper_figures.sources import ROBUSTNESS, pick
+    from paper_figures.sources import ROBUSTNESS
 
-    saved = pick(ROBUSTNESS, ctx.quick)
-    folder = saved.require(Path(ctx.results), make_missing=ctx.make_missing)
+    folder, source = _saved_folder(ctx, ROBUSTNESS)
     fidelity, summary, cells = load_fidelity(folder)
-    quick = "QUICK stand-in: " if ctx.quick else ""
-    source = f"{quick}{folder}, made by '{saved.command(Path(ctx.results))}'"
     caption = (
         "Fidelity of the paper's claims in the simulator's robustness grid (memorisation x "
         "belief discount x learner on the paper-shaped pool, and pools from weak to strong). "
@@ -282,12 +290,10 @@ def _fidelity(ctx: FigureContext) -> list[Path]:
 
 
 def _tiered(ctx: FigureContext) -> list[Path]:
-    from paper_figures.sources import TIERED, pick
+    from paper_figures.sources import TIERED
     from paper_figures.tiered import fig_tiered, tiered_table
 
-    saved = pick(TIERED, ctx.quick)
-    folder = saved.require(Path(ctx.results), make_missing=ctx.make_missing)
-    source = f"{folder}, made by '{saved.command(Path(ctx.results))}'"
+    folder, source = _saved_folder(ctx, TIERED)
     caption = (
         "The tiered harness study: GRPO on reversed addition (warm-up on 1-4 digits, pool and "
         "test on 1-6 digits in a 6-digit frame). Left: held-out exact pass@1 (mean and band "
@@ -306,12 +312,10 @@ def _tiered(ctx: FigureContext) -> list[Path]:
 
 
 def _intervention(ctx: FigureContext) -> list[Path]:
-    from paper_figures.sources import INTERVENTION, pick
+    from paper_figures.sources import INTERVENTION
     from paper_figures.tiered import fig_intervention, intervention_table
 
-    saved = pick(INTERVENTION, ctx.quick)
-    folder = saved.require(Path(ctx.results), make_missing=ctx.make_missing)
-    source = f"{folder}, made by '{saved.command(Path(ctx.results))}'"
+    folder, source = _saved_folder(ctx, INTERVENTION)
     caption = (
         "A causal test of the decomposition: the first-order effect of a batch's own GRPO "
         "gradient on exact held-out success, for batches drawn from the quintiles of predicted "
