@@ -85,18 +85,19 @@ class OracleScore(PrivilegedSelector):
     """
 
     rule: str = "insight"
+    _inner: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         inner = selector_from_label(self.rule)
         if inner.privileged:
             raise ValueError(f"oracle-score needs a non-privileged rule, got {self.rule!r}")
+        object.__setattr__(self, "_inner", inner)  # built once, not at every step
 
     def score(self, candidates, belief, k, rng):
-        inner = selector_from_label(self.rule)
         p = np.clip(self._true_rates(candidates), EDGE, 1.0 - EDGE)
         n = belief.evidence[candidates]
         state = belief.state_dict()
         state["alpha"][candidates] = p * n
         state["beta"][candidates] = (1.0 - p) * n
-        return inner.score(candidates, BetaBelief.from_state_dict(state), k, rng)
+        return self._inner.score(candidates, BetaBelief.from_state_dict(state), k, rng)
