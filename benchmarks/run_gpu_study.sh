@@ -3,8 +3,10 @@
 # Writes everything under OUT (default results/rlvr-gpu-tiered): the study's tables and
 # manifest, the benchmark table, nvidia-smi output, the log and the total seconds.
 #   bash benchmarks/run_gpu_study.sh [OUT]
-# CONFIG, DEVICE, WORKERS, PYTHON and EXTRA_ARGS override the defaults (configs/rlvr/gpu.toml,
-# cuda, 4, python, none), e.g. to try the script on CPU with a shrunken config:
+# CONFIG, DEVICE, WORKERS, PYTHON, STUDY_TIMEOUT and EXTRA_ARGS override the defaults
+# (configs/rlvr/gpu.toml, cuda, 8, python, none, none). STUDY_TIMEOUT (seconds) stops the
+# study but not the script: finished runs are kept (a re-run resumes them) and the benchmark
+# still runs. To try the script on CPU with a shrunken config:
 #   CONFIG=configs/rlvr/smoke.toml DEVICE=cpu WORKERS=1 PYTHON=python3 \
 #       bash benchmarks/run_gpu_study.sh /tmp/x
 set -euo pipefail
@@ -12,15 +14,22 @@ cd "$(dirname "$0")/.."
 OUT="${1:-results/rlvr-gpu-tiered}"
 CONFIG="${CONFIG:-configs/rlvr/gpu.toml}"
 DEVICE="${DEVICE:-cuda}"
-WORKERS="${WORKERS:-4}"     # processes sharing the one GPU (each run is small)
+WORKERS="${WORKERS:-8}"     # processes sharing the one GPU (each run is small)
 PY="${PYTHON:-python}"
 mkdir -p "$OUT"
 export INSIGHT_BAYES_CACHE="$OUT/.cache"   # the warm-up checkpoint stays inside OUT
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
+"$PY" -c "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, \
+'cuda' if torch.cuda.is_available() else 'no cuda')" > "$OUT/python.txt" 2>&1 || true
 start=$(date +%s)
-"$PY" -m insight_bayes.cli rlvr-study "$CONFIG" --out "$OUT" --device "$DEVICE" \
-    --workers "$WORKERS" --no-progress ${EXTRA_ARGS:-} 2>&1 | tee "$OUT/study.log"
+status=0
+timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes.cli rlvr-study "$CONFIG" --out "$OUT" \
+    --device "$DEVICE" --workers "$WORKERS" --no-progress ${EXTRA_ARGS:-} 2>&1 \
+    | tee "$OUT/study.log" || status=$?
+echo "study exit status: $status (124: stopped by STUDY_TIMEOUT; finished runs are kept)" \
+    | tee -a "$OUT/study.log"
 "$PY" benchmarks/bench_rlvr.py --config "$CONFIG" --device "$DEVICE" --steps 5 \
     > "$OUT/bench.txt" 2>&1 || echo "benchmark failed (see $OUT/bench.txt)"
 echo "total seconds: $(( $(date +%s) - start ))" | tee "$OUT/seconds.txt"
+exit "$status"
