@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU study as one prepared script, sized (by estimate) for under 8 minutes on one H100.
+# The GPU study as one prepared script, sized from a measured run for about 7 minutes on one
+# H200 (configs/rlvr/gpu.toml says what was measured).
 # Writes everything under OUT (default results/rlvr-gpu-tiered): the study's tables and
 # manifest, the benchmark table, nvidia-smi output, the log and the total seconds.
 #   bash benchmarks/run_gpu_study.sh [OUT]
@@ -29,6 +30,10 @@ timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes.cli rlvr-study "$CONFIG" --
     | tee "$OUT/study.log" || status=$?
 echo "study exit status: $status (124: stopped by STUDY_TIMEOUT; finished runs are kept)" \
     | tee -a "$OUT/study.log"
+if [ "$status" -ne 0 ] && [ -f "$OUT/manifest.json" ]; then   # tables from the finished runs
+    "$PY" -m insight_bayes.cli rlvr-study "$CONFIG" --out "$OUT" --gather-only 2>&1 \
+        | tee -a "$OUT/study.log" || true
+fi
 "$PY" benchmarks/bench_rlvr.py --config "$CONFIG" --device "$DEVICE" --steps 5 \
     > "$OUT/bench.txt" 2>&1 || echo "benchmark failed (see $OUT/bench.txt)"
 echo "total seconds: $(( $(date +%s) - start ))" | tee "$OUT/seconds.txt"

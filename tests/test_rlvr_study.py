@@ -102,7 +102,7 @@ torch = pytest.importorskip("torch")
 from insight_bayes.cli import main  # noqa: E402
 from insight_bayes.results import ResultStore, RunKey, load_results  # noqa: E402
 from insight_bayes.rlvr import study  # noqa: E402
-from insight_bayes.rlvr.study import run_study  # noqa: E402
+from insight_bayes.rlvr.study import gather_study, run_study  # noqa: E402
 
 
 def _strip(df: pd.DataFrame) -> pd.DataFrame:
@@ -173,6 +173,18 @@ def test_resume_after_a_crash(tmp_path, monkeypatch):
     assert store.is_complete(random0) and not store.is_complete(insight0)
     first = store.load_steps([random0])
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
+    # a stopped study's finished runs can be analysed without training (torch-free path)
+    tables = gather_study(config, out)
+    assert set(tables["steps"]["rule"]) == {"random"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete"
+    assert manifest["runs"] == {"complete": 1, "expected": 2}
+    raw_other = _raw()
+    raw_other["loop"]["steps"] = 3
+    with pytest.raises(ValueError, match="different config"):
+        gather_study(load_config(raw_other), out)
+    with pytest.raises(ValueError, match="no study manifest"):
+        gather_study(config, tmp_path / "empty")
 
     calls.clear()
     monkeypatch.setattr(study, "run_study_job", lambda job: calls.append(job.rule) or real(job))

@@ -186,12 +186,68 @@ def gather(store: ResultStore, config: StudyConfig, keys: list) -> dict[str, pd.
                 curve["rollout_ci_low"] = per_rollout["ci_low"].to_numpy()
                 curve["rollout_ci_high"] = per_rollout["ci_high"].to_numpy()
                 tables["speedup_curve"] = curve
-                tables["auc"] = auc_table(steps, metric=study.metric, baseline=study.baseline)
-                names += ["speedup_curve", "auc"]
+                names.append("speedup_curve")
+            # the area under the learning curve needs no target (and is the one measure left
+            # when the baseline does not improve)
+            tables["auc"] = auc_table(steps, metric=study.metric, baseline=study.baseline)
+            names.append("auc")
         for name in names:
             atomic_write_bytes(
                 store.root / f"{name}.csv", tables[name].to_csv(index=False).encode()
             )
+    return tables
+
+
+def gather_study(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Write a study folder's tables from its finished runs, without training (torch-free).
+
+    For a study stopped before every run finished (a time limit, say): the finished runs
+    are consolidated and analysed like a complete study's, and the manifest records how
+    many runs of how many it holds. Re-running the study itself resumes the rest.
+
+    Parameters
+    ----------
+    config : StudyConfig
+        The config the folder was made with (its digest must match the manifest's).
+    out : path
+        The study folder.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        The tables :func:`run_study` would return for the finished runs.
+
+    Raises
+    ------
+    ValueError
+        The folder has no study manifest, one of another config, or no finished run.
+    """
+    from insight_bayes.results.io import utc_now
+    from insight_bayes.results.store import ResultStore
+
+    store = ResultStore(out)
+    old = store.read_manifest()
+    if not old:
+        raise ValueError(f"{store.root} holds no study manifest; run the study first")
+    if old.get("config_digest") != config.digest():
+        raise ValueError(
+            f"{store.root} holds a study with a different config (digest "
+            f"{old.get('config_digest')} != {config.digest()})"
+        )
+    keys = [job.key for job in study_jobs(config, "cpu", None)]
+    done = [k for k in keys if store.is_complete(k)]
+    if not done:
+        raise ValueError(f"{store.root} holds no finished run of this study")
+    tables = gather(store, config, done)
+    status = "complete" if len(done) == len(keys) else "incomplete"
+    store.write_manifest(
+        old
+        | {
+            "status": status,
+            "runs": {"complete": len(done), "expected": len(keys)},
+            "gathered": utc_now(),
+        }
+    )
     return tables
 
 

@@ -45,18 +45,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train even if the pool gate (measured before any RL step) fails",
     )
+    parser.add_argument(
+        "--gather-only",
+        action="store_true",
+        help="write the tables from the runs already finished in --out, without training",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``insight-bayes rlvr-study``."""
-    import pandas as pd
-    import torch
 
     from insight_bayes.rlvr.config import load_config
-    from insight_bayes.rlvr.study import run_study
+    from insight_bayes.rlvr.study import gather_study
 
     config = load_config(args.config, model_path=args.model)
+    if args.gather_only:
+        tables = gather_study(config, args.out)
+        _print_summary(config, tables.get("summary"))
+        print(f"results in {args.out}")
+        return 0
+
+    import torch
+
+    from insight_bayes.rlvr.study import run_study
+
     if args.threads:
         torch.set_num_threads(args.threads)
     result = run_study(
@@ -73,7 +86,14 @@ def run(args: argparse.Namespace) -> int:
     if result.gate is not None:
         print(result.gate.get("summary", ""))
     print(f"{result.report.describe()} -> {result.out}")
-    summary = result.tables.get("summary")
+    _print_summary(config, result.tables.get("summary"))
+    print(f"results in {args.out}")
+    return 0
+
+
+def _print_summary(config, summary) -> None:
+    import pandas as pd
+
     if summary is not None:
         shown = [
             "rule", "final_accuracy", "informative_share", "rollouts_per_step", "n_censored",
@@ -88,5 +108,3 @@ def run(args: argparse.Namespace) -> int:
         )
         with pd.option_context("display.width", 200, "display.max_columns", 30):
             print(summary[[c for c in shown if c in summary]].round(3).to_string(index=False))
-    print(f"results in {args.out}")
-    return 0
