@@ -49,6 +49,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "simulations.harness_like",
         "simulate a harness study's rules on a pool shaped like its warm-up rates",
     ),
+    "sim-vs-harness": (
+        "simulations.sim_vs_harness",
+        "calibrate the simulator on harness studies' Random runs; predict the other rules",
+    ),
     "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
 }
 

@@ -126,7 +126,7 @@ def utc_now() -> str:
 
 
 #: What wrote a results folder: a sweep, a harness study, or an intervention study.
-MANIFEST_KINDS = ("sweep", "study", "intervention")
+MANIFEST_KINDS = ("sweep", "study", "intervention", "sim-vs-harness")
 
 
 def build_manifest(
@@ -144,7 +144,7 @@ def build_manifest(
 
     Parameters
     ----------
-    kind : {"sweep", "study", "intervention"}
+    kind : {"sweep", "study", "intervention", "sim-vs-harness"}
         Which command wrote the folder.
     config : mapping
         Everything that shapes the runs (a sweep's scenarios, a study's TOML), as JSON.
@@ -174,7 +174,7 @@ def build_manifest(
     if kind not in MANIFEST_KINDS:
         raise ValueError(f"kind must be one of {list(MANIFEST_KINDS)}, got {kind!r}")
     # sweeps and studies are read back by load_results, which needs their analysis
-    missing = {"metric", "target", "baseline"} - set(analysis) if kind != "intervention" else ()
+    missing = {"metric", "target", "baseline"} - set(analysis) if kind in ("sweep", "study") else ()
     if missing:
         raise ValueError(f"analysis lacks {sorted(missing)}")
     now = utc_now()
