@@ -20,16 +20,17 @@ $(VENV)/.installed: pyproject.toml
 
 # The main job draws every figure and table into figures/ from the committed results
 # (results/: the paper-shaped sweep with its PyMC posterior, the ablation sweeps, the
-# harness-like sweep, the robustness grid, the CPU harness studies and the intervention
-# study, each without its per-run folders, runs/, which are ignored); it simulates
+# robustness grid, the CPU and GPU harness studies, the intervention study and the
+# simulator-versus-harness comparison, each without its per-run folders, runs/, which are ignored); it simulates
 # nothing and writes nothing under results/.
-# `make run FRESH=1` first deletes the three quick simulated results and re-simulates them
+# `make run FRESH=1` first deletes the two quick simulated results and re-simulates them
 # into results/ through `insight-bayes figures --make-missing` (a few minutes on 2 cores),
 # then shows `git diff --stat results/`; the robustness grid (about 15 min), the harness
-# studies (about an hour each) and the intervention study are always reused.
+# studies (about an hour each), the intervention study and the simulator-versus-harness
+# comparison are always reused.
 # `git checkout results/` restores the committed results.
 SWEEP_OUT ?= results/sim-countdown-paper
-SIMULATED := $(SWEEP_OUT) results/sim-ablations results/sim-harness-like
+SIMULATED := $(SWEEP_OUT) results/sim-ablations
 SHOWN := rule,final_accuracy,informative_share,expected_informative,rollouts_per_step,mean_cost,speedup,ci_low,ci_high,rollout_speedup
 FRESH ?= 0
 

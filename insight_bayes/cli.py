@@ -45,10 +45,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "insight_bayes.rlvr.intervention_cli",
         "first-order effects of quintile batches at checkpoints of a Random run",
     ),
-    "sweep-like-study": (
-        "simulations.harness_like",
-        "simulate a harness study's rules on a pool shaped like its warm-up rates",
-    ),
     "sim-vs-harness": (
         "simulations.sim_vs_harness",
         "calibrate the simulator on harness studies' Random runs; predict the other rules",

@@ -1,12 +1,11 @@
-"""The RLVR harness study: reading it, Figure 4, its table and the simulator ranking.
+"""The RLVR harness study: reading it, Figure 4 and its table.
 
 :func:`load_harness` reads a saved study folder (``RESULTS/rlvr-cpu-study``, written by
 ``insight-bayes rlvr-study configs/rlvr/cpu.toml``) or, with ``quick``, the smoke study
-``RESULTS/scratch/rlvr-smoke``. :func:`load_ranking` reads the simulator's sweep on a
-pool shaped like that study (``insight-bayes sweep-like-study``) and ranks the rules in
-both (:func:`insight_bayes.analysis.ranking.rank_agreement`). Nothing here trains or
-simulates: a missing folder raises :class:`~paper_figures.sources.MissingResult`
-naming the command that makes it, unless ``make_missing`` asks to run it first.
+``RESULTS/scratch/rlvr-smoke``. Whether the simulator predicts the harness is
+:mod:`paper_figures.sim_vs_harness`. Nothing here trains or simulates: a missing folder
+raises :class:`~paper_figures.sources.MissingResult` naming the command that makes it,
+unless ``make_missing`` asks to run it first.
 """
 
 from __future__ import annotations
@@ -23,16 +22,14 @@ import pandas as pd
 
 from insight_bayes.analysis.speedups import study_tables
 from paper_figures.curves import curves_by_rule, interval_by_rule, interval_legend
-from paper_figures.sources import HARNESS, RANKING, MissingResult, pick
+from paper_figures.sources import HARNESS, pick
 from paper_figures.style import apply_style, ordered_rules
 
 __all__ = [
     "HarnessResults",
-    "Ranking",
     "fig4_harness",
     "harness_table",
     "load_harness",
-    "load_ranking",
 ]
 
 log = logging.getLogger(__name__)
@@ -177,48 +174,3 @@ def harness_table(h: HarnessResults) -> pd.DataFrame:
             ],
         }
     )
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """The rules ranked by held-out AUC in a study and in the simulator shaped like it."""
-
-    table: pd.DataFrame
-    stat: dict[str, float]
-    scenario: str
-    seeds: int
-    source: str
-
-
-def load_ranking(
-    h: HarnessResults, results: Path, quick: bool = False, make_missing: bool = False
-) -> Ranking:
-    """Read the harness-like simulated sweep of ``h`` and rank the rules in both.
-
-    The sweep (``insight-bayes sweep-like-study``) must hold the scenario fitted to
-    ``h``'s starting rates (:func:`insight_bayes.analysis.ranking.simulator_scenario`);
-    a sweep of another study counts as missing.
-    """
-    from insight_bayes.analysis.ranking import rank_agreement, simulator_scenario, starting_rates
-
-    saved = pick(RANKING, quick)
-    results = Path(results)
-    scenario = simulator_scenario(h.config, starting_rates(h.pool, h.prompts))
-    folder = saved.require(results, make_missing=make_missing)
-    steps = pd.read_parquet(folder / "steps.parquet")
-    if scenario.key not in set(steps["scenario"]):
-        if not make_missing:
-            raise MissingResult(
-                saved.message(results, f"holds no runs of {scenario.key} (fitted to {h.folder})")
-            )
-        saved.make(results)
-        steps = pd.read_parquet(folder / "steps.parquet")
-    manifest = json.loads((folder / "manifest.json").read_text())
-    steps = steps[steps["scenario"] == scenario.key]
-    table, stat = rank_agreement(h.steps, steps, h.rules, harness_metric=h.metric)
-    seeds = int(steps["seed"].nunique())
-    source = (
-        f"{'QUICK: ' if quick else ''}saved sweep {folder} ({scenario.key}, {seeds} seeds, "
-        f"git {str(manifest.get('git_revision'))[:10]})"
-    )
-    return Ranking(table, stat, scenario.description, seeds, source)

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
 from tqdm.auto import tqdm
 
 from paper_figures import decomposition
@@ -107,15 +106,7 @@ def _ablation_table(ctx: FigureContext):
     return load_ablations(ctx.results, ctx.quick, ctx.make_missing)
 
 
-@functools.cache
-def _ranking(ctx: FigureContext):
-    """The harness-like simulated sweep's ranking of the study's rules."""
-    from paper_figures.harness import load_ranking
-
-    return load_ranking(_harness(ctx), ctx.results, ctx.quick, ctx.make_missing)
-
-
-_LOADERS = (_simulation, _harness, _ablation_table, _ranking)
+_LOADERS = (_simulation, _harness, _ablation_table)
 
 
 def _made_by(ctx: FigureContext, function: str) -> str:
@@ -228,32 +219,6 @@ def _cost(ctx: FigureContext) -> list[Path]:
     return paths + save_table(cost_table(sim, h), ctx.out, "table_cost", caption)
 
 
-def _table_ranking(ctx: FigureContext) -> list[Path]:
-    h = _harness(ctx)
-    ranking = _ranking(ctx)
-    table, stat = ranking.table, ranking.stat
-    caption = (
-        "Does the simulator predict the harness's ranking of rules? Mean held-out accuracy "
-        "over the run (area under the curve) per rule in the harness and in a learning "
-        f"simulator started from the harness's warm-up success rates ({ranking.scenario}; "
-        f"{ranking.seeds} seeds, the harness's M, K, M_hat and steps), with ranks. Spearman "
-        f"rho = {stat['spearman_rho']:.2f} (p = {stat['spearman_p']:.2f}), Kendall tau = "
-        f"{stat['kendall_tau']:.2f} (p = {stat['kendall_p']:.2f}) over {int(stat['n_rules'])} "
-        f"rules. Harness: {h.describe()}; {h.source}. Simulator: {ranking.source}. "
-        + _made_by(ctx, "insight_bayes.analysis.ranking.rank_agreement")
-    )
-    printable = pd.DataFrame(
-        {
-            "rule": table["rule"],
-            "harness AUC": table["harness_auc"],
-            "simulator AUC": table["simulator_auc"],
-            "harness rank": table["harness_rank"].map("{:g}".format),
-            "simulator rank": table["simulator_rank"].map("{:g}".format),
-        }
-    )
-    return save_table(printable, ctx.out, "table_ranking", caption)
-
-
 def _saved_folder(ctx: FigureContext, pair) -> tuple[Path, str]:
     """The folder of a saved result (made first with ``--make-missing``) and its caption
     source: the folder and the command that makes it."""
@@ -311,6 +276,37 @@ def _tiered(ctx: FigureContext) -> list[Path]:
     return paths + save_table(tiered_table(folder), ctx.out, "table_tiered", caption)
 
 
+def _sim_vs_harness(ctx: FigureContext) -> list[Path]:
+    from paper_figures.sim_vs_harness import (
+        agreement_line,
+        fig_sim_vs_harness,
+        sim_vs_harness_table,
+    )
+    from paper_figures.sources import SIM_VS_HARNESS
+
+    folder, source = _saved_folder(ctx, SIM_VS_HARNESS)
+    caption = (
+        "Does the simulator predict the harness? The learning simulator is calibrated on "
+        "Random's runs alone in each of three harness studies (the measured warm-up pool; "
+        "learning rate, transfer, memorisation and forgetting fitted to Random's held-out "
+        "curve and training success), then predicts every other rule. Left: realised against "
+        "predicted speed-up in steps to 50% of Random's gain, 95% intervals on both axes "
+        "(paired bootstrap over seeds), dotted: identity. Right: the fit, Random's held-out "
+        f"gain in the harness (95% intervals) and in its calibrated simulator. "
+        f"{agreement_line(folder)}. Source: {source}. "
+        + _made_by(ctx, "paper_figures.sim_vs_harness.fig_sim_vs_harness")
+    )
+    paths = save_figure(fig_sim_vs_harness(folder), ctx.out, "fig_sim_vs_harness", caption)
+    caption = (
+        "Predicted (calibrated simulator) and realised (harness) speed-ups in steps to 50% of "
+        f"Random's gain, with 95% intervals; {agreement_line(folder)}. Source: {source}. "
+        + _made_by(ctx, "insight_bayes.analysis.agreement.agreement_stats")
+    )
+    return paths + save_table(
+        sim_vs_harness_table(folder), ctx.out, "table_sim_vs_harness", caption
+    )
+
+
 def _intervention(ctx: FigureContext) -> list[Path]:
     from paper_figures.sources import INTERVENTION
     from paper_figures.tiered import fig_intervention, intervention_table
@@ -342,7 +338,7 @@ FIGURES.update(
         "table_harness": _table_harness,
         "ablations": _ablations,
         "cost": _cost,
-        "table_ranking": _table_ranking,
+        "sim_vs_harness": _sim_vs_harness,
         "fidelity": _fidelity,
         "tiered": _tiered,
         "intervention": _intervention,

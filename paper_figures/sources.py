@@ -24,11 +24,11 @@ from pathlib import Path
 __all__ = [
     "ABLATIONS",
     "HARNESS",
-    "RANKING",
     "ROBUSTNESS",
     "INTERVENTION",
     "TIERED",
     "SIMULATED",
+    "SIM_VS_HARNESS",
     "MissingResult",
     "SavedResult",
 ]
@@ -144,14 +144,6 @@ def _ablations(base: str, seeds: int, workers: int, out: str) -> Callable:
     return arguments
 
 
-def _like_study(study: str, seeds: int, workers: int, out: str) -> Callable:
-    def arguments(results: Path) -> list[str]:
-        return ["sweep-like-study", str(results / study), "--seeds", str(seeds), "--workers",
-                str(workers), "--no-progress", "--out", str(results / out)]  # fmt: skip
-
-    return arguments
-
-
 _STUDY_FILES = ("manifest.json", "steps.parquet", "prompts.parquet", "pool.parquet")
 
 #: The simulated sweep of Figure 4 and the main table (full, quick).
@@ -202,23 +194,6 @@ ABLATIONS = (
         "scratch/sim-ablations-quick",
         ("manifest.json", "steps.parquet", "summary.csv"),
         _ablations("quick", 2, 1, "scratch/sim-ablations-quick"),
-    ),
-)
-
-#: The simulator run on a pool shaped like the harness study's (full, quick).
-RANKING = (
-    SavedResult(
-        "harness-like simulated sweep",
-        "sim-harness-like",
-        ("manifest.json", "steps.parquet"),
-        _like_study("rlvr-cpu-study", 10, 2, "sim-harness-like"),
-        "about 10 s on 2 cores",
-    ),
-    SavedResult(
-        "QUICK harness-like simulated sweep",
-        "scratch/sim-harness-like-smoke",
-        ("manifest.json", "steps.parquet"),
-        _like_study("scratch/rlvr-smoke", 3, 1, "scratch/sim-harness-like-smoke"),
     ),
 )
 
@@ -278,6 +253,29 @@ _INTERVENTION = SavedResult(
 )
 #: The intervention study (a causal test of the decomposition); quick: the committed one.
 INTERVENTION = (_INTERVENTION, _INTERVENTION)
+
+
+#: The harness studies the simulator is calibrated on and predicts (issue 11, section 5).
+SIM_VS_HARNESS_STUDIES = ("rlvr-cpu-tiered-narrow", "rlvr-cpu-tiered-mid", "rlvr-cpu-tiered")
+
+
+def _sim_vs_harness(out: str) -> Callable:
+    def arguments(results: Path) -> list[str]:
+        return ["sim-vs-harness", *(str(results / s) for s in SIM_VS_HARNESS_STUDIES),
+                "--seeds", "20", "--no-progress", "--out", str(results / out)]  # fmt: skip
+
+    return arguments
+
+
+_SIM_VS_HARNESS = SavedResult(
+    "simulator-versus-harness comparison",
+    "sim-vs-harness",
+    ("manifest.json", "predictions.csv", "agreement.csv", "calibration_curves.csv"),
+    _sim_vs_harness("sim-vs-harness"),
+    "about 10 min on 2 cores (the three harness studies must exist)",
+)
+#: Calibrated simulator against three harness studies; quick: the committed comparison.
+SIM_VS_HARNESS = (_SIM_VS_HARNESS, _SIM_VS_HARNESS)
 
 
 def pick(pair: tuple[SavedResult, SavedResult], quick: bool) -> SavedResult:

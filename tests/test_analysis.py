@@ -8,53 +8,10 @@ import pytest
 
 from insight_bayes.analysis import (
     cost_frame,
-    fit_composition,
-    heldout_auc,
-    rank_agreement,
-    simulator_scenario,
     speedups_per_step_and_rollout,
-    starting_rates,
     study_summary,
     study_tables,
 )
-
-
-def test_fit_composition_matches_shares_and_moments():
-    rng = np.random.default_rng(0)
-    mid = rng.beta(2.0, 5.0, 4000)
-    rates = np.concatenate([np.zeros(3000), np.ones(1000), mid])
-    comp = fit_composition(rates)
-    assert comp.unsolvable_share == pytest.approx(3000 / 8000)
-    assert comp.solved_share == pytest.approx(1000 / 8000)
-    assert comp.mid_alpha == pytest.approx(2.0, rel=0.1)
-    assert comp.mid_beta == pytest.approx(5.0, rel=0.1)
-    flat = fit_composition([0.0, 1.0, 0.5])  # one middle rate: no spread, Beta(1, 1)
-    assert (flat.mid_alpha, flat.mid_beta) == (1.0, 1.0)
-    with pytest.raises(ValueError, match="rates must be"):
-        fit_composition(np.array([1.5]))
-    with pytest.raises(ValueError, match="rates must be"):
-        fit_composition(np.array([]))
-
-
-def test_starting_rates_fall_back_to_first_visits():
-    pool = pd.DataFrame({"prompt_id": [0, 1, 2], "warmup_rate": [0.25, np.nan, 1.0]})
-    np.testing.assert_array_equal(starting_rates(pool, pd.DataFrame()), [0.25, 1.0])
-    prompts = pd.DataFrame(
-        {"step": [3, 1, 2], "prompt_id": [0, 0, 1], "successes": [8, 2, 3], "trials": [8, 8, 4]}
-    )
-    no_rates = pool.assign(warmup_rate=np.nan)
-    np.testing.assert_array_equal(starting_rates(no_rates, prompts), [0.25, 0.75])
-
-
-def test_simulator_scenario_copies_the_study_and_names_its_digest():
-    config = {"task": {"pool_size": 64, "test_size": 32},
-              "loop": {"m": 4, "k": 8, "steps": 12, "candidate_ratio": 4}}  # fmt: skip
-    rates = np.array([0.0, 0.0, 0.2, 0.4, 0.6, 1.0])
-    s = simulator_scenario(config, rates)
-    assert (s.pool_size, s.loop.m, s.loop.k, s.loop.steps) == (64, 4, 8, 12)
-    assert s.resolved_m_hat() == 16 and s.env.heldout_size == 128
-    assert s.name.startswith("harness-like-") and s == simulator_scenario(config, rates)
-    assert simulator_scenario(config, rates[1:]).key != s.key  # another pool, another key
 
 
 def _steps(values: dict[str, list[float]], metric: str) -> pd.DataFrame:
@@ -66,22 +23,6 @@ def _steps(values: dict[str, list[float]], metric: str) -> pd.DataFrame:
                      {"rule": rule, "seed": seed, "step": 1, metric: v},
                      {"rule": rule, "seed": seed, "step": 2, metric: v + 0.2}]  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def test_heldout_auc_and_rank_agreement_by_hand():
-    harness = _steps({"a": [0.1, 0.3], "b": [0.5, 0.5], "c": [0.0, 0.0]}, "eval/pass1")
-    auc = heldout_auc(harness, "eval/pass1")
-    assert auc.to_dict() == pytest.approx({"a": 0.3, "b": 0.6, "c": 0.1})
-    same = _steps({"a": [0.2, 0.2], "b": [0.9, 0.9], "c": [0.1, 0.1]}, "eval/accuracy")
-    table, stat = rank_agreement(harness, same, ["a", "b", "c"])
-    assert list(table["rule"]) == ["a", "b", "c"]
-    assert list(table["harness_rank"]) == [2.0, 1.0, 3.0] == list(table["simulator_rank"])
-    assert stat["spearman_rho"] == pytest.approx(1.0) and stat["kendall_tau"] == pytest.approx(1)
-    reverse = _steps({"a": [0.2, 0.2], "b": [0.1, 0.1], "c": [0.9, 0.9]}, "eval/accuracy")
-    _, stat = rank_agreement(harness, reverse, ["a", "b", "c"])
-    assert stat["spearman_rho"] == pytest.approx(-1.0) and stat["n_rules"] == 3.0
-    _, stat = rank_agreement(harness, same, ["a", "b"])  # too few rules: no statistic
-    assert np.isnan(stat["spearman_rho"]) and np.isnan(stat["kendall_p"])
 
 
 def _study_steps() -> pd.DataFrame:

@@ -21,7 +21,12 @@ import pytest
 from insight_bayes.cli import build_parser_for, main
 from insight_bayes.selectors import PAPER_RULES, REFERENCE_RULES
 from paper_figures.registry import FIGURES, FigureContext, run_all
-from paper_figures.sources import ABLATIONS, HARNESS, RANKING, SIMULATED, MissingResult
+from paper_figures.sources import (
+    ABLATIONS,
+    HARNESS,
+    SIM_VS_HARNESS,
+    SIMULATED,
+)
 from paper_figures.tables import fmt_interval, to_latex, to_markdown
 
 matplotlib.use("Agg")
@@ -32,7 +37,7 @@ STUDY_RULES = ("random", "mopps", "expected-difficulty", "insight", "dynamic-sam
 EXPECTED = {
     "fig2_variance_reduction", "fig_information_vs_evidence", "fig3_weight",
     "fig_wmi_landscape", "fig4_simulated", "fig4_harness", "table_main", "table_harness",
-    "fig_ablations", "fig_cost", "table_cost", "table_ranking",
+    "fig_ablations", "fig_cost", "table_cost", "fig_sim_vs_harness", "table_sim_vs_harness",
     "fig_fidelity", "table_fidelity", "fig_tiered", "table_tiered", "fig_intervention",
     "table_intervention",
     *(f"table_ablation_{a}" for a in ("components", "belief", "mu", "m_hat", "discount")),
@@ -85,7 +90,7 @@ def test_every_registered_figure_is_drawn_from_the_committed_results(committed_r
         kinds = {p.suffix for p in written if p.name.split(".")[0] == stem} - {".txt"}
         assert kinds in ({".pdf", ".png"}, {".md", ".tex"}), (stem, kinds)
     # it says which saved results it read, and the captions name them
-    for folder in ("sim-countdown-paper", "rlvr-cpu-study", "sim-ablations", "sim-harness-like"):
+    for folder in ("sim-countdown-paper", "rlvr-cpu-study", "sim-ablations", "sim-vs-harness"):
         assert "read saved" in printed and str(results / folder) in printed, folder
     assert str(results / "sim-countdown-paper") in (out / "table_main.caption.txt").read_text()
     assert "posterior speed-up [94% HDI]" in (out / "table_main.md").read_text()
@@ -103,7 +108,6 @@ def test_tables_carry_every_rule(committed_run):
         ("table_main", PAPER_RULES),
         ("table_harness", STUDY_RULES),
         ("table_cost", STUDY_RULES + PAPER_RULES),
-        ("table_ranking", STUDY_RULES),
     ):
         md = (out / f"{name}.md").read_text()
         tex = (out / f"{name}.tex").read_text()
@@ -175,27 +179,11 @@ def test_closed_form_figures_are_drawn_when_results_are_missing(tmp_path):
 
 
 def test_every_named_command_is_a_valid_command_line(tmp_path):
-    for saved in (*SIMULATED, *HARNESS, *ABLATIONS, *RANKING):
+    for saved in (*SIMULATED, *HARNESS, *ABLATIONS, *SIM_VS_HARNESS):
         argv = saved.arguments(tmp_path)
         args = build_parser_for(argv).parse_args(argv)
         assert Path(args.out) == saved.path(tmp_path), saved.folder
         assert saved.command(tmp_path).startswith(f"insight-bayes {argv[0]} ")
-
-
-def test_a_ranking_sweep_of_another_study_counts_as_missing(committed_run, tmp_path):
-    from paper_figures.harness import load_harness, load_ranking
-
-    results = tmp_path / "results"
-    for folder in ("rlvr-cpu-study", "sim-harness-like"):
-        shutil.copytree(committed_run[1] / folder, results / folder)
-    steps_path = results / "sim-harness-like" / "steps.parquet"
-    steps = pd.read_parquet(steps_path)
-    steps.assign(scenario="harness-like-00000000@v1").to_parquet(steps_path)  # another study
-    h = load_harness(results)
-    with pytest.raises(
-        MissingResult, match=r"holds no runs of harness-like-\w+@v1.*sweep-like-study"
-    ):
-        load_ranking(h, results)
 
 
 def test_make_missing_runs_the_command_on_the_smallest_case(tmp_path):

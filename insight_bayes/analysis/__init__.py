@@ -11,22 +11,16 @@ Modules, one concern each:
   per rollout, for a sweep or a study (:func:`sweep_tables`, :func:`study_tables`);
 * :mod:`.summaries`: per-rule summaries of a study and the cost of Dynamic Sampling
   (:func:`study_summary`, :func:`cost_frame`);
-* :mod:`.ranking`: does the simulator predict a study's ranking of rules?
-  (:func:`starting_rates`, :func:`fit_composition`, :func:`simulator_scenario`,
-  :func:`heldout_auc`, :func:`rank_agreement`);
+* :mod:`.agreement`: predicted against realised speed-ups, Spearman's rho and York's
+  errors-in-variables slope (:func:`prediction_table`, :func:`agreement_stats`,
+  :func:`york_fit`); the calibration itself is :mod:`simulations.calibrate`;
 * :mod:`.regression`: realised gain against the belief's difficulty and evidence terms
   (:func:`regression_data`, :func:`harness_regressions`);
 * :mod:`.oracle`: every rule's expected batch against the oracle (:func:`oracle_ceiling`).
 """
 
+from insight_bayes.analysis.agreement import agreement_stats, prediction_table, york_fit
 from insight_bayes.analysis.oracle import oracle_ceiling
-from insight_bayes.analysis.ranking import (
-    fit_composition,
-    heldout_auc,
-    rank_agreement,
-    simulator_scenario,
-    starting_rates,
-)
 from insight_bayes.analysis.regression import harness_regressions, regression_data
 from insight_bayes.analysis.speedups import (
     speedups_per_step_and_rollout,
@@ -36,17 +30,15 @@ from insight_bayes.analysis.speedups import (
 from insight_bayes.analysis.summaries import cost_frame, study_summary
 
 __all__ = [
+    "agreement_stats",
     "cost_frame",
-    "fit_composition",
     "harness_regressions",
-    "heldout_auc",
     "oracle_ceiling",
-    "rank_agreement",
+    "prediction_table",
     "regression_data",
-    "simulator_scenario",
     "speedups_per_step_and_rollout",
-    "starting_rates",
     "study_summary",
     "study_tables",
     "sweep_tables",
+    "york_fit",
 ]
