@@ -58,9 +58,7 @@ __all__ = [
 ]
 
 
-def predictive_mixed_probability(
-    alpha: ArrayLike, beta: ArrayLike, k: int
-) -> np.ndarray | float:
+def predictive_mixed_probability(alpha: ArrayLike, beta: ArrayLike, k: int) -> np.ndarray | float:
     r"""Probability that ``K`` rollouts of a prompt with belief ``Beta(alpha, beta)`` are mixed.
 
     .. math::

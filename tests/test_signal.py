@@ -65,7 +65,8 @@ def mp_group_std(a: float, b: float, k: int) -> float:
     total = mp.mpf(0)
     for s in range(k + 1):
         frac = mp.mpf(s) / k
-        total += mp.binomial(k, s) * mp.beta(a_ + s, b_ + k - s) / whole * mp.sqrt(frac * (1 - frac))
+        prob = mp.binomial(k, s) * mp.beta(a_ + s, b_ + k - s) / whole
+        total += prob * mp.sqrt(frac * (1 - frac))
     return float(total)
 
 
@@ -124,7 +125,9 @@ def test_group_std_matches_60_digit_definition(a, b, k):
     assert predictive_group_std(a, b, k) == pytest.approx(expected, rel=1e-9, abs=1e-300)
 
 
-@pytest.mark.parametrize(("a", "b", "k"), [(1.0, 1.0, 8), (2.5, 7.0, 8), (0.4, 0.9, 4), (30, 12, 16)])
+@pytest.mark.parametrize(
+    ("a", "b", "k"), [(1.0, 1.0, 8), (2.5, 7.0, 8), (0.4, 0.9, 4), (30.0, 12.0, 16)]
+)
 def test_group_std_is_the_beta_average_of_the_known_rate_form(a, b, k):
     quad, _ = integrate.quad(
         lambda p: stats.beta.pdf(p, a, b) * float(expected_group_std(p, k)),
@@ -327,3 +330,12 @@ def test_rules_run_in_the_loop_and_online_selector_reproduces_it(rule):
     restored.load_state_dict(json.loads(json.dumps(selector.state_dict())))
     np.testing.assert_array_equal(restored.belief.alpha, selector.belief.alpha)
     assert restored.next_batch().shape == (6,)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import insight_bayes.signal as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3 and result.failed == 0
