@@ -73,6 +73,7 @@ def bench(a: np.ndarray, b: np.ndarray, k: int, m: int, repeats: int, label: str
     t_raw = best_of(raw_thompson, repeats)
     insight = make_selector("insight")
     t_insight = best_of(lambda: insight.select(candidates, belief, m, k, rng), repeats)
+    signal_times = bench_signal(a, b, k, m, repeats)  # issue 12: scores about learning
     err = np.max(
         np.abs(direct_wmi(a[:100_000], b[:100_000], k) - wmi_score(a[:100_000], b[:100_000], k))
     )
@@ -82,10 +83,32 @@ def bench(a: np.ndarray, b: np.ndarray, k: int, m: int, repeats: int, label: str
     print(f"  MoPPS Thompson draw + top-M      {t_thompson * 1e3:9.1f} ms")
     print(f"  bare Thompson draw + argpartition {t_raw * 1e3:8.1f} ms   (no checks, no ties)")
     print(f"  InSight score + top-M (selector) {t_insight * 1e3:9.1f} ms")
+    for name, seconds in signal_times.items():
+        print(f"  {name:32s} {seconds * 1e3:9.1f} ms   ({seconds / t_insight:.2f} x InSight)")
     print(f"  speed-up over direct             {t_direct / t_wmi:9.1f} x   (target >= 10)")
     print(f"  wmi_score / Thompson selection   {t_wmi / t_thompson:9.2f} x   (target <= 5)")
     print(f"  wmi_score / bare Thompson        {t_wmi / t_raw:9.2f} x   (stricter reading)")
     print(f"  max |direct - stable| (first 100k) {err:.2e}")
+
+
+def bench_signal(a: np.ndarray, b: np.ndarray, k: int, m: int, repeats: int) -> dict:
+    """Selection (score + top-M) of the rules of :mod:`insight_bayes.selectors.signal`."""
+    from insight_bayes.signal import LagBelief
+
+    times = {}
+    candidates = np.arange(a.size)
+    rng = np.random.default_rng(0)
+    for name in ("learning-signal", "expected-std", "signal-information", "insight-adaptive"):
+        rule = make_selector(name)
+        belief = rule.new_belief(a.size)
+        belief._alpha[:], belief._beta[:] = a, b  # benchmark-only shortcut, as above
+        if isinstance(belief, LagBelief):
+            belief._lag_residual, belief._lag_trials = 0.2, 1.0  # mu = 0.3
+        rule.select(candidates[:10], belief, 1, k, rng)  # compile outside the timing
+        times[f"{name} score + top-M"] = best_of(
+            lambda rule=rule, belief=belief: rule.select(candidates, belief, m, k, rng), repeats
+        )
+    return times
 
 
 def main() -> None:

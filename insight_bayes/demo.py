@@ -68,10 +68,12 @@ def choose_with_every_rule(
     env = FixedRateEnvironment(rates)  # the demo knows the true rates: oracles may bind
     for name in available_selectors():
         rule = make_selector(name).bind(env)
+        own = rule.new_belief(belief.n_prompts)  # the rule's belief class, the same counts
+        own.load_state_dict(belief.state_dict())
         rng = np.random.default_rng(seed + 1)
         batch = rule.gather(
             candidates,
-            belief,
+            own,
             m,
             k,
             rng,

@@ -32,6 +32,7 @@ __all__ = [
     "bernoulli_rollout",
     "expected_group_std",
     "binarize_rewards",
+    "group_std_by_successes",
     "group_advantages",
     "informative_groups",
     "informative_probability",
@@ -275,8 +276,34 @@ def expected_group_std(rates: ArrayLike, k: int) -> np.ndarray:
     k = check_int(k, "k", min_value=1)
     p = check_probability(rates, "rates")
     s = np.arange(k + 1)
-    spread = np.sqrt(s / k * (1.0 - s / k))
-    return np.sum(binom.pmf(s, k, p[..., None]) * spread, axis=-1)
+    return np.sum(binom.pmf(s, k, p[..., None]) * group_std_by_successes(k), axis=-1)
+
+
+def group_std_by_successes(k: int) -> np.ndarray:
+    r"""Standard deviation of a binary group of ``K`` rewards with ``s`` ones, ``s = 0..K``.
+
+    .. math::
+        \sigma_s = \sqrt{\frac{s (K - s)}{K (K - d)}}, \qquad d = \text{ADVANTAGE\_DDOF}
+
+    With the package's population std (``d = 0``) this is
+    ``sqrt(s/K (1 - s/K))``: the std that :func:`group_advantages` divides by. The one
+    home of this table; :func:`expected_group_std` (known rate) and
+    :func:`insight_bayes.signal.predictive_group_std` (Beta belief) average it.
+
+    Parameters
+    ----------
+    k : int
+        Rollouts per group, >= 1 (``K = 1`` gives ``[0, 0]``).
+
+    Returns
+    -------
+    ndarray, shape (K + 1,)
+    """
+    k = check_int(k, "k", min_value=1)
+    s = np.arange(k + 1, dtype=np.float64)
+    if k - ADVANTAGE_DDOF <= 0:
+        return np.zeros(k + 1)
+    return np.sqrt(s * (k - s) / (k * (k - ADVANTAGE_DDOF)))
 
 
 def group_advantages(rewards: ArrayLike, eps: float = 1e-6) -> np.ndarray:

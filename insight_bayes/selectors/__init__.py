@@ -63,19 +63,29 @@ from insight_bayes.selectors.rules import (
 # isort: split
 # registered after the paper's rules, so that available_selectors() lists those first
 from insight_bayes.selectors.privileged import Oracle, OracleScore, PrivilegedSelector
+from insight_bayes.selectors.signal import (
+    ExpectedStd,
+    InSightAdaptive,
+    LearningSignal,
+    SignalInformation,
+)
 
 __all__ = [
+    "BEYOND_RULES",
     "KEEP_CHOSEN",
     "PAPER_RULES",
     "REFERENCE_RULES",
     "Batch",
     "DynamicSampling",
     "ExpectedDifficulty",
+    "ExpectedStd",
     "InSight",
+    "InSightAdaptive",
     "InSightSampled",
     "InverseEvidence",
     "KeepChosen",
     "KeepInformative",
+    "LearningSignal",
     "MoPPS",
     "MutualInformationOnly",
     "Oracle",
@@ -86,6 +96,7 @@ __all__ = [
     "RolloutFn",
     "Selection",
     "Selector",
+    "SignalInformation",
     "WeightOnly",
     "available_selectors",
     "draw_candidates",
@@ -118,4 +129,12 @@ REFERENCE_RULES: tuple[str, ...] = (
     "dynamic-sampling-mopps",
     "oracle",
     "oracle-score:rule=insight",
+)
+
+#: Rules beyond the paper (issue 12), each derived in ``docs/guide/beyond.md``.
+BEYOND_RULES: tuple[str, ...] = (
+    "learning-signal",
+    "expected-std",
+    "signal-information",
+    "insight-adaptive",
 )
