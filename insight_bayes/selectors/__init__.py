@@ -64,7 +64,12 @@ from insight_bayes.selectors.rules import (
 # registered after the paper's rules, so that available_selectors() lists those first
 from insight_bayes.selectors.privileged import Oracle, OracleScore, PrivilegedSelector
 
+# isort: split
+# beyond the paper (issue 12)
+from insight_bayes.selectors.noisy import InSightNoisy
+
 __all__ = [
+    "BEYOND_RULES",
     "KEEP_CHOSEN",
     "PAPER_RULES",
     "REFERENCE_RULES",
@@ -72,6 +77,7 @@ __all__ = [
     "DynamicSampling",
     "ExpectedDifficulty",
     "InSight",
+    "InSightNoisy",
     "InSightSampled",
     "InverseEvidence",
     "KeepChosen",
@@ -119,3 +125,7 @@ REFERENCE_RULES: tuple[str, ...] = (
     "oracle",
     "oracle-score:rule=insight",
 )
+
+#: Rules beyond the paper (issue 12): each registered, each with a derivation in
+#: docs/guide/beyond.md.
+BEYOND_RULES: tuple[str, ...] = ("insight-noisy",)
