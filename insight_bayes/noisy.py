@@ -52,10 +52,11 @@ from insight_bayes.beta import (
     _scalar_or_array,
     beta_binomial_pmf,
 )
-from insight_bayes.validation import check_ids, check_int, check_real
+from insight_bayes.validation import check_ids, check_int, check_real, describe_bad
 
 __all__ = [
     "MIN_NOISE_RATE",
+    "DirichletBelief",
     "NoisyBetaBelief",
     "check_noise_rates",
     "compositions",
@@ -508,6 +509,11 @@ def dirichlet_multinomial_pmf(counts: ArrayLike, alpha: ArrayLike) -> np.ndarray
     return _scalar_or_array(np.exp(log_p))
 
 
+def _log_gamma_minus_psi(y: np.ndarray) -> np.ndarray:
+    """``g(y) = ln Gamma(y) - (y - 1) psi(y)``: one category's part of the Dirichlet entropy."""
+    return special.gammaln(y) - (y - 1.0) * special.digamma(y)
+
+
 def dirichlet_mutual_information(alpha: ArrayLike, k: int) -> np.ndarray | float:
     r"""Mutual information between ``K`` categorical rollouts and their probabilities, nats.
 
@@ -516,10 +522,20 @@ def dirichlet_mutual_information(alpha: ArrayLike, k: int) -> np.ndarray | float
             - \sum_{\mathbf x:\ \sum_j x_j = K} P(\mathbf x)\,
               H[\mathrm{Dir}(\mathbf a + \mathbf x)]
 
-    an exact finite sum over the compositions of ``K`` (:func:`compositions`) with
-    Dirichlet-multinomial weights (:func:`dirichlet_multinomial_pmf`). For ``C = 2`` it
-    is InSight's ``I_K(alpha, beta)`` (Eq. 13). Textbook entropies: relative accuracy
-    about ``1e-16 n ln n`` (fine for the evidence of a training run, ``n < 1e5``).
+    a finite sum over the compositions ``x`` of ``K`` (:func:`compositions`) with
+    Dirichlet-multinomial weights. Because ``H[Dir(a)] = sum_j g(a_j) - G(a_0)`` with
+    ``g(y) = ln Gamma(y) - (y - 1) psi(y)`` and ``G(y) = ln Gamma(y) - (y - C) psi(y)``,
+    and every posterior has total ``a_0 + K``, the sum needs only the marginal of each
+    count, ``x_j ~ BetaBinomial(K, a_j, a_0 - a_j)``:
+
+    .. math::
+        I_K(\mathbf a) = \sum_{j=1}^{C}\Big[g(a_j)
+              - \sum_{s=0}^{K} \mathrm{BB}(s; K, a_j, a_0 - a_j)\, g(a_j + s)\Big]
+            - G(a_0) + G(a_0 + K)
+
+    an exact sum of ``C (K + 1)`` terms instead of ``binom(K + C - 1, C - 1)``. For
+    ``C = 2`` it is InSight's ``I_K(alpha, beta)`` (Eq. 13). Textbook log-gamma and
+    digamma: absolute accuracy about ``1e-16 n ln n`` (relative 1e-10 at ``n = 1e3``).
 
     Parameters
     ----------
@@ -535,11 +551,17 @@ def dirichlet_mutual_information(alpha: ArrayLike, k: int) -> np.ndarray | float
     """
     k = check_int(k, "k", min_value=1)
     a = _check_concentration(alpha)
-    comps = compositions(k, a.shape[-1]).astype(np.float64)  # (J, C)
-    post = a[..., None, :] + comps  # (..., J, C)
-    pmf = np.asarray(dirichlet_multinomial_pmf(comps, a[..., None, :]))
-    expected = np.sum(pmf * np.asarray(dirichlet_entropy(post)), axis=-1)
-    out = np.asarray(dirichlet_entropy(a)) - expected
+    c = a.shape[-1]
+    a0 = a.sum(axis=-1)
+    pmf = beta_binomial_pmf(k, a, a0[..., None] - a)  # (..., C, K + 1): marginal of x_j
+    s = np.arange(k + 1.0)
+    expected = np.sum(pmf * _log_gamma_minus_psi(a[..., None] + s), axis=-1)
+    per_category = np.sum(_log_gamma_minus_psi(a) - expected, axis=-1)
+
+    def big_g(y):
+        return special.gammaln(y) - (y - c) * special.digamma(y)
+
+    out = per_category - big_g(a0) + big_g(a0 + k)
     return _scalar_or_array(np.maximum(out, 0.0))
 
 
@@ -681,4 +703,188 @@ class NoisyBetaBelief(BetaBelief):
     def save(self, path: Any) -> Any:  # pragma: no cover - simple refusal
         raise NotImplementedError(
             "NoisyBetaBelief.save is not supported: keep state_dict() (plain data) instead"
+        )
+
+
+# --------------------------------------------------------------------- graded belief
+class DirichletBelief(BetaBelief):
+    r"""Dirichlet beliefs over the reward categories of every prompt (graded rewards).
+
+    Categories, in order: **correct** (reward ``>= correct_reward``), **format**
+    (reward ``== format_reward``: wrong but well formed) and **other** (reward 0).
+    Prompt ``i`` has ``theta_i ~ Dir(c_i1, c_i2, c_i3)``; ``K`` graded rollouts add their
+    category counts (conjugate, exact), after the discount of Eq. 6 toward the prior.
+
+    The prior is ``(alpha0, beta0 / 2, beta0 / 2)``, so by the aggregation property the
+    binary view ``(alpha, beta) = (c_1, c_2 + c_3)`` (what :attr:`alpha`, :attr:`beta`,
+    :attr:`mean` return) is exactly the Beta belief that binarising at
+    ``correct_reward`` would give: InSight's weight sees the same mean belief.
+
+    Binary evidence (:meth:`update`) cannot say which wrong category a failure was,
+    and is refused: feed rewards with :meth:`update_from_rewards` (the selection loop
+    and :class:`~insight_bayes.integrations.OnlineSelector` do so for a belief that has
+    this method).
+
+    Parameters
+    ----------
+    n_prompts : int
+        Pool size.
+    correct_reward, format_reward : float
+        Reward values of a correct and of a wrong but well-formed answer
+        (Countdown: 1 and 0.1), ``0 < format_reward < correct_reward``.
+    alpha0, beta0, discount : float
+        As for :class:`~insight_bayes.belief.BetaBelief`.
+    """
+
+    categories = ("correct", "format", "other")
+
+    def __init__(
+        self,
+        n_prompts: int,
+        *,
+        correct_reward: float = 1.0,
+        format_reward: float = 0.1,
+        alpha0: float = 1.0,
+        beta0: float = 1.0,
+        discount: float = 1.0,
+    ) -> None:
+        super().__init__(n_prompts, alpha0=alpha0, beta0=beta0, discount=discount)
+        self.correct_reward = check_real(
+            correct_reward, "correct_reward", low=0.0, low_inclusive=False
+        )
+        self.format_reward = check_real(
+            format_reward, "format_reward", low=0.0, high=self.correct_reward, low_inclusive=False,
+            high_inclusive=False,
+        )  # fmt: skip
+        self._counts = np.tile(self.prior_concentration, (self.n_prompts, 1))
+        self._sync()
+
+    @property
+    def prior_concentration(self) -> np.ndarray:
+        return np.array([self.alpha0, self.beta0 / 2.0, self.beta0 / 2.0])
+
+    @property
+    def concentration(self) -> np.ndarray:
+        """Dirichlet parameters, shape ``(N, 3)`` (read-only view)."""
+        view = self._counts.view()
+        view.flags.writeable = False
+        return view
+
+    def _sync(self) -> None:
+        self._alpha = self._counts[:, 0].copy()
+        self._beta = self._counts[:, 1] + self._counts[:, 2]
+
+    def categorize(self, rewards: ArrayLike) -> np.ndarray:
+        """Category index (0 correct, 1 format, 2 other) of each reward; refuses others."""
+        r = np.asarray(rewards, dtype=np.float64)
+        cat = np.full(r.shape, -1, dtype=np.int64)
+        cat[np.isclose(r, 0.0, rtol=0.0, atol=1e-9)] = 2
+        cat[np.isclose(r, self.format_reward, rtol=0.0, atol=1e-9)] = 1
+        cat[r >= self.correct_reward] = 0
+        if np.any(cat < 0):
+            raise ValueError(
+                f"graded rewards must be 0, {self.format_reward} or >= {self.correct_reward}; "
+                f"got {describe_bad(r[cat < 0])}"
+            )
+        return cat
+
+    def update(self, ids, successes, trials, *, discount=None, fractional=False) -> None:
+        raise ValueError(
+            "a DirichletBelief needs the graded rewards, not binary counts: call "
+            "update_from_rewards(ids, rewards)"
+        )
+
+    def update_from_rewards(
+        self, ids: ArrayLike, rewards: ArrayLike, *, discount: float | None = None
+    ) -> None:
+        r"""Discount (Eq. 6) and add each group's category counts (conjugate, exact).
+
+        .. math::
+            \mathbf c' = \lambda \mathbf c + (1 - \lambda)\mathbf c_0 + \mathbf x
+
+        Parameters
+        ----------
+        ids : array_like of int, shape (G,)
+            Prompt ids; repeated ids are one step's evidence (counts summed, one discount).
+        rewards : array_like, shape (G, K)
+            Graded rewards of each group. Atomic: on any error nothing changes.
+        """
+        ids_arr = check_ids(ids, "ids", self.n_prompts)
+        r = np.asarray(rewards, dtype=np.float64)
+        if r.ndim != 2 or r.shape[0] != ids_arr.size:
+            raise ValueError(f"rewards must have shape (len(ids), K), got {r.shape}")
+        lam = (
+            self.discount
+            if discount is None
+            else check_real(discount, "discount", low=0.0, high=1.0)
+        )
+        cat = self.categorize(r)
+        if ids_arr.size == 0:
+            return
+        counts = np.stack([(cat == j).sum(axis=1) for j in range(3)], axis=1).astype(np.float64)
+        unique, inverse = np.unique(ids_arr, return_inverse=True)
+        summed = np.zeros((unique.size, 3))
+        np.add.at(summed, inverse, counts)
+        self._counts[unique] = (
+            lam * self._counts[unique] + (1.0 - lam) * self.prior_concentration + summed
+        )
+        self._alpha[unique] = self._counts[unique, 0]
+        self._beta[unique] = self._counts[unique, 1] + self._counts[unique, 2]
+
+    def grow(self, n_new: int) -> np.ndarray:
+        out = super().grow(n_new)
+        self._counts = np.concatenate(
+            [self._counts, np.tile(self.prior_concentration, (out.size, 1))]
+        )
+        return out
+
+    def copy(self) -> DirichletBelief:
+        other = DirichletBelief(
+            1, correct_reward=self.correct_reward, format_reward=self.format_reward,
+            alpha0=self.alpha0, beta0=self.beta0, discount=self.discount,
+        )  # fmt: skip
+        other._counts = self._counts.copy()
+        other._sync()
+        return other
+
+    def state_dict(self) -> dict[str, Any]:
+        """The binary view's state plus the category concentrations and reward values."""
+        return {
+            **super().state_dict(),
+            "concentration": self._counts.copy(),
+            "correct_reward": self.correct_reward,
+            "format_reward": self.format_reward,
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> DirichletBelief:
+        if "concentration" not in state:
+            raise ValueError("a Dirichlet belief's state needs its concentration (N, 3)")
+        plain = BetaBelief.from_state_dict(state)
+        counts = np.asarray(state["concentration"], dtype=np.float64)
+        if counts.shape != (plain.n_prompts, 3) or not np.all(np.isfinite(counts) & (counts > 0)):
+            raise ValueError(f"saved concentration must be ({plain.n_prompts}, 3), finite, > 0")
+        out = cls(
+            plain.n_prompts,
+            correct_reward=float(np.asarray(state["correct_reward"])),
+            format_reward=float(np.asarray(state["format_reward"])),
+            alpha0=plain.alpha0,
+            beta0=plain.beta0,
+            discount=plain.discount,
+        )
+        out._counts = counts.copy()
+        out._sync()
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        other = DirichletBelief.from_state_dict(state)
+        if (other.correct_reward, other.format_reward) != (self.correct_reward, self.format_reward):
+            raise ValueError("state has other reward values than this belief")
+        self.alpha0, self.beta0, self.discount = other.alpha0, other.beta0, other.discount
+        self._counts = other._counts
+        self._sync()
+
+    def save(self, path: Any) -> Any:  # pragma: no cover - simple refusal
+        raise NotImplementedError(
+            "DirichletBelief.save is not supported: keep state_dict() (plain data) instead"
         )

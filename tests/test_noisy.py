@@ -13,6 +13,7 @@ from insight_bayes import BetaBelief, FixedRateEnvironment, LoopConfig, Selectio
 from insight_bayes.beta import mutual_information
 from insight_bayes.integrations import OnlineConfig, OnlineSelector
 from insight_bayes.noisy import (
+    DirichletBelief,
     NoisyBetaBelief,
     check_noise_rates,
     compositions,
@@ -409,3 +410,94 @@ def test_dirichlet_mutual_information_is_the_beta_case_for_two_categories():
     )
     more = dirichlet_mutual_information(np.array([[1.0, 1.0, 1.0]]), 8)
     assert more.shape == (1,) and more[0] > dirichlet_mutual_information([1.0, 1.0], 8)
+
+
+@pytest.mark.parametrize("alpha", [[1.0, 0.5, 0.5], [3.0, 0.2, 6.0, 1.0], [200.0, 90.0, 15.0]])
+def test_dirichlet_mutual_information_equals_the_sum_over_compositions(alpha):
+    """The marginal form against the definition: entropies of every posterior (scipy)."""
+    k = 6
+    comps = compositions(k, len(alpha))
+    pmf = dirichlet_multinomial_pmf(comps, alpha)
+    posterior = [stats.dirichlet(np.asarray(alpha) + x).entropy() for x in comps]
+    direct = stats.dirichlet(alpha).entropy() - np.dot(pmf, posterior)
+    assert dirichlet_mutual_information(alpha, k) == pytest.approx(direct, rel=1e-9)
+
+
+# ------------------------------------------------------------------ the graded belief and rule
+def test_dirichlet_belief_counts_categories_and_keeps_the_binary_view():
+    belief = DirichletBelief(4, discount=0.5)
+    rewards = np.array([[1.0, 0.1, 0.0, 0.1], [0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 0.1]])
+    belief.update_from_rewards([0, 2, 0], rewards)
+    # prompt 0: one step of 8 rollouts (3 correct, 3 format, 2 other), discounted once
+    np.testing.assert_allclose(belief.concentration[0], [1.0 + 4, 0.5 + 3, 0.5 + 1])
+    np.testing.assert_allclose(belief.concentration[2], [1.0 + 1, 0.5, 0.5 + 3])
+    # binary view = the Beta belief of binarising at 1 (aggregation property)
+    plain = BetaBelief(4, discount=0.5)
+    plain.update([0, 2, 0], (rewards >= 1).sum(axis=1), [4, 4, 4])
+    np.testing.assert_allclose(belief.alpha, plain.alpha)
+    np.testing.assert_allclose(belief.beta, plain.beta)
+    belief.update_from_rewards([0], rewards[:1])
+    np.testing.assert_allclose(
+        belief.concentration[0],
+        0.5 * np.array([5.0, 3.5, 1.5]) + 0.5 * np.array([1.0, 0.5, 0.5]) + [1, 2, 1],
+    )
+    snapshot = belief.concentration.copy()
+    with pytest.raises(ValueError, match="graded rewards must be 0, 0.1 or >= 1.0; got 0.5"):
+        belief.update_from_rewards([1, 3], [[0.0, 1.0], [0.5, 0.0]])
+    with pytest.raises(ValueError, match="needs the graded rewards"):
+        belief.update([1], [1], [4])
+    np.testing.assert_array_equal(belief.concentration, snapshot)
+    state = belief.state_dict()
+    other = DirichletBelief.from_state_dict(state)
+    np.testing.assert_array_equal(other.concentration, belief.concentration)
+    np.testing.assert_array_equal(belief.copy().alpha, belief.alpha)
+    grown = belief.copy()
+    assert grown.grow(2).tolist() == [4, 5] and grown.concentration.shape == (6, 3)
+    with pytest.raises(ValueError, match="needs a DirichletBelief"):
+        make_selector("insight-graded").check_belief(BetaBelief(3))
+    with pytest.raises(ValueError, match="format_reward must be < 1.0"):
+        make_selector("insight-graded", format_reward=1.0)
+
+
+def test_insight_graded_scores_the_dirichlet_information():
+    belief = DirichletBelief(3)
+    belief.update_from_rewards([1, 2], [[1.0, 0.1, 0.1, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    rule = make_selector("insight-graded")
+    scores = rule.score(np.arange(3), belief, 8, None)
+    from insight_bayes.acquisition import difficulty_weight
+
+    expected = [
+        difficulty_weight(belief.mean[i]) * dirichlet_mutual_information(belief.concentration[i], 8)
+        for i in range(3)
+    ]
+    np.testing.assert_allclose(scores, expected, rtol=1e-12)
+
+
+def test_insight_graded_runs_through_the_loop_and_online_selector_identically():
+    rates = np.linspace(0.02, 0.98, 60)
+
+    class GradedEnv(FixedRateEnvironment):
+        def rollout(self, ids, k, rng):
+            out = super().rollout(ids, k, rng)
+            formatted = (~out.correct) & (rng.random(out.correct.shape) < 0.5)
+            return type(out)(out.correct * 1.0 + formatted * 0.1, out.correct)
+
+    env = GradedEnv(rates)
+    cfg = LoopConfig(m=5, k=8, steps=8, candidate_ratio=4, eval_every=0)
+    loop = SelectionLoop(env, "insight-graded", cfg, seed=5)
+    records = loop.run(progress=False)
+    assert isinstance(loop.belief, DirichletBelief)
+    assert loop.belief.concentration[:, 1].max() > 0.5  # format rewards were counted
+    config = OnlineConfig(m=5, k=8, candidate_ratio=4)
+    selector = OnlineSelector(60, "insight-graded", config, seed=5)
+    env_rng = np.random.default_rng(np.random.SeedSequence(5).spawn(2)[1])
+    for record in records:
+        ids = selector.next_batch()
+        np.testing.assert_array_equal(ids, record.ids)
+        out = env.rollout(ids, 8, env_rng)
+        env.learn(ids, out, env_rng)
+        selector.report(ids, out.rewards)
+    np.testing.assert_array_equal(selector.belief.concentration, loop.belief.concentration)
+    again = OnlineSelector(60, "insight-graded", config, seed=5)
+    again.load_state_dict(json.loads(json.dumps(selector.state_dict())))
+    np.testing.assert_array_equal(again.belief.concentration, loop.belief.concentration)

@@ -66,7 +66,7 @@ from insight_bayes.selectors.privileged import Oracle, OracleScore, PrivilegedSe
 
 # isort: split
 # beyond the paper (issue 12)
-from insight_bayes.selectors.noisy import InSightNoisy
+from insight_bayes.selectors.noisy import InSightGraded, InSightNoisy
 
 __all__ = [
     "BEYOND_RULES",
@@ -77,6 +77,7 @@ __all__ = [
     "DynamicSampling",
     "ExpectedDifficulty",
     "InSight",
+    "InSightGraded",
     "InSightNoisy",
     "InSightSampled",
     "InverseEvidence",
@@ -128,4 +129,4 @@ REFERENCE_RULES: tuple[str, ...] = (
 
 #: Rules beyond the paper (issue 12): each registered, each with a derivation in
 #: docs/guide/beyond.md.
-BEYOND_RULES: tuple[str, ...] = ("insight-noisy",)
+BEYOND_RULES: tuple[str, ...] = ("insight-noisy", "insight-graded")

@@ -18,11 +18,17 @@ import numpy as np
 
 from insight_bayes.acquisition import difficulty_weight
 from insight_bayes.belief import BetaBelief
-from insight_bayes.noisy import NoisyBetaBelief, check_noise_rates, noisy_mutual_information
+from insight_bayes.noisy import (
+    DirichletBelief,
+    NoisyBetaBelief,
+    check_noise_rates,
+    dirichlet_mutual_information,
+    noisy_mutual_information,
+)
 from insight_bayes.selectors.registry import register_selector
 from insight_bayes.selectors.rules import _WeightParams
 
-__all__ = ["InSightNoisy"]
+__all__ = ["InSightGraded", "InSightNoisy"]
 
 
 @register_selector("insight-noisy")
@@ -77,3 +83,76 @@ class InSightNoisy(_WeightParams):
         a, b = belief.alpha[candidates], belief.beta[candidates]
         weight = np.asarray(difficulty_weight(a / (a + b), self.mu, self.eta))
         return weight * np.asarray(noisy_mutual_information(a, b, k, self.eps0, self.eps1))
+
+
+@register_selector("insight-graded")
+@dataclass(frozen=True)
+class InSightGraded(_WeightParams):
+    r"""InSight for graded rewards: ``w(m) I_K(c)`` with a Dirichlet over reward categories.
+
+    .. math::
+        A(\tau) = w(m_\tau)\, I_K^{\mathrm{Dir}}(\mathbf c_\tau), \qquad
+        m_\tau = c_{\tau,1} / \textstyle\sum_j c_{\tau,j}
+
+    ``c`` are the Dirichlet concentrations over (correct, format, other) of a
+    :class:`~insight_bayes.noisy.DirichletBelief`; ``m`` is the mean probability of a
+    correct answer, the same mean belief InSight's binarised Beta has. The information
+    term counts what ``K`` graded rollouts say about *all* category probabilities,
+    including the format rate.
+
+    Attributes
+    ----------
+    mu, eta : float
+        As for :class:`~insight_bayes.selectors.rules.InSight` (0.3, 3.0).
+    correct_reward, format_reward : float
+        Reward values of the categories (Countdown: 1.0 and 0.1).
+    """
+
+    correct_reward: float = 1.0
+    format_reward: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        DirichletBelief(1, correct_reward=self.correct_reward, format_reward=self.format_reward)
+
+    def new_belief(self, n_prompts: int, **settings: float) -> DirichletBelief:
+        if self.discount is not None:
+            settings = {**settings, "discount": self.discount}
+        return DirichletBelief(
+            n_prompts,
+            correct_reward=self.correct_reward,
+            format_reward=self.format_reward,
+            **settings,
+        )
+
+    def check_belief(self, belief: BetaBelief) -> None:
+        super().check_belief(belief)
+        if not isinstance(belief, DirichletBelief):
+            raise ValueError(
+                f"rule {self.name!r} needs a DirichletBelief (counts of graded reward "
+                f"categories), got {type(belief).__name__}; build it with rule.new_belief(...)"
+            )
+        if (belief.correct_reward, belief.format_reward) != (
+            self.correct_reward,
+            self.format_reward,
+        ):
+            raise ValueError(
+                f"rule {self.name!r} has reward values ({self.correct_reward}, "
+                f"{self.format_reward}) but its belief has ({belief.correct_reward}, "
+                f"{belief.format_reward})"
+            )
+
+    def score(self, candidates, belief, k, rng):
+        a, b = belief.alpha[candidates], belief.beta[candidates]
+        weight = np.asarray(difficulty_weight(a / (a + b), self.mu, self.eta))
+        if isinstance(belief, DirichletBelief):
+            conc = belief.concentration[candidates]
+        else:  # a binary belief: split the failures evenly (the Dirichlet prior's split)
+            conc = np.stack([a, b / 2.0, b / 2.0], axis=1)
+        info = np.empty(candidates.size)
+        chunk = 65_536  # bounds the (chunk, 3, K + 1) temporaries
+        for start in range(0, candidates.size, chunk):
+            info[start : start + chunk] = dirichlet_mutual_information(
+                conc[start : start + chunk], k
+            )
+        return weight * info
