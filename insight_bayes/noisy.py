@@ -45,6 +45,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
+from insight_bayes import _special
 from insight_bayes.belief import BetaBelief
 from insight_bayes.beta import (
     PARALLEL_MIN_SIZE,
@@ -509,9 +510,48 @@ def dirichlet_multinomial_pmf(counts: ArrayLike, alpha: ArrayLike) -> np.ndarray
     return _scalar_or_array(np.exp(log_p))
 
 
-def _log_gamma_minus_psi(y: np.ndarray) -> np.ndarray:
-    """``g(y) = ln Gamma(y) - (y - 1) psi(y)``: one category's part of the Dirichlet entropy."""
-    return special.gammaln(y) - (y - 1.0) * special.digamma(y)
+@numba.njit(cache=True, nogil=True)
+def _dirichlet_mi_scalar(conc, k, row):  # pragma: no cover - compiled
+    # sum_j sum_s BB(s; K, a_j, a_0 - a_j) A(a_j, s) - A(a_0, K), A of _special
+    a0 = 0.0
+    for j in range(conc.size):
+        a0 += conc[j]
+    acc_all = 0.0
+    for j in range(conc.size):
+        a = conc[j]
+        b = a0 - a
+        _special.fill_information_row(a, k, row)
+        weight = 1.0
+        total = 1.0
+        acc = row[0]
+        for s in range(k):
+            weight *= (k - s) * (a + s) / ((s + 1.0) * (b + (k - 1 - s)))
+            total += weight
+            acc += weight * row[s + 1]
+            if total > 1e200:
+                weight /= total
+                acc /= total
+                total = 1.0
+        acc_all += acc / total
+    value = acc_all - _special.information_total(a0, k)
+    return value if value > 0.0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _dirichlet_mi_serial(conc, k, out):  # pragma: no cover - compiled
+    row = np.empty(k + 1)
+    for i in range(conc.shape[0]):
+        out[i] = _dirichlet_mi_scalar(conc[i], k, row)
+
+
+@numba.njit(cache=True, parallel=True)
+def _dirichlet_mi_parallel(conc, k, out):  # pragma: no cover - compiled
+    chunk = 4096
+    n_chunks = (conc.shape[0] + chunk - 1) // chunk
+    for ch in numba.prange(n_chunks):
+        row = np.empty(k + 1)
+        for i in range(ch * chunk, min(conc.shape[0], (ch + 1) * chunk)):
+            out[i] = _dirichlet_mi_scalar(conc[i], k, row)
 
 
 def dirichlet_mutual_information(alpha: ArrayLike, k: int) -> np.ndarray | float:
@@ -523,19 +563,21 @@ def dirichlet_mutual_information(alpha: ArrayLike, k: int) -> np.ndarray | float
               H[\mathrm{Dir}(\mathbf a + \mathbf x)]
 
     a finite sum over the compositions ``x`` of ``K`` (:func:`compositions`) with
-    Dirichlet-multinomial weights. Because ``H[Dir(a)] = sum_j g(a_j) - G(a_0)`` with
-    ``g(y) = ln Gamma(y) - (y - 1) psi(y)`` and ``G(y) = ln Gamma(y) - (y - C) psi(y)``,
-    and every posterior has total ``a_0 + K``, the sum needs only the marginal of each
-    count, ``x_j ~ BetaBinomial(K, a_j, a_0 - a_j)``:
+    Dirichlet-multinomial weights. Every posterior has total ``a_0 + K`` and
+    ``E_x[psi(a_j + x_j)] - psi(a_j) = psi(a_0 + K) - psi(a_0)`` (both sides are
+    ``E[ln theta_j]`` plus constants), so the sum collapses onto the marginal of each
+    count, ``x_j ~ BetaBinomial(K, a_j, a_0 - a_j)``, in the cancellation-free form of
+    Eq. 13 (:func:`insight_bayes.beta.mutual_information`):
 
     .. math::
-        I_K(\mathbf a) = \sum_{j=1}^{C}\Big[g(a_j)
-              - \sum_{s=0}^{K} \mathrm{BB}(s; K, a_j, a_0 - a_j)\, g(a_j + s)\Big]
-            - G(a_0) + G(a_0 + K)
+        I_K(\mathbf a) = \sum_{j=1}^{C} \sum_{s=0}^{K}
+              \mathrm{BB}(s; K, a_j, a_0 - a_j)\, A(a_j, s) - A(a_0, K),
+        \qquad A(x, s) = s\,\psi(x + s) - \ln\frac{\Gamma(x + s)}{\Gamma(x)}
 
-    an exact sum of ``C (K + 1)`` terms instead of ``binom(K + C - 1, C - 1)``. For
-    ``C = 2`` it is InSight's ``I_K(alpha, beta)`` (Eq. 13). Textbook log-gamma and
-    digamma: absolute accuracy about ``1e-16 n ln n`` (relative 1e-10 at ``n = 1e3``).
+    ``C (K + 1)`` terms instead of ``binom(K + C - 1, C - 1)`` posterior entropies;
+    each ``A`` is a sum of positive increments (no cancellation), so the relative
+    accuracy is that of InSight's ``I_K``. For ``C = 2`` it is ``I_K(alpha, beta)``.
+    Compiled; cost about ``C / 2`` times InSight's information term.
 
     Parameters
     ----------
@@ -551,18 +593,11 @@ def dirichlet_mutual_information(alpha: ArrayLike, k: int) -> np.ndarray | float
     """
     k = check_int(k, "k", min_value=1)
     a = _check_concentration(alpha)
-    c = a.shape[-1]
-    a0 = a.sum(axis=-1)
-    pmf = beta_binomial_pmf(k, a, a0[..., None] - a)  # (..., C, K + 1): marginal of x_j
-    s = np.arange(k + 1.0)
-    expected = np.sum(pmf * _log_gamma_minus_psi(a[..., None] + s), axis=-1)
-    per_category = np.sum(_log_gamma_minus_psi(a) - expected, axis=-1)
-
-    def big_g(y):
-        return special.gammaln(y) - (y - c) * special.digamma(y)
-
-    out = per_category - big_g(a0) + big_g(a0 + k)
-    return _scalar_or_array(np.maximum(out, 0.0))
+    flat = np.ascontiguousarray(a.reshape(-1, a.shape[-1]))
+    out = np.empty(flat.shape[0])
+    kernel = _dirichlet_mi_parallel if flat.shape[0] >= PARALLEL_MIN_SIZE else _dirichlet_mi_serial
+    kernel(flat, k, out)
+    return _scalar_or_array(out.reshape(a.shape[:-1]))
 
 
 # --------------------------------------------------------------------- noisy belief

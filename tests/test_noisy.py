@@ -501,3 +501,20 @@ def test_insight_graded_runs_through_the_loop_and_online_selector_identically():
     again = OnlineSelector(60, "insight-graded", config, seed=5)
     again.load_state_dict(json.loads(json.dumps(selector.state_dict())))
     np.testing.assert_array_equal(again.belief.concentration, loop.belief.concentration)
+
+
+@pytest.mark.parametrize(
+    ("alpha", "k"),
+    [([1.0, 0.5, 0.5], 8), ([3.0, 0.2, 6.0], 5), ([2e4, 9e3, 1.5e3], 8), ([0.01, 50.0, 2.0], 16)],
+)
+def test_dirichlet_mutual_information_by_the_chain_rule(alpha, k):
+    """Stick-breaking: theta_1 ~ Beta(a1, a2 + a3) and theta_2 / (1 - theta_1) ~
+    Beta(a2, a3) are independent, x_1 sees the first and x_2 | x_1 the second with
+    K - x_1 trials, so I = I_K(a1, a2 + a3) + sum_t BB(t) I_{K - t}(a2, a3)."""
+    a1, a2, a3 = alpha
+    from insight_bayes.beta import beta_binomial_pmf
+
+    pmf = beta_binomial_pmf(k, a1, a2 + a3)
+    second = sum(pmf[t] * mutual_information(a2, a3, k - t) for t in range(k))
+    chain = mutual_information(a1, a2 + a3, k) + second
+    assert dirichlet_mutual_information(alpha, k) == pytest.approx(chain, rel=1e-10)

@@ -149,10 +149,5 @@ class InSightGraded(_WeightParams):
             conc = belief.concentration[candidates]
         else:  # a binary belief: split the failures evenly (the Dirichlet prior's split)
             conc = np.stack([a, b / 2.0, b / 2.0], axis=1)
-        info = np.empty(candidates.size)
-        chunk = 65_536  # bounds the (chunk, 3, K + 1) temporaries
-        for start in range(0, candidates.size, chunk):
-            info[start : start + chunk] = dirichlet_mutual_information(
-                conc[start : start + chunk], k
-            )
+        info = np.asarray(dirichlet_mutual_information(conc, k))
         return weight * info
