@@ -258,19 +258,21 @@ def _log_affine_series_pair(b, n, z):  # pragma: no cover - compiled
     # (n + 1)_j = (n)_j (n + j) / n. The term ratio z (b + j) / (n + j) is below z, so
     # the tail after term j is below r_j z / ((j + 1)(1 - z)); stop when that is under
     # the relative tolerance (checked with multiplications only).
+    inv_next = 1.0 / (n + 1.0)
     r = z * b / n
     total = r
-    total_next = r * n / (n + 1.0)
+    total_next = r * n * inv_next
     one_minus_z = 1.0 - z
     j = 1
     while j < _SERIES_MAX_TERMS:
         if r * z <= _SERIES_RTOL * total * (j + 1.0) * one_minus_z:
             break
-        r *= z * (b + j) / (n + j)
+        r *= z * (b + j) * inv_next  # inv_next = 1 / (n + j)
         j += 1
+        inv_next = 1.0 / (n + j)
         term = r / j
         total += term
-        total_next += term * n / (n + j)
+        total_next += term * n * inv_next
     if j >= _SERIES_MAX_TERMS:
         return np.nan, np.nan
     return -total, -total_next

@@ -202,8 +202,16 @@ def test_noisy_mutual_information_matches_mpmath_quadrature(a, b, k, eps0, eps1)
     )
 
 
-def test_noisy_mutual_information_matches_monte_carlo():
-    a, b, k, eps0, eps1 = 1.5, 2.0, 8, 0.1, 0.1
+@pytest.mark.parametrize(
+    ("a", "b", "k", "eps0", "eps1"),
+    [
+        (1.5, 2.0, 8, 0.1, 0.1),
+        # singular and concentrated beliefs, where the quadrature route is unreliable
+        (0.05, 0.05, 8, 1e-3, 1e-3),
+        (0.01, 3.0, 8, 1e-3, 0.2),
+    ],
+)
+def test_noisy_mutual_information_matches_monte_carlo(a, b, k, eps0, eps1):
     rng = np.random.default_rng(2)
     p = rng.beta(a, b, 1_000_000)
     q = _observed_rate(p, eps0, eps1)
@@ -212,6 +220,18 @@ def test_noisy_mutual_information_matches_monte_carlo():
     samples = stats.binom.logpmf(s, k, q) - np.log(pred[s])  # ln p(S | p) - ln p(S)
     se = samples.std() / np.sqrt(samples.size)
     assert abs(samples.mean() - noisy_mutual_information(a, b, k, eps0, eps1)) < 5 * se
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "k", "eps0", "eps1"), [(1e4, 3e4, 8, 0.1, 0.1), (2e5, 1e5, 16, 0.05, 0.3)]
+)
+def test_noisy_mutual_information_large_evidence_is_gaussian(a, b, k, eps0, eps1):
+    """Large n: I ~ 0.5 ln(1 + K Fisher Var(p)), Fisher = c^2 / (p'(1 - p')) per rollout."""
+    n, m = a + b, a / (a + b)
+    c = 1.0 - eps0 - eps1
+    q = eps0 + c * m
+    approx = 0.5 * np.log1p(k * c**2 / (q * (1 - q)) * m * (1 - m) / (n + 1))
+    assert noisy_mutual_information(a, b, k, eps0, eps1) == pytest.approx(approx, rel=1e-3)
 
 
 def test_noisy_mutual_information_properties():
