@@ -74,6 +74,14 @@ def bench(a: np.ndarray, b: np.ndarray, k: int, m: int, repeats: int, label: str
     insight = make_selector("insight")
     t_insight = best_of(lambda: insight.select(candidates, belief, m, k, rng), repeats)
     signal_times = bench_signal(a, b, k, m, repeats)  # issue 12: scores about learning
+    # beyond the paper (issue 12): noisy verifier (eps 0.1 each way), graded rewards
+    noisy = make_selector("insight-noisy", eps0=0.1, eps1=0.1)
+    noisy_belief = noisy.new_belief(a.size)
+    noisy_belief._alpha[:], noisy_belief._beta[:] = a, b  # benchmark-only shortcut
+    noisy.select(candidates[:10], noisy_belief, 1, k, rng)  # compile outside the timing
+    t_noisy = best_of(lambda: noisy.select(candidates, noisy_belief, m, k, rng), repeats)
+    graded = make_selector("insight-graded")
+    t_graded = best_of(lambda: graded.select(candidates, belief, m, k, rng), repeats)
     err = np.max(
         np.abs(direct_wmi(a[:100_000], b[:100_000], k) - wmi_score(a[:100_000], b[:100_000], k))
     )
@@ -85,6 +93,10 @@ def bench(a: np.ndarray, b: np.ndarray, k: int, m: int, repeats: int, label: str
     print(f"  InSight score + top-M (selector) {t_insight * 1e3:9.1f} ms")
     for name, seconds in signal_times.items():
         print(f"  {name:32s} {seconds * 1e3:9.1f} ms   ({seconds / t_insight:.2f} x InSight)")
+    print(
+        f"  insight-noisy / insight-graded   {t_noisy * 1e3:9.1f} / {t_graded * 1e3:.1f} ms"
+        f"   ({t_noisy / t_insight:.1f}x / {t_graded / t_insight:.1f}x InSight)"
+    )
     print(f"  speed-up over direct             {t_direct / t_wmi:9.1f} x   (target >= 10)")
     print(f"  wmi_score / Thompson selection   {t_wmi / t_thompson:9.2f} x   (target <= 5)")
     print(f"  wmi_score / bare Thompson        {t_wmi / t_raw:9.2f} x   (stricter reading)")

@@ -69,6 +69,9 @@ __all__ = ["ONLINE_FORMAT_VERSION", "OnlineConfig", "OnlineSelector", "ReportSum
 
 log = logging.getLogger(__name__)
 
+#: The keys of a plain BetaBelief state; a subclass's other keys travel as plain data.
+_BETA_STATE_KEYS = frozenset(("format_version", "alpha", "beta", "alpha0", "beta0", "discount"))
+
 #: Version tag of :meth:`OnlineSelector.state_dict`; bump when the layout changes.
 ONLINE_FORMAT_VERSION = 1
 
@@ -443,12 +446,16 @@ class OnlineSelector:
             if rows:
                 take = np.asarray(rows, dtype=np.int64)
                 # Validated and atomic: raises before any change on bad counts.
-                self._belief.update(
-                    ids_arr[take],
-                    successes[take],
-                    trials[take],
-                    fractional=cfg.reward_mode == "fractional",
-                )
+                from_rewards = getattr(self._belief, "update_from_rewards", None)
+                if from_rewards is not None:  # a belief over graded rewards (DirichletBelief)
+                    from_rewards(ids_arr[take], r[take])
+                else:
+                    self._belief.update(
+                        ids_arr[take],
+                        successes[take],
+                        trials[take],
+                        fractional=cfg.reward_mode == "fractional",
+                    )
             self._commit(used)
             lags_arr = np.asarray(lags, dtype=np.int64)
             n_late = int((lags_arr > 0).sum())
@@ -522,6 +529,12 @@ class OnlineSelector:
                     "alpha0": float(belief["alpha0"]),
                     "beta0": float(belief["beta0"]),
                     "discount": float(belief["discount"]),
+                    # a subclass's own fields (noise rates, category counts), as plain data
+                    **{
+                        key: value.tolist() if isinstance(value, np.ndarray) else value
+                        for key, value in belief.items()
+                        if key not in _BETA_STATE_KEYS
+                    },
                 },
                 "rng": _python_scalars(self._rng.bit_generator.state),
                 "handed_out": self._handed_out.tolist(),
@@ -573,7 +586,7 @@ class OnlineSelector:
         if differ:
             detail = ", ".join(f"{k}: saved {saved[k]!r} != {mine[k]!r}" for k in differ)
             raise ValueError(f"state does not belong to this selector ({detail})")
-        belief = BetaBelief.from_state_dict(
+        belief = type(self._belief).from_state_dict(
             {
                 **state["belief"],
                 "alpha": np.asarray(state["belief"]["alpha"], dtype=np.float64),

@@ -70,6 +70,10 @@ from insight_bayes.selectors.signal import (
     SignalInformation,
 )
 
+# isort: split
+# beyond the paper (issue 12)
+from insight_bayes.selectors.noisy import InSightGraded, InSightNoisy
+
 __all__ = [
     "BEYOND_RULES",
     "KEEP_CHOSEN",
@@ -81,6 +85,8 @@ __all__ = [
     "ExpectedStd",
     "InSight",
     "InSightAdaptive",
+    "InSightGraded",
+    "InSightNoisy",
     "InSightSampled",
     "InverseEvidence",
     "KeepChosen",
@@ -131,10 +137,12 @@ REFERENCE_RULES: tuple[str, ...] = (
     "oracle-score:rule=insight",
 )
 
-#: Rules beyond the paper (issue 12), each derived in ``docs/guide/beyond.md``.
+#: Rules beyond the paper (issue 12), each registered, each derived in docs/guide/beyond.md.
 BEYOND_RULES: tuple[str, ...] = (
     "learning-signal",
     "expected-std",
     "signal-information",
     "insight-adaptive",
+    "insight-noisy",
+    "insight-graded",
 )
