@@ -63,8 +63,10 @@ from insight_bayes.selectors.rules import (
 # isort: split
 # registered after the paper's rules, so that available_selectors() lists those first
 from insight_bayes.selectors.privileged import Oracle, OracleScore, PrivilegedSelector
+from insight_bayes.selectors.tracking import InSightTracking, MoPPSTracking  # noqa: F401
 
 __all__ = [
+    "BEYOND_RULES",
     "KEEP_CHOSEN",
     "PAPER_RULES",
     "REFERENCE_RULES",
@@ -119,3 +121,6 @@ REFERENCE_RULES: tuple[str, ...] = (
     "oracle",
     "oracle-score:rule=insight",
 )
+
+#: Rules beyond the paper (issue 12), each on its own belief model.
+BEYOND_RULES: tuple[str, ...] = ("insight-tracking", "mopps-tracking")
