@@ -42,8 +42,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from insight_bayes import _special
-from insight_bayes.beta import PARALLEL_MIN_SIZE
 from insight_bayes.belief import BetaBelief
+from insight_bayes.beta import PARALLEL_MIN_SIZE
 from insight_bayes.validation import (
     check_ids,
     check_int,
@@ -98,8 +98,7 @@ def _trigamma(x):  # pragma: no cover - compiled
             + z
             * (
                 1.0 / 6.0
-                - z2
-                * (1.0 / 30.0 - z2 * (1.0 / 42.0 - z2 * (1.0 / 30.0 - z2 * (5.0 / 66.0))))
+                - z2 * (1.0 / 30.0 - z2 * (1.0 / 42.0 - z2 * (1.0 / 30.0 - z2 * (5.0 / 66.0))))
             )
         )
     )
@@ -117,11 +116,7 @@ def _tetragamma(x):  # pragma: no cover - compiled
     series = -z2 * (
         1.0
         + z
-        + z2
-        * (
-            0.5
-            - z2 * (1.0 / 6.0 - z2 * (1.0 / 6.0 - z2 * (3.0 / 10.0 - z2 * (5.0 / 6.0))))
-        )
+        + z2 * (0.5 - z2 * (1.0 / 6.0 - z2 * (1.0 / 6.0 - z2 * (3.0 / 10.0 - z2 * (5.0 / 6.0)))))
     )
     return acc + series
 
@@ -792,4 +787,3 @@ class TrackingBelief(BetaBelief):
         raise NotImplementedError(
             "TrackingBelief.load is not implemented: use TrackingBelief.from_state_dict"
         )
-

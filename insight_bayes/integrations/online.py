@@ -522,6 +522,12 @@ class OnlineSelector:
                     "alpha0": float(belief["alpha0"]),
                     "beta0": float(belief["beta0"]),
                     "discount": float(belief["discount"]),
+                    # a belief subclass's own fields (a TrackingBelief's clock and fit)
+                    **{
+                        k: _python_scalars(np.asarray(v).tolist())
+                        for k, v in belief.items()
+                        if k.startswith("tracking_")
+                    },
                 },
                 "rng": _python_scalars(self._rng.bit_generator.state),
                 "handed_out": self._handed_out.tolist(),
@@ -573,7 +579,7 @@ class OnlineSelector:
         if differ:
             detail = ", ".join(f"{k}: saved {saved[k]!r} != {mine[k]!r}" for k in differ)
             raise ValueError(f"state does not belong to this selector ({detail})")
-        belief = BetaBelief.from_state_dict(
+        belief = type(self._belief).from_state_dict(
             {
                 **state["belief"],
                 "alpha": np.asarray(state["belief"]["alpha"], dtype=np.float64),

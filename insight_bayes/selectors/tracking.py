@@ -13,9 +13,9 @@ import numpy as np
 
 from insight_bayes.acquisition import distance_score, wmi_score
 from insight_bayes.belief import BetaBelief
+from insight_bayes.selectors.base import Selector
 from insight_bayes.selectors.registry import register_selector
 from insight_bayes.selectors.rules import _WeightParams
-from insight_bayes.selectors.base import Selector
 from insight_bayes.tracking import DriftFit, TrackingBelief
 from insight_bayes.validation import check_real
 
