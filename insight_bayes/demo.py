@@ -16,7 +16,7 @@ import numpy as np
 from insight_bayes.belief import BetaBelief
 from insight_bayes.environment import FixedRateEnvironment
 from insight_bayes.rewards import bernoulli_rollout, informative_probability
-from insight_bayes.selectors import available_selectors, draw_candidates, make_selector
+from insight_bayes.selectors import Selector, available_selectors, draw_candidates, make_selector
 from insight_bayes.validation import check_int
 
 
@@ -71,7 +71,7 @@ def choose_with_every_rule(
         rng = np.random.default_rng(seed + 1)
         batch = rule.gather(
             candidates,
-            belief,
+            _belief_for(rule, belief),
             m,
             k,
             rng,
@@ -79,6 +79,21 @@ def choose_with_every_rule(
         )
         chosen[name] = batch.ids
     return chosen
+
+
+def _belief_for(rule: Selector, belief: BetaBelief) -> BetaBelief:
+    """``belief``, or for a rule with its own belief model (issue 12) that model fed the
+    same counts as one update (the warm-up then counts as observed in one step)."""
+    try:
+        rule.check_belief(belief)
+        return belief
+    except ValueError:
+        own = rule.new_belief(belief.n_prompts)
+        seen = np.flatnonzero(belief.evidence > belief.alpha0 + belief.beta0)
+        successes = belief.alpha[seen] - belief.alpha0
+        trials = belief.evidence[seen] - belief.alpha0 - belief.beta0
+        own.update(seen, successes, np.round(trials), fractional=True)
+        return own
 
 
 def selection_table(

@@ -243,10 +243,10 @@ def test_dynamic_sampling_fills_with_uninformative_groups_at_the_cap():
 
 def test_every_rule_scores_selects_and_gathers():
     rates = np.linspace(0.0, 1.0, 50)
-    belief = BetaBelief(50)
     env = FixedRateEnvironment(rates)  # oracles need true rates; binding is a no-op otherwise
     for name in available_selectors():
         rule = make_selector(name).bind(env)
+        belief = rule.new_belief(50)  # a plain BetaBelief, or the rule's own model
         scores = rule.score(np.arange(50), belief, 4, np.random.default_rng(0))
         assert scores.shape == (50,) and np.all(np.isfinite(scores))
         chosen = rule.select(np.arange(50), belief, 5, 4, 0)
