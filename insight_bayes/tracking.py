@@ -79,6 +79,7 @@ DEFAULT_JUMP_GRID: tuple[float, ...] = (0.0, 0.15, 0.3, 0.45)
 _jit = numba.njit(cache=True, nogil=True)
 _SHIFT_TO = 10.0
 _NEWTON_MAX_ITER = 200
+_NEWTON_STEP_TOL = 1e-6
 
 
 # --------------------------------------------------------------------------- kernels
@@ -122,28 +123,46 @@ def _tetragamma(x):  # pragma: no cover - compiled
 
 
 @_jit
-def _solve(mean, var, out):  # pragma: no cover - compiled
-    """Beta(a, b) with logit moments (mean, var); out[0], out[1] = a, b; returns ok."""
-    e = math.exp(-abs(mean))
-    # ψ(x) ≈ ln(x - 1/2), ψ1(x) ≈ 1/(x - 1/2): a closed-form start, exact as n -> inf
-    big = (1.0 + 1.0 / e) / var if mean >= 0 else (1.0 + e) / var
-    small = (1.0 + e) / var
-    if mean >= 0:
-        u, w = math.log(0.5 + big), math.log(0.5 + small)
-    else:
-        u, w = math.log(0.5 + small), math.log(0.5 + big)
+def _polygammas(x):  # pragma: no cover - compiled
+    """(psi(x), psi_1(x), psi_2(x)) sharing one recurrence to x >= 10."""
+    d0 = 0.0
+    d1 = 0.0
+    d2 = 0.0
+    y = x
+    while y < _SHIFT_TO:
+        inv = 1.0 / y
+        d0 -= inv
+        d1 += inv * inv
+        d2 -= 2.0 * inv * inv * inv
+        y += 1.0
+    return d0 + _special.digamma(y), d1 + _trigamma(y), d2 + _tetragamma(y)
+
+
+@_jit
+def _softplus(m):  # pragma: no cover - compiled
+    return max(m, 0.0) + math.log1p(math.exp(-abs(m)))
+
+
+@_jit
+def _bridge(mean, var):  # pragma: no cover - compiled
+    """Closed-form start from psi(x) ~ ln(x - 1/2), psi_1(x) ~ 1/(x - 1/2) (exact as n -> inf):
+    ``a = 1/2 + (1 + e^mean) / var``, ``b = 1/2 + (1 + e^-mean) / var``."""
+    return 0.5 + math.exp(_softplus(mean)) / var, 0.5 + math.exp(_softplus(-mean)) / var
+
+
+@_jit
+def _newton(mean, var, u, w, out):  # pragma: no cover - compiled
+    """Solve psi(a) - psi(b) = mean, psi_1(a) + psi_1(b) = var in (u, w) = (ln a, ln b)."""
     log_var = math.log(var)
     for _ in range(_NEWTON_MAX_ITER):
         a, b = math.exp(u), math.exp(w)
-        t1a, t1b = _trigamma(a), _trigamma(b)
-        total = t1a + t1b
-        f1 = _special.digamma(a) - _special.digamma(b) - mean
+        p0a, p1a, p2a = _polygammas(a)
+        p0b, p1b, p2b = _polygammas(b)
+        total = p1a + p1b
+        f1 = p0a - p0b - mean
         f2 = math.log(total) - log_var
-        if abs(f1) <= 1e-12 * (1.0 + abs(mean)) and abs(f2) <= 1e-12:
-            out[0], out[1] = a, b
-            return True
-        j11, j12 = a * t1a, -b * t1b
-        j21, j22 = a * _tetragamma(a) / total, b * _tetragamma(b) / total
+        j11, j12 = a * p1a, -b * p1b
+        j21, j22 = a * p2a / total, b * p2b / total
         det = j11 * j22 - j12 * j21
         du = (f1 * j22 - f2 * j12) / det
         dw = (j11 * f2 - j21 * f1) / det
@@ -153,8 +172,18 @@ def _solve(mean, var, out):  # pragma: no cover - compiled
             dw *= 2.0 / step
         u -= du
         w -= dw
+        if step < _NEWTON_STEP_TOL:  # quadratic convergence: the error is now ~ step^2
+            out[0], out[1] = math.exp(u), math.exp(w)
+            return True
     out[0], out[1] = math.nan, math.nan
     return False
+
+
+@_jit
+def _solve(mean, var, out):  # pragma: no cover - compiled
+    """Beta(a, b) with logit moments (mean, var); out[0], out[1] = a, b; returns ok."""
+    a0, b0 = _bridge(mean, var)
+    return _newton(mean, var, math.log(a0), math.log(b0), out)
 
 
 @_jit
@@ -166,13 +195,34 @@ def _solve_flat(mean, var, out_a, out_b):  # pragma: no cover - compiled
 
 
 @_jit
+def _logit_moments_flat(a, b, out_mean, out_var):  # pragma: no cover - compiled
+    for i in range(a.size):
+        p0a, p1a, _ = _polygammas(a[i])
+        p0b, p1b, _ = _polygammas(b[i])
+        out_mean[i], out_var[i] = p0a - p0b, p1a + p1b
+
+
+@_jit
 def _propagate_one(a, b, shift, added, out):  # pragma: no cover - compiled
     if shift == 0.0 and added == 0.0:
         out[0], out[1] = a, b
         return True
-    mean = _special.digamma(a) - _special.digamma(b) + shift
-    var = _trigamma(a) + _trigamma(b) + added
-    return _solve(mean, var, out)
+    p0a, p1a, _ = _polygammas(a)
+    p0b, p1b, _ = _polygammas(b)
+    return _propagate_from(a, b, p0a - p0b, p1a + p1b, shift, added, out)
+
+
+@_jit
+def _propagate_from(a, b, mean0, var0, shift, added, out):  # pragma: no cover - compiled
+    """As _propagate_one, with the stored Beta's logit moments already known."""
+    if shift == 0.0 and added == 0.0:
+        out[0], out[1] = a, b
+        return True
+    mean, var = mean0 + shift, var0 + added
+    # warm start: the stored Beta scaled by the closed form's change (exact at no drift)
+    ba0, bb0 = _bridge(mean0, var0)
+    ba1, bb1 = _bridge(mean, var)
+    return _newton(mean, var, math.log(a * ba1 / ba0), math.log(b * bb1 / bb0), out)
 
 
 @_jit
@@ -181,6 +231,25 @@ def _propagate_serial(a, b, shift, added, out_a, out_b):  # pragma: no cover - c
     for i in range(a.size):
         _propagate_one(a[i], b[i], shift[i], added[i], pair)
         out_a[i], out_b[i] = pair[0], pair[1]
+
+
+@_jit
+def _propagate_from_serial(a, b, m0, v0, shift, added, out_a, out_b):  # pragma: no cover
+    pair = np.empty(2)
+    for i in range(a.size):
+        _propagate_from(a[i], b[i], m0[i], v0[i], shift[i], added[i], pair)
+        out_a[i], out_b[i] = pair[0], pair[1]
+
+
+@numba.njit(cache=True, parallel=True)
+def _propagate_from_parallel(a, b, m0, v0, shift, added, out_a, out_b):  # pragma: no cover
+    chunk = 4096
+    n_chunks = (a.size + chunk - 1) // chunk
+    for c in numba.prange(n_chunks):
+        pair = np.empty(2)
+        for i in range(c * chunk, min(a.size, (c + 1) * chunk)):
+            _propagate_from(a[i], b[i], m0[i], v0[i], shift[i], added[i], pair)
+            out_a[i], out_b[i] = pair[0], pair[1]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -219,18 +288,19 @@ def _bb_logpmf_flat(s, k, a, b, out):  # pragma: no cover - compiled
 def _grid_loglik(a, b, elapsed, visited, s, k, trends, diffusions, jumps, out):  # pragma: no cover
     """out[i, j, l] = sum_g log BB(s_g; k_g, propagate(a_g, b_g | trend_i, diff_j, jump_l))."""
     pair = np.empty(2)
-    for i in range(trends.size):
-        for j in range(diffusions.size):
-            for q in range(jumps.size):
-                total = 0.0
-                for g in range(a.size):
+    for g in range(a.size):
+        p0a, p1a, _ = _polygammas(a[g])
+        p0b, p1b, _ = _polygammas(b[g])
+        mean0, var0 = p0a - p0b, p1a + p1b
+        for i in range(trends.size):
+            for j in range(diffusions.size):
+                for q in range(jumps.size):
                     shift = trends[i] * elapsed[g] + (jumps[q] if visited[g] else 0.0)
-                    ok = _propagate_one(a[g], b[g], shift, diffusions[j] * elapsed[g], pair)
-                    if not ok:
-                        total = -math.inf
-                        break
-                    total += _bb_logpmf(s[g], k[g], pair[0], pair[1])
-                out[i, j, q] = total
+                    added = diffusions[j] * elapsed[g]
+                    if _propagate_from(a[g], b[g], mean0, var0, shift, added, pair):
+                        out[i, j, q] += _bb_logpmf(s[g], k[g], pair[0], pair[1])
+                    else:
+                        out[i, j, q] = -math.inf
 
 
 # --------------------------------------------------------------------- public maths
@@ -343,6 +413,23 @@ def propagate_beta(
     kernel(*flat, out_a, out_b)
     _check_solved(out_a, out_b)
     return out_a.reshape(shape), out_b.reshape(shape)
+
+
+def _propagate_cached(a, b, mean0, var0, shift, added) -> tuple[np.ndarray, np.ndarray]:
+    """propagate_beta for validated contiguous float64 arrays with known logit moments."""
+    out_a = np.empty(a.size)
+    out_b = np.empty(a.size)
+    kernel = _propagate_from_parallel if a.size >= PARALLEL_MIN_SIZE else _propagate_from_serial
+    kernel(a, b, mean0, var0, shift, added, out_a, out_b)
+    _check_solved(out_a, out_b)
+    return out_a, out_b
+
+
+def _stored_moments(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = np.empty(a.size)
+    var = np.empty(a.size)
+    _logit_moments_flat(np.ascontiguousarray(a), np.ascontiguousarray(b), mean, var)
+    return mean, var
 
 
 def beta_binomial_logpmf(
@@ -581,6 +668,14 @@ class TrackingBelief(BetaBelief):
         self._last = np.zeros(n_prompts, dtype=np.int64)
         self._visited = np.zeros(n_prompts, dtype=bool)
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._refresh_moments()
+
+    def _refresh_moments(self, ids: np.ndarray | None = None) -> None:
+        """Logit moments of the stored Betas (computed at update, reused by every score)."""
+        if ids is None:
+            self._m0, self._v0 = _stored_moments(self._alpha, self._beta)
+        else:
+            self._m0[ids], self._v0[ids] = _stored_moments(self._alpha[ids], self._beta[ids])
 
     # ------------------------------------------------------------------ views
     def current(self, ids: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -589,9 +684,11 @@ class TrackingBelief(BetaBelief):
         if self._cache is not None:
             return self._cache[0][ids_arr], self._cache[1][ids_arr]
         elapsed = (self.clock - self._last[ids_arr]).astype(np.float64)
-        return propagate_beta(
+        return _propagate_cached(
             self._alpha[ids_arr],
             self._beta[ids_arr],
+            self._m0[ids_arr],
+            self._v0[ids_arr],
             self.drift.shift(elapsed, self._visited[ids_arr]),
             self.drift.variance(elapsed),
         )
@@ -690,6 +787,7 @@ class TrackingBelief(BetaBelief):
                 s_sum[again],
                 t_sum[again],
             )
+        self._refresh_moments(unique)
         self._last[unique] = self.clock
         self._visited[unique] = True
         self.clock += 1
@@ -704,6 +802,7 @@ class TrackingBelief(BetaBelief):
         self._last = np.concatenate([self._last, np.full(new.size, self.clock, dtype=np.int64)])
         self._visited = np.concatenate([self._visited, np.zeros(new.size, dtype=bool)])
         self._cache = None
+        self._refresh_moments()
         return new
 
     def copy(self) -> TrackingBelief:
@@ -770,6 +869,7 @@ class TrackingBelief(BetaBelief):
         if np.any(last < 0) or np.any(last > out.clock):
             raise ValueError(f"saved last visits must lie in [0, clock={out.clock}]")
         out._last, out._visited = last.copy(), visited.copy()
+        out._refresh_moments()
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
