@@ -274,6 +274,20 @@ def test_insight_tracking_scores_wmi_of_the_propagated_beta():
     np.testing.assert_allclose(rule.score(cand, belief, 8, None), expected, rtol=1e-12)
 
 
+def test_stored_evidence_variant_moves_only_the_mean():
+    belief = TrackingBelief(3, drift=DriftParams(trend=0.2, diffusion=0.3))
+    belief.update([0], [2], [8])
+    belief.update([1], [6], [8])
+    rule = make_selector("insight-tracking", evidence="stored")
+    a, b = belief.current([0, 1, 2])
+    n = belief.stored_alpha[:3] + belief.stored_beta[:3]
+    m = a / (a + b)
+    expected = wmi_score(m * n, (1 - m) * n, 8)
+    np.testing.assert_allclose(rule.score(np.arange(3), belief, 8, None), expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="evidence"):
+        make_selector("insight-tracking", evidence="fresh")
+
+
 @pytest.mark.parametrize("rule", ["insight-tracking", "mopps-tracking"])
 def test_rules_run_through_the_loop_and_online_selector(rule, tmp_path):
     rates = np.linspace(0.02, 0.98, 60)

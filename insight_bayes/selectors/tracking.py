@@ -73,14 +73,26 @@ class InSightTracking(TrackingRule, _WeightParams):
         Tilt strength, >= 0 (as InSight).
     memory : float, default 0.95
         Discount of the drift fit (see :class:`TrackingRule`).
+    evidence : {"propagated", "stored"}, default "propagated"
+        Evidence ``n`` of the scored Beta: the propagated belief's (its variance grows
+        with time since the last visit), or the evidence of the last visit with the
+        propagated mean, ``(m' n, (1 - m') n)`` (a diagnostic: moves the mean only).
     """
+
+    evidence: str = "propagated"
 
     def __post_init__(self) -> None:
         TrackingRule.__post_init__(self)
         _WeightParams.__post_init__(self)
+        if self.evidence not in ("propagated", "stored"):
+            raise ValueError(f"evidence must be 'propagated' or 'stored', got {self.evidence!r}")
 
     def score(self, candidates, belief, k, rng):
         a, b = self._current(candidates, belief)
+        if self.evidence == "stored":
+            n = belief.stored_alpha[candidates] + belief.stored_beta[candidates]
+            mean = a / (a + b)
+            a, b = mean * n, (1.0 - mean) * n
         return np.asarray(wmi_score(a, b, k, self.mu, self.eta))
 
 
