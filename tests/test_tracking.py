@@ -286,6 +286,11 @@ def test_stored_evidence_variant_moves_only_the_mean():
     np.testing.assert_allclose(rule.score(np.arange(3), belief, 8, None), expected, rtol=1e-12)
     with pytest.raises(ValueError, match="evidence"):
         make_selector("insight-tracking", evidence="fresh")
+    far = TrackingBelief(2, drift=DriftParams(trend=0.5))  # mean rounds to 1 in float64
+    for _ in range(90):
+        far.update([0], [8], [8])
+    scores = rule.score(np.arange(2), far, 8, None)
+    assert np.all(np.isfinite(scores)) and np.all(scores >= 0)
 
 
 @pytest.mark.parametrize("rule", ["insight-tracking", "mopps-tracking"])

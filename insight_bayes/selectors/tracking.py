@@ -91,8 +91,8 @@ class InSightTracking(TrackingRule, _WeightParams):
         a, b = self._current(candidates, belief)
         if self.evidence == "stored":
             n = belief.stored_alpha[candidates] + belief.stored_beta[candidates]
-            mean = a / (a + b)
-            a, b = mean * n, (1.0 - mean) * n
+            total = a + b
+            a, b = n * (a / total), n * (b / total)  # not (1 - m) n: b' << a' stays > 0
         return np.asarray(wmi_score(a, b, k, self.mu, self.eta))
 
 
