@@ -80,6 +80,7 @@ _jit = numba.njit(cache=True, nogil=True)
 _SHIFT_TO = 10.0
 _NEWTON_MAX_ITER = 200
 _NEWTON_STEP_TOL = 1e-6
+_LOGIT_CAP = 40.0
 
 
 # --------------------------------------------------------------------------- kernels
@@ -218,7 +219,9 @@ def _propagate_from(a, b, mean0, var0, shift, added, out):  # pragma: no cover -
     if shift == 0.0 and added == 0.0:
         out[0], out[1] = a, b
         return True
-    mean, var = mean0 + shift, var0 + added
+    # a logit beyond +-_LOGIT_CAP is a rate within 1e-17 of 0 or 1: clip (no overflow)
+    mean = min(max(mean0 + shift, -_LOGIT_CAP), _LOGIT_CAP)
+    var = var0 + added
     # warm start: the stored Beta scaled by the closed form's change (exact at no drift)
     ba0, bb0 = _bridge(mean0, var0)
     ba1, bb1 = _bridge(mean, var)
@@ -381,7 +384,8 @@ def propagate_beta(
         \psi_1(a') + \psi_1(b') = \psi_1(\alpha) + \psi_1(\beta) + v
 
     The logit's first two moments are exact; the Beta form is the approximation.
-    Elements with ``shift = 0`` and ``v = 0`` are returned unchanged.
+    Elements with ``shift = 0`` and ``v = 0`` are returned unchanged; a propagated logit
+    mean beyond +-40 (a rate within 1e-17 of 0 or 1) is clipped there.
 
     Parameters
     ----------

@@ -90,6 +90,14 @@ def test_propagation_matches_monte_carlo_of_the_random_walk(a, b, shift, added):
     assert abs(((phi >= lo) & (phi <= hi)).mean() - 0.9) < 0.02
 
 
+def test_propagation_far_from_the_last_visit_stays_finite():
+    a, b = propagate_beta([1.0, 3.0, 2.0], [1.0, 5.0, 2.0], [1500.0, -1500.0, 0.0], [0.0, 1.0, 5e3])
+    assert np.all(np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0))
+    mean, var = logit_moments(a, b)
+    np.testing.assert_allclose(mean[:2], [40.0, -40.0], rtol=1e-9)  # the clip
+    np.testing.assert_allclose(var[2], 2 * special.polygamma(1, 2.0) + 5e3, rtol=1e-9)
+
+
 def test_propagation_refuses_bad_input():
     with pytest.raises(ValueError, match="added_variance"):
         propagate_beta(1.0, 1.0, 0.0, -0.1)
