@@ -140,15 +140,11 @@ def _polygammas(x):  # pragma: no cover - compiled
 
 
 @_jit
-def _softplus(m):  # pragma: no cover - compiled
-    return max(m, 0.0) + math.log1p(math.exp(-abs(m)))
-
-
-@_jit
 def _bridge(mean, var):  # pragma: no cover - compiled
     """Closed-form start from psi(x) ~ ln(x - 1/2), psi_1(x) ~ 1/(x - 1/2) (exact as n -> inf):
     ``a = 1/2 + (1 + e^mean) / var``, ``b = 1/2 + (1 + e^-mean) / var``."""
-    return 0.5 + math.exp(_softplus(mean)) / var, 0.5 + math.exp(_softplus(-mean)) / var
+    e = math.exp(min(max(mean, -700.0), 700.0))
+    return 0.5 + (1.0 + e) / var, 0.5 + (1.0 + 1.0 / e) / var
 
 
 @_jit
@@ -237,22 +233,35 @@ def _propagate_serial(a, b, shift, added, out_a, out_b):  # pragma: no cover - c
 
 
 @_jit
-def _propagate_from_serial(a, b, m0, v0, shift, added, out_a, out_b):  # pragma: no cover
+def _propagate_id(
+    i, a, b, m0, v0, last, visited, clock, trend, diffusion, jump, pair
+):  # pragma: no cover
+    elapsed = float(clock - last[i])
+    shift = trend * elapsed + (jump if visited[i] and elapsed > 0 else 0.0)
+    return _propagate_from(a[i], b[i], m0[i], v0[i], shift, diffusion * elapsed, pair)
+
+
+@_jit
+def _propagate_ids_serial(
+    ids, a, b, m0, v0, last, visited, clock, trend, diffusion, jump, out_a, out_b
+):  # pragma: no cover
     pair = np.empty(2)
-    for i in range(a.size):
-        _propagate_from(a[i], b[i], m0[i], v0[i], shift[i], added[i], pair)
-        out_a[i], out_b[i] = pair[0], pair[1]
+    for j in range(ids.size):
+        _propagate_id(ids[j], a, b, m0, v0, last, visited, clock, trend, diffusion, jump, pair)
+        out_a[j], out_b[j] = pair[0], pair[1]
 
 
 @numba.njit(cache=True, parallel=True)
-def _propagate_from_parallel(a, b, m0, v0, shift, added, out_a, out_b):  # pragma: no cover
+def _propagate_ids_parallel(
+    ids, a, b, m0, v0, last, visited, clock, trend, diffusion, jump, out_a, out_b
+):  # pragma: no cover
     chunk = 4096
-    n_chunks = (a.size + chunk - 1) // chunk
+    n_chunks = (ids.size + chunk - 1) // chunk
     for c in numba.prange(n_chunks):
         pair = np.empty(2)
-        for i in range(c * chunk, min(a.size, (c + 1) * chunk)):
-            _propagate_from(a[i], b[i], m0[i], v0[i], shift[i], added[i], pair)
-            out_a[i], out_b[i] = pair[0], pair[1]
+        for j in range(c * chunk, min(ids.size, (c + 1) * chunk)):
+            _propagate_id(ids[j], a, b, m0, v0, last, visited, clock, trend, diffusion, jump, pair)
+            out_a[j], out_b[j] = pair[0], pair[1]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -417,16 +426,6 @@ def propagate_beta(
     kernel(*flat, out_a, out_b)
     _check_solved(out_a, out_b)
     return out_a.reshape(shape), out_b.reshape(shape)
-
-
-def _propagate_cached(a, b, mean0, var0, shift, added) -> tuple[np.ndarray, np.ndarray]:
-    """propagate_beta for validated contiguous float64 arrays with known logit moments."""
-    out_a = np.empty(a.size)
-    out_b = np.empty(a.size)
-    kernel = _propagate_from_parallel if a.size >= PARALLEL_MIN_SIZE else _propagate_from_serial
-    kernel(a, b, mean0, var0, shift, added, out_a, out_b)
-    _check_solved(out_a, out_b)
-    return out_a, out_b
 
 
 def _stored_moments(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -687,15 +686,17 @@ class TrackingBelief(BetaBelief):
         ids_arr = check_ids(ids, "ids", self.n_prompts)
         if self._cache is not None:
             return self._cache[0][ids_arr], self._cache[1][ids_arr]
-        elapsed = (self.clock - self._last[ids_arr]).astype(np.float64)
-        return _propagate_cached(
-            self._alpha[ids_arr],
-            self._beta[ids_arr],
-            self._m0[ids_arr],
-            self._v0[ids_arr],
-            self.drift.shift(elapsed, self._visited[ids_arr]),
-            self.drift.variance(elapsed),
-        )
+        d = self.drift
+        out_a = np.empty(ids_arr.size)
+        out_b = np.empty(ids_arr.size)
+        big = ids_arr.size >= PARALLEL_MIN_SIZE
+        kernel = _propagate_ids_parallel if big else _propagate_ids_serial
+        kernel(
+            ids_arr, self._alpha, self._beta, self._m0, self._v0, self._last, self._visited,
+            self.clock, d.trend, d.diffusion, d.jump, out_a, out_b,
+        )  # fmt: skip
+        _check_solved(out_a, out_b)
+        return out_a, out_b
 
     def _pool(self) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is None:
