@@ -16,7 +16,7 @@ import numpy as np
 from insight_bayes.belief import BetaBelief
 from insight_bayes.environment import FixedRateEnvironment
 from insight_bayes.rewards import bernoulli_rollout, informative_probability
-from insight_bayes.selectors import available_selectors, draw_candidates, make_selector
+from insight_bayes.selectors import Selector, available_selectors, draw_candidates, make_selector
 from insight_bayes.validation import check_int
 
 
@@ -68,12 +68,10 @@ def choose_with_every_rule(
     env = FixedRateEnvironment(rates)  # the demo knows the true rates: oracles may bind
     for name in available_selectors():
         rule = make_selector(name).bind(env)
-        own = rule.new_belief(belief.n_prompts)  # the rule's belief class, the same counts
-        own.load_state_dict(belief.state_dict())
         rng = np.random.default_rng(seed + 1)
         batch = rule.gather(
             candidates,
-            own,
+            _belief_for(rule, belief, k),
             m,
             k,
             rng,
@@ -81,6 +79,31 @@ def choose_with_every_rule(
         )
         chosen[name] = batch.ids
     return chosen
+
+
+def _belief_for(rule: Selector, belief: BetaBelief, k: int) -> BetaBelief:
+    """``belief``, or for a rule with its own belief model (issue 12) that model fed the
+    same observations as one update (the warm-up then counts as observed in one step):
+    counts where the model takes counts, else the equivalent binary rewards, ``k`` per
+    group."""
+    try:
+        rule.check_belief(belief)
+        return belief
+    except ValueError:
+        own = rule.new_belief(belief.n_prompts)
+    seen = np.flatnonzero(belief.evidence > belief.alpha0 + belief.beta0)
+    successes = np.round(belief.alpha[seen] - belief.alpha0)
+    trials = np.round(belief.evidence[seen] - belief.alpha0 - belief.beta0)
+    if not hasattr(own, "update_from_rewards"):
+        own.update(seen, successes, trials)
+        return own
+    groups = (trials // k).astype(int)  # whole visits of k rollouts each
+    ids = np.repeat(seen, groups)
+    rank = np.arange(ids.size) - np.repeat(np.cumsum(groups) - groups, groups)
+    before = np.repeat(successes, groups) - rank * k  # successes left for this group
+    rewards = (np.arange(k)[None, :] < np.clip(before, 0, k)[:, None]).astype(np.float64)
+    own.update_from_rewards(ids, rewards)
+    return own
 
 
 def selection_table(

@@ -529,9 +529,10 @@ class OnlineSelector:
                     "alpha0": float(belief["alpha0"]),
                     "beta0": float(belief["beta0"]),
                     "discount": float(belief["discount"]),
-                    # a subclass's own fields (noise rates, category counts), as plain data
+                    # a belief subclass's own fields (noise rates, category counts, a
+                    # TrackingBelief's clock and fit, a LagBelief's lag), as plain data
                     **{
-                        key: value.tolist() if isinstance(value, np.ndarray) else value
+                        key: _python_scalars(np.asarray(value).tolist())
                         for key, value in belief.items()
                         if key not in _BETA_STATE_KEYS
                     },

@@ -73,6 +73,7 @@ from insight_bayes.selectors.signal import (
 # isort: split
 # beyond the paper (issue 12)
 from insight_bayes.selectors.noisy import InSightGraded, InSightNoisy
+from insight_bayes.selectors.tracking import InSightTracking, MoPPSTracking
 
 __all__ = [
     "BEYOND_RULES",
@@ -88,11 +89,13 @@ __all__ = [
     "InSightGraded",
     "InSightNoisy",
     "InSightSampled",
+    "InSightTracking",
     "InverseEvidence",
     "KeepChosen",
     "KeepInformative",
     "LearningSignal",
     "MoPPS",
+    "MoPPSTracking",
     "MutualInformationOnly",
     "Oracle",
     "OracleScore",
@@ -139,6 +142,8 @@ REFERENCE_RULES: tuple[str, ...] = (
 
 #: Rules beyond the paper (issue 12), each registered, each derived in docs/guide/beyond.md.
 BEYOND_RULES: tuple[str, ...] = (
+    "insight-tracking",
+    "mopps-tracking",
     "learning-signal",
     "expected-std",
     "signal-information",
