@@ -1,7 +1,7 @@
 """The rules beyond InSight (issue 12): the speed-up curve, belief coverage, the table.
 
 Reads ``RESULTS/sim-beyond`` (every rule of ``BEYOND_RULES`` with InSight, Random and the
-oracle on ``countdown-paper``; see :data:`paper_figures.sources.BEYOND` for the command)
+oracle on ``countdown-paper``; see ``paper_figures.sources.BEYOND`` for the command)
 or, with ``quick``, its stand-in ``RESULTS/scratch/sim-beyond-quick``. Draws only: the
 numbers come from :mod:`insight_bayes.analysis.beyond` and
 :func:`insight_bayes.results.speedup_curve`.
