@@ -23,6 +23,7 @@ from pathlib import Path
 
 __all__ = [
     "ABLATIONS",
+    "BEYOND",
     "HARNESS",
     "ROBUSTNESS",
     "INTERVENTION",
@@ -276,6 +277,35 @@ _SIM_VS_HARNESS = SavedResult(
 )
 #: Calibrated simulator against three harness studies; quick: the committed comparison.
 SIM_VS_HARNESS = (_SIM_VS_HARNESS, _SIM_VS_HARNESS)
+
+
+def _beyond_sweep(scenario: str, seeds: int, workers: int, out: str) -> Callable:
+    def arguments(results: Path) -> list[str]:
+        from insight_bayes.selectors import BEYOND_RULES
+
+        rules = ",".join((*BEYOND_RULES, "insight", "random", "oracle"))
+        return ["sweep", scenario, "--rules", rules, "--seeds", str(seeds), "--workers",
+                str(workers), "--no-progress", "--out", str(results / out)]  # fmt: skip
+
+    return arguments
+
+
+#: The rules beyond InSight (issue 12) with InSight, Random and the oracle (full, quick).
+BEYOND = (
+    SavedResult(
+        "sweep of the rules beyond InSight",
+        "sim-beyond",
+        ("manifest.json", "steps.parquet"),
+        _beyond_sweep("countdown-paper", 10, 2, "sim-beyond"),
+        "a few minutes on 2 cores",
+    ),
+    SavedResult(
+        "QUICK sweep of the rules beyond InSight",
+        "scratch/sim-beyond-quick",
+        ("manifest.json", "steps.parquet"),
+        _beyond_sweep("quick", 2, 1, "scratch/sim-beyond-quick"),
+    ),
+)
 
 
 def pick(pair: tuple[SavedResult, SavedResult], quick: bool) -> SavedResult:

@@ -24,6 +24,18 @@ OKABE_ITO = {
     "grey": "#999999",
 }
 
+#: Paul Tol's muted palette (colour-blind safe), for the rules beyond the paper's.
+TOL_MUTED = {
+    "indigo": "#332288",
+    "cyan": "#88CCEE",
+    "teal": "#44AA99",
+    "green": "#117733",
+    "olive": "#999933",
+    "rose": "#CC6677",
+    "wine": "#882255",
+    "purple": "#AA4499",
+}
+
 #: rule -> (colour, marker, line style). InSight is the solid black line.
 RULE_STYLE: dict[str, tuple[str, str, str]] = {
     "insight": (OKABE_ITO["black"], "o", "-"),
@@ -36,6 +48,15 @@ RULE_STYLE: dict[str, tuple[str, str, str]] = {
     "weight": (OKABE_ITO["purple"], "X", "-."),
     "dynamic-sampling": (OKABE_ITO["vermillion"], "*", (0, (5, 1))),
     "oracle": (OKABE_ITO["grey"], "", (0, (1, 1))),
+    # beyond InSight (issue 12)
+    "insight-tracking": (TOL_MUTED["indigo"], "<", "-"),
+    "mopps-tracking": (TOL_MUTED["cyan"], ">", "-."),
+    "learning-signal": (TOL_MUTED["teal"], "h", "--"),
+    "expected-std": (TOL_MUTED["olive"], "p", ":"),
+    "signal-information": (TOL_MUTED["rose"], "d", "-"),
+    "insight-adaptive": (TOL_MUTED["wine"], "H", "--"),
+    "insight-noisy": (TOL_MUTED["green"], "8", "-."),
+    "insight-graded": (TOL_MUTED["purple"], "*", ":"),
 }
 
 #: Sequential colours for families of curves (K values, mu values): dark to light.

@@ -40,6 +40,7 @@ def test_notebooks_are_present():
         "01_decomposition.ipynb",
         "02_selection_sweeps.ipynb",
         "03_rlvr_harness.ipynb",
+        "04_beyond.ipynb",
     ]
 
 

@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 
 from insight_bayes.cli import build_parser_for, main
-from insight_bayes.selectors import PAPER_RULES, REFERENCE_RULES
+from insight_bayes.selectors import BEYOND_RULES, PAPER_RULES, REFERENCE_RULES
 from paper_figures.registry import FIGURES, FigureContext, run_all
 from paper_figures.sources import (
     ABLATIONS,
+    BEYOND,
     HARNESS,
     SIM_VS_HARNESS,
     SIMULATED,
@@ -39,7 +40,7 @@ EXPECTED = {
     "fig_wmi_landscape", "fig4_simulated", "fig4_harness", "table_main", "table_harness",
     "fig_ablations", "fig_cost", "table_cost", "fig_sim_vs_harness", "table_sim_vs_harness",
     "fig_fidelity", "table_fidelity", "fig_tiered", "table_tiered", "fig_intervention",
-    "table_intervention",
+    "table_intervention", "fig_beyond", "table_beyond",
     *(f"table_ablation_{a}" for a in ("components", "belief", "mu", "m_hat", "discount")),
 }  # fmt: skip
 
@@ -89,6 +90,7 @@ def test_every_registered_figure_is_drawn_from_the_committed_results(committed_r
         assert "QUICK" not in caption and "SMOKE" not in caption, stem
         kinds = {p.suffix for p in written if p.name.split(".")[0] == stem} - {".txt"}
         assert kinds in ({".pdf", ".png"}, {".md", ".tex"}), (stem, kinds)
+    assert str(results / "sim-beyond") in (out / "table_beyond.caption.txt").read_text()
     # it says which saved results it read, and the captions name them
     for folder in ("sim-countdown-paper", "rlvr-cpu-study", "sim-ablations", "sim-vs-harness"):
         assert "read saved" in printed and str(results / folder) in printed, folder
@@ -108,6 +110,7 @@ def test_tables_carry_every_rule(committed_run):
         ("table_main", PAPER_RULES),
         ("table_harness", STUDY_RULES),
         ("table_cost", STUDY_RULES + PAPER_RULES),
+        ("table_beyond", (*BEYOND_RULES, "insight", "random", "oracle")),
     ):
         md = (out / f"{name}.md").read_text()
         tex = (out / f"{name}.tex").read_text()
@@ -149,6 +152,7 @@ def test_the_committed_tables_reproduce_the_saved_summaries(committed_run):
         ("fig4_simulated", SIMULATED[0]),
         ("table_harness", HARNESS[0]),
         ("ablations", ABLATIONS[0]),
+        ("beyond", BEYOND[0]),
     ],
 )
 def test_a_missing_result_names_the_command_that_makes_it(tmp_path, only, saved):
@@ -179,7 +183,7 @@ def test_closed_form_figures_are_drawn_when_results_are_missing(tmp_path):
 
 
 def test_every_named_command_is_a_valid_command_line(tmp_path):
-    for saved in (*SIMULATED, *HARNESS, *ABLATIONS, *SIM_VS_HARNESS):
+    for saved in (*SIMULATED, *HARNESS, *ABLATIONS, *SIM_VS_HARNESS, *BEYOND):
         argv = saved.arguments(tmp_path)
         args = build_parser_for(argv).parse_args(argv)
         assert Path(args.out) == saved.path(tmp_path), saved.folder
@@ -263,3 +267,19 @@ def test_number_formats():
     ]  # fmt: skip
     tex = to_latex(pd.DataFrame({"a": ["0.8 ± 0.1"]}), "made by `cmd`", "x")
     assert r"0.8 $\pm$ 0.1" in tex and "`" not in tex
+
+
+def test_the_beyond_figure_and_table_draw_from_the_quick_sweep(tmp_path):
+    """``--quick --make-missing`` makes the quick sweep of the beyond rules, then draws."""
+    results, out = tmp_path / "results", tmp_path / "figs"
+    argv = ["--out", str(out), "--results", str(results), "--quick", "--only", "beyond"]
+    status, printed, errors = figures(*argv, "--make-missing")
+    assert status == 0, errors
+    stems = {p.name for p in out.iterdir()}
+    assert {"fig_beyond.png", "fig_beyond.pdf", "table_beyond.md", "table_beyond.tex"} <= stems
+    md = (out / "table_beyond.md").read_text()
+    rows = {line.split("|")[1].strip() for line in md.splitlines()
+            if line.startswith("| ") and "---" not in line}  # fmt: skip
+    assert rows == {"rule", *BEYOND_RULES, "insight", "random", "oracle"}
+    caption = (out / "fig_beyond.caption.txt").read_text()
+    assert "QUICK" in caption and BEYOND[1].command(results) in caption
