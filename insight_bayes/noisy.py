@@ -753,8 +753,8 @@ class DirichletBelief(BetaBelief):
     category counts (conjugate, exact), after the discount of Eq. 6 toward the prior.
 
     The prior is ``(alpha0, beta0 / 2, beta0 / 2)``, so by the aggregation property the
-    binary view ``(alpha, beta) = (c_1, c_2 + c_3)`` (what :attr:`alpha`, :attr:`beta`,
-    :attr:`mean` return) is exactly the Beta belief that binarising at
+    binary view ``(alpha, beta) = (c_1, c_2 + c_3)`` (what ``alpha``, ``beta``,
+    ``mean`` return) is exactly the Beta belief that binarising at
     ``correct_reward`` would give: InSight's weight sees the same mean belief.
 
     Binary evidence (:meth:`update`) cannot say which wrong category a failure was,

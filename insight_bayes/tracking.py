@@ -71,9 +71,11 @@ __all__ = [
 #: Version tag of :meth:`TrackingBelief.state_dict`.
 TRACKING_FORMAT_VERSION = 1
 
-#: Default grids of the empirical-Bayes fit (logits per step; logits^2 per step; logits).
+#: Default grid of the empirical-Bayes fit's trend (logits per step).
 DEFAULT_TREND_GRID: tuple[float, ...] = tuple(np.round(np.linspace(-0.1, 0.3, 9), 10))
+#: Default grid of the fit's diffusion variance (logits^2 per step).
 DEFAULT_DIFFUSION_GRID: tuple[float, ...] = tuple(np.geomspace(1e-4, 1.0, 9))
+#: Default grid of the fit's jump after a visit (logits).
 DEFAULT_JUMP_GRID: tuple[float, ...] = (0.0, 0.15, 0.3, 0.45)
 
 _jit = numba.njit(cache=True, nogil=True)
@@ -626,7 +628,7 @@ class TrackingBelief(BetaBelief):
     r"""Beta beliefs whose success rates drift between visits (logit random walk).
 
     The stored ``Beta(alpha_i, beta_i)`` is the belief at prompt ``i``'s last visit
-    (the prior at clock 0 for unseen prompts). :attr:`alpha` and :attr:`beta` are the
+    (the prior at clock 0 for unseen prompts). ``alpha`` and ``beta`` are the
     beliefs propagated to the current clock with :func:`propagate_beta` under the
     current :class:`DriftParams` (so scores and calibration read current beliefs), and
     :meth:`current` propagates only the prompts asked for.

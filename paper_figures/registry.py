@@ -227,7 +227,13 @@ def _saved_folder(ctx: FigureContext, pair) -> tuple[Path, str]:
     saved = pick(pair, ctx.quick)
     folder = saved.require(Path(ctx.results), make_missing=ctx.make_missing)
     quick = "QUICK stand-in: " if ctx.quick and pair[0] is not pair[1] else ""
-    return folder, f"{quick}{folder}, made by '{saved.command(Path(ctx.results))}'"
+    source = f"{quick}{folder}, made by '{saved.command(Path(ctx.results))}'"
+    _FOLDER_SOURCES[str(folder)] = source
+    return folder, source
+
+
+#: Sources of the folders read through :func:`_saved_folder` in the current run.
+_FOLDER_SOURCES: dict[str, str] = {}
 
 
 def _fidelity(ctx: FigureContext) -> list[Path]:
@@ -400,6 +406,7 @@ def run_all(ctx: FigureContext, only: list[str] | None = None) -> FiguresReport:
         raise ValueError(f"unknown figure(s) {unknown}; available: {', '.join(FIGURES)}")
     for loader in _LOADERS:
         loader.cache_clear()  # each run reads the results as they are now
+    _FOLDER_SOURCES.clear()
     report = FiguresReport()
     for name in tqdm(names, desc="figures", leave=False):
         log.info("making %s", name)
@@ -412,4 +419,5 @@ def run_all(ctx: FigureContext, only: list[str] | None = None) -> FiguresReport:
         if loader.cache_info().currsize:
             loaded = loader(ctx)
             report.sources.append(loaded[1] if isinstance(loaded, tuple) else loaded.source)
+    report.sources.extend(_FOLDER_SOURCES.values())
     return report

@@ -263,6 +263,7 @@ SIM_VS_HARNESS_STUDIES = ("rlvr-cpu-tiered-narrow", "rlvr-cpu-tiered-mid", "rlvr
 def _sim_vs_harness(out: str) -> Callable:
     def arguments(results: Path) -> list[str]:
         return ["sim-vs-harness", *(str(results / s) for s in SIM_VS_HARNESS_STUDIES),
+                "--rules", "random,mopps,expected-difficulty,insight,dynamic-sampling",
                 "--seeds", "20", "--no-progress", "--out", str(results / out)]  # fmt: skip
 
     return arguments

@@ -24,7 +24,7 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes sim-vs-harness``."""
-    from insight_bayes.cli_types import positive_int
+    from insight_bayes.cli_types import positive_int, rule_labels
 
     parser.add_argument("studies", nargs="+", help="harness study folders (each with Random runs)")
     parser.add_argument("--out", default="results/sim-vs-harness", help="results folder")
@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fit-evaluations", type=positive_int, default=100, help="Nelder-Mead budget per study"
+    )
+    parser.add_argument(
+        "--rules",
+        type=rule_labels,
+        default=None,
+        help="rules to predict, comma-separated (default: every rule of each study)",
     )
     parser.add_argument("--refit", action="store_true", help="fit again even if OUT has knobs")
     parser.add_argument("--workers", type=positive_int, default=1, help="simulator workers")
@@ -67,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     calibration, curves, predicted, realised = [], [], [], []
     for folder in args.studies:
         record = harness_record(folder)
-        rules = [r for r in record.rules if r != "random"]
+        rules = [r for r in record.rules if r != "random" and (not args.rules or r in args.rules)]
         row = None
         if saved is not None and record.name in set(saved["study"]):
             row = saved[saved["study"] == record.name].iloc[0].to_dict()
@@ -106,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         predicted.append(curve.assign(study=record.name))
         harness_curve = pd.read_csv(Path(folder) / "speedup_curve.csv")
+        harness_curve = harness_curve[harness_curve["rule"].isin(["random", *rules])]
         realised.append(harness_curve.assign(study=record.name))
     calibration_df = pd.DataFrame(calibration)
     atomic_write_bytes(saved_path, calibration_df.to_csv(index=False).encode())
@@ -119,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = build_manifest(
         "sim-vs-harness",
         {"studies": list(args.studies), "seeds": args.seeds, "fit_seeds": args.fit_seeds,
-         "fit_evaluations": args.fit_evaluations},
+         "fit_evaluations": args.fit_evaluations, "rules": args.rules},
         rules=sorted(set(table["rule"])),
         seeds=list(range(args.seeds)),
         analysis={"measure": "steps_to_target", "baseline": "random",

@@ -256,7 +256,7 @@ def test_table_writers():
 def test_unknown_figure_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown figure"):
         run_all(FigureContext(out=tmp_path, results=tmp_path), only=["fig99"])
-    assert set(FIGURES) >= {"fig4_simulated", "ablations", "table_ranking"}
+    assert set(FIGURES) >= {"fig4_simulated", "ablations", "sim_vs_harness", "beyond"}
 
 
 def test_number_formats():
