@@ -526,3 +526,19 @@ def test_sampler_skip_inside_a_chunk_starts_a_new_chunk():
     assert indices[18:24] == np.repeat(handed[0], 3).tolist()
     with pytest.raises(ValueError, match="samples"):
         sampler.skip_next_pass(37)
+
+
+@pytest.mark.parametrize("rule", ["insight-tracking", "insight-adaptive", "insight-graded"])
+def test_beyond_rules_train_through_the_sampler_unchanged(tiny_lm, tmp_path, rule):
+    """Issue 12: a rule with its own belief model trains through the TRL sampler as is."""
+    trainer, selector, log, handed, _ = make_run(tiny_lm, tmp_path, rule=rule, max_steps=3)
+    trainer.train()
+    own = type(make_selector(rule).new_belief(POOL))
+    assert own is not BetaBelief and type(selector.belief) is own
+    assert len(log) == 3 and all(np.unique(b).size == M for b in handed)
+    seen = np.unique(np.concatenate([np.asarray(call["ids"]) for call in log]))
+    fresh = make_selector(rule).new_belief(POOL)
+    changed = np.flatnonzero(
+        (selector.belief.alpha != fresh.alpha) | (selector.belief.beta != fresh.beta)
+    )
+    assert set(seen.tolist()) <= set(changed.tolist())  # every rewarded prompt was updated
