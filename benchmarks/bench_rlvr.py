@@ -55,7 +55,8 @@ def bench(
         }
     )
 
-    # full GRPO steps through the shared loop (no evaluation)
+    # full GRPO steps through the shared loop: the held-out evaluation every K steps is off;
+    # the per-step evaluation inside learn() (exact pass@1, answer log-prob) is timed apart
     loop_config = dataclasses.replace(config.loop, steps=steps + 1, eval_every=0)
     for rule in rules:
         env = harness.environment()
@@ -67,14 +68,17 @@ def bench(
         sel_s = np.array([r.selection_seconds for r in recs])
         gen_s = np.array([r.metrics["train/generation_seconds"] for r in recs])
         upd_s = np.array([r.metrics["train/update_seconds"] for r in recs])
+        eval_s = np.array([r.metrics.get("train/eval_seconds", 0.0) for r in recs])
         tok = np.array([r.metrics["train/tokens_generated"] for r in recs])
         sel_only = sel_s  # the loop times selection without the rollouts
         rows.append(
             {
                 "what": f"GRPO step, {rule}",
                 "seconds_per_step": step_s.mean(),
+                "without_eval_s": (step_s - eval_s).mean(),
                 "generation_s": gen_s.mean(),
                 "update_s": upd_s.mean(),
+                "eval_s": eval_s.mean(),
                 "selection_s": sel_only.mean(),
                 "selection_share": sel_only.sum() / step_s.sum(),
                 "tokens_per_second": tok.sum() / gen_s.sum(),
@@ -106,7 +110,8 @@ def main() -> None:
         print(pd.DataFrame(rows).round(4).to_string(index=False))
     print(
         "selection_s: time in the selector, rollouts excluded (the loop times them apart); "
-        "selection_share = selection_s / seconds_per_step"
+        "selection_share = selection_s / seconds_per_step; eval_s: the per-step exact pass@1 "
+        "and answer log-prob; without_eval_s = seconds_per_step - eval_s"
     )
 
 

@@ -192,6 +192,11 @@ def test_exact_pass1_equals_a_monte_carlo_estimate(temperature):
     se = np.sqrt(exact * (1 - exact) / samples)
     assert np.all(np.abs(correct.mean(axis=1) - exact) < 4.5 * se + 1e-9)
     assert env.evaluate(np.random.default_rng(0))["eval/pass1_exact"] == pytest.approx(exact.mean())
+    # the per-step evaluation in learn() shares one forward pass at temperature 1; it must
+    # give what the two separate evaluations give
+    shared, answer = env._step_evaluation()
+    assert shared["eval/pass1_exact"] == pytest.approx(exact.mean(), rel=1e-12)
+    assert answer == pytest.approx(env._answer_logprob(), rel=1e-6)
 
 
 def test_exact_pass1_refused_without_a_unique_answer():

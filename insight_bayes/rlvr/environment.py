@@ -164,17 +164,19 @@ class GRPOEnvironment:
             self.scheduler,
         )
         update_seconds = time.perf_counter() - started
-        logprob = self._answer_logprob()
+        started = time.perf_counter()
+        exact, logprob = self._step_evaluation()
         metrics.update(
             {
                 "train/tokens_generated": float(self._tokens),
                 "train/generation_seconds": self._generation_seconds,
                 "train/update_seconds": update_seconds,
+                "train/eval_seconds": time.perf_counter() - started,
                 "train/completion_tokens": float(batch.n_completion_tokens) / rollout.rewards.size,
                 "train/correct": float(rollout.correct.mean()),
                 "eval/answer_logprob": logprob,
                 "eval/answer_logprob_gain": logprob - self._last_logprob,
-                **self._exact_metrics(),
+                **exact,
             }
         )
         self._last_logprob = logprob
@@ -322,6 +324,32 @@ class GRPOEnvironment:
                         break
                 out.append(comp)
         return out
+
+    @torch.no_grad()
+    def _step_evaluation(self) -> tuple[dict[str, float], float]:
+        """The per-step evaluation: exact pass@1 and the mean answer log-probability.
+
+        When the answer log-probability's problems are the first rows of the exact batch
+        and the rollout temperature is 1, both come from one forward pass (the exact
+        batch's per-token log-probabilities at temperature 1 are the answer's).
+        """
+        lp = self._logprob_batch
+        exact = self._exact_batch
+        shared = (
+            exact is not None
+            and lp is not None
+            and self.grpo.temperature == 1.0
+            and lp.tokens.shape[1] == exact.tokens.shape[1]
+            and torch.equal(lp.tokens, exact.tokens[: lp.tokens.shape[0]])
+        )
+        if not shared:
+            return self._exact_metrics(), self._answer_logprob()
+        logp = self.policy.logprobs(exact.tokens, exact.valid, 1.0)
+        mask = exact.completion.to(logp.dtype)
+        per_row = (logp * mask).sum(dim=1)
+        n = lp.tokens.shape[0]
+        answer = float(per_row[:n].sum() / mask[:n].sum())
+        return {"eval/pass1_exact": float(torch.exp(per_row).double().mean())}, answer
 
     @torch.no_grad()
     def _answer_logprob(self) -> float:
