@@ -138,3 +138,24 @@ def test_coverage_over_time_by_hand():
     insight = out[out["rule"] == "insight"]
     assert insight["mean"].tolist() == pytest.approx([0.5, 0.5])
     assert insight["se"].tolist() == pytest.approx([0.0, 0.0])
+
+
+def test_goal_cells_by_hand():
+    """Cell a: the rule needs 80 steps, InSight 100, the oracle 70 (ratio 1.25, 0.875 of
+    the oracle: the goal is met); cell b: the rule needs 100 (ratio 1.0: not met)."""
+    from insight_bayes.analysis.beyond import goal_cells
+
+    rows = []
+    for scenario, new in (("a", 80.0), ("b", 100.0)):
+        for rule, t in (("insight", 100.0), ("new", new), ("oracle", 70.0)):
+            for seed in range(4):
+                rows.append(
+                    {"scenario": scenario, "rule": rule, "seed": seed, "target": 0.5,
+                     "steps_to_target": t + seed, "censored": False, "horizon": 200}
+                )  # fmt: skip
+    cells = goal_cells(pd.DataFrame(rows), "new", n_boot=200).set_index("scenario")
+    assert cells.loc["a", "ratio"] == pytest.approx(101.5 / 81.5)
+    assert cells.loc["a", "oracle_fraction"] == pytest.approx(71.5 / 81.5)
+    assert bool(cells.loc["a", "meets"]) and not bool(cells.loc["b", "meets"])
+    with pytest.raises(ValueError, match="no runs of"):
+        goal_cells(pd.DataFrame(rows), "other")

@@ -30,7 +30,7 @@ import pandas as pd
 from insight_bayes.results.targets import bootstrap_speedups, steps_to_target
 from insight_bayes.validation import RngLike, check_int
 
-__all__ = ["COVERAGE", "DEFAULT_WINDOWS", "beyond_table", "coverage_over_time"]
+__all__ = ["COVERAGE", "DEFAULT_WINDOWS", "beyond_table", "coverage_over_time", "goal_cells"]
 
 #: The steps table's calibration column: share of chosen prompts covered by the 90% interval.
 COVERAGE = "belief/coverage_chosen"
@@ -217,3 +217,61 @@ def coverage_over_time(
     ).reset_index()
     out["se"] = out["sd"] / np.sqrt(out["n_seeds"])
     return out[["rule", "step", "mean", "se", "n_seeds"]]
+
+
+def goal_cells(
+    reached: pd.DataFrame,
+    rule: str,
+    *,
+    reference: str = "insight",
+    oracle: str = "oracle",
+    ratio: float = 1.10,
+    oracle_share: float = 0.85,
+    n_boot: int = 2000,
+    rng: RngLike = 0,
+) -> pd.DataFrame:
+    """Per cell and target: does ``rule`` meet the issue's goal against ``reference``?
+
+    The goal (issue 12): a ratio to InSight of at least ``ratio`` with a paired interval
+    above 1, and at least ``oracle_share`` of the oracle's speed-up. Both are paired
+    bootstrap ratios of mean steps-to-target over the same seeds
+    (:func:`~insight_bayes.results.bootstrap_speedups` with the reference, then the oracle,
+    as baseline: ``T_oracle / T_rule`` is the rule's speed-up over the oracle's).
+
+    Parameters
+    ----------
+    reached : DataFrame
+        Steps-to-target of every run (``[scenario,] rule, seed, target, steps_to_target,
+        censored, horizon``), e.g. the robustness grid's relative targets.
+    rule : str
+        The rule tested; ``reference`` and ``oracle`` must be in ``reached`` too.
+
+    Returns
+    -------
+    DataFrame
+        ``[scenario,] target, ratio, ratio_low, ratio_high, oracle_fraction,
+        oracle_fraction_low, oracle_fraction_high, meets``.
+    """
+    present = set(reached["rule"])
+    missing = [r for r in (rule, reference, oracle) if r not in present]
+    if missing:
+        raise ValueError(f"reached has no runs of {missing}; it holds {sorted(present)}")
+    keys = [c for c in ("scenario", "target") if c in reached]
+    out = []
+    for base, names in ((reference, ("ratio", "ratio_low", "ratio_high")),
+                        (oracle, ("oracle_fraction", "oracle_fraction_low",
+                                  "oracle_fraction_high"))):  # fmt: skip
+        table = bootstrap_speedups(reached, baseline=base, n_boot=n_boot, rng=rng)
+        table = table[table["rule"] == rule]
+        out.append(
+            table[keys + ["speedup", "ci_low", "ci_high"]].rename(
+                columns=dict(zip(("speedup", "ci_low", "ci_high"), names, strict=True))
+            )
+        )
+    cells = out[0].merge(out[1], on=keys)
+    cells["meets"] = (
+        (cells["ratio"] >= ratio)
+        & (cells["ratio_low"] > 1.0)
+        & (cells["oracle_fraction"] >= oracle_share)
+    )
+    return cells.reset_index(drop=True)
