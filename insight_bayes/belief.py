@@ -243,7 +243,12 @@ class BetaBelief:
         self._alpha, self._beta = other._alpha, other._beta
 
     def save(self, path: str | Path) -> Path:
-        """Write the belief to a ``.npz`` file (no pickle), atomically; returns the path."""
+        """Write the belief to a ``.npz`` file (no pickle), atomically; returns the path.
+
+        Every field of :meth:`state_dict` is written: its arrays as arrays, the rest as
+        JSON in ``meta``, so a subclass (a tracking, noisy or graded belief) is saved
+        whole and read back by its own :meth:`load`.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
@@ -252,9 +257,10 @@ class BetaBelief:
         from insight_bayes.results.io import atomic_write_bytes
 
         state = self.state_dict()
-        meta = {k: state[k] for k in ("format_version", "alpha0", "beta0", "discount")}
+        arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+        meta = {k: np.asarray(v).tolist() for k, v in state.items() if k not in arrays}
         buffer = io.BytesIO()
-        np.savez(buffer, alpha=state["alpha"], beta=state["beta"], meta=np.array(json.dumps(meta)))
+        np.savez(buffer, **arrays, meta=np.array(json.dumps(meta)))
         atomic_write_bytes(path, buffer.getvalue())  # a crash never leaves half a file
         return path
 
@@ -274,7 +280,8 @@ class BetaBelief:
             meta = json.loads(str(data["meta"]))
             if not isinstance(meta, dict):
                 raise ValueError(f"meta must be a JSON object, got {type(meta).__name__}")
-            return cls.from_state_dict({**meta, "alpha": data["alpha"], "beta": data["beta"]})
+            arrays = {k: v for k, v in data.items() if k != "meta"}
+            return cls.from_state_dict({**meta, **arrays})
         except (ValueError, KeyError, TypeError) as err:
             message = f"missing field {err}" if isinstance(err, KeyError) else str(err)
             raise SavedFileError(f"{path}: {message}; expected {expected}") from None

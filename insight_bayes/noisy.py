@@ -737,11 +737,6 @@ class NoisyBetaBelief(BetaBelief):
         self.alpha0, self.beta0, self.discount = plain.alpha0, plain.beta0, plain.discount
         self._alpha, self._beta = plain._alpha, plain._beta
 
-    def save(self, path: Any) -> Any:  # pragma: no cover - simple refusal
-        raise NotImplementedError(
-            "NoisyBetaBelief.save is not supported: keep state_dict() (plain data) instead"
-        )
-
 
 # --------------------------------------------------------------------- graded belief
 class DirichletBelief(BetaBelief):
@@ -920,8 +915,3 @@ class DirichletBelief(BetaBelief):
         self.alpha0, self.beta0, self.discount = other.alpha0, other.beta0, other.discount
         self._counts = other._counts
         self._sync()
-
-    def save(self, path: Any) -> Any:  # pragma: no cover - simple refusal
-        raise NotImplementedError(
-            "DirichletBelief.save is not supported: keep state_dict() (plain data) instead"
-        )

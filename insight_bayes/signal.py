@@ -30,16 +30,13 @@ probabilities and reward standard deviations (dimensionless); information in nat
 
 from __future__ import annotations
 
-import io
-import json
-from pathlib import Path
 from typing import Any
 
 import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
-from insight_bayes.belief import BELIEF_FORMAT_VERSION, BetaBelief
+from insight_bayes.belief import BetaBelief
 from insight_bayes.beta import (
     PARALLEL_MIN_SIZE,
     _broadcast_params,
@@ -339,21 +336,6 @@ class LagBelief(BetaBelief):
         self._alpha, self._beta = other._alpha, other._beta
         self.memory = other.memory
         self._lag_residual, self._lag_trials = other._lag_residual, other._lag_trials
-
-    def save(self, path: str | Path) -> Path:
-        """Write the belief and its lag totals to a ``.npz`` file (no pickle), atomically."""
-        from insight_bayes.results.io import atomic_write_bytes
-
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(".npz")
-        state = self.state_dict()
-        meta = {k: v for k, v in state.items() if k not in ("alpha", "beta")}
-        meta["format_version"] = BELIEF_FORMAT_VERSION
-        buffer = io.BytesIO()
-        np.savez(buffer, alpha=state["alpha"], beta=state["beta"], meta=np.array(json.dumps(meta)))
-        atomic_write_bytes(path, buffer.getvalue())
-        return path
 
 
 # ----------------------------------------------------------------- compiled kernels

@@ -883,14 +883,3 @@ class TrackingBelief(BetaBelief):
         """Replace this belief's state in place (validated first)."""
         other = TrackingBelief.from_state_dict(state)
         self.__dict__.update(other.__dict__)
-
-    def save(self, path: Any) -> Any:  # pragma: no cover - explicit refusal
-        raise NotImplementedError(
-            "TrackingBelief.save is not implemented: keep state_dict() in a checkpoint"
-        )
-
-    @classmethod
-    def load(cls, path: Any) -> Any:  # pragma: no cover - explicit refusal
-        raise NotImplementedError(
-            "TrackingBelief.load is not implemented: use TrackingBelief.from_state_dict"
-        )

@@ -194,7 +194,8 @@ def read_json_file(path: str | Path, expected: str) -> Any:
 
 
 def read_npz_file(path: str | Path, expected: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The arrays ``keys`` of the ``.npz`` archive ``path``, loaded without pickle.
+    """Every array of the ``.npz`` archive ``path``, loaded without pickle, after checking
+    that it holds the arrays ``keys``.
 
     Raises ``FileNotFoundError`` if there is no such file and :class:`SavedFileError`
     if the file is not a zip archive (a ``.npz``), is truncated or corrupt, or lacks one
@@ -213,7 +214,7 @@ def read_npz_file(path: str | Path, expected: str, keys: tuple[str, ...]) -> dic
                     f"{path} holds the arrays {sorted(data.files)}, not {list(keys)}; "
                     f"expected {expected}"
                 )
-            return {k: data[k] for k in keys}
+            return {k: data[k] for k in data.files}
     except SavedFileError:
         raise
     except ValueError as err:

@@ -208,3 +208,28 @@ def test_load_names_the_file_and_what_was_expected(tmp_path, case, match):
     assert isinstance(err.value, ValueError)
     with pytest.raises(FileNotFoundError):
         BetaBelief.load(tmp_path / "missing.npz")
+
+
+def test_every_rules_own_belief_saves_and_loads_whole(tmp_path):
+    """BetaBelief.save writes every field of a subclass's state_dict; its own load reads it
+    back (tracking, lag, noisy and graded beliefs alike)."""
+    from insight_bayes.selectors import BEYOND_RULES, make_selector
+
+    rng = np.random.default_rng(0)
+    kinds = set()
+    for name in BEYOND_RULES:
+        belief = make_selector(name).new_belief(12)
+        for _ in range(3):
+            ids = rng.choice(12, size=4, replace=False)
+            if hasattr(belief, "update_from_rewards"):
+                belief.update_from_rewards(ids, rng.choice([0.0, 0.1, 1.0], size=(4, 8)))
+            else:
+                belief.update(ids, rng.integers(0, 9, size=4), np.full(4, 8))
+        loaded = type(belief).load(belief.save(tmp_path / f"{name}.npz"))
+        assert type(loaded) is type(belief)
+        want, got = belief.state_dict(), loaded.state_dict()
+        assert set(got) == set(want)
+        for key, value in want.items():
+            np.testing.assert_array_equal(np.asarray(got[key]), np.asarray(value), err_msg=key)
+        kinds.add(type(belief).__name__)
+    assert {"TrackingBelief", "LagBelief", "NoisyBetaBelief", "DirichletBelief"} <= kinds
