@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     for folder in args.studies:
         record = harness_record(folder)
         rules = [r for r in record.rules if r != "random" and (not args.rules or r in args.rules)]
-        row = None
+        row, fitted_curves = None, None
         if saved is not None and record.name in set(saved["study"]):
             row = saved[saved["study"] == record.name].iloc[0].to_dict()
             knobs = {k: float(row[k]) for k in CALIBRATED_KNOBS}
@@ -89,12 +89,15 @@ def run(args: argparse.Namespace) -> int:
                 record, seeds=args.fit_seeds, max_evaluations=args.fit_evaluations, progress=show
             )
             knobs = fit.knobs
+            fitted_curves = (fit.heldout_gain, fit.train_success)
             row = {"study": record.name, **knobs, "loss": fit.loss, "start_loss": fit.start_loss,
                    "evaluations": fit.evaluations}  # fmt: skip
         calibration.append(row)
-        gain, train = random_curves(
-            calibrated_scenario(record, knobs), record, list(range(args.fit_seeds))
-        )
+        if fitted_curves is None:  # knobs reused: simulate Random's curves once more
+            fitted_curves = random_curves(
+                calibrated_scenario(record, knobs), record, list(range(args.fit_seeds))
+            )
+        gain, train = fitted_curves
         curves.append(pd.DataFrame({
             "study": record.name, "curve": "heldout_gain", "x": record.eval_steps,
             "harness": record.heldout_gain, "harness_se": record.heldout_se, "simulator": gain,
