@@ -228,6 +228,9 @@ class HarnessRecord:
         Every rule of the study.
     fractions : tuple of float
         The study's relative-target fractions.
+    tier_priors : tuple of (float, float)
+        Each tier's Beta prior (:func:`fit_tier_priors`), fitted on construction when
+        not given.
     """
 
     name: str
@@ -249,6 +252,14 @@ class HarnessRecord:
     rules: tuple[str, ...] = ()
     fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     extra: dict[str, Any] = field(default_factory=dict)
+    tier_priors: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.tier_priors:  # fitted once here, not at every evaluation of a fit
+            priors = fit_tier_priors(self.successes, self.trials, self.tiers)
+            object.__setattr__(
+                self, "tier_priors", tuple(priors[t] for t in range(len(self.tier_labels)))
+            )
 
 
 def _binned(values: pd.DataFrame, column: str, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -363,7 +374,6 @@ def calibrated_scenario(record: HarnessRecord, knobs: Mapping[str, float]) -> Sc
     if unknown:
         raise ValueError(f"unknown knobs {sorted(unknown)}; known: {list(CALIBRATED_KNOBS)}")
     settings = FIT_START | {k: float(v) for k, v in knobs.items()}
-    priors = fit_tier_priors(record.successes, record.trials, record.tiers)
     env = EmpiricalLearningConfig(
         pool_size=record.successes.size,
         heldout_size=512,
@@ -373,7 +383,7 @@ def calibrated_scenario(record: HarnessRecord, knobs: Mapping[str, float]) -> Sc
         start_successes=tuple(int(x) for x in record.successes),
         start_trials=tuple(int(x) for x in record.trials),
         start_groups=tuple(int(x) for x in record.tiers),
-        tier_priors=tuple(priors[t] for t in range(len(record.tier_labels))),
+        tier_priors=record.tier_priors,
         **settings,
     )
     loop = LoopConfig(
