@@ -7,6 +7,7 @@ import dataclasses
 import json
 import queue
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -74,7 +75,11 @@ def test_report_binarises_as_configured():
             seed=0,
         )
         ids = sel.next_batch()
-        sel.report(ids, rewards)
+        graded = mode == "binary" and threshold == 1.0  # 0.1 lies under the threshold
+        with pytest.warns(UserWarning) if graded else warnings.catch_warnings():
+            if not graded:
+                warnings.simplefilter("error")
+            sel.report(ids, rewards)
         np.testing.assert_allclose(sel.belief.alpha[ids], 1.0 + np.array(want_s))
         np.testing.assert_allclose(sel.belief.beta[ids], 1.0 + 4 - np.array(want_s))
 
@@ -285,6 +290,95 @@ def test_save_and_load_files(tmp_path):
     assert [ids.tolist() for _, ids in other.pending()] == [pending.tolist()]
     assert other.next_batch().tolist() != pending.tolist()  # no replay: a fresh draw
     assert other.state_dict()["belief"] == sel.state_dict()["belief"]
+
+
+def _pre_rollout_labels():
+    from insight_bayes.selectors import BEYOND_RULES, REFERENCE_RULES, selector_from_label
+
+    labels = []
+    for label in dict.fromkeys(("insight:mu=0.2,eta=3", *REFERENCE_RULES, *BEYOND_RULES)):
+        rule = selector_from_label(label)
+        if not rule.privileged and rule.rollout_filter.chooses_before_rollouts:
+            labels.append(label)
+    return labels
+
+
+@pytest.mark.parametrize("label", _pre_rollout_labels())
+def test_class_load_restores_the_whole_selector(label, tmp_path):
+    config = OnlineConfig(m=3, k=6, candidate_ratio=2, reward_threshold=0.5, on_unknown="ignore")
+    original = OnlineSelector(40, label, config, seed=11)
+    run_steps(original, 3)
+    lost = original.next_batch()
+    restored = OnlineSelector.load(original.save(tmp_path / "sel.json"))
+    assert isinstance(restored, OnlineSelector)
+    assert restored.rule == original.rule and restored.config == original.config
+    assert restored.seed == 11 and restored.step == original.step
+    assert type(restored.belief) is type(original.belief)
+    assert restored.state_dict() == original.state_dict()
+    assert restored.next_batch().tolist() == lost.tolist()  # the lost batch first
+    for sel in (original, restored):
+        sel.report(lost, fixed_rewards(lost, k=6))
+    assert [b.tolist() for b in run_steps(restored, 3)] == [
+        b.tolist() for b in run_steps(original, 3)
+    ]
+    np.testing.assert_array_equal(restored.belief.alpha, original.belief.alpha)
+
+
+def test_class_load_keeps_a_custom_prior_and_refuses_foreign_files(tmp_path):
+    belief = BetaBelief(12, alpha0=2.0, beta0=5.0)
+    sel = OnlineSelector(belief, "mopps", OnlineConfig(m=2, k=4), seed=1)
+    run_steps(sel, 2)
+    restored = OnlineSelector.load(sel.save(tmp_path / "s.json"))
+    assert (restored.belief.alpha0, restored.belief.beta0) == (2.0, 5.0)
+    np.testing.assert_array_equal(restored.belief.beta, sel.belief.beta)
+    (tmp_path / "bad.json").write_text('{"format_version": 1, "rule": "insight"}')
+    with pytest.raises(SavedFileError, match="bad.json: missing field"):
+        OnlineSelector.load(tmp_path / "bad.json")
+
+
+def test_pool_size_mismatch_is_refused_or_grown_explicitly(tmp_path):
+    config = OnlineConfig(m=3, k=8)
+    small = OnlineSelector(100, "insight", config, seed=4)
+    run_steps(small, 2)
+    pending = small.next_batch()
+    path = small.save(tmp_path / "small.json")
+    big = OnlineSelector(200, "insight", config, seed=4)
+    before = big.state_dict()
+    with pytest.raises(SavedFileError, match="pool of 100 prompts but this selector has 200"):
+        big.load(path)
+    assert big.state_dict() == before and big.pool_size == 200
+    with pytest.raises(SavedFileError, match="pool of 100 prompts but this selector has 50"):
+        OnlineSelector(50, "insight", config, seed=4).load(path, grow_pool=True)
+    big.load(path, grow_pool=True, replay_pending=False)
+    assert big.pool_size == 200
+    np.testing.assert_array_equal(big.belief.alpha[:100], small.belief.alpha)
+    np.testing.assert_array_equal(big.belief.alpha[100:], np.ones(100))
+    assert [ids.tolist() for _, ids in big.pending()] == [pending.tolist()]
+    big.report(pending, fixed_rewards(pending))  # the pending batch is still matched
+    new = big.next_batch()
+    big.report(new, fixed_rewards(new))  # and ids beyond the saved pool can be handed out
+
+
+def test_graded_rewards_below_the_threshold_warn_once_per_selector():
+    config = OnlineConfig(m=2, k=4)  # binary, threshold 1
+    sel = OnlineSelector(20, "insight", config, seed=0)
+    ids = sel.next_batch()
+    with pytest.warns(UserWarning, match=r"graded rewards below reward_threshold=1 \(e.g. 0.1\)"):
+        sel.report(ids, np.array([[1, 0.1, 0, 0], [0, 0, 1, 1]]))
+    assert sel.belief.alpha[ids].tolist() == [2.0, 3.0]  # 0.1 counted as a failure
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ids = sel.next_batch()
+        sel.report(ids, np.full((2, 4), 0.5))  # warned already: silent
+        other = OnlineSelector(20, "insight", OnlineConfig(m=2, k=4, reward_threshold=0.5))
+        ids = other.next_batch()
+        other.report(ids, np.array([[0, 1, 0.5, 0], [1, 1, 0, -1]]))  # 0/1, at or below 0
+        fractional = OnlineSelector(20, "insight", OnlineConfig(m=2, k=4, reward_mode="fractional"))
+        ids = fractional.next_batch()
+        fractional.report(ids, np.full((2, 4), 0.25))
+    with pytest.warns(UserWarning, match="graded"):  # once per selector, not per process
+        ids = other.next_batch()
+        other.report(ids, np.full((2, 4), 0.25))
 
 
 @pytest.mark.parametrize(

@@ -33,10 +33,17 @@ Every public method holds one lock, so a prefetching thread may call
 
 The state (:meth:`OnlineSelector.state_dict`) is plain data (lists, numbers, strings):
 the belief, the random-number state, the step, the pending batches and counters. It
-goes into ``torch.save`` or JSON (:meth:`OnlineSelector.save`). On restore, batches
-that were handed out but got no reward at all are handed out again first
-(``replay_pending=True``), which is what resuming a trainer whose prefetched batch was
-lost needs.
+goes into ``torch.save`` or JSON (:meth:`OnlineSelector.save`), and
+``OnlineSelector.load(path)`` rebuilds the whole selector from that file (rule, rule
+parameters, config, seed, belief and random-number state) with nothing re-typed. On
+restore, batches that were handed out but got no reward at all are handed out again
+first (``replay_pending=True``), which is what resuming a trainer whose prefetched batch
+was lost needs. A state of another pool size is refused, unless ``grow_pool=True`` and
+the saved pool is the smaller one (the prompts added since are appended at the prior).
+
+In ``"binary"`` reward mode a graded reward strictly between 0 and ``reward_threshold``
+(Countdown's 0.1 format reward, say) counts as a failure; the first such reward a
+selector sees raises one :class:`UserWarning`.
 """
 
 from __future__ import annotations
@@ -45,8 +52,10 @@ import dataclasses
 import json
 import logging
 import threading
+import types
+import warnings
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -61,6 +70,7 @@ from insight_bayes.selectors import (
     Selection,
     Selector,
     draw_candidates,
+    make_selector,
     selector_from_label,
 )
 from insight_bayes.validation import SavedFileError, check_ids, check_int, read_json_file
@@ -80,6 +90,30 @@ UnknownPolicy = Literal["raise", "ignore", "update"]
 
 # Fields that must match between a saved state and the selector restoring it.
 _STATE_CONFIG_FIELDS = ("m", "k", "reward_mode", "reward_threshold")
+
+
+class _class_or_instance_method:
+    """A method that receives the class when called on the class, else the instance."""
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.__func__ = func
+        self.__doc__ = func.__doc__
+        self.__name__ = func.__name__
+        self.__wrapped__ = func
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> types.MethodType:
+        return types.MethodType(self.__func__, objtype if obj is None else obj)
+
+
+def _belief_classes() -> dict[str, type[BetaBelief]]:
+    """Every imported BetaBelief class by ``module.qualname``."""
+    found: dict[str, type[BetaBelief]] = {}
+    todo: list[type[BetaBelief]] = [BetaBelief]
+    while todo:
+        cls = todo.pop()
+        found[f"{cls.__module__}.{cls.__qualname__}"] = cls
+        todo.extend(cls.__subclasses__())
+    return found
 
 
 @dataclass(frozen=True)
@@ -260,6 +294,7 @@ class OnlineSelector:
         self._handed_out = np.zeros(belief.n_prompts, dtype=np.int64)
         self._replay: deque[int] = deque()
         self._stats = _empty_stats()
+        self._warned_graded = False
 
     # ------------------------------------------------------------------ views
     @property
@@ -412,6 +447,19 @@ class OnlineSelector:
             successes, trials = binarize_rewards(
                 r, mode=cfg.reward_mode, threshold=cfg.reward_threshold
             )
+            if cfg.reward_mode == "binary" and not self._warned_graded:
+                graded = r[(r > 0.0) & (r < cfg.reward_threshold)]
+                if graded.size:
+                    self._warned_graded = True
+                    warnings.warn(
+                        f"graded rewards below reward_threshold={cfg.reward_threshold:g} "
+                        f"(e.g. {graded[0]:g}) count as failures in binary mode; pass "
+                        "OnlineConfig(reward_threshold=...) to move the line, or "
+                        "reward_mode='fractional' to count rewards in [0, 1] as fractions "
+                        "(warned once per selector)",
+                        UserWarning,
+                        stacklevel=2,
+                    )
             used: dict[int, int] = {}
             accepted: list[int] = []
             lags: list[int] = []
@@ -517,6 +565,8 @@ class OnlineSelector:
             belief = self._belief.state_dict()
             return {
                 "format_version": ONLINE_FORMAT_VERSION,
+                "belief_class": f"{type(self._belief).__module__}."
+                f"{type(self._belief).__qualname__}",
                 "rule": self.rule.name,
                 "rule_params": dataclasses.asdict(self.rule),
                 "config": dataclasses.asdict(self.config),
@@ -551,7 +601,13 @@ class OnlineSelector:
                 "stats": dict(self._stats),
             }
 
-    def load_state_dict(self, state: Mapping[str, Any], *, replay_pending: bool = True) -> None:
+    def load_state_dict(
+        self,
+        state: Mapping[str, Any],
+        *,
+        replay_pending: bool = True,
+        grow_pool: bool = False,
+    ) -> None:
         """Restore a state from :meth:`state_dict` (validated in full before anything changes).
 
         Parameters
@@ -561,9 +617,14 @@ class OnlineSelector:
         replay_pending : bool, default True
             Hand out again, before drawing anything new, the batches that were handed
             out but got no reward at all (a trainer's prefetched batch lost at a restart).
+        grow_pool : bool, default False
+            When the saved pool is smaller than this selector's, keep this selector's
+            size: the saved prompts keep their ids and beliefs, and the ones beyond them
+            start at the prior (as after :meth:`grow`). Without it a pool-size mismatch
+            is refused; a saved pool larger than this selector's always is.
 
         Raises ``ValueError`` if the state is for another rule, rule parameters, seed,
-        ``m``, ``k`` or reward binarisation, or is malformed.
+        ``m``, ``k``, reward binarisation or pool size, or is malformed.
         """
         version = int(state.get("format_version", -1))
         if version != ONLINE_FORMAT_VERSION:
@@ -594,24 +655,36 @@ class OnlineSelector:
                 "beta": np.asarray(state["belief"]["beta"], dtype=np.float64),
             }
         )
-        n = belief.n_prompts
-        if self.config.m > n:
-            raise ValueError(f"saved pool of {n} prompts is smaller than m={self.config.m}")
+        n_saved, n = belief.n_prompts, self.pool_size
+        if n_saved != n and not (grow_pool and n_saved < n):
+            hint = (
+                "; pass grow_pool=True to keep this pool and start the prompts beyond the "
+                "saved ones at the prior"
+                if n_saved < n
+                else "; build the selector with the saved pool size"
+            )
+            raise ValueError(
+                f"the state holds a pool of {n_saved} prompts but this selector has {n}{hint}"
+            )
+        if n_saved < n:
+            belief.grow(n - n_saved)
         rng = np.random.default_rng()
         try:
             rng.bit_generator.state = dict(state["rng"])
         except (TypeError, ValueError, KeyError) as exc:
             raise ValueError(f"saved rng state is not a PCG64 state: {exc}") from exc
         handed_out = np.asarray(state["handed_out"], dtype=np.int64)
-        if handed_out.shape != (n,) or np.any(handed_out < 0):
+        if handed_out.shape != (n_saved,) or np.any(handed_out < 0):
             raise ValueError(
-                f"saved handed_out must be {n} non-negative counts, got shape {handed_out.shape}"
+                f"saved handed_out must be {n_saved} non-negative counts, got shape "
+                f"{handed_out.shape}"
             )
+        handed_out = np.concatenate([handed_out, np.zeros(n - n_saved, dtype=np.int64)])
         step = check_int(int(state["step"]), "step", min_value=0)
         batches: dict[int, _Batch] = {}
         for entry in sorted(state["pending"], key=lambda e: int(e["batch"])):
             number = int(entry["batch"])
-            ids = check_ids(np.asarray(entry["ids"], dtype=np.int64), "pending ids", n)
+            ids = check_ids(np.asarray(entry["ids"], dtype=np.int64), "pending ids", n_saved)
             scores = np.asarray(entry["scores"], dtype=np.float64)
             rewarded = np.asarray(entry["rewarded"], dtype=bool)
             if not (ids.shape == scores.shape == rewarded.shape) or not 0 <= number < step:
@@ -649,13 +722,36 @@ class OnlineSelector:
         atomic_write_bytes(path, json.dumps(self.state_dict()).encode())
         return path
 
-    def load(self, path: str | Path, *, replay_pending: bool = True) -> None:
-        """Restore from a JSON file written by :meth:`save`.
+    @_class_or_instance_method
+    def load(
+        target: OnlineSelector | type[OnlineSelector],
+        path: str | Path,
+        *,
+        replay_pending: bool = True,
+        grow_pool: bool = False,
+    ) -> OnlineSelector:
+        """Restore from a JSON file written by :meth:`save`; return the selector.
+
+        Called on the class, ``OnlineSelector.load(path)`` builds the selector the file
+        describes, whole: its rule with the saved parameters, its :class:`OnlineConfig`,
+        seed, belief (of the saved class) and random-number state, so it continues
+        exactly where the saved one stopped. Called on a selector,
+        ``selector.load(path)`` restores into it after checking that the file belongs to
+        it (same rule, parameters, seed, ``m``, ``k``, reward binarisation and pool).
+
+        Parameters
+        ----------
+        path : str or Path
+            The file.
+        replay_pending : bool, default True
+            See :meth:`load_state_dict`.
+        grow_pool : bool, default False
+            See :meth:`load_state_dict` (only for a selector built with a larger pool).
 
         Raises ``FileNotFoundError`` if there is no such file, and
         :class:`~insight_bayes.validation.SavedFileError` (a ``ValueError``) naming the
         file if it is not JSON, is not a selector state, or is one for another rule,
-        seed or configuration (the message of :meth:`load_state_dict`).
+        seed, configuration or pool size (the message of :meth:`load_state_dict`).
         """
         path = Path(path)
         expected = "an OnlineSelector state written by OnlineSelector.save"
@@ -670,10 +766,49 @@ class OnlineSelector:
                 f"expected {expected}"
             )
         try:
-            self.load_state_dict(state, replay_pending=replay_pending)
+            if isinstance(target, type):
+                selector = target._from_state(state)
+                grow_pool = False
+            else:
+                selector = target
+            selector.load_state_dict(state, replay_pending=replay_pending, grow_pool=grow_pool)
         except (ValueError, KeyError, TypeError) as err:
             message = f"missing field {err}" if isinstance(err, KeyError) else str(err)
             raise SavedFileError(f"{path}: {message}") from None
+        return selector
+
+    @classmethod
+    def _from_state(cls, state: Mapping[str, Any]) -> OnlineSelector:
+        """A fresh selector with the rule, config, seed, pool and belief class of ``state``."""
+        version = int(state.get("format_version", -1))
+        if version != ONLINE_FORMAT_VERSION:
+            raise ValueError(
+                f"online-selector format_version {version} is not supported "
+                f"(expected {ONLINE_FORMAT_VERSION})"
+            )
+        rule = make_selector(str(state["rule"]), **dict(state["rule_params"]))
+        config = OnlineConfig(**dict(state["config"]))
+        saved_belief = state["belief"]
+        n = len(saved_belief["alpha"])
+        class_name = state.get("belief_class")
+        if class_name is None:  # written before the class was recorded: the rule's own
+            belief = rule.new_belief(n)
+        else:
+            belief_cls = _belief_classes().get(str(class_name))
+            if belief_cls is None:
+                raise ValueError(
+                    f"the state's belief is a {class_name}, which is not imported; import "
+                    "the module that defines it first, or build the selector with such a "
+                    "belief and call selector.load(path) on it"
+                )
+            belief = belief_cls.from_state_dict(
+                {
+                    **saved_belief,
+                    "alpha": np.asarray(saved_belief["alpha"], dtype=np.float64),
+                    "beta": np.asarray(saved_belief["beta"], dtype=np.float64),
+                }
+            )
+        return cls(belief, rule, config, seed=int(state["seed"]))
 
 
 def _python_scalars(value: Any) -> Any:
