@@ -15,17 +15,23 @@ writes each finished run through the store as soon as it arrives:
   a local one started with ``workers`` CPUs and stopped afterwards.
 
 When a run raises, the runs that already finished stay written, the pending ones are
-cancelled and the error is raised: a re-run resumes from there.
+cancelled and the error is raised: a re-run resumes from there. Ctrl-C (``SIGINT``) is
+the parent's alone (local worker processes ignore it): the workers are stopped at
+once, without waiting for their runs, and :class:`RunsInterrupted` (a
+``KeyboardInterrupt``) says how many runs the folder holds, so that a command can print
+one line naming what to re-run.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -34,7 +40,7 @@ from tqdm.auto import tqdm
 from insight_bayes.results.store import ResultStore, RunKey
 from insight_bayes.validation import check_int
 
-__all__ = ["BACKENDS", "Job", "RunReport", "run_jobs"]
+__all__ = ["BACKENDS", "Job", "RunReport", "RunsInterrupted", "run_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,19 @@ class RunReport:
             f"{len(self.trained)} {noun} trained, {len(self.resumed)} resumed "
             f"(already complete), {self.seconds:.1f} s"
         )
+
+
+class RunsInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`run_jobs`; ``saved`` of ``total`` runs are complete in ``folder``."""
+
+    def __init__(self, saved: int, total: int, folder: Path) -> None:
+        super().__init__(f"{saved} of {total} runs saved in {folder}")
+        self.saved, self.total, self.folder = saved, total, folder
+
+
+def _ignore_sigint() -> None:
+    """Initializer of local worker processes: Ctrl-C is handled by the parent alone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _execute(fn: RunFn, payload: Any) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
@@ -146,6 +165,8 @@ def run_jobs(
                 write(job, _execute(fn, job.payload))
         else:
             _run_processes(todo, fn, min(workers, len(todo)), start_method, write)
+    except KeyboardInterrupt:
+        raise RunsInterrupted(len(resumed) + len(trained), len(jobs), store.root) from None
     finally:
         bar.close()
     return RunReport(trained=trained, resumed=resumed, seconds=time.perf_counter() - started)
@@ -155,7 +176,8 @@ def _run_processes(
     todo: list[Job], fn: RunFn, workers: int, start_method: str, write: Callable
 ) -> None:
     ctx = multiprocessing.get_context(start_method)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
+    try:
         pending = {pool.submit(_execute, fn, job.payload): job for job in todo}
         while pending:
             # FIRST_COMPLETED, not FIRST_EXCEPTION: the latter waits for *all* futures
@@ -172,6 +194,17 @@ def _run_processes(
                 for future in pending:
                     future.cancel()
                 raise error
+    except KeyboardInterrupt:
+        # stop now: the runs in flight would not be written anyway
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=1.0)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_ray(todo: list[Job], fn: RunFn, workers: int, write: Callable) -> None:
@@ -193,16 +226,21 @@ def _run_ray(todo: list[Job], fn: RunFn, workers: int, write: Callable) -> None:
         remote = ray.remote(_execute)
         refs = {remote.options(**dict(job.resources)).remote(fn, job.payload): job for job in todo}
         pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            for ref in done:
-                try:
-                    result = ray.get(ref)
-                except BaseException:
-                    for other in pending:
-                        ray.cancel(other)
-                    raise
-                write(refs[ref], result)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    try:
+                        result = ray.get(ref)
+                    except BaseException:
+                        for other in pending:
+                            ray.cancel(other)
+                        raise
+                    write(refs[ref], result)
+        except KeyboardInterrupt:
+            for other in pending:
+                ray.cancel(other, force=True)
+            raise
     finally:
         if started_here:
             ray.shutdown()
