@@ -8,7 +8,9 @@ Modules, one concern each:
 * :mod:`~insight_bayes.results.runner`: the one executor of (rule, seed) runs;
 * :mod:`~insight_bayes.results.targets`: steps-to-target, speed-ups, curves, AUC;
 * :mod:`~insight_bayes.results.prompts`: the per-prompt information table;
-* :mod:`~insight_bayes.results.reader`: :func:`load_results`, one reader for both.
+* :mod:`~insight_bayes.results.reader`: :func:`load_results`, one reader for both;
+* :mod:`~insight_bayes.results.headline`: the headline and summary table commands print;
+* :mod:`~insight_bayes.results.plots`: the hook through which a folder's pictures are drawn.
 
 The PyMC model of steps-to-target is :func:`insight_bayes.models.fit_speedup`.
 Names are imported on first use, so ``import insight_bayes.results`` stays light.
@@ -48,6 +50,10 @@ _LAZY = {
     "Results": "reader",
     "analysis_summary": "targets",
     "load_results": "reader",
+    "headline": "headline",
+    "summary_text": "headline",
+    "draw_folder": "plots",
+    "register_folder_plotter": "plots",
 }
 
 __all__ = sorted(_LAZY)
