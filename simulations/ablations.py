@@ -159,8 +159,9 @@ def run_ablations(
 ) -> pd.DataFrame:
     """Run every scenario of ``plan`` with its variants' rules and ``baseline``.
 
-    Each scenario is one :func:`simulations.sweep.run_sweep` into ``out`` (resumed: runs
-    already there are skipped). Returns the consolidated steps table of all of them.
+    Each scenario is one :func:`simulations.sweep.run_sweep` into ``out``, which it
+    extends (resumed: runs already there are skipped). Returns the consolidated steps
+    table of all of them.
     """
     rules: dict[str, list[str]] = defaultdict(lambda: [baseline])
     scenarios: dict[str, Scenario] = {}
@@ -172,7 +173,9 @@ def run_ablations(
     frames = []
     for key, scenario in scenarios.items():
         log.info("ablations: %s with %s", key, rules[key])
-        result = run_sweep(scenario, rules[key], seeds, out, workers=workers, progress=progress)
+        result = run_sweep(
+            scenario, rules[key], seeds, out, workers=workers, progress=progress, extend=True
+        )
         frames.append(result.steps)
     return pd.concat(frames, ignore_index=True)
 

@@ -153,10 +153,12 @@ def run_grid(
     workers: int | None = None,
     backend: str = "local",
     progress: bool = True,
+    overwrite: bool = False,
 ):
     """Run every (cell, rule, seed) that ``out`` does not hold yet (resumable).
 
-    Returns :func:`simulations.sweep.run_sweep`'s result over all cells.
+    ``overwrite`` deletes the results of another configuration found in ``out`` first
+    (see :func:`simulations.sweep.run_sweep`). Returns its result over all cells.
     """
     from simulations.sweep import run_sweep
 
@@ -168,4 +170,5 @@ def run_grid(
         workers=workers,
         backend=backend,
         progress=progress,
+        overwrite=overwrite,
     )

@@ -11,7 +11,9 @@ So a run gives the same tables whichever backend or number of workers ran it (ti
 columns ``*_seconds`` aside). Runs go through the one runner
 (:func:`insight_bayes.results.runner.run_jobs`) into a
 :class:`~insight_bayes.results.store.ResultStore`; re-running a sweep only runs what is
-missing.
+missing. A folder holds one configuration: a call with other scenarios, rules or seeds is
+refused unless it asks to ``extend`` the folder or to ``overwrite`` it
+(:func:`insight_bayes.results.folders.claim_folder`).
 
 >>> from simulations.sweep import run_sweep
 >>> result = run_sweep("quick", ["random", "insight"], seeds=2, out="/tmp/quick",
@@ -32,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from insight_bayes.loop import SelectionLoop
+from insight_bayes.results.folders import claim_folder
 from insight_bayes.results.io import build_manifest, plain
 from insight_bayes.results.runner import Job, RunReport, run_jobs
 from insight_bayes.results.schema import RunTables
@@ -122,16 +125,43 @@ class SweepResult:
         return self.report.resumed
 
 
-def _check_same_configuration(store: ResultStore, scenarios: Sequence[Scenario]) -> None:
-    """Refuse to mix runs of two configurations that share a scenario key."""
-    manifest = store.read_manifest()
-    stored = manifest.get("config", {}).get("scenarios") or manifest.get("scenarios", {})
-    for s in scenarios:
-        if s.key in stored and stored[s.key] != plain(s.to_dict()):
-            raise ValueError(
-                f"{store.root} holds runs of scenario {s.key} with a different configuration; "
-                "bump the scenario's version or use another results folder"
-            )
+def _identity(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A sweep folder's configuration as its manifest records it."""
+    config = manifest.get("config", {})
+    return {
+        "kind": manifest.get("kind"),
+        "scenarios": (config.get("scenarios") if isinstance(config, dict) else None)
+        or manifest.get("scenarios", {}),
+        "rules": manifest.get("rules"),
+        "seeds": manifest.get("seeds"),
+    }
+
+
+def _claim(
+    root: Path,
+    scenarios: Sequence[Scenario],
+    rules: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    overwrite: bool,
+    extend: bool,
+) -> None:
+    """Refuse a folder holding another configuration (see :mod:`insight_bayes.results.folders`)."""
+    claim_folder(
+        root,
+        {
+            "kind": "sweep",
+            "scenarios": {s.key: plain(s.to_dict()) for s in scenarios},
+            "rules": list(rules),
+            "seeds": list(seeds),
+        },
+        _identity,
+        overwrite=overwrite,
+        extend=extend,
+        extendable=("scenarios", "rules", "seeds"),
+        resume_hint="re-run the command that made it (its manifest.json lists the scenario, "
+        "rules and seeds)",
+    )
 
 
 def _manifest(
@@ -147,6 +177,9 @@ def _manifest(
     old = store.read_manifest()
     known = old.get("config", {}).get("scenarios") or old.get("scenarios", {})
     known = {**known, **{s.key: plain(s.to_dict()) for s in scenarios}}
+    # an extended folder records every rule and seed it holds; otherwise they are equal
+    rules = list(dict.fromkeys([*old.get("rules", []), *rules]))
+    seeds = sorted({*old.get("seeds", []), *seeds})
     analysis = {
         "metric": "eval/accuracy",
         "target": scenarios[0].target_accuracy,
@@ -179,6 +212,8 @@ def run_sweep(
     choices: bool = False,
     progress: bool = True,
     start_method: str = "forkserver",
+    overwrite: bool = False,
+    extend: bool = False,
 ) -> SweepResult:
     """Run every (scenario, rule, seed) that ``out`` does not hold yet.
 
@@ -203,6 +238,18 @@ def run_sweep(
         Show one progress bar over runs.
     start_method : {"forkserver", "spawn"}
         Start method of the local pool (never ``fork``: unsafe with threads and numba).
+    overwrite : bool
+        When ``out`` holds results of another configuration (other scenarios, scenario
+        settings, rules or seeds), delete them first instead of refusing.
+    extend : bool
+        Add these scenarios, rules and seeds to the folder's runs (its other runs stay;
+        a scenario key whose settings changed is still refused). ``out``'s tables then
+        hold this call's runs; its manifest lists all.
+
+    Raises
+    ------
+    insight_bayes.results.folders.FolderInUse
+        ``out`` holds results of another configuration and neither flag allows it.
 
     Returns
     -------
@@ -226,8 +273,15 @@ def run_sweep(
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
     workers = check_int(workers or os.cpu_count() or 1, "workers", min_value=1)
 
+    _claim(
+        Path(out),
+        scenario_list,
+        rule_list,
+        seed_list,
+        overwrite=overwrite,
+        extend=extend,
+    )
     store = ResultStore(out)
-    _check_same_configuration(store, scenario_list)
     specs = [
         RunSpec(s, r, seed, choices) for s in scenario_list for r in rule_list for seed in seed_list
     ]

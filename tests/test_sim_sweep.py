@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from insight_bayes.results import ResultStore
+from insight_bayes.results.folders import FolderInUse
 from insight_bayes.selectors import selector_from_label as parse_rule
 from simulations import sweep
 from simulations.scenarios import derive_seed, get_scenario
@@ -159,15 +160,52 @@ def test_sweep_refuses_to_mix_configurations_under_one_key(tmp_path):
     s = get_scenario("quick")
     run_sweep(s, ["random"], 1, tmp_path, workers=1, progress=False)
     changed = s.with_changes(loop=dataclasses.replace(s.loop, steps=5))
-    with pytest.raises(ValueError, match="different configuration"):
-        run_sweep(changed, ["random"], 1, tmp_path, workers=1, progress=False)
+    what = r"scenarios quick@v1 differ: quick@v1.loop.steps 30 -> 5"
+    for extend in (False, True):
+        with pytest.raises(FolderInUse, match=what):
+            run_sweep(changed, ["random"], 1, tmp_path, workers=1, progress=False, extend=extend)
     bumped = changed.with_changes(version=2)
-    result = run_sweep(bumped, ["random"], 1, tmp_path, workers=1, progress=False)
+    with pytest.raises(FolderInUse, match="add --extend"):  # another scenario: extendable
+        run_sweep(bumped, ["random"], 1, tmp_path, workers=1, progress=False)
+    result = run_sweep(bumped, ["random"], 1, tmp_path, workers=1, progress=False, extend=True)
     assert set(result.steps["scenario"]) == {"quick@v2"}
     assert set(json.loads((tmp_path / "manifest.json").read_text())["config"]["scenarios"]) == {
         "quick@v1",
         "quick@v2",
     }
+
+
+def test_a_folder_holds_one_configuration_unless_extended_or_overwritten(tmp_path):
+    s = get_scenario("quick")
+    s = s.with_changes(loop=dataclasses.replace(s.loop, steps=4))
+    out = tmp_path / "sweep"
+    first = run_sweep(s, ["random", "insight"], 2, out, workers=1, progress=False)
+    (out / "summary.csv").write_text("rule\nrandom\n")  # as the command writes it
+    again = run_sweep(s, ["insight", "random"], [1, 0], out, workers=1, progress=False)
+    assert again.ran == [] and len(again.skipped) == 4  # the same configuration resumes
+    for rules, seeds, what in [
+        (["random"], 2, r"rules: the folder has 2 \(random, insight\), this command 1"),
+        (["random", "insight"], 3, r"seeds: the folder has 2 \(0, 1\), this command 3"),
+    ]:
+        with pytest.raises(FolderInUse, match=what) as err:
+            run_sweep(s, rules, seeds, out, workers=1, progress=False)
+        assert str(out) in str(err.value) and "--overwrite" in str(err.value)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "steps.parquet"), first.steps)
+    extended = run_sweep(s, ["random", "insight"], 3, out, workers=1, progress=False, extend=True)
+    assert len(extended.ran) == 2 and len(extended.skipped) == 4
+    assert json.loads((out / "manifest.json").read_text())["seeds"] == [0, 1, 2]
+    replaced = run_sweep(s, ["random"], 1, out, workers=1, progress=False, overwrite=True)
+    assert len(replaced.ran) == 1 and replaced.skipped == []
+    assert not (out / "summary.csv").exists()  # the old tables went with the old runs
+    assert ResultStore(out).completed() == replaced.ran
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["rules"], manifest["seeds"]) == (["random"], [0])
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    with pytest.raises(FolderInUse, match="not empty and holds no manifest.json"):
+        run_sweep(s, ["random"], 1, tmp_path / "notes", workers=1, progress=False)
+    run_sweep(s, ["random"], 1, tmp_path / "notes", workers=1, progress=False, overwrite=True)
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "mine"  # only results are deleted
 
 
 def test_run_sweep_refuses_bad_arguments(tmp_path):
