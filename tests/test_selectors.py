@@ -52,9 +52,29 @@ def test_registry_holds_every_rule_of_the_paper_first():
     assert {"oracle", "oracle-score"} <= set(available_selectors())
 
 
+@pytest.mark.parametrize(
+    "written, name",
+    [("InSight", "insight"), ("MoPPS", "mopps"), ("Dynamic Sampling", "dynamic-sampling"),
+     ("insight_sampled", "insight-sampled"), ("MoPPS-Published", "mopps-published"),
+     (" Random ", "random")],
+)  # fmt: skip
+def test_rule_names_accept_the_papers_spelling(written, name):
+    from insight_bayes.selectors import canonical_rule_label, canonical_rule_name, parse_rule_label
+
+    assert canonical_rule_name(written) == name
+    assert make_selector(written).name == selector_from_label(name).name
+    label = f"{written}:discount=0.5" if "mopps" in name else written
+    assert parse_rule_label(label) == parse_rule_label(label.lower().strip().replace(" ", "-")
+                                                       .replace("_", "-"))  # fmt: skip
+    assert canonical_rule_label(label).split(":")[0] == name
+
+
 def test_unknown_rule_and_parameter_are_refused():
-    with pytest.raises(ValueError, match="unknown selector 'insigth'; available: random"):
+    suggested = r"unknown selector 'insigth' \(did you mean 'insight'\?\); available: random"
+    with pytest.raises(ValueError, match=suggested):
         make_selector("insigth")
+    with pytest.raises(ValueError, match=r"unknown selector 'zzz'; available: random"):
+        make_selector("zzz")  # nothing close: no suggestion
     with pytest.raises(TypeError, match=r"takes no parameter\(s\) \['mu'\]"):
         make_selector("mopps", mu=0.3)
 

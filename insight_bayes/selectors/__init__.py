@@ -43,6 +43,8 @@ from insight_bayes.selectors.base import (
 from insight_bayes.selectors.filters import KeepInformative
 from insight_bayes.selectors.registry import (
     available_selectors,
+    canonical_rule_label,
+    canonical_rule_name,
     make_selector,
     parse_rule_label,
     register_selector,
@@ -108,6 +110,8 @@ __all__ = [
     "SignalInformation",
     "WeightOnly",
     "available_selectors",
+    "canonical_rule_label",
+    "canonical_rule_name",
     "draw_candidates",
     "make_selector",
     "parse_rule_label",

@@ -9,6 +9,7 @@ table (:func:`parse_rule_label`, :func:`selector_from_label`).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ from insight_bayes.selectors.base import Selector
 __all__ = [
     "RULE_PRESETS",
     "available_selectors",
+    "canonical_rule_label",
+    "canonical_rule_name",
     "make_selector",
     "parse_rule_label",
     "register_selector",
@@ -53,18 +56,43 @@ def available_selectors() -> list[str]:
     return list(_REGISTRY)
 
 
+def canonical_rule_name(name: str) -> str:
+    """The registered spelling of a rule or preset name, written any way a person might.
+
+    Case, spaces and underscores do not matter: the paper's ``"InSight"``, ``"MoPPS"``
+    or ``"Dynamic Sampling"`` name ``"insight"``, ``"mopps"`` and
+    ``"dynamic-sampling"``. Raises ``ValueError`` for an unknown name, suggesting the
+    closest known ones (:func:`difflib.get_close_matches`) and listing them all.
+
+    >>> canonical_rule_name("InSight"), canonical_rule_name("dynamic_sampling")
+    ('insight', 'dynamic-sampling')
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a rule name must be a string, got {type(name).__name__}")
+    known = [*_REGISTRY, *RULE_PRESETS]
+    if name in known:
+        return name
+    key = "-".join(name.strip().lower().replace("_", " ").split())
+    if key in known:
+        return key
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.75)
+    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    raise ValueError(f"unknown selector {name!r}{hint}; available: {', '.join(known)}")
+
+
 def make_selector(name: str, **params: Any) -> Selector:
     """Build the registered rule ``name`` with its parameters (paper defaults otherwise).
 
-    Raises ``ValueError`` for an unknown name (listing the known ones) and
-    ``TypeError`` for a parameter the rule does not take (listing the ones it takes).
+    ``name`` is read by :func:`canonical_rule_name` (``"InSight"`` is ``"insight"``).
+    Raises ``ValueError`` for an unknown name (suggesting the closest, listing the
+    known ones) and ``TypeError`` for a parameter the rule does not take (listing the
+    ones it takes).
     """
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown selector {name!r}; available: {', '.join(available_selectors())}"
-        ) from None
+    name = canonical_rule_name(name)
+    if name not in _REGISTRY:  # a preset: its parameters, overridden by the given ones
+        base, preset_params = parse_rule_label(RULE_PRESETS[name])
+        return make_selector(base, **{**preset_params, **params})
+    cls = _REGISTRY[name]
     allowed = {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")}
     unknown = sorted(set(params) - allowed)
     if unknown:
@@ -85,7 +113,11 @@ def parse_rule_label(label: str) -> tuple[str, dict[str, Any]]:
     :data:`RULE_PRESETS`, whose parameters the label's own override. A rule's belief
     setting (``discount``) is written the same way (``"mopps:discount=0.5"``).
 
-    Raises ``ValueError`` for an empty label or a parameter without ``=``.
+    The name may be written in any case, with spaces or underscores for hyphens
+    (:func:`canonical_rule_name`: ``"InSight:mu=0.1"`` is ``"insight:mu=0.1"``).
+
+    Raises ``ValueError`` for an empty label, an unknown name (with the closest known
+    ones) or a parameter without ``=``.
     """
     if not isinstance(label, str) or not label.strip():
         raise ValueError(f"a rule label must be a non-empty string, got {label!r}")
@@ -104,11 +136,22 @@ def parse_rule_label(label: str) -> tuple[str, dict[str, Any]]:
                 continue
         else:
             kwargs[key.strip()] = value
-    name = name.strip()
+    name = canonical_rule_name(name.strip())
     if name in RULE_PRESETS:
         base, preset_params = parse_rule_label(RULE_PRESETS[name])
         return base, {**preset_params, **kwargs}
     return name, kwargs
+
+
+def canonical_rule_label(label: str) -> str:
+    """A label with its rule name in the registered spelling, parameters as written.
+
+    >>> canonical_rule_label("InSight:mu=0.1")
+    'insight:mu=0.1'
+    """
+    name, sep, params = label.partition(":")
+    parse_rule_label(label)  # refuses a bad name or parameter syntax
+    return f"{canonical_rule_name(name.strip())}{sep}{params.strip()}"
 
 
 def selector_from_label(label: str) -> Selector:
