@@ -283,6 +283,54 @@ def test_smoke_config_end_to_end_and_rerun_says_it_resumed(tmp_path, capsys):
     assert "0 runs trained, 3 resumed (already complete)" in capsys.readouterr().out
 
 
+def test_two_draws_end_to_end_one_folder_per_draw(tmp_path, capsys):
+    raw = _raw()
+    raw["study"].update(rules=["random", "insight"], draws=[0, 1], target_fractions=[1.0])
+    raw["loop"]["steps"] = 2
+    raw["warmup"]["steps"] = 10
+    config = load_config(raw)
+    path = tmp_path / "draws.toml"
+    path.write_text(
+        SMOKE.read_text()
+        .replace(
+            'rules = ["random", "insight", "dynamic-sampling"]', 'rules = ["random", "insight"]'
+        )
+        .replace("seeds = [0]", "seeds = [0]\ndraws = [0, 1]\ntarget_fractions = [1.0]")
+        .replace("\nsteps = 4\n", "\nsteps = 2\n")
+        .replace("steps = 40", "steps = 10")
+    )
+    assert load_config(path).raw == raw
+    out = tmp_path / "out"
+    argv = ["rlvr-study", str(path), "--out", str(out), "--device", "cpu"]
+    argv += ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "4 runs trained, 0 resumed" in text and "over draws, then seeds" in text
+    for draw in (0, 1):
+        sub = load_results(out / f"draw-{draw}")  # an ordinary single-draw study
+        assert sub.manifest["config_digest"] == config.draw_config(draw).digest()
+        assert sub.manifest["status"] == "complete" and "draw" not in sub.steps.columns
+        assert len(sub.tables["pool"]) == raw["task"]["pool_size"]
+    pools = [pd.read_parquet(out / f"draw-{d}" / "pool.parquet")["prompt"] for d in (0, 1)]
+    assert not pools[0].equals(pools[1])  # each draw its own pool
+    res = load_results(out)
+    assert res.draws == [0, 1] and res.manifest["status"] == "complete"
+    assert len(res.steps) == 2 * 2 * 3 and res.choices["draw"].tolist().count(1) > 0
+    order = ["scenario", "rule", "seed", "step"]
+    top = res.steps.drop(columns="draw").sort_values(order).reset_index(drop=True)
+    subs = pd.concat([load_results(out / f"draw-{d}").steps for d in (0, 1)])
+    pd.testing.assert_frame_equal(top, subs.sort_values(order).reset_index(drop=True))
+    assert (out / "summary.csv").exists() and (out / "auc.csv").exists()
+    # re-running trains nothing; gather-only gives the same top-level steps
+    assert main(argv) == 0
+    assert "0 runs trained, 4 resumed" in capsys.readouterr().out
+    assert main([*argv, "--gather-only"]) == 0
+    pd.testing.assert_frame_equal(load_results(out).steps, res.steps)
+    # a single-draw study may not run into a multi-draw study's top level
+    with pytest.raises(ValueError, match="multi-draw study"):
+        run_study(config.draw_config(0), out, device="cpu", cache_dir=tmp_path / "cache")
+
+
 def test_resume_after_a_crash(tmp_path, monkeypatch):
     raw = _raw()
     raw["study"]["rules"] = ["random", "insight"]
