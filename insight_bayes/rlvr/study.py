@@ -466,8 +466,7 @@ def _gather_multi_draw(config: StudyConfig, out: str | os.PathLike[str]) -> dict
     for draw in config.study.draws:
         folder = draw_folder(root, draw)
         if not (folder / "manifest.json").exists():
-            log.warning("draw %d: no study in %s yet", draw, folder)
-            continue
+            continue  # not started: gather_draws says so
         try:
             gather_study(config.draw_config(draw), folder)
         except ValueError as err:
