@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -45,6 +46,11 @@ def _raw() -> dict:
         (lambda r: r["eval"].update(samples=0), r"\[eval\] samples must be"),
         (lambda r: r["task"].update(params={"max_digits": 0}), "task.params"),
         (lambda r: r["study"].update(baseline="oracle"), "study.baseline"),
+        (lambda r: r["study"].update(draws=[0, 0]), "study.draws has duplicates"),
+        (lambda r: r["study"].update(draws=[-1]), "study.draws must be a non-empty list"),
+        (lambda r: r["study"].update(draws=[]), "study.draws must be a non-empty list"),
+        (lambda r: r["study"].update(draws=[True]), "study.draws must be a non-empty list"),
+        (lambda r: r["study"].update(draws=2), "study.draws must be a list"),
         (
             lambda r: r["study"].update(rule_params={"insight": {"mu": 0.1}}),
             r"study.rule_params is no longer supported.*\"insight:mu=0.1\"",
@@ -94,6 +100,133 @@ def test_shipped_configs_validate():
         cpu.study.rules
     )
     assert len(cpu.study.seeds) >= 3
+
+
+def test_a_draw_is_the_config_edited_by_hand():
+    """Draw d of cpu-k16.toml has the digest of the file with `draws` deleted and both
+    `seed = 0` lines set to d (the sed edit a single draw can be run from)."""
+    path = ROOT / "configs" / "rlvr" / "cpu-k16.toml"
+    config = load_config(path)
+    assert config.study.draws == (0, 1, 2) and config.multi_draw
+    text = path.read_text()
+    for draw in config.study.draws:
+        edited = re.sub(r"(?m)^draws = .*\n", "", text)
+        edited = re.sub(r"(?m)^seed = 0$", f"seed = {draw}", edited)
+        by_hand = load_config(tomllib.loads(edited))
+        derived = config.draw_config(draw)
+        assert derived.raw == by_hand.raw and derived.digest() == by_hand.digest()
+        assert (derived.task.seed, derived.warmup.seed) == (draw, draw)
+        assert not derived.multi_draw and "draws" not in derived.raw["study"]
+    assert len({config.draw_config(d).digest() for d in config.study.draws}) == 3
+    # the draws are not part of the digest; [0] is the single-draw study itself
+    raw = _raw()
+    plain = load_config(raw)
+    raw["study"]["draws"] = [0]
+    zero = load_config(raw)
+    assert not zero.multi_draw and zero.digest() == plain.digest()
+    assert plain.study.draws == (0,)
+
+
+def _fake_draws_study(out, draws=(0, 1, 2), present=None):
+    """A multi-draw study folder with finished runs written by hand (no training): in
+    draw d, Random goes a, a + 1/8, a + 1/4 and InSight a, a + 1/4, a + 1/4 over steps
+    0..2 with a = (d + 1) / 8, so at targets placed per draw InSight is exactly twice as
+    fast in every (draw, seed)."""
+    from insight_bayes.results import ResultStore, RunKey
+
+    raw = _raw()
+    raw["study"].update(
+        rules=["random", "insight"], seeds=[0, 1], draws=list(draws), metric="eval/pass1",
+        target=0.55, target_fractions=[0.5, 1.0],
+    )  # fmt: skip
+    config = load_config(raw)
+    for draw in draws if present is None else present:
+        derived = config.draw_config(draw)
+        store = ResultStore(out / f"draw-{draw}")
+        a = (draw + 1) / 8
+        curves = {"random": [a, a + 0.125, a + 0.25], "insight": [a, a + 0.25, a + 0.25]}
+        for rule, values in curves.items():
+            for seed in (0, 1):
+                steps = pd.DataFrame(
+                    {"scenario": derived.key, "rule": rule, "seed": seed, "step": [0, 1, 2],
+                     "rollouts": [0, 16, 16], "train_reward": 0.5, "eval/pass1": values}
+                )  # fmt: skip
+                store.write_run(RunKey(derived.key, rule, seed), steps)
+        store.write_manifest({"config_digest": derived.digest(), "status": "running"})
+    return config
+
+
+def test_gather_only_on_a_multi_draw_folder(tmp_path):
+    from insight_bayes.results import load_results
+    from insight_bayes.rlvr.study import gather_study
+
+    out = tmp_path / "study"
+    config = _fake_draws_study(out)
+    tables = gather_study(config, out)
+    steps = pd.read_parquet(out / "steps.parquet")
+    assert list(steps.columns[:3]) == ["scenario", "draw", "rule"]
+    assert sorted(steps["draw"].unique()) == [0, 1, 2] and len(steps) == 3 * 2 * 2 * 3
+    assert steps.groupby("draw")["scenario"].nunique().eq(1).all()
+    for draw in (0, 1, 2):  # every draw folder is an ordinary gathered study
+        sub = json.loads((out / f"draw-{draw}" / "manifest.json").read_text())
+        assert sub["status"] == "complete" and sub["runs"] == {"complete": 4, "expected": 4}
+        assert (out / f"draw-{draw}" / "summary.csv").exists()
+    curve = pd.read_csv(out / "speedup_curve.csv").set_index(["fraction", "rule"])
+    for fraction in (0.5, 1.0):
+        row = curve.loc[(fraction, "insight")]
+        assert row.speedup == row.ci_low == row.ci_high == 2.0
+        assert row.rollout_speedup == 2.0 and row.between_draw_share == 0.0
+        assert row.n_seeds == 6 and row.n_draws == 3
+        # the mean over draws of a_d + f / 4, a_d = 1/8, 2/8, 3/8
+        assert row.target == pytest.approx(0.25 + fraction / 4)
+    auc = pd.read_csv(out / "auc.csv").set_index("rule").loc["insight"]
+    assert auc.auc_gain == pytest.approx(1 / 16) and auc.n_draws == 3
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"between_draw_share", "n_draws", "rollout_speedup"} <= set(summary.columns)
+    stt = pd.read_csv(out / "steps_to_target.csv")
+    assert "draw" in stt.columns and len(stt) == 12
+    assert set(tables) >= {"steps", "summary", "steps_to_target", "speedup_curve", "auc"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "study" and manifest["draws"] == [0, 1, 2]
+    assert manifest["status"] == "complete"
+    assert manifest["runs"] == {"complete": 12, "expected": 12}
+    assert {d: s["config_digest"] for d, s in manifest["draw_studies"].items()} == {
+        str(d): config.draw_config(d).digest() for d in (0, 1, 2)
+    }
+    assert "hierarchical" in manifest["analysis"]["bootstrap"]
+    res = load_results(out)
+    assert res.kind == "study" and res.draws == [0, 1, 2] and res.seeds == [0, 1]
+    fast = res.speedups().set_index("rule").loc["insight"]
+    assert fast.n_draws == 3 and fast.n_seeds == 6
+
+
+def test_gather_only_on_a_multi_draw_folder_with_missing_draws(tmp_path):
+    from insight_bayes.results import load_results
+    from insight_bayes.rlvr.study import gather_study
+
+    out = tmp_path / "study"
+    config = _fake_draws_study(out, present=(0, 2))
+    gather_study(config, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete"
+    assert manifest["runs"] == {"complete": 8, "expected": 12}
+    assert manifest["draw_studies"]["1"]["status"] == "absent"
+    assert load_results(out).draws == [0, 2]
+    # a draw folder of another config is refused; so is a single-draw study's folder
+    raw = _raw()
+    raw["study"].update(draws=[0, 1], rules=["random", "insight"], seeds=[0, 1])
+    raw["loop"]["steps"] = 3
+    with pytest.raises(ValueError, match="different config"):
+        gather_study(load_config(raw), out)
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "manifest.json").write_text(json.dumps({"config_digest": "0123", "kind": "study"}))
+    raw = _raw()
+    raw["study"]["draws"] = [0, 1]
+    with pytest.raises(ValueError, match="single-draw study"):
+        gather_study(load_config(raw), single)
+    with pytest.raises(ValueError, match="no finished run of any draw"):
+        gather_study(config, tmp_path / "empty")
 
 
 # ------------------------------------------------------------------ running (torch)
@@ -148,6 +281,54 @@ def test_smoke_config_end_to_end_and_rerun_says_it_resumed(tmp_path, capsys):
     # a re-run trains nothing and says so
     assert main(argv) == 0
     assert "0 runs trained, 3 resumed (already complete)" in capsys.readouterr().out
+
+
+def test_two_draws_end_to_end_one_folder_per_draw(tmp_path, capsys):
+    raw = _raw()
+    raw["study"].update(rules=["random", "insight"], draws=[0, 1], target_fractions=[1.0])
+    raw["loop"]["steps"] = 2
+    raw["warmup"]["steps"] = 10
+    config = load_config(raw)
+    path = tmp_path / "draws.toml"
+    path.write_text(
+        SMOKE.read_text()
+        .replace(
+            'rules = ["random", "insight", "dynamic-sampling"]', 'rules = ["random", "insight"]'
+        )
+        .replace("seeds = [0]", "seeds = [0]\ndraws = [0, 1]\ntarget_fractions = [1.0]")
+        .replace("\nsteps = 4\n", "\nsteps = 2\n")
+        .replace("steps = 40", "steps = 10")
+    )
+    assert load_config(path).raw == raw
+    out = tmp_path / "out"
+    argv = ["rlvr-study", str(path), "--out", str(out), "--device", "cpu"]
+    argv += ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "4 runs trained, 0 resumed" in text and "over draws, then seeds" in text
+    for draw in (0, 1):
+        sub = load_results(out / f"draw-{draw}")  # an ordinary single-draw study
+        assert sub.manifest["config_digest"] == config.draw_config(draw).digest()
+        assert sub.manifest["status"] == "complete" and "draw" not in sub.steps.columns
+        assert len(sub.tables["pool"]) == raw["task"]["pool_size"]
+    pools = [pd.read_parquet(out / f"draw-{d}" / "pool.parquet")["prompt"] for d in (0, 1)]
+    assert not pools[0].equals(pools[1])  # each draw its own pool
+    res = load_results(out)
+    assert res.draws == [0, 1] and res.manifest["status"] == "complete"
+    assert len(res.steps) == 2 * 2 * 3 and res.choices["draw"].tolist().count(1) > 0
+    order = ["scenario", "rule", "seed", "step"]
+    top = res.steps.drop(columns="draw").sort_values(order).reset_index(drop=True)
+    subs = pd.concat([load_results(out / f"draw-{d}").steps for d in (0, 1)])
+    pd.testing.assert_frame_equal(top, subs.sort_values(order).reset_index(drop=True))
+    assert (out / "summary.csv").exists() and (out / "auc.csv").exists()
+    # re-running trains nothing; gather-only gives the same top-level steps
+    assert main(argv) == 0
+    assert "0 runs trained, 4 resumed" in capsys.readouterr().out
+    assert main([*argv, "--gather-only"]) == 0
+    pd.testing.assert_frame_equal(load_results(out).steps, res.steps)
+    # a single-draw study may not run into a multi-draw study's top level
+    with pytest.raises(ValueError, match="multi-draw study"):
+        run_study(config.draw_config(0), out, device="cpu", cache_dir=tmp_path / "cache")
 
 
 def test_resume_after_a_crash(tmp_path, monkeypatch):

@@ -1,5 +1,9 @@
 """One reader for every results folder: :func:`load_results` reads a sweep or a study.
 
+A multi-draw study's top level reads the same way: its steps and choices carry a
+``draw`` column (a table without one is draw 0), and every speed-up and AUC is then the
+hierarchical bootstrap over (draw, seed) of :mod:`insight_bayes.results.targets`.
+
 >>> from insight_bayes.results import load_results
 >>> res = load_results("results/sim-countdown-paper")          # doctest: +SKIP
 >>> res.kind, res.metric, res.target                            # doctest: +SKIP
@@ -73,6 +77,13 @@ class Results:
     def seeds(self) -> list[int]:
         return sorted(int(s) for s in self.steps["seed"].unique())
 
+    @property
+    def draws(self) -> list[int]:
+        """Task draws in the steps table (``[0]`` when it has no ``draw`` column)."""
+        if "draw" not in self.steps.columns:
+            return [0]
+        return sorted(int(d) for d in self.steps["draw"].unique())
+
     def steps_to_target(self, target: float | Sequence[float] | None = None) -> pd.DataFrame:
         """Interpolated, censored steps-to-target per run (default: the folder's target)."""
         return steps_to_target(
@@ -140,6 +151,17 @@ def _analysis_settings(manifest: dict[str, Any], kind: str) -> tuple[str, float,
     return "eval/accuracy", float(target), analysis.get("baseline", "random")
 
 
+def _check_draw_steps(steps: pd.DataFrame) -> pd.DataFrame:
+    """:func:`check_steps`, also accepting a multi-draw study's integer ``draw`` column
+    (the schema's columns are those of a single run's table)."""
+    if "draw" not in steps.columns:
+        return check_steps(steps)
+    if not pd.api.types.is_integer_dtype(steps["draw"]) or (steps["draw"] < 0).any():
+        raise ValueError(f"steps column 'draw' must hold integers >= 0, got {steps['draw'].dtype}")
+    check_steps(steps.drop(columns="draw"))
+    return steps
+
+
 def load_results(folder: str | os.PathLike[str]) -> Results:
     """Read a sweep's or a study's results folder (the same object for both).
 
@@ -159,7 +181,7 @@ def load_results(folder: str | os.PathLike[str]) -> Results:
         kind = manifest["kind"]
     else:  # folders written before the results layer
         kind = "sweep" if fmt.startswith("insight-bayes-sweep") else "study"
-    steps = check_steps(pd.read_parquet(folder / "steps.parquet"))
+    steps = _check_draw_steps(pd.read_parquet(folder / "steps.parquet"))
     choices_path = folder / "choices.parquet"
     choices = pd.read_parquet(choices_path) if choices_path.exists() else None
     metric, target, baseline = _analysis_settings(manifest, kind)

@@ -27,6 +27,16 @@ resample seeds; when both rules ran the same seeds, seeds are resampled **jointl
 evaluated steps divided by their span, i.e. the run's time-averaged metric (no target
 needed). :func:`auc_table` gives its mean per rule and the paired difference versus the
 baseline, with bootstrap intervals.
+
+**Task draws.** A table with an integer ``draw`` column is one study replicated over
+task draws (each draw its own pool, test set and warm-up; its ``scenario`` is the draw's
+own study key, nested in the draw). Its runs are ``(draw, seed)`` units, comparisons are
+split by target only, and every bootstrap is **hierarchical**
+(:func:`hierarchical_bootstrap_index`): draws are resampled with replacement, then seeds
+within each drawn draw, a rule staying paired with the baseline on the same ``(draw,
+seed)``. With one draw (or no ``draw`` column) this is exactly the seed bootstrap above.
+The speed-up and AUC tables then also report ``between_draw_share``
+(:func:`between_draw_share`) and ``n_draws``.
 """
 
 from __future__ import annotations
@@ -41,7 +51,10 @@ from insight_bayes.validation import RngLike, as_generator, check_int, check_rea
 __all__ = [
     "analysis_summary",
     "auc_table",
+    "between_draw_share",
     "bootstrap_speedups",
+    "draw_relative_steps_to_target",
+    "hierarchical_bootstrap_index",
     "learning_curve_auc",
     "relative_steps_to_target",
     "relative_targets",
@@ -55,13 +68,138 @@ _COSTS = ("steps_to_target", "rollouts_to_target", "seconds_to_target")
 
 
 def _run_keys(df: pd.DataFrame) -> list[str]:
-    """``scenario`` (when present), ``rule``, ``seed``."""
-    return [c for c in ("scenario", "rule", "seed") if c in df.columns]
+    """``scenario``, ``draw`` (when present), ``rule``, ``seed``."""
+    return [c for c in ("scenario", "draw", "rule", "seed") if c in df.columns]
 
 
 def _group_keys(df: pd.DataFrame) -> list[str]:
-    """Keys that split a table into independent comparisons: scenario, target."""
-    return [c for c in ("scenario", "target") if c in df.columns]
+    """Keys that split a table into independent comparisons: scenario, target.
+
+    With a ``draw`` column the scenario is the draw's own study key (nested in the
+    draw), so the draws of one study are compared together: target only.
+    """
+    keys = ("target",) if "draw" in df.columns else ("scenario", "target")
+    return [c for c in keys if c in df.columns]
+
+
+def _unit_keys(df: pd.DataFrame) -> list[str]:
+    """The keys of one run within a rule: ``seed``, or ``(draw, seed)`` across draws."""
+    return ["draw", "seed"] if "draw" in df.columns else ["seed"]
+
+
+def _unit_draws(index: pd.Index) -> np.ndarray:
+    """The draw of every unit of an index made by :func:`_unit_keys` (0 without draws)."""
+    if isinstance(index, pd.MultiIndex):
+        return index.get_level_values("draw").to_numpy()
+    return np.zeros(len(index), dtype=np.int64)
+
+
+def hierarchical_bootstrap_index(
+    draws: Sequence[int] | np.ndarray, n_boot: int, rng: RngLike = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Units of every replicate of a two-stage (draws, then seeds) bootstrap.
+
+    The units are runs labelled by their task draw. A replicate draws ``D`` draws with
+    replacement among the ``D`` present, then, within each drawn draw ``d``, ``n_d``
+    of its ``n_d`` units with replacement (the two-stage bootstrap of nested data,
+    Davison and Hinkley 1997, sec. 3.8). Applying the same indices to a rule's and to
+    the baseline's values ordered by the same ``(draw, seed)`` keeps them paired.
+
+    Parameters
+    ----------
+    draws : sequence of int
+        Draw label of each unit (length ``n``); with a single draw the replicate is the
+        plain seed bootstrap, ``rng.integers(n, size=(n_boot, n))``, unchanged.
+    n_boot : int
+        Replicates.
+    rng : Generator, int or None
+        Source of the resampling.
+
+    Returns
+    -------
+    idx : ndarray of int, shape (n_boot, L)
+        Indices into the units.
+    weight : ndarray of float, shape (n_boot, L), or None
+        1 for the slots that count and 0 for padding (draws of unequal sizes); ``None``
+        when every slot counts. Use :func:`_replicate_means`.
+    """
+    gen = as_generator(rng)
+    draws = np.asarray(draws)
+    if draws.ndim != 1 or draws.size == 0:
+        raise ValueError("draws must label at least one unit")
+    labels, inverse = np.unique(draws, return_inverse=True)
+    if labels.size == 1:
+        return gen.integers(draws.size, size=(n_boot, draws.size)), None
+    sizes = np.bincount(inverse)
+    n_draws, widest = labels.size, int(sizes.max())
+    table = np.zeros((n_draws, widest), dtype=np.int64)  # unit indices of each draw, padded
+    for d in range(n_draws):
+        members = np.flatnonzero(inverse == d)
+        table[d, : members.size] = members
+    pick = gen.integers(n_draws, size=(n_boot, n_draws))
+    n_pick = sizes[pick][..., None]  # (n_boot, D, 1)
+    position = np.floor(gen.random((n_boot, n_draws, widest)) * n_pick).astype(np.int64)
+    idx = table[pick[..., None], position].reshape(n_boot, n_draws * widest)
+    if (sizes == widest).all():
+        return idx, None
+    weight = (np.arange(widest) < n_pick).astype(np.float64).reshape(n_boot, n_draws * widest)
+    return idx, weight
+
+
+def _replicate_means(values: np.ndarray, idx: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """Mean of ``values`` over each replicate of :func:`hierarchical_bootstrap_index`."""
+    if weight is None:
+        return values[idx].mean(axis=1)
+    return (values[idx] * weight).sum(axis=1) / weight.sum(axis=1)
+
+
+def between_draw_share(values: np.ndarray, draws: np.ndarray) -> float:
+    r"""Share of the variance of per-run ``values`` that lies between task draws.
+
+    .. math::
+        \frac{\sum_d n_d (\bar x_d - \bar x)^2}{\sum_{d,s} (x_{ds} - \bar x)^2}
+        \in [0, 1],
+
+    the between-draw sum of squares over the total (one-way ANOVA's eta squared). The
+    speed-up tables apply it to each run's log speed-up, ``log T_base - log T_rule``
+    (dimensionless), the AUC table to each run's AUC gain. 0 when every draw has the same
+    mean; 1 when seeds agree within every draw; 0 when the values do not vary at all
+    (agree to 12 significant digits: a rule exactly twice as fast in every run).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    draws = np.asarray(draws)
+    if not np.isfinite(values).all():
+        raise ValueError("between_draw_share needs finite values")
+    if np.ptp(values) <= 1e-12 * max(1.0, float(np.abs(values).max())):
+        return 0.0
+    total = float(np.sum((values - values.mean()) ** 2))
+    labels, inverse = np.unique(draws, return_inverse=True)
+    means = np.bincount(inverse, weights=values) / np.bincount(inverse)
+    between = float(np.sum(np.bincount(inverse) * (means - values.mean()) ** 2))
+    return min(between / total, 1.0)
+
+
+def _paired_effects(
+    base: pd.Series, rule: pd.Series, transform: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-unit effects of ``rule`` versus ``base`` (Series indexed by (draw, seed)).
+
+    ``transform = "log"``: ``log base - log rule``; ``"diff"``: ``rule - base``. A unit
+    without a baseline run at its (draw, seed) is compared with the baseline's mean
+    (of the log, for "log") in its draw; draws without baseline runs are left out.
+    ``None`` when a log is undefined (a cost of 0).
+    """
+    if transform == "log":
+        if (base <= 0).any() or (rule <= 0).any():
+            return None
+        base, rule = np.log(base), np.log(rule)
+    draw_mean = base.groupby(level="draw").mean()
+    ref = pd.Series(
+        [base.get(k, draw_mean.get(k[0], np.nan)) for k in rule.index], index=rule.index
+    )
+    keep = ref.notna().to_numpy()
+    effect = (ref - rule) if transform == "log" else (rule - ref)
+    return effect.to_numpy(float)[keep], _unit_draws(rule.index)[keep]
 
 
 def _crossing(steps: np.ndarray, values: np.ndarray, target: float) -> tuple[float, bool]:
@@ -188,50 +326,62 @@ def bootstrap_speedups(
         One row per ([scenario,] [target,] rule): ``n_seeds, n_censored, mean_cost``
         (mean of ``measure``), ``speedup`` (``mean(T_baseline) / mean(T_rule)``),
         ``ci_low, ci_high``, ``p_faster`` (share of replicates with speed-up > 1) and
-        ``paired`` (seeds resampled jointly with the baseline's).
+        ``paired`` (seeds resampled jointly with the baseline's). With a ``draw`` column
+        (see the module docstring): ``n_seeds`` counts (draw, seed) runs, the speed-up
+        is over all of them, the interval is hierarchical, and ``n_draws`` and
+        ``between_draw_share`` (of the runs' log speed-ups) are added.
     """
     n_boot = check_int(n_boot, "n_boot", min_value=100)
     level = check_real(level, "level", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     measure = _cost_column(reached, measure)
     gen = as_generator(rng)
     groups = _group_keys(reached)
+    units = _unit_keys(reached)
+    by_draw = "draw" in reached.columns
     parts = reached.groupby(groups, sort=False) if groups else [((), reached)]
     rows = []
     for gkey, sdf in parts:
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
         label = dict(zip(groups, gkey, strict=True))
-        base = sdf[sdf["rule"] == baseline].set_index("seed")[measure]
+        base = sdf[sdf["rule"] == baseline].set_index(units)[measure]
         if base.empty:
             where = f" in {label}" if label else ""
             raise ValueError(f"baseline rule {baseline!r} has no runs{where}")
         for rule, rdf in sdf.groupby("rule", sort=False):
-            cost = rdf.set_index("seed")[measure]
+            cost = rdf.set_index(units)[measure]
             paired = set(cost.index) == set(base.index)
             if paired:
-                seeds = np.array(sorted(cost.index))
-                tb, tr = base.loc[seeds].to_numpy(float), cost.loc[seeds].to_numpy(float)
-                idx = gen.integers(seeds.size, size=(n_boot, seeds.size))
-                boot = tb[idx].mean(axis=1) / tr[idx].mean(axis=1)
+                keys = sorted(cost.index)
+                tb, tr = base.loc[keys].to_numpy(float), cost.loc[keys].to_numpy(float)
+                idx, weight = hierarchical_bootstrap_index(
+                    _unit_draws(cost.loc[keys].index), n_boot, gen
+                )
+                boot = _replicate_means(tb, idx, weight) / _replicate_means(tr, idx, weight)
             else:
                 tb, tr = base.to_numpy(float), cost.to_numpy(float)
-                ib = gen.integers(tb.size, size=(n_boot, tb.size))
-                ir = gen.integers(tr.size, size=(n_boot, tr.size))
-                boot = tb[ib].mean(axis=1) / tr[ir].mean(axis=1)
+                ib, wb = hierarchical_bootstrap_index(_unit_draws(base.index), n_boot, gen)
+                ir, wr = hierarchical_bootstrap_index(_unit_draws(cost.index), n_boot, gen)
+                boot = _replicate_means(tb, ib, wb) / _replicate_means(tr, ir, wr)
             low, high = _percentile_interval(boot, level)
-            rows.append(
-                {
-                    **label,
-                    "rule": rule,
-                    "n_seeds": int(cost.size),
-                    "n_censored": int(rdf["censored"].sum()),
-                    "mean_cost": float(tr.mean()),
-                    "speedup": float(tb.mean() / tr.mean()),
-                    "ci_low": low,
-                    "ci_high": high,
-                    "p_faster": float(np.mean(boot > 1.0)),
-                    "paired": paired,
-                }
-            )
+            row = {
+                **label,
+                "rule": rule,
+                "n_seeds": int(cost.size),
+                "n_censored": int(rdf["censored"].sum()),
+                "mean_cost": float(tr.mean()),
+                "speedup": float(tb.mean() / tr.mean()),
+                "ci_low": low,
+                "ci_high": high,
+                "p_faster": float(np.mean(boot > 1.0)),
+                "paired": paired,
+            }
+            if by_draw:
+                effects = _paired_effects(base, cost, "log")
+                row["n_draws"] = int(rdf["draw"].nunique())
+                row["between_draw_share"] = (
+                    between_draw_share(*effects) if effects is not None else float("nan")
+                )
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -324,6 +474,56 @@ def relative_steps_to_target(
             reached["target_value"] = reached["target"]
             reached["target"] = f
             parts.append(reached)
+    return pd.concat(parts, ignore_index=True)
+
+
+def draw_relative_steps_to_target(
+    steps: pd.DataFrame,
+    fractions: Sequence[float],
+    *,
+    metric: str = "eval/accuracy",
+    baseline: str = "random",
+) -> pd.DataFrame:
+    r"""Steps-to-target at relative targets placed **per task draw**.
+
+    Draw ``d``'s target at fraction ``f`` is :func:`relative_targets` on that draw's
+    runs alone,
+
+    .. math::
+        \mathrm{target}_{d,f} = a_0(d) + f\,(\bar a_{\mathrm{final}}(d) - a_0(d)),
+
+    its own step-0 mean plus ``f`` of its own baseline's mean final gain. Per draw, not
+    pooled: each draw has its own test set and warm-up, so its start and the gain
+    Random makes differ from draw to draw. A pooled target can sit below one draw's start
+    (met at step 0 by every rule: a speed-up of 1 by construction) and above another
+    draw's Random final (every run censored), so the draws' speed-ups would measure
+    different stretches of learning and their spread would mix target placement with the
+    rules' effects. Placed per draw, ``f`` means the same thing (``f`` of the way to
+    Random's final value) in every draw, and the between-draw variance of the speed-ups
+    is the rules' own. With one draw (or no ``draw`` column) the targets are exactly
+    :func:`relative_targets`'.
+
+    Returns :func:`steps_to_target`'s table (with ``draw`` when given) where ``target``
+    holds the **fraction** (so that :func:`bootstrap_speedups` compares the draws at a
+    fraction together) and ``target_value`` the draw's own absolute target.
+
+    Raises ``ValueError`` (naming the draw) when a draw has no step-0 evaluation or no
+    baseline run, or its baseline did not improve.
+    """
+    fractions = [
+        check_real(f, "fraction", low=0.0, high=1.0, low_inclusive=False) for f in fractions
+    ]
+    groups = steps.groupby("draw", sort=True) if "draw" in steps.columns else [(0, steps)]
+    parts = []
+    for draw, draw_steps in groups:
+        try:
+            targets = relative_targets(draw_steps, fractions, metric=metric, baseline=baseline)
+        except ValueError as err:
+            raise ValueError(f"draw {draw}: {err}") from None
+        reached = steps_to_target(draw_steps, targets, metric=metric)
+        reached["target_value"] = reached["target"]
+        reached["target"] = reached["target"].map(dict(zip(targets, fractions, strict=True)))
+        parts.append(reached)
     return pd.concat(parts, ignore_index=True)
 
 
@@ -436,44 +636,54 @@ def auc_table(
     Returns one row per ([scenario,] rule): ``n_seeds, auc`` (mean over seeds),
     ``auc_ci_low, auc_ci_high`` (seeds resampled), ``auc_gain`` (mean over seeds of
     ``auc_rule - auc_baseline``, paired by seed when both ran the same seeds, else the
-    difference of means), ``gain_ci_low, gain_ci_high``, ``paired``.
+    difference of means), ``gain_ci_low, gain_ci_high``, ``paired``. With a ``draw``
+    column the intervals are hierarchical over (draw, seed) runs and ``n_draws`` and
+    ``between_draw_share`` (of the runs' AUC gains) are added (module docstring).
     """
     n_boot = check_int(n_boot, "n_boot", min_value=100)
     level = check_real(level, "level", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     gen = as_generator(rng)
     per_run = learning_curve_auc(steps, metric=metric)
     groups = _group_keys(per_run)
+    units = _unit_keys(per_run)
+    by_draw = "draw" in per_run.columns
     parts = per_run.groupby(groups, sort=False) if groups else [((), per_run)]
     rows = []
     for gkey, sdf in parts:
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
         label = dict(zip(groups, gkey, strict=True))
-        base = sdf[sdf["rule"] == baseline].set_index("seed")["auc"]
+        base = sdf[sdf["rule"] == baseline].set_index(units)["auc"]
         if base.empty:
             raise ValueError(f"baseline rule {baseline!r} has no runs")
         for rule, rdf in sdf.groupby("rule", sort=False):
-            auc = rdf.set_index("seed")["auc"]
+            auc = rdf.set_index(units)["auc"]
             values = auc.to_numpy(float)
-            idx = gen.integers(values.size, size=(n_boot, values.size))
-            low, high = _percentile_interval(values[idx].mean(axis=1), level)
+            idx, weight = hierarchical_bootstrap_index(_unit_draws(auc.index), n_boot, gen)
+            low, high = _percentile_interval(_replicate_means(values, idx, weight), level)
             paired = set(auc.index) == set(base.index)
             if paired:
-                seeds = np.array(sorted(auc.index))
-                diff = auc.loc[seeds].to_numpy(float) - base.loc[seeds].to_numpy(float)
-                jdx = gen.integers(diff.size, size=(n_boot, diff.size))
-                boot = diff[jdx].mean(axis=1)
+                keys = sorted(auc.index)
+                diff = auc.loc[keys].to_numpy(float) - base.loc[keys].to_numpy(float)
+                jdx, jw = hierarchical_bootstrap_index(
+                    _unit_draws(auc.loc[keys].index), n_boot, gen
+                )
+                boot = _replicate_means(diff, jdx, jw)
                 gain = float(diff.mean())
             else:
                 tb = base.to_numpy(float)
-                ib = gen.integers(tb.size, size=(n_boot, tb.size))
-                boot = values[idx].mean(axis=1) - tb[ib].mean(axis=1)
+                ib, wb = hierarchical_bootstrap_index(_unit_draws(base.index), n_boot, gen)
+                boot = _replicate_means(values, idx, weight) - _replicate_means(tb, ib, wb)
                 gain = float(values.mean() - tb.mean())
             g_low, g_high = _percentile_interval(boot, level)
-            rows.append(
-                {**label, "rule": rule, "n_seeds": int(values.size), "auc": float(values.mean()),
-                 "auc_ci_low": low, "auc_ci_high": high, "auc_gain": gain,
-                 "gain_ci_low": g_low, "gain_ci_high": g_high, "paired": paired}
-            )  # fmt: skip
+            row = {
+                **label, "rule": rule, "n_seeds": int(values.size), "auc": float(values.mean()),
+                "auc_ci_low": low, "auc_ci_high": high, "auc_gain": gain,
+                "gain_ci_low": g_low, "gain_ci_high": g_high, "paired": paired,
+            }  # fmt: skip
+            if by_draw:
+                row["n_draws"] = int(rdf["draw"].nunique())
+                row["between_draw_share"] = between_draw_share(*_paired_effects(base, auc, "diff"))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -495,7 +705,7 @@ def summary_table(
     (a rollout filter's extra rollouts included), then the columns of
     :func:`bootstrap_speedups` when ``speedups`` is given (sorted by speed-up).
     """
-    keys = [c for c in ("scenario", "rule") if c in steps.columns]
+    keys = [*_group_keys(steps.drop(columns="target", errors="ignore")), "rule"]
     runs = _run_keys(steps)
     trained = steps[steps["step"] > 0].groupby(keys)
     columns: dict[str, pd.Series] = {}

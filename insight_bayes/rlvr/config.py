@@ -306,6 +306,11 @@ class StudySection:
         each fraction (in (0, 1]) of the baseline's mean final gain, so that no target is
         met at step 0 (:func:`insight_bayes.results.relative_targets`). Empty: only
         ``target``.
+    draws : tuple of int
+        Task draws (distinct, >= 0; default ``(0,)``). Draw ``d`` is the study with
+        ``task.seed`` and ``warmup.seed`` each raised by ``d`` (its own pool, test set
+        and warm-up; :meth:`StudyConfig.draw_config`); a study of draws other than
+        ``(0,)`` keeps one study folder per draw.
     """
 
     rules: tuple[str, ...] = ("random", "mopps", "expected-difficulty", "insight")
@@ -315,9 +320,22 @@ class StudySection:
     baseline: str = "random"
     pool_rate_samples: int = 16
     target_fractions: tuple[float, ...] = ()
+    draws: tuple[int, ...] = (0,)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target_fractions", tuple(self.target_fractions))
+        if not isinstance(self.draws, list | tuple):
+            raise ValueError(f"study.draws must be a list of integers, got {self.draws!r}")
+        object.__setattr__(self, "draws", tuple(self.draws))
+        if not self.draws or any(
+            not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in self.draws
+        ):
+            raise ValueError(
+                f"study.draws must be a non-empty list of non-negative integers, got "
+                f"{list(self.draws)}"
+            )
+        if len(set(self.draws)) != len(self.draws):
+            raise ValueError(f"study.draws has duplicates: {list(self.draws)}")
         for fraction in self.target_fractions:
             check_real(fraction, "study.target_fractions", low=0.0, high=1.0, low_inclusive=False)
         object.__setattr__(self, "rules", tuple(self.rules))
@@ -394,15 +412,37 @@ class StudyConfig:
                 f"task.pool_size={self.task.pool_size}"
             )
 
+    @property
+    def multi_draw(self) -> bool:
+        """Whether the study spans task draws other than ``(0,)`` (one folder per draw)."""
+        return self.study.draws != (0,)
+
+    def draw_config(self, draw: int) -> StudyConfig:
+        """The ordinary single-draw study of task draw ``draw``.
+
+        Its ``raw`` is this config's with ``study.draws`` removed, ``task.seed`` and
+        ``warmup.seed`` raised by ``draw`` (the seeds given, or their defaults), so its
+        digest is that of a TOML file edited the same way by hand.
+        """
+        check_int(draw, "draw", min_value=0)
+        raw = copy.deepcopy(self.raw)
+        raw.setdefault("study", {}).pop("draws", None)
+        raw.setdefault("task", {})["seed"] = self.task.seed + draw
+        raw.setdefault("warmup", {})["seed"] = self.warmup.seed + draw
+        return load_config(raw)
+
     def digest(self) -> str:
         """Hash of everything that shapes a run (a resumed study must have the same).
 
-        ``study.rules``, ``study.seeds``, the summary settings (``target``,
-        ``metric``, ``baseline``, ``target_fractions``) and ``[gate]`` are left out, so a
-        study can be extended with more seeds or rules and keep its finished runs.
+        ``study.rules``, ``study.seeds``, ``study.draws``, the summary settings
+        (``target``, ``metric``, ``baseline``, ``target_fractions``) and ``[gate]`` are
+        left out, so a study can be extended with more seeds, rules or draws and keep its
+        finished runs.
         """
         raw = copy.deepcopy(self.raw)
-        for key in ("rules", "seeds", "target", "metric", "baseline", "target_fractions"):
+        for key in (
+            "rules", "seeds", "draws", "target", "metric", "baseline", "target_fractions"
+        ):  # fmt: skip
             raw.get("study", {}).pop(key, None)
         raw.pop("gate", None)  # the gate decides whether to start, not how a run goes
         return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]

@@ -17,6 +17,14 @@ as a sweep's does (read both with :func:`insight_bayes.results.load_results`):
   prompts, difficulty features and warm-up success rates;
 - ``steps_to_target.csv`` and ``summary.csv`` (interpolated steps-to-target, paired
   bootstrap speed-ups in steps and in rollouts); ``manifest.json``.
+
+A config with ``study.draws`` other than ``[0]`` replicates the study over task draws:
+draw ``d`` (:meth:`~insight_bayes.rlvr.config.StudyConfig.draw_config`, task and warm-up
+seeds raised by ``d``) is an ordinary study in ``OUT/draw-{d}/`` (:func:`run_single_study`),
+and :func:`gather_draws` writes the top level: the draws' steps and choices with a
+``draw`` column, and summary, steps-to-target, speed-up curve (targets placed per draw)
+and AUC tables with hierarchical (draws, then seeds) bootstrap intervals and the share
+of variance between draws.
 """
 
 from __future__ import annotations
@@ -39,7 +47,11 @@ if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays
 __all__ = [
     "StudyJob",
     "StudyResult",
+    "draw_folder",
+    "gather_draws",
+    "gather_study",
     "load_config",
+    "run_single_study",
     "run_study",
     "run_study_job",
     "study_jobs",
@@ -203,7 +215,9 @@ def gather_study(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, 
 
     For a study stopped before every run finished (a time limit, say): the finished runs
     are consolidated and analysed like a complete study's, and the manifest records how
-    many runs of how many it holds. Re-running the study itself resumes the rest.
+    many runs of how many it holds. Re-running the study itself resumes the rest. A
+    multi-draw study gathers every draw folder that holds finished runs, then the top
+    level (:func:`gather_draws`).
 
     Parameters
     ----------
@@ -225,6 +239,8 @@ def gather_study(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, 
     from insight_bayes.results.io import utc_now
     from insight_bayes.results.store import ResultStore
 
+    if config.multi_draw:
+        return _gather_multi_draw(config, out)
     store = ResultStore(out)
     old = store.read_manifest()
     if not old:
@@ -265,12 +281,61 @@ def run_study(
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of ``config`` into ``out``; gather the tables.
 
+    A single-draw config (``study.draws = [0]``, the default) is
+    :func:`run_single_study`. A multi-draw config runs each draw's study, in draw
+    order, into ``out/draw-{d}/`` (:func:`draw_folder`; each resumable on its own), then
+    writes the top level (:func:`gather_draws`); the result's ``report`` sums the draws'
+    and its ``gate`` holds each draw's. Arguments and errors: :func:`run_single_study`.
+    """
+    kwargs = {
+        "device": device, "cache_dir": cache_dir, "backend": backend, "workers": workers,
+        "threads": threads, "progress": progress, "skip_gate": skip_gate,
+    }  # fmt: skip
+    if not config.multi_draw:
+        return run_single_study(config, out, **kwargs)
+    from insight_bayes.results.runner import RunReport
+
+    root = _check_draws_folder(config, out)
+    results = {
+        draw: run_single_study(config.draw_config(draw), draw_folder(root, draw), **kwargs)
+        for draw in config.study.draws
+    }
+    tables = gather_draws(config, root)
+    report = RunReport(
+        trained=[k for r in results.values() for k in r.report.trained],
+        resumed=[k for r in results.values() for k in r.report.resumed],
+        seconds=sum(r.report.seconds for r in results.values()),
+    )
+    gates = {str(d): r.gate for d, r in results.items()}
+    summary = "\n".join(f"draw {d}: {(g or {}).get('summary', '')}" for d, g in gates.items())
+    return StudyResult(
+        out=root, report=report, tables=tables, gate={"draws": gates, "summary": summary}
+    )
+
+
+def run_single_study(
+    config: StudyConfig,
+    out: str | os.PathLike[str],
+    *,
+    device: str = "auto",
+    cache_dir: str | os.PathLike[str] | None = None,
+    backend: str = "local",
+    workers: int = 1,
+    threads: int | None = None,
+    progress: bool = True,
+    skip_gate: bool = False,
+) -> StudyResult:
+    """Run (or resume) every (rule, seed) of one task draw into ``out``; gather its tables.
+
+    ``study.draws`` is not read: ``config`` is run on its own task and warm-up seeds
+    (one draw of a multi-draw study is :meth:`StudyConfig.draw_config`).
+
     Parameters
     ----------
     config : StudyConfig
     out : path
         Results folder (resumed when it holds runs of the same config digest; a folder
-        of another config is refused).
+        of another config, or the top level of a multi-draw study, is refused).
     device : {"auto", "cpu", "cuda"}
     cache_dir : path, optional
         Warm-up cache (default ``.cache/insight-bayes``), shared by all workers.
@@ -305,6 +370,8 @@ def run_study(
             f"{store.root} holds a study with a different config (digest "
             f"{old.get('config_digest')} != {config.digest()}); use another --out"
         )
+    if old.get("draws") is not None:
+        raise ValueError(f"{store.root} is the top level of a multi-draw study; use another --out")
     cache = str(Path(cache_dir if cache_dir is not None else default_cache_dir()).resolve())
     # the warm-up is trained (or loaded) here, once, before any worker needs it
     harness = harness_for(config, device, cache, progress)
@@ -364,3 +431,198 @@ def run_study(
     done = all(store.is_complete(k) for k in keys)
     store.write_manifest(manifest("complete" if done else "incomplete"))
     return StudyResult(out=store.root, report=report, tables=tables, gate=gate)
+
+
+# ------------------------------------------------------------------ task draws
+def draw_folder(out: str | os.PathLike[str], draw: int) -> Path:
+    """The study folder of task draw ``draw`` of a multi-draw study: ``out/draw-{draw}``."""
+    return Path(out) / f"draw-{draw}"
+
+
+def _check_draws_folder(config: StudyConfig, out: str | os.PathLike[str]) -> Path:
+    """``out`` as a multi-draw study's top level: refuses a single-draw study's folder
+    and a multi-draw study of another config (the draws may differ: extending is fine)."""
+    import json
+
+    root = Path(out)
+    path = root / "manifest.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    if old and old.get("draws") is None:
+        raise ValueError(
+            f"{root} holds a single-draw study; a multi-draw study needs its own --out"
+        )
+    if old and old.get("config_digest") != config.digest():
+        raise ValueError(
+            f"{root} holds a study with a different config (digest "
+            f"{old.get('config_digest')} != {config.digest()}); use another --out"
+        )
+    return root
+
+
+def _gather_multi_draw(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """gather-only of a multi-draw study: each draw folder with finished runs, then the top."""
+    root = _check_draws_folder(config, out)
+    gathered = []
+    for draw in config.study.draws:
+        folder = draw_folder(root, draw)
+        if not (folder / "manifest.json").exists():
+            continue  # not started: gather_draws says so
+        try:
+            gather_study(config.draw_config(draw), folder)
+        except ValueError as err:
+            if "no finished run" not in str(err):
+                raise
+            log.warning("draw %d: %s", draw, err)
+            continue
+        gathered.append(draw)
+    if not gathered:
+        raise ValueError(f"{root} holds no finished run of any draw of this study")
+    return gather_draws(config, root)
+
+
+def gather_draws(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Write a multi-draw study's top-level tables from its gathered draw folders.
+
+    Reads each ``out/draw-{d}/`` already gathered (its ``steps.parquet``,
+    ``choices.parquet`` and manifest; a draw without them is left out with a warning)
+    and writes, through the results layer, atomically:
+
+    - ``steps.parquet``, ``choices.parquet``: the draws' tables concatenated, with an
+      integer ``draw`` column after ``scenario`` (each draw's scenario is its own key);
+    - ``steps_to_target.csv`` and ``summary.csv`` at ``study.target``
+      (:func:`insight_bayes.results.analysis_summary`);
+    - ``speedup_curve.csv`` at ``study.target_fractions``, targets placed per draw
+      (:func:`insight_bayes.results.targets.draw_relative_steps_to_target`; ``target``
+      is the mean over draws of the draws' targets), in steps and in rollouts;
+    - ``auc.csv`` (:func:`insight_bayes.results.auc_table`);
+    - ``manifest.json``: kind study, the draws, each draw's config digest and status,
+      the runs complete of expected over all draws, the analysis plan.
+
+    Every interval is the hierarchical bootstrap (draws, then seeds, paired on
+    ``(draw, seed)``) and every speed-up and AUC row has ``n_draws`` and
+    ``between_draw_share`` (:mod:`insight_bayes.results.targets`). Torch-free.
+
+    Raises ``ValueError`` when no draw folder holds gathered runs, or one holds a study
+    of another config than its draw's.
+    """
+    import pandas as pd
+
+    from insight_bayes.results.io import atomic_write_bytes, build_manifest, utc_now
+    from insight_bayes.results.store import ResultStore
+    from insight_bayes.results.targets import (
+        analysis_summary,
+        auc_table,
+        draw_relative_steps_to_target,
+    )
+
+    store = ResultStore(out)
+    study = config.study
+    steps_parts, choices_parts, per_draw = [], [], {}
+    runs = {"complete": 0, "expected": 0}
+    for draw in study.draws:
+        derived = config.draw_config(draw)
+        folder = draw_folder(store.root, draw)
+        manifest = ResultStore(folder).read_manifest() if folder.is_dir() else {}
+        expected = len(study.rules) * len(study.seeds)
+        runs["expected"] += expected
+        entry = {"folder": folder.name, "config_digest": derived.digest(), "status": "absent"}
+        per_draw[str(draw)] = entry
+        if manifest and manifest.get("config_digest") != derived.digest():
+            raise ValueError(
+                f"{folder} holds a study with a different config (digest "
+                f"{manifest.get('config_digest')} != {derived.digest()} of draw {draw})"
+            )
+        if not manifest or not (folder / "steps.parquet").exists():
+            log.warning("draw %d: no gathered runs in %s", draw, folder)
+            continue
+        entry["status"] = manifest.get("status", "unknown")
+        entry["runs"] = manifest.get("runs", {})
+        runs["complete"] += int(entry["runs"].get("complete", 0))
+        for name, parts in (("steps", steps_parts), ("choices", choices_parts)):
+            path = folder / f"{name}.parquet"
+            if path.exists():
+                table = pd.read_parquet(path)
+                table.insert(1, "draw", draw)
+                parts.append(table)
+    if not steps_parts:
+        raise ValueError(f"{store.root} holds no gathered draw of this study")
+    steps = pd.concat(steps_parts, ignore_index=True)
+    tables: dict[str, pd.DataFrame] = {"steps": steps}
+    store.write_table("steps", steps)
+    if choices_parts:
+        tables["choices"] = pd.concat(choices_parts, ignore_index=True)
+        store.write_table("choices", tables["choices"])
+    names = []
+    if study.metric in steps and study.baseline in set(steps["rule"]):
+        tables["steps_to_target"], tables["summary"] = analysis_summary(
+            steps, study.target, metric=study.metric, baseline=study.baseline
+        )
+        names += ["steps_to_target", "summary"]
+        if study.target_fractions:
+            try:
+                reached = draw_relative_steps_to_target(
+                    steps, study.target_fractions, metric=study.metric, baseline=study.baseline
+                )
+            except ValueError as err:  # e.g. a draw's baseline has not improved yet
+                log.warning("no relative targets: %s", err)
+            else:
+                tables["speedup_curve"] = _draw_speedup_curve(reached, study.baseline)
+                names.append("speedup_curve")
+            tables["auc"] = auc_table(steps, metric=study.metric, baseline=study.baseline)
+            names.append("auc")
+        for name in names:
+            atomic_write_bytes(
+                store.root / f"{name}.csv", tables[name].to_csv(index=False).encode()
+            )
+    done = runs["complete"] == runs["expected"]
+    store.write_manifest(
+        build_manifest(
+            "study",
+            config.raw,
+            rules=list(study.rules),
+            seeds=list(study.seeds),
+            analysis={
+                "metric": study.metric,
+                "target": study.target,
+                "baseline": study.baseline,
+                "target_fractions": list(study.target_fractions),
+                "relative_targets": "per draw: the draw's step-0 mean plus a fraction of "
+                "its baseline's mean final gain",
+                "bootstrap": "hierarchical: draws with replacement, then seeds within each "
+                "drawn draw, rules paired with the baseline on (draw, seed)",
+                "between_draw_share": "between-draw sum of squares over the total, of the "
+                "runs' log speed-ups (summary, speedup_curve) or AUC gains (auc)",
+            },
+            previous=store.read_manifest(),
+            key=config.key,
+            config_digest=config.digest(),
+            draws=list(study.draws),
+            draw_studies=per_draw,
+            status="complete" if done else "incomplete",
+            runs=runs,
+            gathered=utc_now(),
+        )
+    )
+    return tables
+
+
+def _draw_speedup_curve(reached: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """The speed-up curve of per-draw relative targets, in steps and in rollouts.
+
+    ``reached`` is :func:`~insight_bayes.results.targets.draw_relative_steps_to_target`
+    (``target`` holds the fraction). Returns one row per (fraction, rule) with ``target``
+    (mean over draws of the draws' own targets), ``fraction``, the columns of
+    :func:`~insight_bayes.results.targets.bootstrap_speedups` in steps, and
+    ``rollout_speedup, rollout_ci_low, rollout_ci_high, rollout_between_draw_share``.
+    """
+    from insight_bayes.results.targets import bootstrap_speedups
+
+    curve = bootstrap_speedups(reached, baseline=baseline)
+    mean_target = reached.groupby("target")["target_value"].mean()
+    curve = curve.rename(columns={"target": "fraction"})
+    curve.insert(0, "target", curve["fraction"].map(mean_target))
+    if "rollouts_to_target" in reached.columns:
+        per_rollout = bootstrap_speedups(reached, baseline=baseline, measure="rollouts_to_target")
+        for column in ("speedup", "ci_low", "ci_high", "between_draw_share"):
+            curve[f"rollout_{column}"] = per_rollout[column].to_numpy()
+    return curve

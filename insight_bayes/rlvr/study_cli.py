@@ -7,7 +7,10 @@ The config is a TOML file (``configs/rlvr/*.toml``); rules are labels such as
 ``"insight:mu=0.1"``. Re-running the same command resumes: it says how many runs it trained
 and how many it resumed. Results land in OUT like a sweep's (steps.parquet,
 choices.parquet, prompts.parquet, pool.parquet, summary.csv, steps_to_target.csv,
-manifest.json; read them with insight_bayes.results.load_results).
+manifest.json; read them with insight_bayes.results.load_results). A config with
+``study.draws = [0, 1, 2]`` replicates the study over task draws (draw d: task and warm-up
+seeds + d), one ordinary study folder per draw in OUT/draw-d, and writes top-level tables
+with a draw column and hierarchical (draws, then seeds) bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -98,13 +101,14 @@ def _print_summary(config, summary) -> None:
         shown = [
             "rule", "final_accuracy", "informative_share", "rollouts_per_step", "n_censored",
             "mean_cost", "speedup", "ci_low", "ci_high", "rollout_speedup", "rollout_ci_low",
-            "rollout_ci_high",
+            "rollout_ci_high", "between_draw_share",
         ]  # fmt: skip
         study = config.study
         print(
             f"\nsteps to {study.metric} >= {study.target} (interpolated between evaluations): "
             f"speed-up vs {study.baseline} in steps and in rollouts (95% paired bootstrap "
-            "over seeds; censored runs count at the horizon)"
+            + ("over draws, then seeds" if config.multi_draw else "over seeds")
+            + "; censored runs count at the horizon)"
         )
         with pd.option_context("display.width", 200, "display.max_columns", 30):
             print(summary[[c for c in shown if c in summary]].round(3).to_string(index=False))
