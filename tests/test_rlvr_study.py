@@ -249,7 +249,7 @@ def test_smoke_config_end_to_end_and_rerun_says_it_resumed(tmp_path, capsys):
     argv += ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "3 runs trained, 0 resumed (already complete)" in text and "speedup" in text
+    assert "3 runs trained, 0 resumed (already complete)" in text and "speed-up (steps)" in text
     raw = _raw()
     res = load_results(out)
     steps = res.steps

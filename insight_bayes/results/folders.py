@@ -120,15 +120,18 @@ def describe_differences(
 
 def clear_folder(root: str | os.PathLike[str]) -> int:
     """Delete a results folder's results: ``runs/``, ``manifest.json`` and its top-level
-    tables and pictures (:data:`RESULT_SUFFIXES`); other files stay. Returns how many
-    entries were deleted."""
+    tables and pictures (:data:`RESULT_SUFFIXES`), and the same in each subfolder that
+    holds a ``manifest.json`` (a multi-draw study's draws); other files stay. Returns
+    how many entries were deleted."""
     root = Path(root)
     removed = 0
     if (root / "runs").is_dir():
         shutil.rmtree(root / "runs")
         removed += 1
-    for path in root.iterdir() if root.is_dir() else ():
-        if path.is_file() and (path.name == "manifest.json" or path.suffix in RESULT_SUFFIXES):
+    for path in sorted(root.iterdir()) if root.is_dir() else ():
+        if path.is_dir() and (path / "manifest.json").is_file():
+            removed += clear_folder(path)
+        elif path.is_file() and (path.name == "manifest.json" or path.suffix in RESULT_SUFFIXES):
             path.unlink()
             removed += 1
     return removed

@@ -189,6 +189,8 @@ def _columns(
                 ),
             )
         )
+    if "between_draw_share" in cols and summary["between_draw_share"].notna().any():
+        out.append(("between-draw share", lambda r: f"{r['between_draw_share']:.2f}"))
     if "informative_share" in cols:
         out.append(("informative", lambda r: f"{r['informative_share']:.2f}"))
     if "rollouts_per_step" in cols:

@@ -11,6 +11,11 @@ manifest.json; read them with insight_bayes.results.load_results). A config with
 ``study.draws = [0, 1, 2]`` replicates the study over task draws (draw d: task and warm-up
 seeds + d), one ordinary study folder per draw in OUT/draw-d, and writes top-level tables
 with a draw column and hierarchical (draws, then seeds) bootstrap intervals.
+
+OUT holds one study: a config with other settings, rules, seeds or draws is refused
+unless --extend (add rules, seeds or draws to the finished runs) or --overwrite (delete
+OUT's results first). The command ends with a one-line headline, the summary table, and
+learning_curve.png and speedup.png in OUT (--no-plots: none).
 """
 
 from __future__ import annotations
@@ -53,6 +58,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write the tables from the runs already finished in --out, without training",
     )
+    parser.add_argument(
+        "--extend",
+        action="store_true",
+        help="add this config's rules, seeds or draws to the study in --out (same settings)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the results of another study found in --out before running",
+    )
+    parser.add_argument(
+        "--no-plots", action="store_true", help="write no learning-curve or speed-up PNG"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -65,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, model_path=args.model)
     if args.gather_only:
         tables = gather_study(config, args.out)
-        _print_summary(config, tables.get("summary"))
-        print(f"results in {args.out}")
+        _finish(config, tables.get("summary"), args)
         return 0
+    _claim(config, args)
 
     import torch
 
@@ -89,26 +107,74 @@ def run(args: argparse.Namespace) -> int:
     if result.gate is not None:
         print(result.gate.get("summary", ""))
     print(f"{result.report.describe()} -> {result.out}")
-    _print_summary(config, result.tables.get("summary"))
-    print(f"results in {args.out}")
+    _finish(config, result.tables.get("summary"), args)
     return 0
 
 
-def _print_summary(config, summary) -> None:
-    import pandas as pd
+#: Study settings left out of the comparison of two configs: those a study may change
+#: and keep its runs (the same as those ``StudyConfig.digest`` leaves out).
+_NOT_SHAPING = ("rules", "seeds", "draws", "target", "metric", "baseline", "target_fractions")
 
+
+def _shaping(raw: dict) -> dict:
+    """A config's sections that shape its runs (compared by ``--out``'s check)."""
+    raw = {key: value for key, value in dict(raw or {}).items() if key != "gate"}
+    study = {k: v for k, v in dict(raw.get("study", {})).items() if k not in _NOT_SHAPING}
+    return {**raw, "study": study}
+
+
+def _claim(config, args: argparse.Namespace) -> None:
+    """Refuse an --out holding another study (see :mod:`insight_bayes.results.folders`)."""
+    from insight_bayes.results.folders import claim_folder
+    from insight_bayes.results.io import plain
+
+    def identity(manifest: dict) -> dict:
+        found = {
+            "kind": manifest.get("kind"),
+            "config": _shaping(manifest.get("config", {})),
+            "rules": manifest.get("rules"),
+            "seeds": manifest.get("seeds"),
+        }
+        return {**found, "draws": manifest.get("draws")} if "draws" in wanted else found
+
+    wanted = {
+        "kind": "study",
+        "config": _shaping(plain(config.raw)),
+        "rules": list(config.study.rules),
+        "seeds": [int(s) for s in config.study.seeds],
+    }
+    if config.multi_draw:
+        wanted["draws"] = [int(d) for d in config.study.draws]
+    claim_folder(
+        args.out,
+        wanted,
+        identity,
+        overwrite=args.overwrite,
+        extend=args.extend,
+        extendable=("rules", "seeds", "draws"),
+        resume_hint=f"run this command with the config that made it ({args.out}/manifest.json "
+        "holds it)",
+    )
+
+
+def _finish(config, summary, args: argparse.Namespace) -> None:
+    """The headline and the summary table, then the pictures of the folder."""
+    from insight_bayes.results.headline import summary_text
+    from insight_bayes.results.plots import draw_folder
+
+    study = config.study
     if summary is not None:
-        shown = [
-            "rule", "final_accuracy", "informative_share", "rollouts_per_step", "n_censored",
-            "mean_cost", "speedup", "ci_low", "ci_high", "rollout_speedup", "rollout_ci_low",
-            "rollout_ci_high", "between_draw_share",
-        ]  # fmt: skip
-        study = config.study
+        print()
+        print(summary_text(summary, baseline=study.baseline, metric=study.metric,
+                           target=study.target))  # fmt: skip
         print(
-            f"\nsteps to {study.metric} >= {study.target} (interpolated between evaluations): "
-            f"speed-up vs {study.baseline} in steps and in rollouts (95% paired bootstrap "
+            f"speed-up: steps to {study.metric} >= {study.target:g} versus {study.baseline}, "
+            "95% paired bootstrap "
             + ("over draws, then seeds" if config.multi_draw else "over seeds")
-            + "; censored runs count at the horizon)"
+            + " (censored runs count at the horizon); summary.csv has every column"
         )
-        with pd.option_context("display.width", 200, "display.max_columns", 30):
-            print(summary[[c for c in shown if c in summary]].round(3).to_string(index=False))
+    if not args.no_plots and summary is not None:
+        written = draw_folder(args.out)
+        if written:
+            print(f"pictures: {', '.join(str(p) for p in written)}")
+    print(f"results in {args.out}")
