@@ -1,17 +1,29 @@
-"""Run a sweep of selection rules over seeds on a simulated scenario, then print the
-summary table (final accuracy, informative share, rollouts, steps-to-target and the
-speed-up of every rule versus Random with bootstrap intervals).
+"""Run a sweep of selection rules over seeds on a simulated scenario, then print a
+one-line headline and the summary table (speed-up of every rule versus Random in steps
+to the target with its bootstrap interval, final accuracy, seeds that reached the
+target), and draw learning_curve.png and speedup.png into OUT.
 
-Re-running the same command resumes: only missing runs are simulated, and the command
-says how many runs it trained and how many it resumed. Results land in OUT as tidy
-Parquet tables (steps.parquet, runs/...), steps_to_target.csv, summary.csv and
-manifest.json (read them back with insight_bayes.results.load_results).
+Results land in OUT (default results/scratch/SCENARIO) as tidy Parquet tables
+(steps.parquet, runs/...), summary.csv, steps_to_target.csv, speedup_curve.csv,
+auc.csv and manifest.json; read them back with insight_bayes.results.load_results, or
+draw them again with insight-bayes plot OUT.
+
+Re-running the same command resumes: only missing runs are simulated. OUT holds one
+configuration: other rules, seeds or scenario settings are refused unless --extend
+(add them to OUT's runs) or --overwrite (delete OUT's results first). Ctrl-C stops at
+once; the finished runs stay and the same command resumes them. Examples:
+
+    insight-bayes sweep quick --rules random,insight --seeds 3
+    insight-bayes sweep countdown-paper --seeds 10 --out results/scratch/paper
+    insight-bayes plot results/scratch/paper
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import textwrap
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +57,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seeds", type=positive_int, default=10, help="seeds 0..N-1, N >= 1 (default 10)"
     )
-    parser.add_argument("--backend", choices=("local", "ray"), default="local")
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local: worker processes on this machine; ray: Ray tasks (a running cluster "
+        "if ray.init was called, else a local one) (default local)",
+    )
     parser.add_argument(
         "--workers", type=positive_int, default=None, help="parallel workers, >= 1 (default: CPUs)"
     )
-    parser.add_argument("--out", default=None, help="results folder (default results/sim-SCENARIO)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="results folder (default results/scratch/SCENARIO, git-ignored; the committed "
+        "references under results/ are remade by insight-bayes figures --make-missing)",
+    )
+    parser.add_argument(
+        "--extend",
+        action="store_true",
+        help="add these rules, seeds or scenarios to the runs already in --out",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the results of another configuration found in --out before running",
+    )
+    parser.add_argument(
+        "--no-plots", action="store_true", help="write no learning-curve or speed-up PNG"
+    )
     parser.add_argument("--choices", action="store_true", help="also store per-choice tables")
     parser.add_argument(
         "--target",
@@ -58,10 +94,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="accuracy target in (0, 1] (default: the scenario's)",
     )
     parser.add_argument(
-        "--baseline", type=rule_label, default="random", help="reference rule of the speed-ups"
+        "--baseline",
+        type=rule_label,
+        default="random",
+        help="reference rule of the speed-ups (default random)",
     )
     parser.add_argument(
-        "--n-boot", type=int_at_least(100), default=2000, help="bootstrap replicates, >= 100"
+        "--n-boot",
+        type=int_at_least(100),
+        default=2000,
+        help="bootstrap replicates, >= 100 (default 2000)",
     )
     parser.add_argument(
         "--bayes",
@@ -101,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_grid(args, scenario)
     from insight_bayes.selectors import REFERENCE_RULES
 
-    out = args.out or f"results/sim-{scenario.name}"
+    out = args.out or f"results/scratch/{scenario.name}"
     result = run_sweep(
         scenario,
         args.rules or list(REFERENCE_RULES),
@@ -111,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         choices=args.choices,
         progress=not args.no_progress,
+        overwrite=args.overwrite,
+        extend=args.extend,
     )
     print(f"{result.report.describe()} -> {result.out}")
     target = scenario.target_accuracy if args.target is None else args.target
@@ -119,37 +163,23 @@ def run(args: argparse.Namespace) -> int:
     if "eval/accuracy" not in steps.columns or steps["eval/accuracy"].isna().all():
         table = summary_table(steps)
         table.to_csv(result.out / "summary.csv", index=False)
-        print("\nno held-out evaluation in this scenario: no steps-to-target or speed-ups")
-        with _wide_display():
-            print(table.drop(columns=["scenario"]).round(3).to_string(index=False))
+        _finish(table, args, target, result.out, ["no held-out evaluation in this scenario: "
+                                                  "no steps-to-target or speed-ups"])  # fmt: skip
         return 0
     stt, table = analysis_summary(
         steps, target, metric="eval/accuracy", baseline=args.baseline, n_boot=args.n_boot
     )
     stt.to_csv(result.out / "steps_to_target.csv", index=False)
     table.to_csv(result.out / "summary.csv", index=False)
-    shown = [
-        "rule", "final_accuracy", "informative_share", "expected_informative",
-        "rollouts_per_step", "n_censored", "mean_cost", "speedup", "ci_low", "ci_high",
-        "rollout_speedup", "rollout_ci_low", "rollout_ci_high",
-    ]  # fmt: skip
-    with _wide_display():
-        print(
-            f"\nsteps to eval/accuracy >= {target} (interpolated between evaluations): "
-            f"speed-up vs {args.baseline} in steps and in rollouts (95% paired bootstrap "
-            "over seeds; censored runs count at the horizon). informative_share: share of "
-            "trained groups with mixed binary outcomes; expected_informative: its "
-            "expectation 1 - p^K - (1 - p)^K at the chosen prompts' true rates"
-        )
-        print(table[[c for c in shown if c in table]].round(3).to_string(index=False))
-    _print_curve(steps, scenario, args, result.out)
+    written = ["summary.csv", "steps_to_target.csv", *_write_curves(steps, scenario, args, out)]
+    notes = []
     if args.bayes:
         from insight_bayes.models.speedup_fit import fit_speedup
 
         fit = fit_speedup(stt, baseline=args.baseline, draws=args.draws, tune=args.draws)
         fit.summary.to_csv(result.out / "speedup_posterior.csv", index=False)
-        print("\nhierarchical censored log-normal model: posterior speed-up vs baseline")
-        print(fit.summary.round(3).to_string(index=False))
+        written.append("speedup_posterior.csv")
+        notes.append(_posterior_line(fit.summary))
     manifest = store.read_manifest()
     manifest["analysis"] = {
         "metric": "eval/accuracy",
@@ -158,12 +188,45 @@ def run(args: argparse.Namespace) -> int:
         "n_boot": args.n_boot,
     }
     store.write_manifest(manifest)
+    notes.insert(
+        0,
+        f"speed-up: steps to held-out accuracy {target:g} (interpolated between "
+        f"evaluations) versus {args.baseline}, 95% paired bootstrap over seeds; censored "
+        "runs count at the horizon. Also written: " + ", ".join(written),
+    )
+    _finish(table, args, target, result.out, notes)
     return 0
 
 
-def _print_curve(steps, scenario, args, out) -> None:
-    """The speed-up curve at the scenario's targets, steps to Random's final accuracy
-    (each seed's own), and the learning-curve AUC."""
+def _finish(table, args, target: float, out, notes: list[str]) -> None:
+    """Print the headline, the one summary table and the notes; draw the pictures."""
+    from insight_bayes.results.headline import summary_text
+    from insight_bayes.results.plots import draw_folder
+
+    print()
+    print(summary_text(table, baseline=args.baseline, metric="eval/accuracy", target=target))
+    for note in notes:
+        print(textwrap.fill(note, width=100))
+    if not args.no_plots:
+        pictures = draw_folder(out)
+        if pictures:
+            print(f"pictures: {', '.join(str(p) for p in pictures)}")
+
+
+def _posterior_line(posterior) -> str:
+    """One line of the PyMC fit: InSight's (or the fastest rule's) posterior speed-up."""
+    rows = posterior[posterior["rule"] == "insight"]
+    row = rows.iloc[0] if not rows.empty else posterior.loc[posterior["speedup_median"].idxmax()]
+    return (
+        f"PyMC hierarchical censored log-normal model: {row['rule']} posterior median "
+        f"speed-up {row['speedup_median']:.2f}x (94% HDI {row['hdi_low']:.2f}-"
+        f"{row['hdi_high']:.2f}); speedup_posterior.csv has every rule"
+    )
+
+
+def _write_curves(steps, scenario, args, out) -> list[str]:
+    """The speed-up curve at the scenario's targets, steps to the baseline's final
+    accuracy (each seed's own) and the learning-curve AUC, written as CSV; their names."""
     from insight_bayes.results.targets import (
         auc_table,
         relative_steps_to_target,
@@ -171,37 +234,26 @@ def _print_curve(steps, scenario, args, out) -> None:
     )
 
     if args.baseline not in set(steps["rule"]):
-        return
-    shown = ["target", "rule", "speedup", "ci_low", "ci_high", "rollout_speedup",
-             "oracle_fraction", "oracle_fraction_ci_low", "oracle_fraction_ci_high",
-             "n_censored"]  # fmt: skip
-    with _wide_display():
-        if scenario.curve_targets:
-            curve = speedup_report(
-                steps, scenario.curve_targets, baseline=args.baseline, n_boot=args.n_boot
-            )
-            curve.to_csv(out / "speedup_curve.csv", index=False)
-            print(
-                "\nspeed-up curve at held-out accuracy "
-                f"{', '.join(f'{t:g}' for t in scenario.curve_targets)}: per step, per rollout, "
-                "and as a fraction of the oracle's speed-up"
-            )
-            print(curve[[c for c in shown if c in curve]].round(3).to_string(index=False))
-        try:
-            reached = relative_steps_to_target(steps, [1.0], baseline=args.baseline)
-        except ValueError as err:
-            print(f"\nno steps to {args.baseline}'s final accuracy: {err}")
-        else:
-            final = speedup_report(
-                None, reached=reached, baseline=args.baseline, n_boot=args.n_boot
-            )
-            final.to_csv(out / "speedup_to_baseline_final.csv", index=False)
-            print(f"\nsteps to {args.baseline}'s final accuracy (each seed's own pool)")
-            print(final[[c for c in shown[1:] if c in final]].round(3).to_string(index=False))
-        auc = auc_table(steps, baseline=args.baseline, n_boot=args.n_boot)
-        auc.to_csv(out / "auc.csv", index=False)
-        print("\nlearning-curve AUC (time-averaged held-out accuracy) and its paired gain")
-        print(auc.drop(columns=["paired"]).round(4).to_string(index=False))
+        return []
+    written = []
+    if scenario.curve_targets:
+        curve = speedup_report(
+            steps, scenario.curve_targets, baseline=args.baseline, n_boot=args.n_boot
+        )
+        curve.to_csv(Path(out) / "speedup_curve.csv", index=False)
+        written.append("speedup_curve.csv")
+    try:
+        reached = relative_steps_to_target(steps, [1.0], baseline=args.baseline)
+    except ValueError as err:
+        log.info("no steps to %s's final accuracy: %s", args.baseline, err)
+    else:
+        final = speedup_report(None, reached=reached, baseline=args.baseline, n_boot=args.n_boot)
+        final.to_csv(Path(out) / "speedup_to_baseline_final.csv", index=False)
+        written.append("speedup_to_baseline_final.csv")
+    auc = auc_table(steps, baseline=args.baseline, n_boot=args.n_boot)
+    auc.to_csv(Path(out) / "auc.csv", index=False)
+    written.append("auc.csv")
+    return written
 
 
 def _run_grid(args, base) -> int:
@@ -220,7 +272,7 @@ def _run_grid(args, base) -> int:
     from simulations.grid import GRID_FRACTIONS, GRID_RULES, robustness_cells, run_grid
 
     cells = robustness_cells(base)
-    out = args.out or f"results/sim-{base.name}-robustness"
+    out = args.out or f"results/scratch/{base.name}-robustness"
     result = run_grid(
         cells,
         args.seeds,
@@ -229,6 +281,7 @@ def _run_grid(args, base) -> int:
         workers=args.workers,
         backend=args.backend,
         progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
     print(f"{result.report.describe()} -> {result.out} ({result.seconds:.0f} s)")
     meta = pd.DataFrame(
@@ -259,15 +312,27 @@ def _run_grid(args, base) -> int:
         "n_boot": args.n_boot,
     }
     store.write_manifest(manifest)
+    verdicts = summary["verdict"].value_counts()
+    print(
+        f"\nthe paper's claims over {len(cells)} cells x {len(GRID_FRACTIONS)} relative "
+        f"targets: {verdicts.get('holds', 0)} of {len(summary)} hold in every case, "
+        f"{verdicts.get('refuted', 0)} are refuted in every case, "
+        f"{verdicts.get('depends', 0)} depend on the cell\n"
+    )
+    shown = summary.rename(columns={"text": "claim (fidelity_summary.csv)"}).drop(columns=["claim"])
     with _wide_display():
-        print("\nfidelity of the paper's claims over the grid (cells x relative targets)")
-        print(summary.to_string(index=False))
-        print(f"\nKendall's tau of each cell's ranking against the base cell {base_cell.name}")
-        print(tau.merge(meta, on="scenario")[["cell", "tau", "p_value", "n_rules"]].round(3)
-              .to_string(index=False))  # fmt: skip
-        print(
-            f"\noracle slower than a pre-rollout rule (interval above 1): {len(violations)} cases"
-        )
+        print(shown.to_string(index=False))
+    print(
+        f"Kendall's tau of each cell's ranking against the base cell {base_cell.name}: "
+        f"median {tau['tau'].median():.2f}, lowest {tau['tau'].min():.2f} (ranking_tau.csv); "
+        f"oracle slower than a pre-rollout rule (interval above 1): {len(violations)} cases"
+    )
+    if not args.no_plots:
+        from insight_bayes.results.plots import draw_folder
+
+        pictures = draw_folder(out)
+        if pictures:
+            print(f"pictures: {', '.join(str(p) for p in pictures)}")
     return 0
 
 
