@@ -99,10 +99,10 @@ def test_shipped_configs_validate():
 # ------------------------------------------------------------------ running (torch)
 torch = pytest.importorskip("torch")
 
-from insight_bayes.cli import main  # noqa: E402
 from insight_bayes.results import ResultStore, RunKey, load_results  # noqa: E402
 from insight_bayes.rlvr import study  # noqa: E402
 from insight_bayes.rlvr.study import gather_study, run_study  # noqa: E402
+from insight_bayes_cli import main  # noqa: E402
 
 
 def _strip(df: pd.DataFrame) -> pd.DataFrame:
