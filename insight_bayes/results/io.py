@@ -1,12 +1,13 @@
 """Atomic writes, the git revision and the manifest: the results layer's file plumbing.
 
 Every file of a results folder (a sweep's or a harness study's) is written by
-:func:`atomic_write_bytes`: a temporary file in the same folder, ``fsync``, then
-:func:`os.replace` (atomic on POSIX). A reader therefore sees the old file or the new
-one, never half of one; a process killed mid-write leaves at most a stray
-``.<name>.<pid>.<hex>.tmp`` file, which :func:`remove_stale_temporaries` deletes. Those
-two live in :mod:`insight_bayes.atomic`, below the beliefs that save themselves with them,
-and are re-exported here.
+:func:`~insight_bayes.atomic.atomic_write_bytes`: a temporary file in the same folder,
+``fsync``, then :func:`os.replace` (atomic on POSIX). A reader therefore sees the old
+file or the new one, never half of one; a process killed mid-write leaves at most a
+stray ``.<name>.<pid>.<hex>.tmp`` file, which
+:func:`~insight_bayes.atomic.remove_stale_temporaries` deletes. Those two live in
+:mod:`insight_bayes.atomic`, below the beliefs that save themselves with them, and are
+re-exported here.
 """
 
 from __future__ import annotations
