@@ -25,13 +25,13 @@ nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
 'cuda' if torch.cuda.is_available() else 'no cuda')" > "$OUT/python.txt" 2>&1 || true
 start=$(date +%s)
 status=0
-timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes.cli rlvr-study "$CONFIG" --out "$OUT" \
+timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$OUT" \
     --device "$DEVICE" --workers "$WORKERS" --no-progress ${EXTRA_ARGS:-} 2>&1 \
     | tee "$OUT/study.log" || status=$?
 echo "study exit status: $status (124: stopped by STUDY_TIMEOUT; finished runs are kept)" \
     | tee -a "$OUT/study.log"
 if [ "$status" -ne 0 ] && [ -f "$OUT/manifest.json" ]; then   # tables from the finished runs
-    "$PY" -m insight_bayes.cli rlvr-study "$CONFIG" --out "$OUT" --gather-only 2>&1 \
+    "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$OUT" --gather-only 2>&1 \
         | tee -a "$OUT/study.log" || true
 fi
 "$PY" benchmarks/bench_rlvr.py --config "$CONFIG" --device "$DEVICE" --steps 5 \

@@ -217,7 +217,7 @@ def _resolve_short_names(app, env, node, contnode):
     return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode)
 
 
-API_PACKAGES = ("insight_bayes", "simulations", "paper_figures")
+API_PACKAGES = ("insight_bayes", "simulations", "paper_figures", "insight_bayes_cli")
 
 
 def public_names() -> dict[str, list[str]]:

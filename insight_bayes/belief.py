@@ -254,7 +254,7 @@ class BetaBelief:
             path = path.with_suffix(".npz")
         import io
 
-        from insight_bayes.results.io import atomic_write_bytes
+        from insight_bayes.atomic import atomic_write_bytes
 
         state = self.state_dict()
         arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}

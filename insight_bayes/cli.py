@@ -1,5 +1,7 @@
-"""The ``insight-bayes`` command.
+"""The machinery of the ``insight-bayes`` command: parser, dispatch and error policy.
 
+The command itself, with its table of subcommands, is :mod:`insight_bayes_cli`, a
+module above every layer: the library never imports the simulator or the figures.
 Each subcommand lives in the module that owns its work and is imported only when
 used, so ``insight-bayes demo`` never imports PyTorch or PyMC. A subcommand module
 provides ``add_arguments(parser)`` and ``run(args) -> int``.
@@ -10,8 +12,9 @@ A user error prints one line, ``insight-bayes <command>: error: <message>``, and
 with status 2 (argparse's convention):
 
 - a value refused at parse time by an argument type (:mod:`insight_bayes.cli_types`:
-  counts below 1, a target outside (0, 1], an unknown rule or scenario, a missing
-  config file) or by argparse itself (an unknown option or command);
+  counts below 1, a target outside (0, 1], an unknown rule, a missing config file; a
+  layer's own types, e.g. an unknown scenario) or by argparse itself (an unknown option
+  or command);
 - a ``ValueError`` that the package's own code raised while the command ran (its
   checkers raise it for invalid input, e.g. a config file whose contents are invalid,
   or a saved file that is corrupt), a file that does not decode (``JSONDecodeError``,
@@ -35,35 +38,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-#: name -> (module, one-line help). Modules are imported lazily.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("insight_bayes.demo", "print the selection table of every rule on a small pool"),
-    "sweep": ("simulations.cli", "simulate every rule over seeds on a scenario; speed-ups"),
-    "ablations": ("simulations.ablations_cli", "the five ablations of InSight; their table"),
-    "rlvr-study": ("insight_bayes.rlvr.study_cli", "GRPO rules x seeds from one cached warm-up"),
-    "rlvr-intervention": (
-        "insight_bayes.rlvr.intervention_cli",
-        "first-order effects of quintile batches at checkpoints of a Random run",
-    ),
-    "sim-vs-harness": (
-        "simulations.sim_vs_harness",
-        "calibrate the simulator on harness studies' Random runs; predict the other rules",
-    ),
-    "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
-}
+#: A table of subcommands: name -> (module, one-line help), in the order of ``--help``.
+Commands = Mapping[str, tuple[str, str]]
 
-#: Folders of the packages whose ``ValueError`` is a refusal of the user's input.
-PACKAGE_FOLDERS: tuple[Path, ...] = tuple(
-    Path(__file__).resolve().parents[1] / name
-    for name in ("insight_bayes", "simulations", "paper_figures")
-)
+#: Folder of the library, whose ``ValueError`` is a refusal of the user's input.
+PACKAGE_FOLDERS: tuple[Path, ...] = (Path(__file__).resolve().parent,)
 
 
-def is_user_error(err: BaseException) -> bool:
+def is_user_error(err: BaseException, folders: Sequence[Path] = PACKAGE_FOLDERS) -> bool:
     """Whether an exception raised while a command ran is the user's (exit 2, one line).
 
     A ``FileNotFoundError``, a file that does not decode, and a ``ValueError`` raised
-    by this package's own code (its innermost frame lies in :data:`PACKAGE_FOLDERS`).
+    by the project's own code (its innermost frame lies in one of ``folders``, by default
+    :data:`PACKAGE_FOLDERS`).
     """
     if isinstance(err, FileNotFoundError | json.JSONDecodeError | UnicodeDecodeError):
         return True
@@ -73,7 +60,7 @@ def is_user_error(err: BaseException) -> bool:
     while tb.tb_next is not None:
         tb = tb.tb_next
     raised_in = Path(tb.tb_frame.f_code.co_filename).resolve()
-    return any(folder in raised_in.parents for folder in PACKAGE_FOLDERS)
+    return any(folder in raised_in.parents for folder in folders)
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -87,9 +74,8 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser(commands: Mapping[str, tuple[str, str]] | None = None) -> CommandParser:
-    """The parser of ``insight-bayes`` with the given subcommands (all by default)."""
-    commands = SUBCOMMANDS if commands is None else commands
+def build_parser(commands: Commands) -> CommandParser:
+    """The parser of ``insight-bayes`` with the given subcommands."""
     parser = CommandParser(
         prog="insight-bayes",
         description="Information-guided prompt selection for RLVR (InSight, arXiv 2603.01907).",
@@ -107,19 +93,27 @@ def build_parser(commands: Mapping[str, tuple[str, str]] | None = None) -> Comma
     return parser
 
 
-def build_parser_for(argv: Sequence[str]) -> CommandParser:
-    """A parser holding only the subcommand named in ``argv`` (all of them otherwise)."""
+def build_parser_for(argv: Sequence[str], commands: Commands) -> CommandParser:
+    """A parser holding only the subcommand named in ``argv`` (all of ``commands`` otherwise)."""
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    if chosen not in SUBCOMMANDS:
-        return build_parser()
-    return build_parser({chosen: SUBCOMMANDS[chosen]})
+    if chosen not in commands:
+        return build_parser(commands)
+    return build_parser({chosen: commands[chosen]})
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``insight-bayes`` console script."""
+def dispatch(
+    argv: Sequence[str] | None,
+    commands: Commands,
+    folders: Sequence[Path] = PACKAGE_FOLDERS,
+) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), run the chosen subcommand; its exit status.
+
+    ``folders`` are the packages whose ``ValueError`` is the user's (see
+    :func:`is_user_error`).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     # Build only the parser of the chosen subcommand when it is known (fast, light imports).
-    parser = build_parser_for(argv)
+    parser = build_parser_for(argv, commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -128,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._module.run(args) or 0)
     except Exception as err:
-        if not is_user_error(err):
+        if not is_user_error(err, folders):
             raise
         if args.verbose:
             traceback.print_exc()
@@ -140,4 +134,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    raise SystemExit("the command is 'insight-bayes' (or 'python -m insight_bayes_cli')")

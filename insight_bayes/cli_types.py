@@ -21,7 +21,6 @@ __all__ = [
     "positive_int",
     "rule_label",
     "rule_labels",
-    "scenario_name",
     "toml_file",
     "unit_interval",
 ]
@@ -152,14 +151,3 @@ def rule_labels(text: str) -> list[str]:
     if not labels:
         raise argparse.ArgumentTypeError(f"expected at least one rule label, got {text!r}")
     return [rule_label(label) for label in labels]
-
-
-def scenario_name(text: str) -> str:
-    """The name of a registered simulation scenario (:mod:`simulations.scenarios`)."""
-    from simulations.scenarios import available_scenarios
-
-    if text not in available_scenarios():
-        raise argparse.ArgumentTypeError(
-            f"unknown scenario {text!r}; available: {', '.join(available_scenarios())}"
-        )
-    return text

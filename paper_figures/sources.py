@@ -9,7 +9,7 @@ naming that command::
     results/sim-countdown-paper is missing: run 'insight-bayes sweep countdown-paper ...'
 
 With ``make_missing`` (``insight-bayes figures --make-missing``) it runs the command
-instead, in this process, through :func:`insight_bayes.cli.main`. The quick set
+instead, in this process, through :func:`insight_bayes_cli.main`. The quick set
 (``--quick``) holds small stand-ins under ``RESULTS/scratch/`` (git-ignored) for CI.
 """
 
@@ -112,7 +112,7 @@ class SavedResult:
 
     def make(self, results: Path) -> None:
         """Run the command that writes this result (in this process)."""
-        from insight_bayes.cli import main
+        from insight_bayes_cli import main
 
         log.warning("making %s: %s", self.path(results), self.command(results))
         status = main(self.arguments(Path(results)))

@@ -38,6 +38,7 @@ the paper-shaped scenario where ``M_hat`` is capped at the pool).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -50,11 +51,15 @@ from insight_bayes.rewards import bernoulli_rollout, informative_groups, informa
 from insight_bayes.selectors import PAPER_RULES, Selector, make_selector
 from insight_bayes.validation import RngLike, as_generator, check_ids, check_int
 
+if TYPE_CHECKING:
+    from simulations.scenarios import Scenario
+
 __all__ = [
     "EXACT_RULES",
     "compare_rules",
     "expected_information_gain",
     "expected_top_m_sum",
+    "oracle_ceiling",
     "rule_expectation",
 ]
 
@@ -232,3 +237,46 @@ def compare_rules(
     df["informative_vs_oracle"] = df["informative"] / df["informative"].iloc[-1]
     df["information_vs_oracle"] = df["information"] / df["information"].iloc[-1]
     return df
+
+
+def oracle_ceiling(
+    scenario: str | Scenario, *, seed: int = 0, warmup_steps: int = 10, n_samples: int = 100
+) -> pd.DataFrame:
+    """Every rule's expected informative groups and information gain against the oracle.
+
+    The scenario's pool (seed ``seed``) is trained on by Random for ``warmup_steps``
+    steps (in memory: nothing is written); then every rule's next batch is scored in
+    expectation under the true rates (:func:`compare_rules`) from one draw of ``M_hat``
+    candidates.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+        A registered scenario name or a scenario.
+    seed : int
+        Seed of the pool, of the warm-up loop and of the candidate draw.
+    warmup_steps : int
+        Random steps before the comparison (the beliefs' evidence).
+    n_samples : int
+        Monte Carlo samples of each stochastic rule's batch.
+
+    Returns
+    -------
+    DataFrame
+        :func:`compare_rules`' table, one row per rule.
+    """
+    from insight_bayes.loop import SelectionLoop
+    from insight_bayes.selectors import draw_candidates
+    from simulations.scenarios import get_scenario
+
+    scenario = get_scenario(scenario)
+    env = scenario.build_env(seed)
+    cfg = scenario.loop
+    loop = SelectionLoop(env, "random", cfg, belief=scenario.new_belief(), seed=seed)
+    for _ in range(warmup_steps):
+        loop.step()
+    rng = np.random.default_rng(seed)
+    candidates = draw_candidates(scenario.pool_size, scenario.resolved_m_hat(), rng)
+    return compare_rules(
+        loop.belief, env.rates, cfg.k, cfg.m, candidates=candidates, n_samples=n_samples, rng=rng
+    )

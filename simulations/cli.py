@@ -28,6 +28,21 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def scenario_name(text: str) -> str:
+    """The name of a registered simulation scenario (:mod:`simulations.scenarios`).
+
+    An argument type: an unknown name raises :class:`argparse.ArgumentTypeError`, which
+    argparse prints as a one-line error with exit status 2 (see :mod:`insight_bayes.cli`).
+    """
+    from simulations.scenarios import available_scenarios
+
+    if text not in available_scenarios():
+        raise argparse.ArgumentTypeError(
+            f"unknown scenario {text!r}; available: {', '.join(available_scenarios())}"
+        )
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes sweep``."""
     from insight_bayes.cli_types import (
@@ -35,7 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         positive_int,
         rule_label,
         rule_labels,
-        scenario_name,
         unit_interval,
     )
     from insight_bayes.selectors import REFERENCE_RULES

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from insight_bayes.cli import main
+from insight_bayes_cli import main
 from simulations.calibrate import (
     EmpiricalLearningConfig,
     HarnessRecord,

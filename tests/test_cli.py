@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from insight_bayes import available_selectors
-from insight_bayes.cli import SUBCOMMANDS, build_parser_for, main
 from insight_bayes.cli_types import rule_labels
 from insight_bayes.demo import selection_table
+from insight_bayes_cli import SUBCOMMANDS, build_parser_for, main
 
 
 def test_demo_prints_a_row_per_rule(capsys):
@@ -30,7 +30,7 @@ def test_demo_table_is_deterministic_and_dynamic_sampling_finds_informative_grou
 
 def test_console_script_help():
     out = subprocess.run(
-        [sys.executable, "-m", "insight_bayes.cli", "--help"],
+        [sys.executable, "-m", "insight_bayes_cli", "--help"],
         capture_output=True,
         text=True,
         check=True,
@@ -42,7 +42,7 @@ def test_console_script_help():
 def console(*argv: str) -> subprocess.CompletedProcess:
     """Run ``insight-bayes ARGV`` in a fresh interpreter (the console script's entry point)."""
     return subprocess.run(
-        [sys.executable, "-m", "insight_bayes.cli", *argv],
+        [sys.executable, "-m", "insight_bayes_cli", *argv],
         capture_output=True,
         text=True,
         env=_env(),
@@ -156,7 +156,7 @@ def test_internal_errors_keep_their_traceback(monkeypatch):
         "import insight_bayes.demo as d\n"
         "def bug(args):\n    raise KeyError('a bug')\n"
         "d.run = bug\n"
-        "from insight_bayes.cli import main\nraise SystemExit(main(['demo']))\n"
+        "from insight_bayes_cli import main\nraise SystemExit(main(['demo']))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=_env(), timeout=120

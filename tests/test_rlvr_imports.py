@@ -9,7 +9,7 @@ import sys
 def test_core_and_cli_parser_do_not_import_torch():
     code = (
         "import sys, insight_bayes\n"
-        "from insight_bayes.cli import build_parser\n"
+        "from insight_bayes_cli import build_parser\n"
         "build_parser()\n"
         "import insight_bayes.rlvr.tasks\n"
         "bad = [m for m in ('torch', 'pandas', 'transformers') if m in sys.modules]\n"

@@ -99,7 +99,7 @@ def test_intervention_command_writes_its_tables_and_manifest(tmp_path):
 
     import pandas as pd
 
-    from insight_bayes.cli import main
+    from insight_bayes_cli import main
 
     smoke = Path(__file__).parents[1] / "configs" / "rlvr" / "smoke.toml"
     out = tmp_path / "iv"

@@ -232,10 +232,10 @@ def test_gather_only_on_a_multi_draw_folder_with_missing_draws(tmp_path):
 # ------------------------------------------------------------------ running (torch)
 torch = pytest.importorskip("torch")
 
-from insight_bayes.cli import main  # noqa: E402
 from insight_bayes.results import ResultStore, RunKey, load_results  # noqa: E402
 from insight_bayes.rlvr import study  # noqa: E402
 from insight_bayes.rlvr.study import gather_study, run_study  # noqa: E402
+from insight_bayes_cli import main  # noqa: E402
 
 
 def _strip(df: pd.DataFrame) -> pd.DataFrame:

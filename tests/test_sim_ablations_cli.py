@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from insight_bayes.cli import main
+from insight_bayes_cli import main
 from simulations.ablations import ABLATIONS, ablation_plan
 
 

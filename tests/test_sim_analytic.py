@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import integrate, stats
@@ -14,8 +16,10 @@ from simulations.analytic import (
     compare_rules,
     expected_information_gain,
     expected_top_m_sum,
+    oracle_ceiling,
     rule_expectation,
 )
+from simulations.scenarios import get_scenario
 
 
 def test_informative_probability_against_simulation():
@@ -103,6 +107,25 @@ def test_oracle_is_the_ceiling_and_dynamic_sampling_is_monte_carlo():
     assert df.loc["dynamic-sampling", "method"] == "monte-carlo"
     # Dynamic Sampling drops uninformative groups, so it beats Random on this count
     assert df.loc["dynamic-sampling", "informative"] > df.loc["random", "informative"]
+
+
+def test_oracle_ceiling_before_any_evidence_ties_every_deterministic_rule_to_random():
+    """With no warm-up every prompt has the prior: deterministic scores all tie, so each
+    exact rule's batch is a uniform draw of M candidates (the whole pool here)."""
+    quick = get_scenario("quick")
+    scenario = replace(quick, loop=replace(quick.loop, m_hat=quick.pool_size))
+    table = oracle_ceiling(scenario, seed=1, warmup_steps=0, n_samples=5).set_index("rule")
+    rates = scenario.build_env(1).rates
+    k, m = scenario.loop.k, scenario.loop.m
+    exact = table[table["method"] == "exact"]
+    assert len(exact) == 6
+    np.testing.assert_allclose(exact["informative"], m * informative_probability(rates, k).mean())
+    np.testing.assert_allclose(exact["information"], exact.loc["random", "information"])
+    oracle = table.loc["oracle"]
+    assert oracle["informative"] == pytest.approx(
+        np.sort(informative_probability(rates, k))[::-1][:m].sum()
+    )
+    assert (exact["information"] < oracle["information"]).all()
 
 
 def test_rule_expectation_refuses_bad_rates_shape():

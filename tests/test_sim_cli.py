@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from insight_bayes.cli import SUBCOMMANDS, main
+from insight_bayes_cli import SUBCOMMANDS, main
 from simulations.scenarios import Scenario, available_scenarios, get_scenario
 
 
@@ -91,7 +91,7 @@ def test_lazy_package_api_and_no_pymc_outside_models():
         simulations.nope  # noqa: B018
     code = (
         "import sys, simulations.sweep, insight_bayes.results.targets, simulations.analytic, "
-        "insight_bayes.cli; print('pymc' in sys.modules, 'ray' in sys.modules)"
+        "insight_bayes_cli; print('pymc' in sys.modules, 'ray' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run(

@@ -16,14 +16,12 @@ Modules, one concern each:
   :func:`york_fit`); the calibration itself is :mod:`simulations.calibrate`;
 * :mod:`.regression`: realised gain against the belief's difficulty and evidence terms
   (:func:`regression_data`, :func:`harness_regressions`);
-* :mod:`.oracle`: every rule's expected batch against the oracle (:func:`oracle_ceiling`);
 * :mod:`.beyond`: the rules beyond InSight against Random, InSight and the oracle, and
   their belief coverage over time (:func:`beyond_table`, :func:`coverage_over_time`).
 """
 
 from insight_bayes.analysis.agreement import agreement_stats, prediction_table, york_fit
 from insight_bayes.analysis.beyond import beyond_table, coverage_over_time
-from insight_bayes.analysis.oracle import oracle_ceiling
 from insight_bayes.analysis.regression import harness_regressions, regression_data
 from insight_bayes.analysis.speedups import (
     speedups_per_step_and_rollout,
@@ -38,7 +36,6 @@ __all__ = [
     "coverage_over_time",
     "cost_frame",
     "harness_regressions",
-    "oracle_ceiling",
     "prediction_table",
     "regression_data",
     "speedups_per_step_and_rollout",

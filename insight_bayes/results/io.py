@@ -1,10 +1,13 @@
 """Atomic writes, the git revision and the manifest: the results layer's file plumbing.
 
 Every file of a results folder (a sweep's or a harness study's) is written by
-:func:`atomic_write_bytes`: a temporary file in the same folder, ``fsync``, then
-:func:`os.replace` (atomic on POSIX). A reader therefore sees the old file or the new
-one, never half of one; a process killed mid-write leaves at most a stray
-``.<name>.<pid>.<hex>.tmp`` file, which :func:`remove_stale_temporaries` deletes.
+:func:`~insight_bayes.atomic.atomic_write_bytes`: a temporary file in the same folder,
+``fsync``, then :func:`os.replace` (atomic on POSIX). A reader therefore sees the old
+file or the new one, never half of one; a process killed mid-write leaves at most a
+stray ``.<name>.<pid>.<hex>.tmp`` file, which
+:func:`~insight_bayes.atomic.remove_stale_temporaries` deletes. Those two live in
+:mod:`insight_bayes.atomic`, below the beliefs that save themselves with them, and are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import json
 import os
 import platform
 import subprocess
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from insight_bayes.atomic import atomic_write_bytes, remove_stale_temporaries
 
 if TYPE_CHECKING:  # pandas is imported where a table is written
     import pandas as pd
@@ -38,34 +42,6 @@ __all__ = [
 #: ``format`` tag of every manifest written by the results layer.
 MANIFEST_FORMAT = "insight-bayes-results/1"
 
-_TMP_SUFFIX = ".tmp"
-
-
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> int:
-    """Write ``data`` to ``path`` atomically; return the number of bytes written.
-
-    The data go to a temporary file in the same folder, are flushed and ``fsync``-ed,
-    and the file is moved into place with :func:`os.replace`. The parent folder is
-    created when missing.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return len(data)
-
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> int:
     """Write ``obj`` as indented, key-sorted JSON, atomically (see :func:`atomic_write_bytes`)."""
@@ -78,16 +54,6 @@ def atomic_write_parquet(path: str | os.PathLike[str], df: pd.DataFrame) -> int:
     buffer = io.BytesIO()
     df.to_parquet(buffer, index=False)
     return atomic_write_bytes(path, buffer.getvalue())
-
-
-def remove_stale_temporaries(folder: str | os.PathLike[str]) -> int:
-    """Delete the temporary files a killed writer left under ``folder``; return how many."""
-    removed = 0
-    for tmp in Path(folder).rglob(f".*{_TMP_SUFFIX}"):
-        if tmp.is_file():
-            tmp.unlink(missing_ok=True)
-            removed += 1
-    return removed
 
 
 def git_revision(path: str | os.PathLike[str] | None = None) -> str | None:
