@@ -24,6 +24,13 @@ with status 2 (argparse's convention):
 error. Any other exception is a bug and propagates with its traceback; so does a
 ``ValueError`` raised inside another library (NumPy refusing a shape, say), which
 means that the package passed it something it should have checked first.
+
+Ctrl-C prints one line and exits with status 130: for a sweep or a study,
+``insight-bayes sweep: interrupted: 3 of 20 runs saved in OUT; resume with: <command>``
+(the runs finished so far stay; the same command resumes them).
+
+Help is plain text: a subcommand's description is its module's docstring without its
+reStructuredText markup (:func:`insight_bayes.cli_help.plain_text`), line breaks kept.
 """
 
 from __future__ import annotations
@@ -32,11 +39,14 @@ import argparse
 import importlib
 import json
 import logging
+import shlex
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
+
+from insight_bayes.cli_help import HelpFormatter, plain_text
 
 #: A table of subcommands: name -> (module, one-line help), in the order of ``--help``.
 Commands = Mapping[str, tuple[str, str]]
@@ -79,13 +89,19 @@ def build_parser(commands: Commands) -> CommandParser:
     parser = CommandParser(
         prog="insight-bayes",
         description="Information-guided prompt selection for RLVR (InSight, arXiv 2603.01907).",
+        formatter_class=HelpFormatter,
     )
     verbose = {"action": "store_true", "help": "log at INFO level; tracebacks of errors"}
     parser.add_argument("-v", "--verbose", **verbose)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in commands.items():
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=help_text, description=module.__doc__)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=plain_text(module.__doc__),
+            formatter_class=HelpFormatter,
+        )
         # also accepted after the command; SUPPRESS keeps a -v given before it
         p.add_argument("-v", "--verbose", default=argparse.SUPPRESS, **verbose)
         module.add_arguments(p)
@@ -121,6 +137,12 @@ def dispatch(
     )
     try:
         return int(args._module.run(args) or 0)
+    except KeyboardInterrupt as err:
+        # Ctrl-C: one line, no traceback; a runner's RunsInterrupted says what was saved
+        command = shlex.join(["insight-bayes", *argv])
+        what = f": {err}; resume with" if hasattr(err, "saved") else "; run again with"
+        print(f"{parser.prog} {args.command}: interrupted{what}: {command}", file=sys.stderr)
+        return 130
     except Exception as err:
         if not is_user_error(err, folders):
             raise

@@ -72,7 +72,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         text = action.help or ""
         if (
             "default" in text
-            or action.default in (None, False, argparse.SUPPRESS)
+            or action.default is None
+            or action.default is False
+            or action.default == argparse.SUPPRESS
             or action.nargs == 0
             or not action.option_strings
         ):

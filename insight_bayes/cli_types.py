@@ -113,18 +113,19 @@ def toml_file(text: str) -> Path:
 
 
 def rule_label(text: str) -> str:
-    """One rule label that builds a selector (see :func:`rule_labels`).
+    """One rule label that builds a selector (see :func:`rule_labels`), with its name in
+    the registered spelling (the paper's ``InSight`` is ``insight``).
 
-    >>> rule_label("insight:mu=0.1")
+    >>> rule_label("InSight:mu=0.1")
     'insight:mu=0.1'
     """
-    from insight_bayes.selectors import selector_from_label
+    from insight_bayes.selectors import canonical_rule_label, selector_from_label
 
     try:
         selector_from_label(text.strip())
+        return canonical_rule_label(text.strip())
     except (TypeError, ValueError) as err:
         raise argparse.ArgumentTypeError(f"rule label {text!r}: {err}") from None
-    return text.strip()
 
 
 def rule_labels(text: str) -> list[str]:

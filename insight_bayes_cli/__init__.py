@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from insight_bayes import cli
+from insight_bayes.results.plots import register_folder_plotter
 
 __all__ = ["PACKAGE_FOLDERS", "SUBCOMMANDS", "build_parser", "build_parser_for", "main"]
 
@@ -35,7 +36,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "calibrate the simulator on harness studies' Random runs; predict the other rules",
     ),
     "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
+    "plot": ("paper_figures.folder_plots", "headline, summary and pictures of a saved sweep/study"),
 }
+
+# The sweep and study commands draw their folder's pictures through this plotter (the
+# library draws nothing itself; see insight_bayes.results.plots).
+register_folder_plotter("paper_figures.folder_plots:plot_folder")
 
 #: Folders of the packages whose ``ValueError`` is a refusal of the user's input.
 PACKAGE_FOLDERS: tuple[Path, ...] = tuple(

@@ -38,7 +38,7 @@ import pandas as pd
 
 from insight_bayes.results.targets import bootstrap_speedups, steps_to_target, summary_table
 from simulations.scenarios import Scenario, get_scenario
-from simulations.sweep import run_sweep
+from simulations.sweep import claim_sweep_folder, run_sweep
 
 __all__ = [
     "ABLATIONS",
@@ -156,12 +156,14 @@ def run_ablations(
     baseline: str = "random",
     workers: int | None = 1,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> pd.DataFrame:
     """Run every scenario of ``plan`` with its variants' rules and ``baseline``.
 
-    Each scenario is one :func:`simulations.sweep.run_sweep` into ``out``, which it
-    extends (resumed: runs already there are skipped). Returns the consolidated steps
-    table of all of them.
+    ``out`` must be new, or hold this plan at these seeds (then it is resumed: runs
+    already there are skipped), unless ``overwrite`` deletes its results first. Each
+    scenario is then one :func:`simulations.sweep.run_sweep` extending ``out``. Returns
+    the consolidated steps table of all of them.
     """
     rules: dict[str, list[str]] = defaultdict(lambda: [baseline])
     scenarios: dict[str, Scenario] = {}
@@ -170,6 +172,10 @@ def run_ablations(
             scenarios[v.scenario.key] = v.scenario
             if v.rule not in rules[v.scenario.key]:
                 rules[v.scenario.key].append(v.rule)
+    # the folder holds this plan's scenarios at these seeds, or nothing (the calls below
+    # extend it, each scenario with its own rules)
+    claim_sweep_folder(out, list(scenarios.values()), None, list(range(seeds)),
+                       overwrite=overwrite, extendable=False)  # fmt: skip
     frames = []
     for key, scenario in scenarios.items():
         log.info("ablations: %s with %s", key, rules[key])

@@ -24,8 +24,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (default CPUs)")
-    parser.add_argument("--out", default="results/sim-ablations", help="results folder")
-    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates")
+    parser.add_argument(
+        "--out",
+        default="results/scratch/sim-ablations",
+        help="results folder (default results/scratch/sim-ablations, git-ignored; the "
+        "committed results/sim-ablations is remade by insight-bayes figures --make-missing)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the results of another plan or other seeds found in --out first",
+    )
+    parser.add_argument(
+        "--n-boot", type=int, default=2000, help="bootstrap replicates (default 2000)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -38,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
 
     plan = ablation_plan(args.base)
     steps = run_ablations(
-        plan, args.seeds, args.out, workers=args.workers, progress=not args.no_progress
+        plan,
+        args.seeds,
+        args.out,
+        workers=args.workers,
+        progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
     steps = steps.sort_values(["scenario", "rule", "seed", "step"], kind="stable")
     store = ResultStore(args.out)

@@ -48,6 +48,7 @@ __all__ = [
     "REFERENCE_RULES",
     "RunSpec",
     "SweepResult",
+    "claim_sweep_folder",
     "run_one",
     "run_sweep",
 ]
@@ -137,28 +138,35 @@ def _identity(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _claim(
-    root: Path,
+def claim_sweep_folder(
+    root: str | Path,
     scenarios: Sequence[Scenario],
-    rules: Sequence[str],
+    rules: Sequence[str] | None,
     seeds: Sequence[int],
     *,
-    overwrite: bool,
-    extend: bool,
+    overwrite: bool = False,
+    extend: bool = False,
+    extendable: bool = True,
 ) -> None:
-    """Refuse a folder holding another configuration (see :mod:`insight_bayes.results.folders`)."""
+    """Refuse a folder holding another sweep configuration (other scenarios, scenario
+    settings, rules or seeds), unless ``extend`` or ``overwrite`` allow it (see
+    :func:`insight_bayes.results.folders.claim_folder`). ``rules=None``: the rules are
+    not compared (a plan whose scenarios each run their own rules); ``extendable=False``:
+    the message offers no ``--extend`` (a command without it)."""
+    wanted: dict[str, Any] = {
+        "kind": "sweep",
+        "scenarios": {s.key: plain(s.to_dict()) for s in scenarios},
+        "seeds": list(seeds),
+    }
+    if rules is not None:
+        wanted["rules"] = list(rules)
     claim_folder(
-        root,
-        {
-            "kind": "sweep",
-            "scenarios": {s.key: plain(s.to_dict()) for s in scenarios},
-            "rules": list(rules),
-            "seeds": list(seeds),
-        },
+        Path(root),
+        wanted,
         _identity,
         overwrite=overwrite,
         extend=extend,
-        extendable=("scenarios", "rules", "seeds"),
+        extendable=("scenarios", "rules", "seeds") if extendable else (),
         resume_hint="re-run the command that made it (its manifest.json lists the scenario, "
         "rules and seeds)",
     )
@@ -273,8 +281,8 @@ def run_sweep(
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
     workers = check_int(workers or os.cpu_count() or 1, "workers", min_value=1)
 
-    _claim(
-        Path(out),
+    claim_sweep_folder(
+        out,
         scenario_list,
         rule_list,
         seed_list,

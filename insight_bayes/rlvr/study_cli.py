@@ -33,7 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "config", type=toml_file, help="study config (TOML), e.g. configs/rlvr/smoke.toml"
     )
     parser.add_argument("--out", required=True, help="output folder (resumable)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where the model trains: auto picks cuda when a GPU is visible, else cpu "
+        "(default auto)",
+    )
     parser.add_argument("--model", default=None, help="local Hugging Face model folder")
     parser.add_argument("--cache-dir", default=None, help="warm-up cache (.cache/insight-bayes)")
     parser.add_argument(
