@@ -31,9 +31,7 @@ def _env() -> dict[str, str]:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX")
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_ctrl_c_stops_with_one_line_naming_the_saved_runs_and_the_resume_command(
-    tmp_path, workers
-):
+def test_ctrl_c_stops_with_one_line_naming_the_saved_runs_and_the_resume_command(tmp_path, workers):
     out = tmp_path / "sweep"
     argv = ["sweep", "quick", "--rules", "random,insight", "--seeds", "12", "--workers",
             workers, "--out", str(out), "--no-progress", "--no-plots"]  # fmt: skip
