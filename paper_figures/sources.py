@@ -9,8 +9,10 @@ naming that command::
     results/sim-countdown-paper is missing: run 'insight-bayes sweep countdown-paper ...'
 
 With ``make_missing`` (``insight-bayes figures --make-missing``) it runs the command
-instead, in this process, through :func:`insight_bayes_cli.main`. The quick set
-(``--quick``) holds small stand-ins under ``RESULTS/scratch/`` (git-ignored) for CI.
+instead, in this process, through :func:`insight_bayes_cli.main` (with ``--no-plots``:
+the figures draw their own pictures, so the committed folders get no stray PNG). The
+quick set (``--quick``) holds small stand-ins under ``RESULTS/scratch/`` (git-ignored)
+for CI.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ class SavedResult:
 def _sweep(scenario: str, seeds: int, workers: int, out: str, bayes: bool) -> Callable:
     def arguments(results: Path) -> list[str]:
         args = ["sweep", scenario, "--seeds", str(seeds), "--workers", str(workers)]
-        return [*args, *(["--bayes"] if bayes else []), "--no-progress", "--out",
+        return [*args, *(["--bayes"] if bayes else []), "--no-plots", "--no-progress", "--out",
                 str(results / out)]  # fmt: skip
 
     return arguments
@@ -132,7 +134,7 @@ def _sweep(scenario: str, seeds: int, workers: int, out: str, bayes: bool) -> Ca
 def _study(config: str, out: str) -> Callable:
     def arguments(results: Path) -> list[str]:
         return ["rlvr-study", _config(config), "--out", str(results / out), "--device", "cpu",
-                "--threads", "1", "--no-progress"]  # fmt: skip
+                "--threads", "1", "--no-plots", "--no-progress"]  # fmt: skip
 
     return arguments
 
@@ -202,7 +204,8 @@ ABLATIONS = (
 def _grid(scenario: str, seeds: int, workers: int, out: str) -> Callable:
     def arguments(results: Path) -> list[str]:
         return ["sweep", scenario, "--grid", "robustness", "--seeds", str(seeds), "--workers",
-                str(workers), "--no-progress", "--out", str(results / out)]  # fmt: skip
+                str(workers), "--no-plots", "--no-progress", "--out",
+                str(results / out)]  # fmt: skip
 
     return arguments
 
@@ -286,7 +289,8 @@ def _beyond_sweep(scenario: str, seeds: int, workers: int, out: str) -> Callable
 
         rules = ",".join((*BEYOND_RULES, "insight", "random", "oracle"))
         return ["sweep", scenario, "--rules", rules, "--seeds", str(seeds), "--workers",
-                str(workers), "--no-progress", "--out", str(results / out)]  # fmt: skip
+                str(workers), "--no-plots", "--no-progress", "--out",
+                str(results / out)]  # fmt: skip
 
     return arguments
 
