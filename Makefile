@@ -22,7 +22,9 @@ $(VENV)/.installed: pyproject.toml
 # (results/: the paper-shaped sweep with its PyMC posterior, the ablation sweeps, the
 # robustness grid, the CPU and GPU harness studies, the intervention study and the
 # simulator-versus-harness comparison, each without its per-run folders, runs/, which are ignored); it simulates
-# nothing and writes nothing under results/.
+# nothing and writes nothing under results/. It first prints the committed sweep's
+# headline and summary table and draws its learning curves and speed-ups into
+# figures/sweep (`insight-bayes plot`).
 # `make run FRESH=1` first deletes the two quick simulated results and re-simulates them
 # into results/ through `insight-bayes figures --make-missing` (a few minutes on 2 cores),
 # then shows `git diff --stat results/`; the robustness grid (about 15 min), the harness
@@ -31,7 +33,6 @@ $(VENV)/.installed: pyproject.toml
 # `git checkout results/` restores the committed results.
 SWEEP_OUT ?= results/sim-countdown-paper
 SIMULATED := $(SWEEP_OUT) results/sim-ablations
-SHOWN := rule,final_accuracy,informative_share,expected_informative,rollouts_per_step,mean_cost,speedup,ci_low,ci_high,rollout_speedup
 FRESH ?= 0
 
 run: setup
@@ -39,15 +40,14 @@ ifeq ($(FRESH),1)
 	@echo "FRESH=1: re-simulating $(SIMULATED) into results/ (the harness study results/rlvr-cpu-study is reused)"
 	rm -rf $(SIMULATED)
 	$(BIN)/insight-bayes figures --out figures --results results --make-missing
+	$(BIN)/insight-bayes plot $(SWEEP_OUT) --out figures/sweep
 	@git diff --stat -- results/ 2>/dev/null || true
 else
-	@$(BIN)/python -c "import json, pandas as pd; \
+	@$(BIN)/python -c "import json; \
 m = json.load(open('$(SWEEP_OUT)/manifest.json')); \
 print(f\"Reusing the committed sweep in $(SWEEP_OUT) (git {str(m.get('git_revision'))[:10]}, \
-{m.get('updated', m.get('created', '?'))[:10]}) instead of re-simulating; make run FRESH=1 re-simulates.\"); \
-print('Its summary (speed-up vs random in steps to target, 95% paired bootstrap):'); \
-t = pd.read_csv('$(SWEEP_OUT)/summary.csv'); \
-print(t[[c for c in '$(SHOWN)'.split(',') if c in t]].round(3).to_string(index=False))"
+{m.get('updated', m.get('created', '?'))[:10]}) instead of re-simulating; make run FRESH=1 re-simulates.\")"
+	$(BIN)/insight-bayes plot $(SWEEP_OUT) --out figures/sweep
 	$(BIN)/insight-bayes figures --out figures --results results
 endif
 
