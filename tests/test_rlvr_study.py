@@ -276,6 +276,12 @@ def test_smoke_config_end_to_end_and_rerun_says_it_resumed(tmp_path, capsys):
     assert manifest["config"] == raw and manifest["torch_version"] == torch.__version__
     assert manifest["runs"] == {"complete": 3, "expected": 3}
     assert (out / "summary.csv").exists() and (out / "steps_to_target.csv").exists()
+    # the end: the headline, then the table; the folder's two pictures
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if " reaches " in line or "neither" in line)
+    assert lines[first + 2].split()[:3] == ["rule", "speed-up", "(steps)"]
+    assert (out / "learning_curve.png").stat().st_size > 0
+    assert (out / "speedup.png").stat().st_size > 0
     # one warm-up, shared: a single cached checkpoint
     assert len(list((tmp_path / "cache" / "warmup").iterdir())) == 1
     # a re-run trains nothing and says so

@@ -13,12 +13,26 @@ from simulations.scenarios import Scenario, available_scenarios, get_scenario
 
 def test_sweep_command_writes_results_and_resumes(tmp_path, capsys):
     out = tmp_path / "cli"
-    argv = ["sweep", "quick", "--rules", "random,insight,insight:mu=0.1", "--seeds", "2"]
+    argv = ["sweep", "quick", "--rules", "random,InSight,insight:mu=0.1", "--seeds", "2"]
     argv += ["--workers", "1", "--out", str(out), "--no-progress", "--n-boot", "200"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "6 runs trained, 0 resumed (already complete)" in text
-    assert "insight:mu=0.1" in text and "speedup" in text
+    # the end: a headline naming InSight (the paper's spelling is read as "insight"),
+    # then one table, at most 100 characters wide, fastest rule first
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("insight reaches"))
+    assert "faster than random" in lines[first] or "slower than random" in lines[first]
+    assert lines[first + 1] == "" and lines[first + 2].split()[:3] == [
+        "rule",
+        "speed-up",
+        "(steps)",
+    ]
+    table = lines[first + 2 : first + 6]
+    assert max(map(len, table)) <= 100 and "1.00x (baseline)" in table[-1] + "".join(table)
+    assert {row.split()[0] for row in table[1:]} == {"random", "insight", "insight:mu=0.1"}
+    assert (out / "learning_curve.png").stat().st_size > 0
+    assert (out / "speedup.png").stat().st_size > 0
     steps = pd.read_parquet(out / "steps.parquet")
     assert set(steps["rule"]) == {"random", "insight", "insight:mu=0.1"}
     assert steps.groupby(["rule", "seed"])["step"].max().eq(30).all()
@@ -34,6 +48,23 @@ def test_sweep_command_writes_results_and_resumes(tmp_path, capsys):
     assert "0 runs trained, 6 resumed (already complete)" in capsys.readouterr().out
 
 
+def test_sweep_defaults_to_scratch_and_refuses_another_configuration(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["sweep", "quick", "--rules", "random", "--seeds", "1", "--workers", "1"]
+    argv += ["--no-progress", "--no-plots", "--n-boot", "100"]
+    assert main(argv) == 0
+    out = tmp_path / "results" / "scratch" / "quick"
+    assert (out / "steps.parquet").exists() and not (out / "speedup.png").exists()
+    capsys.readouterr()
+    assert main([*argv[:5], "2", *argv[6:]]) == 2  # two seeds: another configuration
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("insight-bayes sweep: error: results/scratch/quick holds results of")
+    assert "seeds: the folder has 1 (0), this command 2 (0, 1)" in err and "--overwrite" in err
+    assert main([*argv[:5], "2", *argv[6:], "--overwrite"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["seeds"] == [0, 1]
+
+
 def test_sweep_bayes_path_fits_and_saves_the_posterior(tmp_path, capsys):
     # what `make run` runs, kept small: 2 rules x 3 seeds, 100 draws per chain
     out = tmp_path / "bayes"
@@ -41,7 +72,7 @@ def test_sweep_bayes_path_fits_and_saves_the_posterior(tmp_path, capsys):
     argv += ["--out", str(out), "--no-progress", "--n-boot", "200", "--bayes", "--draws", "100"]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "hierarchical censored log-normal model" in text
+    assert "hierarchical censored log-normal model: insight posterior median" in text
     posterior = pd.read_csv(out / "speedup_posterior.csv")
     assert set(posterior["rule"]) == {"random", "insight"}
     assert {"hdi_low", "hdi_high", "p_faster"} <= set(posterior.columns)
