@@ -6,7 +6,11 @@ belief discount) and Random run on the same scenario and seeds (see
 every ablation scenario, consolidated), ``summary.csv`` (one row per ablation variant:
 final accuracy, steps to target, speed-up versus Random with a paired bootstrap 95%
 interval, informative share) and ``manifest.json``. Per-run folders (``runs/``, not
-committed) let a re-run resume: only missing runs are simulated.
+committed) let a re-run resume: only missing runs are simulated. OUT (default
+``results/scratch/sim-ablations``) holds one plan at one number of seeds: another is
+refused unless ``--overwrite`` deletes OUT's results first. The command prints a
+one-line headline (InSight versus Random, the fastest and the slowest variant), then
+the table.
 """
 
 from __future__ import annotations
@@ -43,7 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``insight-bayes ablations``."""
-    import pandas as pd
 
     from insight_bayes.results import ResultStore, atomic_write_bytes
     from simulations.ablations import ablation_plan, ablation_table, run_ablations
@@ -71,9 +74,29 @@ def run(args: argparse.Namespace) -> int:
         "plan": {a.name: [v.label for v in a.variants] for a in plan},
     }
     store.write_manifest(manifest)
-    shown = ["ablation", "variant", "final_accuracy", "steps_to_target", "speedup", "ci_low",
-             "ci_high"]  # fmt: skip
-    with pd.option_context("display.width", 160):
-        print(table[shown].round(3).to_string(index=False))
+    print(_headline(table, args.seeds))
+    print()
+    shown = table.assign(
+        speedup=[f"{s:.2f}x [{lo:.2f}, {hi:.2f}]" for s, lo, hi in
+                 zip(table["speedup"], table["ci_low"], table["ci_high"], strict=True)],
+        final_accuracy=table["final_accuracy"].map("{:.3f}".format),
+        steps_to_target=table["steps_to_target"].map("{:.1f}".format),
+    )[["ablation", "variant", "speedup", "final_accuracy", "steps_to_target"]]  # fmt: skip
+    print(shown.rename(columns={"speedup": "speed-up vs random"}).to_string(index=False))
     print(f"{len(steps)} step rows of {steps['scenario'].nunique()} scenarios -> {store.root}")
     return 0
+
+
+def _headline(table, seeds: int) -> str:
+    """One line: InSight at the paper's settings, and the fastest and slowest variants."""
+    base = table[(table["rule"] == "insight") & (table["ablation"] == "components")]
+    row = base.iloc[0] if not base.empty else table.iloc[0]
+    fast = table.loc[table["speedup"].idxmax()]
+    slow = table.loc[table["speedup"].idxmin()]
+    return (
+        f"{row['variant'] if base.empty else 'insight'} reaches the target "
+        f"{row['speedup']:.2f}x faster than random (95% CI {row['ci_low']:.2f}-"
+        f"{row['ci_high']:.2f}), {seeds} seeds; fastest variant: {fast['variant']} "
+        f"({fast['ablation']}, {fast['speedup']:.2f}x); slowest: {slow['variant']} "
+        f"({slow['ablation']}, {slow['speedup']:.2f}x)"
+    )

@@ -25,11 +25,17 @@ def test_ablations_command_saves_all_scenarios_and_resumes(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["ablations"]["base"] == "quick" and manifest["ablations"]["seeds"] == [0, 1]
     assert manifest["ablations"]["plan"]["mu"] == ["mu = 0.1", "mu = 0.3", "mu = 0.7"]
-    assert f"-> {out}" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert f"-> {out}" in text
+    assert text.startswith("insight reaches the target ") and "fastest variant: " in text
     markers = sorted(out.glob("runs/*/*/*.done.json"))
     stamps = [m.stat().st_mtime_ns for m in markers]
     assert main(argv) == 0  # resumes: no run simulated again, same table
     assert [m.stat().st_mtime_ns for m in markers] == stamps
+    pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv"), table)
+    capsys.readouterr()
+    assert main([*argv[:3], "3", *argv[4:]]) == 2  # other seeds: refused, nothing touched
+    assert "seeds: the folder has 2 (0, 1), this command 3" in capsys.readouterr().err
     pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv"), table)
 
 
