@@ -62,7 +62,7 @@ def canonical_rule_name(name: str) -> str:
     Case, spaces and underscores do not matter: the paper's ``"InSight"``, ``"MoPPS"``
     or ``"Dynamic Sampling"`` name ``"insight"``, ``"mopps"`` and
     ``"dynamic-sampling"``. Raises ``ValueError`` for an unknown name, suggesting the
-    closest known ones (:func:`difflib.get_close_matches`) and listing them all.
+    closest known ones (``difflib.get_close_matches``) and listing them all.
 
     >>> canonical_rule_name("InSight"), canonical_rule_name("dynamic_sampling")
     ('insight', 'dynamic-sampling')
