@@ -286,12 +286,16 @@ def _objective(x, g, S, F, w, n_groups, hierarchical, hyper):
 
 
 def _compress(g: np.ndarray, S: np.ndarray, F: np.ndarray):
+    """Rows with trials, equal (group, S, F) merged: (groups, S, F, multiplicities)."""
     keep = (S + F) > 0
-    rows = np.stack([g[keep].astype(np.float64), S[keep], F[keep]], axis=1)
-    if rows.shape[0] == 0:
-        return g[:0], S[:0], F[:0], S[:0]
-    unique, counts = np.unique(rows, axis=0, return_counts=True)
-    return unique[:, 0].astype(np.int64), unique[:, 1], unique[:, 2], counts.astype(np.float64)
+    g, S, F = g[keep], S[keep], F[keep]
+    order = np.lexsort((F, S, g))
+    g, S, F = g[order], S[order], F[order]
+    first = np.ones(g.size, dtype=bool)
+    first[1:] = (g[1:] != g[:-1]) | (S[1:] != S[:-1]) | (F[1:] != F[:-1])
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, g.size)).astype(np.float64)
+    return g[starts], S[starts], F[starts], counts
 
 
 def log_posterior(
