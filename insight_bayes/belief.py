@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from insight_bayes.prior import EmpiricalBayesPrior
 from insight_bayes.validation import (
     SavedFileError,
     check_ids,
@@ -40,6 +41,13 @@ class BetaBelief:
     discount : float, default 1.0
         ``lambda`` of Eq. 6 in [0, 1]; 1 is plain conjugate updating (the paper's
         setting), smaller values forget old evidence as the policy drifts.
+    prior : EmpiricalBayesPrior, optional
+        A prior learned from the pool (:mod:`insight_bayes.prior`) in place of
+        ``(alpha0, beta0)``. The belief then keeps each prompt's discounted counts
+        ``S_i <- lambda S_i + s``, ``F_i <- lambda F_i + f`` and, whenever the prior is
+        refitted, ``alpha_i = a0[g_i] + S_i``, ``beta_i = b0[g_i] + F_i`` (Eq. 6
+        forgets toward the learned prior). Between refits the update is Eq. 6 with
+        per-prompt ``(a0, b0)``.
 
     Attributes
     ----------
@@ -61,6 +69,7 @@ class BetaBelief:
         alpha0: float = 1.0,
         beta0: float = 1.0,
         discount: float = 1.0,
+        prior: EmpiricalBayesPrior | None = None,
     ) -> None:
         n_prompts = check_int(n_prompts, "n_prompts", min_value=1)
         self.alpha0 = check_real(alpha0, "alpha0", low=0.0, low_inclusive=False)
@@ -68,6 +77,28 @@ class BetaBelief:
         self.discount = check_real(discount, "discount", low=0.0, high=1.0)
         self._alpha = np.full(n_prompts, self.alpha0)
         self._beta = np.full(n_prompts, self.beta0)
+        self.prior = None
+        if prior is not None:
+            self._attach_prior(prior, np.zeros(n_prompts), np.zeros(n_prompts))
+
+    # ------------------------------------------------------------ learned prior
+    def _attach_prior(
+        self, prior: EmpiricalBayesPrior, successes: np.ndarray, failures: np.ndarray
+    ) -> None:
+        if not isinstance(prior, EmpiricalBayesPrior):
+            raise TypeError(f"prior must be an EmpiricalBayesPrior, got {type(prior).__name__}")
+        if prior.n_prompts != self.n_prompts:
+            raise ValueError(
+                f"the prior covers {prior.n_prompts} prompts but the belief {self.n_prompts}"
+            )
+        self.prior = prior
+        self._successes, self._failures = successes, failures
+        BetaBelief._prior_moved(self)
+
+    def _prior_moved(self) -> None:
+        """Re-derive ``alpha = a0[g] + S``, ``beta = b0[g] + F`` after a refit."""
+        a0, b0 = self.prior.alpha_beta()
+        self._alpha, self._beta = a0 + self._successes, b0 + self._failures
 
     # ------------------------------------------------------------------ views
     @property
@@ -100,8 +131,9 @@ class BetaBelief:
         return self._alpha + self._beta
 
     def __repr__(self) -> str:
+        prior = (self.alpha0, self.beta0) if self.prior is None else self.prior
         return (
-            f"BetaBelief(n_prompts={self.n_prompts}, prior=({self.alpha0}, {self.beta0}), "
+            f"BetaBelief(n_prompts={self.n_prompts}, prior={prior}, "
             f"discount={self.discount}, mean evidence={self.evidence.mean():.3g})"
         )
 
@@ -177,29 +209,65 @@ class BetaBelief:
         unique, inverse = np.unique(ids_arr, return_inverse=True)
         s_sum = np.bincount(inverse, weights=s, minlength=unique.size)
         t_sum = np.bincount(inverse, weights=t, minlength=unique.size)
-        self._alpha[unique] = lam * self._alpha[unique] + (1.0 - lam) * self.alpha0 + s_sum
-        self._beta[unique] = lam * self._beta[unique] + (1.0 - lam) * self.beta0 + (t_sum - s_sum)
+        if self.prior is None:
+            a0, b0 = self.alpha0, self.beta0
+        else:
+            a0, b0 = self.prior.alpha_beta(unique)
+            counts_s, counts_f = self._successes.copy(), self._failures.copy()
+            counts_s[unique] = lam * counts_s[unique] + s_sum
+            counts_f[unique] = lam * counts_f[unique] + (t_sum - s_sum)
+            moved = self.prior.observe(counts_s, counts_f)  # changes nothing if it raises
+            self._successes, self._failures = counts_s, counts_f
+        self._alpha[unique] = lam * self._alpha[unique] + (1.0 - lam) * a0 + s_sum
+        self._beta[unique] = lam * self._beta[unique] + (1.0 - lam) * b0 + (t_sum - s_sum)
+        if self.prior is not None and moved:
+            self._prior_moved()
 
     # ------------------------------------------------------------ pool growth
-    def grow(self, n_new: int) -> np.ndarray:
-        """Append ``n_new`` prompts at the prior; return their ids."""
+    def grow(self, n_new: int, *, groups: ArrayLike | None = None) -> np.ndarray:
+        """Append ``n_new`` prompts at the prior; return their ids.
+
+        ``groups`` (shape ``(n_new,)``) are their group ids, needed by (and only by) a
+        learned prior per group.
+        """
         n_new = check_int(n_new, "n_new", min_value=0)
         start = self.n_prompts
-        self._alpha = np.concatenate([self._alpha, np.full(n_new, self.alpha0)])
-        self._beta = np.concatenate([self._beta, np.full(n_new, self.beta0)])
-        return np.arange(start, start + n_new)
+        new = np.arange(start, start + n_new)
+        if self.prior is not None:
+            if groups is not None and np.asarray(groups).size != n_new:
+                raise ValueError(f"groups must give one id per new prompt ({n_new})")
+            self.prior.grow(groups, n_new=n_new)
+            a0, b0 = self.prior.alpha_beta(new)
+            self._successes = np.concatenate([self._successes, np.zeros(n_new)])
+            self._failures = np.concatenate([self._failures, np.zeros(n_new)])
+        elif groups is not None:
+            raise ValueError("group ids are for a belief with a learned prior per group")
+        else:
+            a0, b0 = np.full(n_new, self.alpha0), np.full(n_new, self.beta0)
+        self._alpha = np.concatenate([self._alpha, a0])
+        self._beta = np.concatenate([self._beta, b0])
+        return new
 
     def copy(self) -> BetaBelief:
         other = BetaBelief.__new__(BetaBelief)
         other.alpha0, other.beta0, other.discount = self.alpha0, self.beta0, self.discount
         other._alpha = self._alpha.copy()
         other._beta = self._beta.copy()
+        other.prior = None
+        if self.prior is not None:
+            other.prior = self.prior.copy()
+            other._successes, other._failures = self._successes.copy(), self._failures.copy()
         return other
 
     # ------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
-        """Plain-data state (arrays and floats) for a trainer's checkpoint."""
-        return {
+        """Plain-data state (arrays and floats) for a trainer's checkpoint.
+
+        A learned prior adds its state under ``prior_*`` keys and the counts under
+        ``prior_successes`` and ``prior_failures`` (absent without one, so files written
+        before learned priors existed read back unchanged).
+        """
+        state = {
             "format_version": BELIEF_FORMAT_VERSION,
             "alpha": self._alpha.copy(),
             "beta": self._beta.copy(),
@@ -207,6 +275,11 @@ class BetaBelief:
             "beta0": self.beta0,
             "discount": self.discount,
         }
+        if self.prior is not None:
+            state.update({f"prior_{k}": v for k, v in self.prior.state_dict().items()})
+            state["prior_successes"] = self._successes.copy()
+            state["prior_failures"] = self._failures.copy()
+        return state
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> BetaBelief:
@@ -232,6 +305,17 @@ class BetaBelief:
             beta0=float(np.asarray(state["beta0"])),
             discount=float(np.asarray(state["discount"])),
         )
+        if "prior_format_version" in state:
+            counts = {}
+            for key in ("prior_successes", "prior_failures"):
+                arr = np.asarray(state[key], dtype=np.float64)
+                if arr.shape != alpha.shape or not np.all(np.isfinite(arr) & (arr >= 0)):
+                    raise ValueError(f"saved {key} must be {alpha.size} finite counts >= 0")
+                counts[key] = arr.copy()
+            prior = EmpiricalBayesPrior.from_state_dict(
+                {k[len("prior_") :]: v for k, v in state.items() if k.startswith("prior_")}
+            )
+            out._attach_prior(prior, counts["prior_successes"], counts["prior_failures"])
         out._alpha = alpha.copy()
         out._beta = beta.copy()
         return out
@@ -241,6 +325,9 @@ class BetaBelief:
         other = BetaBelief.from_state_dict(state)
         self.alpha0, self.beta0, self.discount = other.alpha0, other.beta0, other.discount
         self._alpha, self._beta = other._alpha, other._beta
+        self.prior = other.prior
+        if other.prior is not None:
+            self._successes, self._failures = other._successes, other._failures
 
     def save(self, path: str | Path) -> Path:
         """Write the belief to a ``.npz`` file (no pickle), atomically; returns the path.

@@ -44,6 +44,7 @@ from numpy.typing import ArrayLike
 from insight_bayes import _special
 from insight_bayes.belief import BetaBelief
 from insight_bayes.beta import PARALLEL_MIN_SIZE
+from insight_bayes.prior import EmpiricalBayesPrior
 from insight_bayes.validation import (
     check_ids,
     check_int,
@@ -649,6 +650,12 @@ class TrackingBelief(BetaBelief):
         Fixed drift; ``None`` (default) fits it online with ``fit``.
     fit : DriftFit, optional
         The empirical-Bayes fit (default grids) used when ``drift`` is ``None``.
+    prior : EmpiricalBayesPrior, optional
+        A prior learned from the pool's counts (:mod:`insight_bayes.prior`). It sets the
+        stored Beta of every prompt not yet visited (re-stamped at the current clock
+        after each refit, since it describes the pool as of now) and the target Eq. 6's
+        discount forgets toward; a visited prompt's belief has moved on by propagation,
+        so a later refit does not rewrite it.
     """
 
     def __init__(
@@ -660,8 +667,9 @@ class TrackingBelief(BetaBelief):
         discount: float = 1.0,
         drift: DriftParams | None = None,
         fit: DriftFit | None = None,
+        prior: EmpiricalBayesPrior | None = None,
     ) -> None:
-        super().__init__(n_prompts, alpha0=alpha0, beta0=beta0, discount=discount)
+        super().__init__(n_prompts, alpha0=alpha0, beta0=beta0, discount=discount, prior=prior)
         if drift is not None and not isinstance(drift, DriftParams):
             raise TypeError(f"drift must be DriftParams or None, got {type(drift).__name__}")
         if drift is not None and fit is not None:
@@ -800,12 +808,22 @@ class TrackingBelief(BetaBelief):
         self.clock += 1
         if self.fit is not None:
             self.drift = self.fit.estimate()
+        if self.__dict__.pop("_prior_refitted", False):
+            fresh = np.flatnonzero(~self._visited)
+            self._alpha[fresh], self._beta[fresh] = self.prior.alpha_beta(fresh)
+            self._last[fresh] = self.clock
+            self._refresh_moments(fresh)
         self._cache = None
 
+    def _prior_moved(self) -> None:
+        """After a refit of the learned prior: unvisited prompts take it at the end of
+        :meth:`update` (visited ones keep their propagated beliefs)."""
+        self._prior_refitted = True
+
     # ------------------------------------------------------------ pool growth
-    def grow(self, n_new: int) -> np.ndarray:
+    def grow(self, n_new: int, *, groups: ArrayLike | None = None) -> np.ndarray:
         """Append ``n_new`` prompts at the prior, as of the current clock."""
-        new = super().grow(n_new)
+        new = super().grow(n_new, groups=groups)
         self._last = np.concatenate([self._last, np.full(new.size, self.clock, dtype=np.int64)])
         self._visited = np.concatenate([self._visited, np.zeros(new.size, dtype=bool)])
         self._cache = None
@@ -865,9 +883,12 @@ class TrackingBelief(BetaBelief):
             discount=base.discount,
             drift=drift if fixed else None,
             fit=fit,
+            prior=base.prior,
         )
         out.drift = drift
         out._alpha, out._beta = base._alpha, base._beta
+        if base.prior is not None:
+            out._successes, out._failures = base._successes, base._failures
         out.clock = check_int(int(np.asarray(state["tracking_clock"])), "clock", min_value=0)
         last = np.asarray(state["tracking_last"], dtype=np.int64)
         visited = np.asarray(state["tracking_visited"], dtype=bool)

@@ -239,6 +239,10 @@ class OnlineSelector:
         Root seed. The selection stream is the first of two spawned from it, exactly as
         in :class:`insight_bayes.loop.SelectionLoop`, so a loop that reports each batch
         before asking for the next reproduces ``SelectionLoop`` with the same seed.
+    groups : array_like of int, shape (N,), optional
+        Each prompt's group id (a topic, a difficulty tier) for a rule with a learned
+        prior per group (``"insight-eb"``, ``"mopps-eb"``; see
+        :mod:`insight_bayes.prior`). Only with a pool size, not a ready belief.
 
     Attributes
     ----------
@@ -253,6 +257,7 @@ class OnlineSelector:
         config: OnlineConfig,
         *,
         seed: int = 0,
+        groups: ArrayLike | None = None,
     ) -> None:
         if not isinstance(config, OnlineConfig):
             raise TypeError(f"config must be an OnlineConfig, got {type(config).__name__}")
@@ -274,8 +279,17 @@ class OnlineSelector:
                 "filter in the trainer (verl: algorithm.filter_groups), or use a rule that "
                 "chooses before generation such as 'insight' or 'mopps'"
             )
+        if groups is not None and not getattr(self.rule, "takes_groups", False):
+            raise ValueError(
+                f"rule {self.rule.name!r} takes no group ids; groups= feeds a learned prior "
+                "per group (rules 'insight-eb', 'mopps-eb')"
+            )
         if isinstance(pool, BetaBelief):
+            if groups is not None:
+                raise ValueError("groups= builds a new belief's prior; this belief has its own")
             belief = pool
+        elif groups is not None:
+            belief = self.rule.new_belief(check_int(pool, "pool", min_value=1), groups=groups)
         else:
             belief = self.rule.new_belief(check_int(pool, "pool", min_value=1))
         self.rule.check_belief(belief)

@@ -119,6 +119,16 @@ class GRPOEnvironment:
     def pool_size(self) -> int:
         return len(self.pool)
 
+    @property
+    def prompt_groups(self) -> np.ndarray | None:
+        """Each pool prompt's tier (its ``digits`` feature) as a group id ``0..G-1`` in
+        increasing order of tier, for rules with a learned prior per group; ``None``
+        when the task's prompts have no ``digits`` feature."""
+        tiers = [p.features.get("digits") for p in self.pool]
+        if any(t is None for t in tiers):
+            return None
+        return np.unique(np.asarray(tiers), return_inverse=True)[1].astype(np.int64)
+
     def rollout(self, ids: np.ndarray, k: int, rng: np.random.Generator) -> Rollout:
         """Sample ``k`` completions of each prompt in ``ids`` and grade them.
 

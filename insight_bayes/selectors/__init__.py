@@ -77,16 +77,23 @@ from insight_bayes.selectors.signal import (
 from insight_bayes.selectors.noisy import InSightGraded, InSightNoisy
 from insight_bayes.selectors.tracking import InSightTracking, MoPPSTracking
 
+# isort: split
+# on a prior learned from the pool (empirical Bayes)
+from insight_bayes.selectors.eb import EB_RULES, EmpiricalBayesRule, InSightEB, MoPPSEB
+
 __all__ = [
     "BEYOND_RULES",
+    "EB_RULES",
     "KEEP_CHOSEN",
     "PAPER_RULES",
     "REFERENCE_RULES",
     "Batch",
     "DynamicSampling",
+    "EmpiricalBayesRule",
     "ExpectedDifficulty",
     "ExpectedStd",
     "InSight",
+    "InSightEB",
     "InSightAdaptive",
     "InSightGraded",
     "InSightNoisy",
@@ -97,6 +104,7 @@ __all__ = [
     "KeepInformative",
     "LearningSignal",
     "MoPPS",
+    "MoPPSEB",
     "MoPPSTracking",
     "MutualInformationOnly",
     "Oracle",
