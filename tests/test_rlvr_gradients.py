@@ -19,6 +19,7 @@ from insight_bayes.rlvr.gradients import (  # noqa: E402
     _set_weights,
     _tier_gradients,
     adamw_delta,
+    adamw_linear,
     clip_gradient,
     draw_config,
     group_gradient,
@@ -97,6 +98,22 @@ def test_adamw_delta_is_what_torch_adamw_does_from_the_same_state(weight_decay):
     actual = _step_with(fresh, grads)
     for a, b in zip(predicted, actual, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_linearised_adamw_is_the_derivative_of_the_step():
+    env = _env()
+    env.policy.model.double()
+    params = list(env.policy.model.parameters())
+    gen = torch.Generator().manual_seed(2)
+    assert all(torch.isnan(c).all() for c in adamw_linear(params, env.optimizer.state_dict()))
+    for _ in range(2):
+        _step_with(env, [torch.randn(p.shape, generator=gen, dtype=torch.float64) for p in params])
+    state = copy.deepcopy(env.optimizer.state_dict())
+    g = [1e-7 * torch.randn(p.shape, generator=gen, dtype=torch.float64) for p in params]
+    zero = [torch.zeros_like(p) for p in params]
+    step = _flat(adamw_delta(params, g, state)) - _flat(adamw_delta(params, zero, state))
+    linear = _flat(adamw_linear(params, state)) * _flat(g)
+    torch.testing.assert_close(step, linear, rtol=1e-5, atol=1e-15)
 
 
 def test_clipping_matches_torch_clip_grad_norm():

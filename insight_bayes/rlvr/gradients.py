@@ -74,11 +74,17 @@ Tables (:func:`run_gradients` writes them into ``out``)
 - ``own_tier_effect``: the effect on the held-out objective of the prompt's own tier;
 - ``grad_heldout_effect``: ``∇J · g`` (the plain, unclipped gradient's first-order
   effect per unit learning rate, for comparison with the earlier probe);
+- ``lin_norm``, ``lin_self_effect``, ``lin_heldout_effect``, ``lin_dot_mean``: the same for
+  ``c * g``, AdamW's step linearised in the (unclipped) gradient at the checkpoint's
+  moments (:func:`adamw_linear`): what the group adds to a large batch's update per unit
+  of its share of the batch (a group of a batch of ``M`` similar groups has a share of
+  about ``1 / M``); NaN at a checkpoint where AdamW has not stepped;
 - ``lr``: learning rate of the step; ``adam_step``: AdamW's step count before it.
 
 ``effects.parquet``, one row per (draw, checkpoint, prompt_id, k, replicate, target_tier):
 ``tier`` (the prompt's), ``target_tier``, ``effect`` (``∇J_t · Δθ_g``), ``actual``
-(``J_t(θ + Δθ_g) - J_t(θ)``), ``grad_effect`` (``∇J_t · g``).
+(``J_t(θ + Δθ_g) - J_t(θ)``), ``grad_effect`` (``∇J_t · g``), ``lin_effect``
+(``∇J_t · c g``).
 
 ``signal_noise.csv``, one row per (draw, checkpoint, prompt_id, k): ``tier``, ``band``,
 ``p_hat``, ``replicates``; ``mixed_share``; ``update_signal`` (``||mean_r Δθ_r||``),
@@ -87,8 +93,9 @@ Tables (:func:`run_gradients` writes them into ``out``)
 (``||mean||^2 - s^2 / R`` with ``s^2 = sum_r ||Δθ_r - mean||^2 / (R - 1)``, an unbiased
 estimate of the squared norm of the expected update; may be negative),
 ``update_noise_to_signal`` (``s^2`` over that, NaN when it is not positive), the same
-five for the raw gradient (``grad_*``); and the effects averaged over replicates:
-``self_effect``, ``heldout_effect``, ``own_tier_effect``, ``effect_tier_<t>``.
+five for the raw gradient (``grad_*``) and the linearised update (``lin_*``); and the
+effects averaged over replicates: ``self_effect``, ``heldout_effect``, ``own_tier_effect``,
+``effect_tier_<t>``.
 
 ``checkpoints.csv``, one row per (draw, checkpoint, target_tier): ``lr``, ``adam_step``,
 ``n_test`` (test problems of the tier), ``J`` (its exact pass@1), ``grad_J_norm``
@@ -123,6 +130,7 @@ from insight_bayes.validation import check_int
 __all__ = [
     "BAND_EDGES",
     "adamw_delta",
+    "adamw_linear",
     "clip_gradient",
     "draw_config",
     "group_gradient",
@@ -243,6 +251,33 @@ def adamw_delta(
         bc2_sqrt = (1.0 - beta2**step) ** 0.5
         denom = v_new.sqrt() / bc2_sqrt + eps
         out.append(-lr * wd * p.detach() - (lr / bc1) * m_new / denom)
+    return out
+
+
+def adamw_linear(params: Sequence[torch.Tensor], optimizer_state: dict[str, Any]) -> list:
+    r"""AdamW's step linearised in the gradient at ``g = 0``: a per-weight factor ``c``.
+
+    Differentiating :func:`adamw_delta` at ``g = 0`` (the ``g^2`` term of ``v'`` has zero
+    derivative there)::
+
+        dΔθ/dg = c = -lr (1 - b1) / (1 - b1^(t+1)) / (sqrt(b2 v / (1 - b2^(t+1))) + eps)
+
+    so a small gradient ``g`` (a group's share of a large batch) moves the weights by
+    ``c * g`` on top of the drift. Undefined where the optimiser has not stepped (``v = 0``
+    gives ``1 / eps``: Adam's first step is ``lr sign(g)``, not linear): NaN there.
+    """
+    group = optimizer_state["param_groups"][0]
+    lr, eps = float(group["lr"]), float(group["eps"])
+    beta1, beta2 = (float(b) for b in group["betas"])
+    out = []
+    for index, p in zip(group["params"], params, strict=True):
+        s = optimizer_state["state"].get(index)
+        if not s:
+            out.append(torch.full_like(p, float("nan")))
+            continue
+        step = float(s["step"]) + 1.0
+        denom = (beta2 * s["exp_avg_sq"] / (1.0 - beta2**step)).sqrt() + eps
+        out.append(-lr * (1.0 - beta1) / (1.0 - beta1**step) / denom)
     return out
 
 
@@ -434,6 +469,7 @@ def measure_checkpoint(
     zero = [torch.zeros_like(p) for p in params]
     base = [p.detach().clone() for p in params]
     drift = _flat(adamw_delta(params, zero, optimizer_state)).double()
+    lin = _flat(adamw_linear(params, optimizer_state)).double()
     group = optimizer_state["param_groups"][0]
     lr = float(group["lr"])
     first = optimizer_state["state"].get(group["params"][0]) if optimizer_state["state"] else None
@@ -449,12 +485,14 @@ def measure_checkpoint(
         own_row = tier_list.index(tier) if tier in tier_list else None
         for k in ks:
             out = env.rollout(np.full(replicates, pid), int(k), rng)
-            grads, updates, rows = [], [], []
+            grads, updates, lins, rows = [], [], [], []
             for r in range(replicates):
                 g = group_gradient(env, int(pid), out.take([r]))
                 clipped, gnorm, fired = clip_gradient(g, max_norm)
                 delta = _flat(adamw_delta(params, clipped, optimizer_state)).double() - drift
                 g_flat = _flat(g).double()
+                lin_delta = lin * g_flat
+                lin_effects = (G @ lin_delta).numpy()
                 effects = (G @ delta).numpy()
                 grad_effects = (G @ g_flat).numpy()
                 # the actual change of the objectives when the group's update is applied (a
@@ -495,6 +533,9 @@ def measure_checkpoint(
                             float(effects[own_row]) if own_row is not None else float("nan")
                         ),
                         "grad_heldout_effect": float(weights @ grad_effects),
+                        "lin_norm": float(lin_delta.norm()),
+                        "lin_self_effect": float(own @ lin_delta),
+                        "lin_heldout_effect": float(weights @ lin_effects),
                         "lr": lr,
                         "adam_step": adam_step,
                     }
@@ -510,15 +551,19 @@ def measure_checkpoint(
                             "effect": float(effects[j]),
                             "actual": float(actual[j]),
                             "grad_effect": float(grad_effects[j]),
+                            "lin_effect": float(lin_effects[j]),
                         }
                     )
                 grads.append(g_flat)
+                lins.append(lin_delta)
                 updates.append(delta)
                 bar.update(1)
             g_mean = torch.stack(grads).mean(0)
+            l_mean = torch.stack(lins).mean(0)
             u_mean = torch.stack(updates).mean(0)
             for row, g_flat, delta in zip(rows, grads, updates, strict=True):
                 row["grad_dot_mean"] = float(g_flat @ g_mean)
+                row["lin_dot_mean"] = float(lins[row["replicate"]] @ l_mean)
                 row["update_dot_mean"] = float(delta @ u_mean)
             group_rows += rows
     bar.close()
@@ -570,7 +615,10 @@ def signal_noise_table(groups: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFr
         for name, norm, dot in (
             ("update", "update_norm", "update_dot_mean"),
             ("grad", "grad_norm", "grad_dot_mean"),
+            ("lin", "lin_norm", "lin_dot_mean"),
         ):
+            if norm not in g or dot not in g:
+                continue
             mean_sq = max(float(g[dot].mean()), 0.0)
             total_dev = max(float((g[norm] ** 2).sum()) - R * mean_sq, 0.0)
             msd = total_dev / R

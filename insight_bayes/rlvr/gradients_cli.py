@@ -128,8 +128,11 @@ def headline(out: str | Path) -> str:
         clipped=("clipped", "mean"),
         grad_norm=("grad_norm", "median"),
         update_norm=("update_norm", "median"),
+        lin_self=("lin_self_effect", "mean"),
+        lin_heldout=("lin_heldout_effect", "mean"),
     )
     by_ck["self_over_heldout"] = by_ck["self_effect"] / by_ck["heldout_effect"]
+    by_ck["lin_self_over_heldout"] = by_ck["lin_self"] / by_ck["lin_heldout"]
     lines.append("\nmixed groups by checkpoint: own gain vs held-out gain (memorisation/transfer):")
     lines.append(by_ck.to_string(float_format=lambda v: f"{v:.4g}"))
     ok = groups["heldout_actual"].abs() > 0
