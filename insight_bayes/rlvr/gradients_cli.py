@@ -77,7 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def headline(out: str | Path) -> str:
-    """The headline numbers of a finished folder, read from its saved tables, as text."""
+    """The headline numbers of a finished folder, read from its saved tables, as text.
+
+    Ratios pool over groups (a ratio of means, never a mean of ratios). ``update`` is the
+    applied single-group step, ``lin`` AdamW's step linearised in the gradient (a group's
+    share of a large batch), ``grad`` the raw gradient; checkpoint 0 (AdamW's first step,
+    ``lr sign(g)``) is shown apart from the later ones.
+    """
     import numpy as np
     import pandas as pd
 
@@ -85,63 +91,82 @@ def headline(out: str | Path) -> str:
     sn = pd.read_csv(root / "signal_noise.csv")
     groups = pd.read_parquet(root / "groups.parquet")
     effects = pd.read_parquet(root / "effects.parquet")
+    checkpoints = pd.read_csv(root / "checkpoints.csv")
+    fmt = {"float_format": lambda v: f"{v:.3g}"}
     lines = []
+    phase = np.where(sn["checkpoint"] == 0, "step 0", "later")
     bands = pd.cut(sn["p_hat"], [0, 0.02, 0.15, 0.35, 0.6, 0.85, 1.0], include_lowest=True)
-    ratio = sn.groupby([sn["k"], bands], observed=True).agg(
-        prompts=("p_hat", "size"),
-        mixed=("mixed_share", "mean"),
-        # noise-to-signal of the pooled band: total noise over total unbiased signal
-        noise=("update_noise", "mean"),
-        signal_sq=("update_signal_sq_unbiased", "mean"),
-        update_signal=("update_signal", "median"),
-    )
-    ratio["noise_to_signal"] = (
-        ratio["noise"]
-        * sn["replicates"].iloc[0]
-        / (sn["replicates"].iloc[0] - 1)
-        / ratio["signal_sq"].where(ratio["signal_sq"] > 0)
-    )
-    lines.append("update noise-to-signal by K and p_hat band (s^2 / unbiased ||E dθ||^2, means "
-                 "over prompts of the band; all draws and checkpoints):")  # fmt: skip
-    lines.append(ratio.to_string(float_format=lambda v: f"{v:.3g}"))
-    mixed = effects.merge(
-        groups[["draw", "checkpoint", "prompt_id", "k", "replicate", "mixed"]],
-        on=["draw", "checkpoint", "prompt_id", "k", "replicate"],
-    )
-    mixed = mixed[mixed["mixed"]]
-    own = mixed[mixed["target_tier"] == mixed["tier"]].groupby("tier")["effect"].mean()
-    other = mixed[mixed["target_tier"] != mixed["tier"]].groupby("tier")["effect"].mean()
+    R = sn["replicates"]
+    table = {"prompts": sn.groupby([phase, sn["k"], bands], observed=True).size()}
+    for name in ("update", "lin", "grad"):
+        s2 = sn[f"{name}_noise"] * R / (R - 1)
+        grouped = pd.DataFrame({"s2": s2, "mu2": sn[f"{name}_signal_sq_unbiased"]}).groupby(
+            [phase, sn["k"], bands], observed=True
+        )
+        means = grouped.mean()
+        table[f"{name}_nts"] = means["s2"] / means["mu2"].where(means["mu2"] > 0)
+    table["mixed_share"] = sn.groupby([phase, sn["k"], bands], observed=True)["mixed_share"].mean()
     lines.append(
-        "\nmean first-order effect of a mixed group's update on the held-out pass@1 of its own "
-        "tier vs the mean over the other tiers (probability units):"
+        "noise-to-signal of one group (replicate variance s^2 over the unbiased squared norm "
+        "of its mean, pooled over the prompts of a band) by checkpoint phase, K, p_hat band:"
     )
-    lines.append(pd.DataFrame({"own_tier": own, "other_tiers": other}).to_string())
-    tr = effects[effects["target_tier"].isin(mixed["target_tier"].unique())]
-    tr = mixed.pivot_table(index="tier", columns="target_tier", values="effect", aggfunc="mean")
-    lines.append("\ntransfer matrix: mean effect of a mixed group of tier (row) on tier (col):")
-    lines.append(tr.to_string(float_format=lambda v: f"{v:.2e}"))
-    g = groups[groups["mixed"]]
-    by_ck = g.groupby("checkpoint").agg(
+    lines.append(pd.DataFrame(table).rename_axis(["phase", "k", "p_hat"]).to_string(**fmt))
+
+    later = groups[(groups["checkpoint"] > 0) & groups["mixed"]]
+    keys = ["draw", "checkpoint", "prompt_id", "k", "replicate"]
+    eff = effects.merge(later[keys], on=keys)
+    n_test = checkpoints.groupby("target_tier")["n_test"].first()
+    w = (n_test / n_test.sum()).rename("w")
+    eff = eff.join(w, on="target_tier")
+    rows = {}
+    for col, total in (("effect", "heldout_effect"), ("lin_effect", "lin_heldout_effect")):
+        own = eff[eff["target_tier"] == eff["tier"]]
+        own_sum = (own[col] * own["w"]).groupby(own["tier"]).sum()
+        all_sum = later.groupby("tier")[total].sum()
+        rows[f"{col}_own_tier_share"] = own_sum / all_sum
+    lines.append(
+        "\nshare of a mixed group's held-out effect (all test problems) that falls on its own "
+        "tier, checkpoints > 0 (ratio of sums; >1 when the other tiers lose):"
+    )
+    lines.append(pd.DataFrame(rows).to_string(**fmt))
+    for col in ("effect", "lin_effect"):
+        matrix = eff.pivot_table(index="tier", columns="target_tier", values=col, aggfunc="mean")
+        lines.append(
+            f"\ntransfer matrix ({col}): mean first-order change of tier (column)'s exact "
+            "pass@1 from a mixed group of tier (row), checkpoints > 0:"
+        )
+        lines.append(matrix.to_string(float_format=lambda v: f"{v:.2e}"))
+
+    mixed = groups[groups["mixed"]]
+    by_ck = mixed.groupby(["k", "checkpoint"]).agg(
         groups=("mixed", "size"),
-        self_effect=("self_effect", "mean"),
-        heldout_effect=("heldout_effect", "mean"),
         clipped=("clipped", "mean"),
         grad_norm=("grad_norm", "median"),
         update_norm=("update_norm", "median"),
+        self_effect=("self_effect", "mean"),
+        heldout_effect=("heldout_effect", "mean"),
         lin_self=("lin_self_effect", "mean"),
         lin_heldout=("lin_heldout_effect", "mean"),
     )
     by_ck["self_over_heldout"] = by_ck["self_effect"] / by_ck["heldout_effect"]
     by_ck["lin_self_over_heldout"] = by_ck["lin_self"] / by_ck["lin_heldout"]
-    lines.append("\nmixed groups by checkpoint: own gain vs held-out gain (memorisation/transfer):")
-    lines.append(by_ck.to_string(float_format=lambda v: f"{v:.4g}"))
-    ok = groups["heldout_actual"].abs() > 0
+    drift = checkpoints.groupby("checkpoint")["drift_norm"].mean()
+    by_ck = by_ck.join(drift, on="checkpoint")
+    lines.append(
+        "\nmixed groups by K and checkpoint: own gain vs held-out gain (memorisation vs "
+        "transfer), clipping, norms (drift: AdamW's step with a zero gradient):"
+    )
+    lines.append(by_ck.to_string(float_format=lambda v: f"{v:.3g}"))
+    ok = groups["heldout_actual"].notna() & (groups["heldout_actual"] != 0)
     if ok.any():
-        rel = np.corrcoef(groups.loc[ok, "heldout_effect"], groups.loc[ok, "heldout_actual"])[0, 1]
+        fo, act = groups.loc[ok, "heldout_effect"], groups.loc[ok, "heldout_actual"]
+        so, sa = groups.loc[ok, "self_effect"], groups.loc[ok, "self_actual"]
         lines.append(
-            f"\nfirst-order vs actual held-out change over {int(ok.sum())} groups: "
-            f"correlation {rel:.4f}; median |first-order - actual| / |actual| "
-            f"{float(np.median(np.abs(groups.loc[ok, 'heldout_effect'] - groups.loc[ok, 'heldout_actual']) / groups.loc[ok, 'heldout_actual'].abs())):.3g}"  # noqa: E501
+            f"\nfirst-order vs actual change over {int(ok.sum())} applied group updates: "
+            f"held-out correlation {np.corrcoef(fo, act)[0, 1]:.4f}, median relative error "
+            f"{float(np.median(np.abs(fo - act) / act.abs())):.3g}; own prompt correlation "
+            f"{np.corrcoef(so, sa)[0, 1]:.4f}, median relative error "
+            f"{float(np.median(np.abs(so - sa) / sa.abs())):.3g}"
         )
     return "\n".join(lines)
 
