@@ -31,6 +31,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "insight_bayes.rlvr.intervention_cli",
         "first-order effects of quintile batches at checkpoints of a Random run",
     ),
+    "rlvr-gradients": (
+        "insight_bayes.rlvr.gradients_cli",
+        "a group's AdamW-applied update at Random-run checkpoints: noise, transfer, memorisation",
+    ),
     "sim-vs-harness": (
         "simulations.sim_vs_harness",
         "calibrate the simulator on harness studies' Random runs; predict the other rules",

@@ -92,7 +92,7 @@ def utc_now() -> str:
 
 
 #: What wrote a results folder: a sweep, a harness study, or an intervention study.
-MANIFEST_KINDS = ("sweep", "study", "intervention", "sim-vs-harness")
+MANIFEST_KINDS = ("sweep", "study", "intervention", "gradients", "sim-vs-harness")
 
 
 def build_manifest(

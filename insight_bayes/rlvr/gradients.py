@@ -1,0 +1,794 @@
+r"""What one group's update does, as AdamW applies it: size, noise, transfer, memorisation.
+
+At checkpoints of a Random run of the harness (the study's GRPO settings), the policy and
+its AdamW state are copied and, without changing the run, probed with single groups:
+
+1. **Prompts.** ``groups`` pool prompts spanning the success-rate range: the pool's exact
+   success probability at the checkpoint, ``p_i`` (below), is cut into the bands of
+   :data:`BAND_EDGES`, each band gets an equal share of the prompts (a band with too few
+   prompts hands its share on), and within a band the prompts are drawn round-robin over
+   the digit tiers present in it (:func:`stratified_prompts`).
+2. **Rollouts.** ``replicates`` independent groups of ``K`` completions of each prompt
+   (for every ``K`` asked for), sampled from the checkpoint's policy.
+3. **The group's gradient** ``g``: the harness's clipped GRPO loss
+   (:func:`insight_bayes.rlvr.grpo.clipped_policy_loss`, ratio 1 at the update as with
+   ``updates_per_step = 1``; the KL term when ``kl_coef > 0``) of that group alone,
+   normalised by the group's own completion tokens (the loss ``grpo_update`` would take on
+   a batch of this one group); advantages from ``training_batch`` (binary or shaped, as
+   configured).
+4. **The applied update** :math:`\Delta\theta`: ``g`` clipped to ``max_grad_norm`` as
+   :func:`torch.nn.utils.clip_grad_norm_` does (:func:`clip_gradient`), then one AdamW step
+   from the checkpoint's moments (:func:`adamw_delta`: moments, bias correction at step
+   ``t + 1``, the learning rate the scheduler has set for that step, decoupled weight
+   decay). AdamW moves the weights even with a zero gradient (momentum and weight decay:
+   the *drift* :math:`\Delta\theta(0)`, the same for every group), so the group's update is
+
+   .. math::
+       \Delta\theta_g = \Delta\theta(\operatorname{clip}(g)) - \Delta\theta(0),
+
+   zero for a group with all-equal rewards (recorded, never dropped). The drift's
+   effects are recorded once per checkpoint (``checkpoints.csv``); the whole step's effect
+   is the sum of the two (the effects are linear in :math:`\Delta\theta`).
+5. **First-order effects.** The held-out objective of tier ``t`` is the harness's exact
+   held-out pass@1 on the probability scale (``eval/pass1_exact``) restricted to the test
+   problems of that tier,
+
+   .. math::
+       J_t(\theta) = \frac{1}{|T_t|}\sum_{j \in T_t} \exp \sum_s \log
+           \pi_\theta(y_{j,s} \mid x_j, y_{j,<s}),
+
+   and a group's effect on it is :math:`\nabla J_t \cdot \Delta\theta_g` (``∇J_t`` once
+   per checkpoint). The prompt's own gain is :math:`\nabla p_i \cdot \Delta\theta_g`,
+   :math:`p_i` its exact success probability (the same formula for the prompt): training
+   on a prompt raises its own success (memorisation) and, through shared weights, the
+   held-out one (transfer). Each effect is checked against the actual change of the
+   objective when :math:`\Delta\theta_g` is added to the weights (``*_actual`` columns).
+
+Exact success probabilities need a task with a unique answer (``task.unique_answer``, the
+addition tasks): ``p_hat`` is then the exact probability (no sampling noise), not a
+Monte Carlo estimate.
+
+Tables (:func:`run_gradients` writes them into ``out``)
+------------------------------------------------------
+``groups.parquet``, one row per (draw, checkpoint, prompt_id, k, replicate):
+
+- ``draw``: task draw (``task.seed`` and ``warmup.seed`` are the base config's plus it);
+  ``checkpoint``: optimiser steps of the Random run before the probe (0: the warm-up);
+- ``prompt_id``: pool index; ``tier``: its ``digits`` feature; ``band``: index of its
+  success band in :data:`BAND_EDGES`; ``p_hat``: its exact success probability at the
+  checkpoint; ``p_warmup``: the same under the warm-up policy;
+- ``k``: group size; ``replicate``: rollout replicate; ``successes``: correct completions
+  of the group (binary); ``mixed``: ``0 < successes < k``;
+- ``grad_norm``: ``||g||`` before clipping; ``clipped``: whether clipping fired
+  (``grad_norm > max_grad_norm``); ``update_norm``: ``||Δθ_g||``;
+- ``grad_dot_mean``, ``update_dot_mean``: ``<g_r, mean_r g>`` and ``<Δθ_r, mean_r Δθ>``
+  over the replicates of the same (prompt, k), so that the signal and noise of
+  ``signal_noise.csv`` can be recomputed from these rows
+  (``||mean||^2 = mean_r <x_r, mean>``, ``||x_r - mean||^2 = ||x_r||^2 - ||mean||^2`` on
+  average);
+- ``self_effect``: ``∇p_i · Δθ_g``; ``self_actual``: ``p_i(θ + Δθ_g) - p_i(θ)`` (measured
+  on the first ``check_replicates`` replicates of a prompt, NaN on the others, as every
+  ``*_actual`` column);
+- ``heldout_effect``: ``∇J · Δθ_g`` with ``J`` the mean over all test problems (the
+  tiers' effects weighted by their test counts); ``heldout_actual``: ``J(θ + Δθ_g) - J(θ)``;
+- ``own_tier_effect``: the effect on the held-out objective of the prompt's own tier;
+- ``grad_heldout_effect``: ``∇J · g`` (the plain, unclipped gradient's first-order
+  effect per unit learning rate, for comparison with the earlier probe);
+- ``lin_norm``, ``lin_self_effect``, ``lin_heldout_effect``, ``lin_dot_mean``: the same for
+  ``c * g``, AdamW's step linearised in the (unclipped) gradient at the checkpoint's
+  moments (:func:`adamw_linear`): what the group adds to a large batch's update per unit
+  of its share of the batch (a group of a batch of ``M`` similar groups has a share of
+  about ``1 / M``); NaN at a checkpoint where AdamW has not stepped;
+- ``lr``: learning rate of the step; ``adam_step``: AdamW's step count before it.
+
+``effects.parquet``, one row per (draw, checkpoint, prompt_id, k, replicate, target_tier):
+``tier`` (the prompt's), ``target_tier``, ``effect`` (``∇J_t · Δθ_g``), ``actual``
+(``J_t(θ + Δθ_g) - J_t(θ)``), ``grad_effect`` (``∇J_t · g``), ``lin_effect``
+(``∇J_t · c g``).
+
+``signal_noise.csv``, one row per (draw, checkpoint, prompt_id, k): ``tier``, ``band``,
+``p_hat``, ``replicates``; ``mixed_share``; ``update_signal`` (``||mean_r Δθ_r||``),
+``update_noise`` (mean squared deviation ``mean_r ||Δθ_r - mean||^2``),
+``update_noise_rms`` (its square root), ``update_signal_sq_unbiased``
+(``||mean||^2 - s^2 / R`` with ``s^2 = sum_r ||Δθ_r - mean||^2 / (R - 1)``, an unbiased
+estimate of the squared norm of the expected update; may be negative),
+``update_noise_to_signal`` (``s^2`` over that, NaN when it is not positive), the same
+five for the raw gradient (``grad_*``) and the linearised update (``lin_*``); and the
+effects averaged over replicates: ``self_effect``, ``heldout_effect``, ``own_tier_effect``,
+``effect_tier_<t>``.
+
+``checkpoints.csv``, one row per (draw, checkpoint, target_tier): ``lr``, ``adam_step``,
+``n_test`` (test problems of the tier), ``J`` (its exact pass@1), ``grad_J_norm``
+(``||∇J_t||``), ``drift_norm`` (``||Δθ(0)||``) and ``drift_effect`` (``∇J_t · Δθ(0)``),
+``seconds`` (wall time of the checkpoint's probe).
+
+``selection.csv``: see :mod:`insight_bayes.rlvr.selection_stats`. ``manifest.json`` and
+``README.md`` (with the command line) complete the folder. Finished (draw, checkpoint)
+parts live under ``runs/`` (each with a completion marker written last), so a killed job
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from insight_bayes.rlvr.config import StudyConfig, StudySection, load_config
+from insight_bayes.validation import check_int
+
+__all__ = [
+    "BAND_EDGES",
+    "adamw_delta",
+    "adamw_linear",
+    "clip_gradient",
+    "draw_config",
+    "group_gradient",
+    "run_gradients",
+    "signal_noise_table",
+    "stratified_prompts",
+]
+
+log = logging.getLogger(__name__)
+
+#: Edges of the success-probability bands the probed prompts are spread over.
+BAND_EDGES: tuple[float, ...] = (0.0, 0.02, 0.15, 0.35, 0.6, 0.85, 1.0)
+
+
+# ----------------------------------------------------------------------------- configs
+def draw_config(raw: dict[str, Any], draw: int) -> StudyConfig:
+    """The study config of task draw ``draw``: ``task.seed`` and ``warmup.seed`` raised by it.
+
+    ``raw`` is a parsed study TOML; it is copied, never changed. A ``[study] draws`` key is
+    dropped when this package's :class:`~insight_bayes.rlvr.config.StudySection` does not
+    know it.
+    """
+    draw = check_int(draw, "draw", min_value=0)
+    raw = copy.deepcopy(raw)
+    task = raw.setdefault("task", {})
+    warm = raw.setdefault("warmup", {})
+    task["seed"] = int(task.get("seed", 0)) + draw
+    warm["seed"] = int(warm.get("seed", 0)) + draw
+    known = {f.name for f in dataclasses.fields(StudySection)}
+    if "draws" in raw.get("study", {}) and "draws" not in known:
+        raw["study"].pop("draws")
+    return load_config(raw)
+
+
+def config_draws(raw: dict[str, Any]) -> tuple[int, ...]:
+    """Draws named by a config's ``[study] draws`` (a count or a list); ``(0,)`` without."""
+    value = raw.get("study", {}).get("draws")
+    if value is None:
+        return (0,)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(range(check_int(value, "study.draws", min_value=1)))
+    return tuple(check_int(v, "study.draws", min_value=0) for v in value)
+
+
+# ----------------------------------------------------------------------------- optimiser
+def clip_gradient(grads: Sequence[torch.Tensor], max_norm: float) -> tuple[list, float, bool]:
+    """Clip gradients by their global 2-norm as :func:`torch.nn.utils.clip_grad_norm_` does.
+
+    The factor is ``min(1, max_norm / (||g|| + 1e-6))`` (torch's form).
+
+    Returns
+    -------
+    clipped : list of Tensor
+        The scaled gradients (new tensors).
+    norm : float
+        ``||g||`` before clipping.
+    fired : bool
+        Whether ``||g|| > max_norm`` (the factor is below 1).
+    """
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
+    return [g * coef for g in grads], float(norm), bool(float(norm) > max_norm)
+
+
+def adamw_delta(
+    params: Sequence[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    optimizer_state: dict[str, Any],
+) -> list[torch.Tensor]:
+    r"""The change one AdamW step would make to ``params`` with ``grads``, state untouched.
+
+    With ``(m, v, t)`` of each parameter from ``optimizer_state`` (zeros and 0 when the
+    optimiser has not stepped yet) and the group's ``lr``, ``betas``, ``eps``,
+    ``weight_decay`` (Loshchilov & Hutter 2019, Algorithm 2, as ``torch.optim.AdamW``)::
+
+        m'  = b1 m + (1 - b1) g,      v' = b2 v + (1 - b2) g^2
+        Δθ  = -lr wd θ - (lr / (1 - b1^(t+1))) m' / (sqrt(v') / sqrt(1 - b2^(t+1)) + eps)
+
+    Parameters
+    ----------
+    params : sequence of Tensor
+        The weights, in the optimiser's order (``model.parameters()``).
+    grads : sequence of Tensor
+        One gradient per parameter (already clipped).
+    optimizer_state : dict
+        ``torch.optim.AdamW.state_dict()`` of an optimiser over ``params`` (one group).
+
+    Returns
+    -------
+    list of Tensor
+        ``Δθ`` per parameter (units of the weights).
+    """
+    groups = optimizer_state["param_groups"]
+    if len(groups) != 1:
+        raise ValueError(f"expected one parameter group, got {len(groups)}")
+    group = groups[0]
+    if group.get("amsgrad") or group.get("maximize"):
+        raise ValueError("amsgrad and maximize are not supported")
+    if len(group["params"]) != len(params) or len(grads) != len(params):
+        raise ValueError(
+            f"{len(params)} params and {len(grads)} grads for an optimiser over "
+            f"{len(group['params'])} parameters"
+        )
+    lr, wd, eps = float(group["lr"]), float(group["weight_decay"]), float(group["eps"])
+    beta1, beta2 = (float(b) for b in group["betas"])
+    state = optimizer_state["state"]
+    out = []
+    for index, p, g in zip(group["params"], params, grads, strict=True):
+        s = state.get(index)
+        if s:
+            m, v, t = s["exp_avg"], s["exp_avg_sq"], float(s["step"])
+        else:
+            m, v, t = torch.zeros_like(p), torch.zeros_like(p), 0.0
+        step = t + 1.0
+        m_new = torch.lerp(m, g, 1.0 - beta1)
+        v_new = v * beta2 + (1.0 - beta2) * g * g
+        bc1 = 1.0 - beta1**step
+        bc2_sqrt = (1.0 - beta2**step) ** 0.5
+        denom = v_new.sqrt() / bc2_sqrt + eps
+        out.append(-lr * wd * p.detach() - (lr / bc1) * m_new / denom)
+    return out
+
+
+def adamw_linear(params: Sequence[torch.Tensor], optimizer_state: dict[str, Any]) -> list:
+    r"""AdamW's step linearised in the gradient at ``g = 0``: a per-weight factor ``c``.
+
+    Differentiating :func:`adamw_delta` at ``g = 0`` (the ``g^2`` term of ``v'`` has zero
+    derivative there)::
+
+        dΔθ/dg = c = -lr (1 - b1) / (1 - b1^(t+1)) / (sqrt(b2 v / (1 - b2^(t+1))) + eps)
+
+    so a small gradient ``g`` (a group's share of a large batch) moves the weights by
+    ``c * g`` on top of the drift. Undefined where the optimiser has not stepped (``v = 0``
+    gives ``1 / eps``: Adam's first step is ``lr sign(g)``, not linear): NaN there.
+    """
+    group = optimizer_state["param_groups"][0]
+    lr, eps = float(group["lr"]), float(group["eps"])
+    beta1, beta2 = (float(b) for b in group["betas"])
+    out = []
+    for index, p in zip(group["params"], params, strict=True):
+        s = optimizer_state["state"].get(index)
+        if not s:
+            out.append(torch.full_like(p, float("nan")))
+            continue
+        step = float(s["step"]) + 1.0
+        denom = (beta2 * s["exp_avg_sq"] / (1.0 - beta2**step)).sqrt() + eps
+        out.append(-lr * (1.0 - beta1) / (1.0 - beta1**step) / denom)
+    return out
+
+
+# ----------------------------------------------------------------------------- gradients
+def _flat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def _params(env) -> list[torch.nn.Parameter]:
+    return list(env.policy.model.parameters())
+
+
+def _grad_of(scalar: torch.Tensor, params: list[torch.nn.Parameter]) -> list[torch.Tensor]:
+    grads = torch.autograd.grad(scalar, params, allow_unused=True)
+    return [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params, strict=True)]
+
+
+def group_gradient(env, prompt_id: int, rollout) -> list[torch.Tensor]:
+    """Gradient of the harness's GRPO loss on one group alone (see the module docstring).
+
+    ``rollout`` holds one group (``env.rollout([prompt_id], k, rng)``). The loss is
+    :func:`~insight_bayes.rlvr.grpo.clipped_policy_loss` with the sampling policy equal to
+    the current one (ratio 1), normalised by the group's completion tokens, plus
+    ``kl_coef`` times the k3 KL to the reference when the config has one. A group whose
+    advantages are all zero and has no KL term gets exact zeros (no pass is run).
+    """
+    from insight_bayes.rlvr.grpo import clipped_policy_loss, kl_to_reference
+
+    params = _params(env)
+    batch, advantages = env.training_batch(np.array([prompt_id]), rollout)
+    use_kl = env.reference is not None and env.grpo.kl_coef > 0
+    if not use_kl and not bool(torch.any(advantages != 0)):
+        return [torch.zeros_like(p) for p in params]
+    env.policy.model.train()
+    try:
+        with torch.enable_grad():
+            logp = env.policy.logprobs(batch.tokens, batch.valid)
+            loss, _ = clipped_policy_loss(
+                logp, logp.detach(), advantages, batch.completion, env.grpo.clip_eps
+            )
+            if use_kl:
+                with torch.no_grad():
+                    logp_ref = env.reference.logprobs(batch.tokens, batch.valid)
+                loss = loss + env.grpo.kl_coef * kl_to_reference(logp, logp_ref, batch.completion)
+            return _grad_of(loss, params)
+    finally:
+        env.policy.model.eval()
+
+
+def _tier_gradients(env, tiers: np.ndarray) -> dict[int, torch.Tensor]:
+    """``∇J_t`` (flat, float64) of the exact held-out pass@1 of each tier's test problems."""
+    params = _params(env)
+    out = {}
+    for t in np.unique(tiers):
+        ids = np.flatnonzero(tiers == t)
+        with torch.enable_grad():
+            value = env.exact_success("test", ids, grad=True).mean()
+            out[int(t)] = _flat(_grad_of(value, params)).double()
+    return out
+
+
+def _prompt_gradient(env, prompt_id: int) -> torch.Tensor:
+    params = _params(env)
+    with torch.enable_grad():
+        value = env.exact_success("pool", np.array([prompt_id]), grad=True).sum()
+        return _flat(_grad_of(value, params)).double()
+
+
+# ----------------------------------------------------------------------------- prompts
+def stratified_prompts(
+    p: np.ndarray,
+    tiers: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    edges: Sequence[float] = BAND_EDGES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` prompt indices spread over success bands and, within a band, over tiers.
+
+    Band ``b`` holds the prompts with ``edges[b] <= p < edges[b + 1]`` (the last band
+    includes 1). The ``n`` prompts are shared equally among the non-empty bands; a band
+    holding fewer prompts than its share takes them all and the rest is shared among the
+    others. Within a band, tiers take turns (in a random order) and each turn draws one
+    prompt of that tier uniformly without replacement.
+
+    Returns
+    -------
+    ids : ndarray of int, shape (n,)
+        Sorted by band, then by draw order.
+    bands : ndarray of int, shape (n,)
+        Band of each prompt.
+
+    Raises
+    ------
+    ValueError
+        Fewer than ``n`` prompts in all.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    tiers = np.asarray(tiers)
+    n = check_int(n, "n", min_value=1)
+    if p.shape != tiers.shape or p.ndim != 1:
+        raise ValueError("p and tiers must be 1-d arrays of one length")
+    if n > p.size:
+        raise ValueError(f"cannot choose {n} prompts from {p.size}")
+    edges = np.asarray(edges, dtype=np.float64)
+    band_of = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, edges.size - 2)
+    sizes = np.bincount(band_of, minlength=edges.size - 1)
+    quota = np.zeros_like(sizes)
+    left = n
+    open_bands = [b for b in range(sizes.size) if sizes[b] > 0]
+    while left > 0:  # equal shares, capped by what a band holds
+        share, extra = divmod(left, len(open_bands))
+        for j, b in enumerate(open_bands):
+            quota[b] += min(share + (j < extra), sizes[b] - quota[b])
+        left = n - int(quota.sum())
+        open_bands = [b for b in open_bands if quota[b] < sizes[b]]
+    ids, bands = [], []
+    for b in range(sizes.size):
+        cells = {}
+        for t in np.unique(tiers[band_of == b]):
+            members = np.flatnonzero((band_of == b) & (tiers == t))
+            cells[t] = list(rng.permutation(members))
+        order = list(rng.permutation(list(cells)))
+        taken = 0
+        while taken < quota[b]:
+            for t in order:
+                if taken < quota[b] and cells[t]:
+                    ids.append(int(cells[t].pop()))
+                    bands.append(b)
+                    taken += 1
+    return np.array(ids, dtype=np.int64), np.array(bands, dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------- one checkpoint
+@torch.no_grad()
+def _exact(env, split: str, ids: np.ndarray | None = None) -> np.ndarray:
+    return env.exact_success(split, ids).double().cpu().numpy()
+
+
+@torch.no_grad()
+def _set_weights(
+    params: list[torch.nn.Parameter], base: list[torch.Tensor], delta: torch.Tensor | None
+) -> None:
+    """``params <- base (+ delta)`` (``delta`` flat; the sum rounded to the weights' dtype)."""
+    offset = 0
+    for p, b in zip(params, base, strict=True):
+        n = p.numel()
+        if delta is None:
+            p.copy_(b)
+        else:
+            p.copy_((b.double() + delta[offset : offset + n].view_as(p)).to(p.dtype))
+        offset += n
+
+
+def measure_checkpoint(
+    env,
+    optimizer_state: dict[str, Any],
+    *,
+    groups: int,
+    replicates: int,
+    ks: Sequence[int],
+    rng: np.random.Generator,
+    p_warmup: np.ndarray,
+    check_replicates: int = 1,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Probe one checkpoint (``env`` holds its weights; nothing of it is changed for good).
+
+    The actual changes (``*_actual``) are measured on the first ``check_replicates``
+    replicates of each prompt (NaN on the others; 0 for a zero update).
+
+    Returns the rows of ``groups``, ``effects`` and ``checkpoints`` (without the draw and
+    checkpoint columns) for :func:`run_gradients`; see the module docstring.
+    """
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    params = _params(env)
+    pool_tiers = np.array([p.features["digits"] for p in env.pool], dtype=np.int64)
+    test_tiers = np.array([p.features["digits"] for p in env.test], dtype=np.int64)
+    tier_list = [int(t) for t in np.unique(test_tiers)]
+    n_test = np.array([(test_tiers == t).sum() for t in tier_list], dtype=np.float64)
+    weights = n_test / n_test.sum()
+    p_pool = _exact(env, "pool")
+    test_p = _exact(env, "test")
+    J = np.array([test_p[test_tiers == t].mean() for t in tier_list])
+    grad_J = _tier_gradients(env, test_tiers)
+    G = torch.stack([grad_J[t] for t in tier_list])  # (tiers, params)
+    max_norm = env.grpo.max_grad_norm
+    zero = [torch.zeros_like(p) for p in params]
+    base = [p.detach().clone() for p in params]
+    drift = _flat(adamw_delta(params, zero, optimizer_state)).double()
+    lin = _flat(adamw_linear(params, optimizer_state)).double()
+    group = optimizer_state["param_groups"][0]
+    lr = float(group["lr"])
+    first = optimizer_state["state"].get(group["params"][0]) if optimizer_state["state"] else None
+    adam_step = int(float(first["step"])) if first else 0
+
+    ids, bands = stratified_prompts(p_pool, pool_tiers, groups, rng)
+    group_rows: list[dict[str, Any]] = []
+    effect_rows: list[dict[str, Any]] = []
+    bar = tqdm(total=len(ids) * len(ks) * replicates, desc="groups", disable=not progress)
+    for pid, band in zip(ids, bands, strict=True):
+        own = _prompt_gradient(env, int(pid))
+        tier = int(pool_tiers[pid])
+        own_row = tier_list.index(tier) if tier in tier_list else None
+        for k in ks:
+            out = env.rollout(np.full(replicates, pid), int(k), rng)
+            grads, updates, lins, rows = [], [], [], []
+            for r in range(replicates):
+                g = group_gradient(env, int(pid), out.take([r]))
+                clipped, gnorm, fired = clip_gradient(g, max_norm)
+                delta = _flat(adamw_delta(params, clipped, optimizer_state)).double() - drift
+                g_flat = _flat(g).double()
+                lin_delta = lin * g_flat
+                lin_effects = (G @ lin_delta).numpy()
+                effects = (G @ delta).numpy()
+                grad_effects = (G @ g_flat).numpy()
+                # the actual change of the objectives when the group's update is applied (a
+                # forward pass over the test set: on the first replicates only; exactly 0
+                # for a zero update)
+                if not bool(torch.any(delta != 0)):
+                    test_new, self_new = test_p, float(p_pool[pid])
+                elif r < check_replicates:
+                    _set_weights(params, base, delta)
+                    try:
+                        test_new = _exact(env, "test")
+                        self_new = float(_exact(env, "pool", np.array([pid]))[0])
+                    finally:
+                        _set_weights(params, base, None)
+                else:
+                    test_new, self_new = np.full_like(test_p, np.nan), float("nan")
+                actual = np.array([(test_new - test_p)[test_tiers == t].mean() for t in tier_list])
+                successes = int(out.correct[r].sum())
+                rows.append(
+                    {
+                        "prompt_id": int(pid),
+                        "tier": tier,
+                        "band": int(band),
+                        "p_hat": float(p_pool[pid]),
+                        "p_warmup": float(p_warmup[pid]),
+                        "k": int(k),
+                        "replicate": r,
+                        "successes": successes,
+                        "mixed": bool(0 < successes < k),
+                        "grad_norm": gnorm,
+                        "clipped": fired,
+                        "update_norm": float(delta.norm()),
+                        "self_effect": float(own @ delta),
+                        "self_actual": self_new - float(p_pool[pid]),
+                        "heldout_effect": float(weights @ effects),
+                        "heldout_actual": float(test_new.mean() - test_p.mean()),
+                        "own_tier_effect": (
+                            float(effects[own_row]) if own_row is not None else float("nan")
+                        ),
+                        "grad_heldout_effect": float(weights @ grad_effects),
+                        "lin_norm": float(lin_delta.norm()),
+                        "lin_self_effect": float(own @ lin_delta),
+                        "lin_heldout_effect": float(weights @ lin_effects),
+                        "lr": lr,
+                        "adam_step": adam_step,
+                    }
+                )
+                for j, t in enumerate(tier_list):
+                    effect_rows.append(
+                        {
+                            "prompt_id": int(pid),
+                            "tier": tier,
+                            "k": int(k),
+                            "replicate": r,
+                            "target_tier": t,
+                            "effect": float(effects[j]),
+                            "actual": float(actual[j]),
+                            "grad_effect": float(grad_effects[j]),
+                            "lin_effect": float(lin_effects[j]),
+                        }
+                    )
+                grads.append(g_flat)
+                lins.append(lin_delta)
+                updates.append(delta)
+                bar.update(1)
+            g_mean = torch.stack(grads).mean(0)
+            l_mean = torch.stack(lins).mean(0)
+            u_mean = torch.stack(updates).mean(0)
+            for row, g_flat, delta in zip(rows, grads, updates, strict=True):
+                row["grad_dot_mean"] = float(g_flat @ g_mean)
+                row["lin_dot_mean"] = float(lins[row["replicate"]] @ l_mean)
+                row["update_dot_mean"] = float(delta @ u_mean)
+            group_rows += rows
+    bar.close()
+    seconds = time.perf_counter() - started
+    checkpoint_rows = [
+        {
+            "target_tier": t,
+            "lr": lr,
+            "adam_step": adam_step,
+            "n_test": int(n_test[j]),
+            "J": float(J[j]),
+            "grad_J_norm": float(G[j].norm()),
+            "drift_norm": float(drift.norm()),
+            "drift_effect": float(G[j] @ drift),
+            "seconds": seconds,
+        }
+        for j, t in enumerate(tier_list)
+    ]
+    return pd.DataFrame(group_rows), pd.DataFrame(effect_rows), pd.DataFrame(checkpoint_rows)
+
+
+# ----------------------------------------------------------------------------- summaries
+def signal_noise_table(groups: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
+    """Per (draw, checkpoint, prompt_id, k): signal and noise of the update and gradient.
+
+    Recomputed from the per-replicate rows of ``groups.parquet`` (``*_norm`` and
+    ``*_dot_mean``), so it needs no vectors: with ``R`` replicates,
+    ``||mean||^2 = mean_r <x_r, mean>`` and ``sum_r ||x_r - mean||^2 =
+    sum_r ||x_r||^2 - R ||mean||^2``. Columns: see the module docstring.
+    """
+    keys = ["draw", "checkpoint", "prompt_id", "k"]
+    rows = []
+    wide = (
+        effects.pivot_table(index=[*keys, "replicate"], columns="target_tier", values="effect")
+        .groupby(level=keys)
+        .mean()
+    )
+    wide.columns = [f"effect_tier_{int(c)}" for c in wide.columns]
+    for key, g in groups.groupby(keys, sort=True):
+        R = len(g)
+        row = dict(zip(keys, key, strict=True))
+        row |= {
+            "tier": int(g["tier"].iloc[0]),
+            "band": int(g["band"].iloc[0]),
+            "p_hat": float(g["p_hat"].iloc[0]),
+            "replicates": R,
+            "mixed_share": float(g["mixed"].mean()),
+        }
+        for name, norm, dot in (
+            ("update", "update_norm", "update_dot_mean"),
+            ("grad", "grad_norm", "grad_dot_mean"),
+            ("lin", "lin_norm", "lin_dot_mean"),
+        ):
+            if norm not in g or dot not in g:
+                continue
+            mean_sq = max(float(g[dot].mean()), 0.0)
+            total_dev = max(float((g[norm] ** 2).sum()) - R * mean_sq, 0.0)
+            msd = total_dev / R
+            s2 = total_dev / (R - 1) if R > 1 else float("nan")
+            unbiased = mean_sq - s2 / R if R > 1 else float("nan")
+            row |= {
+                f"{name}_signal": mean_sq**0.5,
+                f"{name}_noise": msd,
+                f"{name}_noise_rms": msd**0.5,
+                f"{name}_signal_sq_unbiased": unbiased,
+                f"{name}_noise_to_signal": s2 / unbiased if unbiased > 0 else float("nan"),
+            }
+        for col in ("self_effect", "heldout_effect", "own_tier_effect"):
+            row[col] = float(g[col].mean())
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.merge(wide.reset_index(), on=keys, how="left")
+
+
+# ----------------------------------------------------------------------------- the study
+def _part_paths(root: Path, draw: int, checkpoint: int) -> dict[str, Path]:
+    base = root / "runs" / f"draw-{draw:04d}"
+    stem = f"checkpoint-{checkpoint:05d}"
+    return {
+        name: base / f"{stem}.{name}.parquet" for name in ("groups", "effects", "checkpoints")
+    } | {"done": base / f"{stem}.done.json"}
+
+
+def is_done(root: str | os.PathLike[str], draw: int, checkpoint: int) -> bool:
+    """Whether (draw, checkpoint) finished: its marker parses and its files have its sizes."""
+    paths = _part_paths(Path(root), draw, checkpoint)
+    try:
+        marker = json.loads(paths["done"].read_text())
+    except (OSError, ValueError):
+        return False
+    return all(
+        paths[name].exists() and paths[name].stat().st_size == size
+        for name, size in marker.get("sizes", {}).items()
+    ) and set(marker.get("sizes", {})) == {"groups", "effects", "checkpoints"}
+
+
+def _write_part(root: Path, draw: int, checkpoint: int, tables: dict[str, pd.DataFrame]) -> None:
+    from insight_bayes.results.io import atomic_write_json, atomic_write_parquet
+
+    paths = _part_paths(root, draw, checkpoint)
+    sizes = {}
+    for name, df in tables.items():
+        df = df.copy()
+        df.insert(0, "checkpoint", checkpoint)
+        df.insert(0, "draw", draw)
+        sizes[name] = atomic_write_parquet(paths[name], df)
+    atomic_write_json(paths["done"], {"draw": draw, "checkpoint": checkpoint, "sizes": sizes})
+
+
+def _snapshot(env) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    weights = {k: v.detach().clone() for k, v in env.policy.model.state_dict().items()}
+    return weights, copy.deepcopy(env.optimizer.state_dict())
+
+
+def run_gradients(
+    raw: dict[str, Any],
+    out: str | os.PathLike[str],
+    *,
+    draws: Sequence[int] = (0,),
+    checkpoints: Sequence[int] = (0, 25, 50, 100),
+    groups: int = 48,
+    replicates: int = 4,
+    ks: Sequence[int] | None = None,
+    check_replicates: int = 1,
+    seed: int = 0,
+    device: str = "cpu",
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """Probe checkpoints of a Random run for every task draw; write and return the tables.
+
+    For each draw (:func:`draw_config`), the harness is built (the warm-up is trained or
+    loaded from the cache), Random runs with the study's settings (``config.loop``, up to
+    the last checkpoint, evaluating as the study does, so the run is the study's Random run
+    at ``seed``), and at each checkpoint step, before that step's update, the weights and
+    the AdamW state are copied and probed (:func:`measure_checkpoint`) on a separate
+    environment with its own random numbers: the run is not changed. A (draw, checkpoint)
+    already finished in ``out`` is skipped, and a draw whose checkpoints are all finished
+    is not run at all.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``groups``, ``effects``, ``checkpoints``, ``signal_noise`` of every finished part.
+    """
+    from tqdm.auto import tqdm
+
+    from insight_bayes.loop import SelectionLoop
+    from insight_bayes.results.io import remove_stale_temporaries
+    from insight_bayes.rlvr.harness import harness_for
+
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(root)
+    checkpoints = sorted({check_int(c, "checkpoint", min_value=0) for c in checkpoints})
+    replicates = check_int(replicates, "replicates", min_value=2)
+    groups = check_int(groups, "groups", min_value=1)
+    for d in draws:
+        todo = [c for c in checkpoints if not is_done(root, d, c)]
+        if not todo:
+            log.info("draw %d: every checkpoint done", d)
+            continue
+        config = draw_config(raw, d)
+        k_values = tuple(ks) if ks else (config.loop.k,)
+        for k in k_values:
+            check_int(k, "k", min_value=2)
+        harness = harness_for(config, device, cache_dir, progress)
+        env = harness.environment()
+        probe = harness.environment()
+        p_warmup = _exact(probe, "pool")
+        horizon = dataclasses.replace(config.loop, steps=max(todo))
+        loop = SelectionLoop(env, "random", horizon, seed=seed, rule="random")
+        bar = tqdm(total=max(todo), desc=f"draw {d} random", disable=not progress)
+        if horizon.eval_every:
+            loop.evaluate()  # as iter_steps does: the same random numbers as the study's run
+        while True:
+            step = loop.step_count
+            if step in todo:
+                weights, opt_state = _snapshot(env)
+                probe.policy.model.load_state_dict(weights)
+                rng = np.random.default_rng([seed, d, step, 977])
+                tables = measure_checkpoint(
+                    probe,
+                    opt_state,
+                    groups=groups,
+                    replicates=replicates,
+                    ks=k_values,
+                    check_replicates=check_replicates,
+                    rng=rng,
+                    p_warmup=p_warmup,
+                    progress=progress,
+                )
+                _write_part(
+                    root,
+                    d,
+                    step,
+                    dict(zip(("groups", "effects", "checkpoints"), tables, strict=True)),
+                )
+                log.info("draw %d checkpoint %d done", d, step)
+            if step >= max(todo):
+                break
+            loop.step()
+            bar.update(1)
+        bar.close()
+    return gather_gradients(root, draws, checkpoints)
+
+
+def gather_gradients(
+    root: str | os.PathLike[str], draws: Sequence[int], checkpoints: Sequence[int]
+) -> dict[str, pd.DataFrame]:
+    """Consolidate the finished parts into ``groups.parquet``, ``effects.parquet``,
+    ``checkpoints.csv`` and ``signal_noise.csv`` (atomic writes); return the tables."""
+    from insight_bayes.results.io import atomic_write_bytes, atomic_write_parquet
+
+    root = Path(root)
+    done = [(d, c) for d in draws for c in checkpoints if is_done(root, d, c)]
+    if not done:
+        return {}
+    tables = {}
+    for name in ("groups", "effects", "checkpoints"):
+        frames = [pd.read_parquet(_part_paths(root, d, c)[name]) for d, c in done]
+        tables[name] = pd.concat(frames, ignore_index=True)
+    tables["signal_noise"] = signal_noise_table(tables["groups"], tables["effects"])
+    atomic_write_parquet(root / "groups.parquet", tables["groups"])
+    atomic_write_parquet(root / "effects.parquet", tables["effects"])
+    for name in ("checkpoints", "signal_noise"):
+        atomic_write_bytes(root / f"{name}.csv", tables[name].to_csv(index=False).encode())
+    return tables
