@@ -114,7 +114,7 @@ def test_groups_reach_the_prior_from_an_environment_and_from_online_selector():
 
 
 def test_sweep_cli_runs_the_rules(tmp_path, capsys):
-    from insight_bayes.cli import main
+    from insight_bayes_cli import main
 
     out = tmp_path / "sweep"
     argv = ["sweep", "quick", "--rules", "random,insight-eb,mopps-eb:refit_every=5"]
