@@ -17,19 +17,25 @@ CONFIG="${CONFIG:-configs/rlvr/gpu.toml}"
 DEVICE="${DEVICE:-cuda}"
 WORKERS="${WORKERS:-8}"     # processes sharing the one GPU (each run is small)
 PY="${PYTHON:-python}"
-mkdir -p "$OUT"
 export INSIGHT_BAYES_CACHE="$OUT/.cache"   # the warm-up checkpoint stays inside OUT
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
+# The side files wait in a staging folder until the study has written its manifest: the
+# study refuses a folder that is not empty and holds no manifest (another configuration).
+STAGE="$(mktemp -d)"
+trap 'rm -rf "$STAGE"' EXIT
+nvidia-smi > "$STAGE/nvidia-smi.txt" 2>&1 || true
 "$PY" -c "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, \
-'cuda' if torch.cuda.is_available() else 'no cuda')" > "$OUT/python.txt" 2>&1 || true
+'cuda' if torch.cuda.is_available() else 'no cuda')" > "$STAGE/python.txt" 2>&1 || true
 start=$(date +%s)
 status=0
 timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$OUT" \
     --device "$DEVICE" --workers "$WORKERS" --no-progress ${EXTRA_ARGS:-} 2>&1 \
-    | tee "$OUT/study.log" || status=$?
+    | tee "$STAGE/study.log" || status=$?
 echo "study exit status: $status (124: stopped by STUDY_TIMEOUT; finished runs are kept)" \
-    | tee -a "$OUT/study.log"
+    | tee -a "$STAGE/study.log"
+mkdir -p "$OUT"
+cat "$STAGE/study.log" >> "$OUT/study.log"   # a resumed study appends to the earlier log
+mv -f "$STAGE/nvidia-smi.txt" "$STAGE/python.txt" "$OUT/"
 if [ "$status" -ne 0 ] && [ -f "$OUT/manifest.json" ]; then   # tables from the finished runs
     "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$OUT" --gather-only 2>&1 \
         | tee -a "$OUT/study.log" || true

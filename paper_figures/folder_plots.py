@@ -24,9 +24,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 if TYPE_CHECKING:
+    import pandas as pd
+
     from insight_bayes.results.reader import Results
 
 __all__ = ["add_arguments", "folder_summary", "plot_folder", "run"]
@@ -52,6 +52,8 @@ def folder_summary(results: Results, *, n_boot: int = 2000) -> pd.DataFrame:
     """
     path = results.folder / "summary.csv"
     if path.exists():
+        import pandas as pd
+
         table = pd.read_csv(path)
         keys = [c for c in ("scenario", "rule") if c in table.columns]
         if {"rule", "speedup", "ci_low", "ci_high"} <= set(table.columns) and not (

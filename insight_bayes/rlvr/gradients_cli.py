@@ -62,7 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replicates per prompt whose actual held-out change is measured too (1)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the Random run (0)")
-    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        choices=["auto", "cpu", "cuda"],
+        help="where the checkpoints are trained and measured (auto: cuda when available)",
+    )
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument("--cache-dir", default=None, help="warm-up cache (.cache/insight-bayes)")
     parser.add_argument(
