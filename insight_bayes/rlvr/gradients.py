@@ -49,7 +49,7 @@ addition tasks): ``p_hat`` is then the exact probability (no sampling noise), no
 Monte Carlo estimate.
 
 Tables (:func:`run_gradients` writes them into ``out``)
-------------------------------------------------------
+-------------------------------------------------------
 ``groups.parquet``, one row per (draw, checkpoint, prompt_id, k, replicate):
 
 - ``draw``: task draw (``task.seed`` and ``warmup.seed`` are the base config's plus it);
