@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from insight_bayes.prior import EmpiricalBayesPrior
+from insight_bayes.beliefs.prior import EmpiricalBayesPrior
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,8 +21,9 @@ import numpy as np
 from scipy import special
 
 from insight_bayes import make_selector, wmi_score
-from insight_bayes.belief import BetaBelief
-from insight_bayes.tracking import DriftParams, TrackingBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
+from insight_bayes.beliefs.drift import DriftParams
+from insight_bayes.beliefs.tracking_belief import TrackingBelief
 
 
 def direct_wmi(a: np.ndarray, b: np.ndarray, k: int, mu: float = 0.3, eta: float = 3.0):
@@ -122,7 +123,7 @@ def bench(a: np.ndarray, b: np.ndarray, k: int, m: int, repeats: int, label: str
 
 def bench_signal(a: np.ndarray, b: np.ndarray, k: int, m: int, repeats: int) -> dict:
     """Selection (score + top-M) of the rules of :mod:`insight_bayes.selectors.signal`."""
-    from insight_bayes.signal import LagBelief
+    from insight_bayes.beliefs.lag import LagBelief
 
     times = {}
     candidates = np.arange(a.size)

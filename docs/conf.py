@@ -163,7 +163,7 @@ def _copy_notebooks(app) -> None:
 
 def _canonical_name(target: str) -> str | None:
     """``module.qualname`` of the object a dotted path names, through re-exports
-    (``insight_bayes.BetaBelief`` -> ``insight_bayes.belief.BetaBelief``)."""
+    (``insight_bayes.BetaBelief`` -> ``insight_bayes.beliefs.beta_belief.BetaBelief``)."""
     import importlib
 
     parts = target.split(".")

@@ -1,7 +1,7 @@
 """insight-bayes: information-guided prompt selection for RLVR (InSight, arXiv 2603.01907).
 
 The exact Beta-Binomial mathematics (:mod:`insight_bayes.beta`), the acquisition scores
-(:mod:`insight_bayes.acquisition`), the belief state (:mod:`insight_bayes.belief`), the
+(:mod:`insight_bayes.acquisition`), the belief state (:mod:`insight_bayes.beliefs`), the
 registry of selection rules (:mod:`insight_bayes.selectors`) and the selection loop
 (:mod:`insight_bayes.loop`). Heavier parts live in subpackages with optional extras:
 ``insight_bayes.models`` (PyMC/ArviZ), ``insight_bayes.rlvr`` (PyTorch GRPO harness),
@@ -14,7 +14,7 @@ from insight_bayes.acquisition import (
     inverse_evidence_score,
     wmi_score,
 )
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.beta import (
     beta_binomial_pmf,
     beta_entropy,

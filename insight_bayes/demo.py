@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.environment import FixedRateEnvironment
 from insight_bayes.rewards import bernoulli_rollout, informative_probability
 from insight_bayes.selectors import Selector, available_selectors, draw_candidates, make_selector

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.environment import Environment
 from insight_bayes.rewards import RewardMode, Rollout, binarize_rewards, informative_groups
 from insight_bayes.selectors import Selector, draw_candidates, selector_from_label

@@ -288,7 +288,7 @@ def group_std_by_successes(k: int) -> np.ndarray:
     With the package's population std (``d = 0``) this is
     ``sqrt(s/K (1 - s/K))``: the std that :func:`group_advantages` divides by. The one
     home of this table; :func:`expected_group_std` (known rate) and
-    :func:`insight_bayes.signal.predictive_group_std` (Beta belief) average it.
+    :func:`insight_bayes.learning_signal.predictive_group_std` (Beta belief) average it.
 
     Parameters
     ----------

@@ -45,7 +45,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.beta import beta_entropy
 from insight_bayes.rewards import bernoulli_rollout, informative_groups, informative_probability
 from insight_bayes.selectors import PAPER_RULES, Selector, make_selector

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.loop import LoopConfig
 from insight_bayes.selectors import Selector
 from insight_bayes.validation import check_int, check_real

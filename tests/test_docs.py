@@ -12,7 +12,7 @@ import pytest
 CORE_MODULES = [
     "insight_bayes.beta",
     "insight_bayes.acquisition",
-    "insight_bayes.belief",
+    "insight_bayes.beliefs.beta_belief",
     "insight_bayes.selectors",
     "insight_bayes.loop",
     "insight_bayes.cli_types",

@@ -44,5 +44,8 @@ def test_canonical_names_follow_re_exports():
     spec = importlib.util.spec_from_file_location("docs_conf", DOCS / "conf.py")
     conf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conf)
-    assert conf._canonical_name("insight_bayes.BetaBelief") == "insight_bayes.belief.BetaBelief"
+    assert (
+        conf._canonical_name("insight_bayes.BetaBelief")
+        == "insight_bayes.beliefs.beta_belief.BetaBelief"
+    )
     assert conf._canonical_name("insight_bayes.nosuch") is None

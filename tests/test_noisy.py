@@ -1,4 +1,4 @@
-"""Noisy and graded rewards (insight_bayes.noisy and insight-noisy) against independent routes."""
+"""Noisy and graded rewards (beliefs.noisy_maths, beliefs.dirichlet) against independent routes."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import pytest
 from scipy import integrate, stats
 
 from insight_bayes import BetaBelief, FixedRateEnvironment, LoopConfig, SelectionLoop
-from insight_bayes.beta import mutual_information
-from insight_bayes.integrations import OnlineConfig, OnlineSelector
-from insight_bayes.noisy import (
+from insight_bayes.beliefs.dirichlet import (
     DirichletBelief,
-    NoisyBetaBelief,
-    check_noise_rates,
     compositions,
     dirichlet_entropy,
     dirichlet_multinomial_pmf,
     dirichlet_mutual_information,
+)
+from insight_bayes.beliefs.noisy_belief import NoisyBetaBelief
+from insight_bayes.beliefs.noisy_maths import (
+    check_noise_rates,
     moment_matched_update,
     noise_kernel,
     noisy_mutual_information,
@@ -27,6 +27,8 @@ from insight_bayes.noisy import (
     noisy_posterior_weights,
     noisy_predictive_pmf,
 )
+from insight_bayes.beta import mutual_information
+from insight_bayes.integrations import OnlineConfig, OnlineSelector
 from insight_bayes.selectors import BEYOND_RULES, make_selector, selector_from_label
 
 CASES = [  # alpha, beta, K, eps0, eps1

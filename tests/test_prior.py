@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import optimize, special, stats
 
-from insight_bayes.prior import (
-    EmpiricalBayesPrior,
+from insight_bayes.beliefs.prior import EmpiricalBayesPrior
+from insight_bayes.beliefs.prior_fit import (
     Hyperprior,
     beta_binomial_loglik,
     fit_beta_binomial,

@@ -9,9 +9,11 @@ import json
 import numpy as np
 import pytest
 
-from insight_bayes.belief import BetaBelief
-from insight_bayes.prior import EmpiricalBayesPrior, fit_beta_binomial
-from insight_bayes.tracking import DriftParams, TrackingBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
+from insight_bayes.beliefs.drift import DriftParams
+from insight_bayes.beliefs.prior import EmpiricalBayesPrior
+from insight_bayes.beliefs.prior_fit import fit_beta_binomial
+from insight_bayes.beliefs.tracking_belief import TrackingBelief
 
 N = 30
 

@@ -13,7 +13,7 @@ import pytest
 
 from insight_bayes import FixedRateEnvironment, LoopConfig, SelectionLoop
 from insight_bayes.acquisition import distance_score, wmi_score
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.integrations import OnlineConfig, OnlineSelector
 from insight_bayes.selectors import (
     EB_RULES,

@@ -1,4 +1,4 @@
-"""Scores about learning and the adaptive mu (insight_bayes.signal, selectors.signal).
+"""Scores about learning and the adaptive mu (learning_signal, beliefs.lag, selectors.signal).
 
 Every closed form is checked against routes that share no code with it: 60-digit mpmath
 from the definitions, scipy quadrature over the Beta density, and Monte Carlo.
@@ -25,7 +25,14 @@ from insight_bayes import (
     selector_from_label,
     wmi_score,
 )
+from insight_bayes.beliefs.lag import LagBelief
 from insight_bayes.integrations import OnlineConfig, OnlineSelector
+from insight_bayes.learning_signal import (
+    adaptive_mu,
+    predictive_group_std,
+    predictive_mixed_probability,
+    signal_information_score,
+)
 from insight_bayes.rewards import (
     ADVANTAGE_DDOF,
     expected_group_std,
@@ -33,13 +40,6 @@ from insight_bayes.rewards import (
     informative_probability,
 )
 from insight_bayes.selectors import BEYOND_RULES, InSightAdaptive
-from insight_bayes.signal import (
-    LagBelief,
-    adaptive_mu,
-    predictive_group_std,
-    predictive_mixed_probability,
-    signal_information_score,
-)
 
 mp.mp.dps = 60
 
@@ -335,7 +335,7 @@ def test_rules_run_in_the_loop_and_online_selector_reproduces_it(rule):
 def test_docstring_examples():
     import doctest
 
-    import insight_bayes.signal as module
+    import insight_bayes.learning_signal as module
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 3 and result.failed == 0

@@ -12,12 +12,9 @@ from scipy import special, stats
 
 from insight_bayes import BetaBelief, FixedRateEnvironment, LoopConfig, SelectionLoop
 from insight_bayes.acquisition import wmi_score
-from insight_bayes.integrations import OnlineConfig, OnlineSelector
-from insight_bayes.selectors import BEYOND_RULES, available_selectors, make_selector
-from insight_bayes.tracking import (
-    DriftFit,
-    DriftParams,
-    TrackingBelief,
+from insight_bayes.beliefs.drift import DriftFit, DriftParams
+from insight_bayes.beliefs.tracking_belief import TrackingBelief
+from insight_bayes.beliefs.tracking_maths import (
     beta_binomial_logpmf,
     beta_from_logit_moments,
     logit_moments,
@@ -25,6 +22,8 @@ from insight_bayes.tracking import (
     tetragamma,
     trigamma,
 )
+from insight_bayes.integrations import OnlineConfig, OnlineSelector
+from insight_bayes.selectors import BEYOND_RULES, available_selectors, make_selector
 
 # ----------------------------------------------------------------- special functions
 X = np.geomspace(1e-3, 1e7, 61)

@@ -63,7 +63,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.loop import SelectionConfig
 from insight_bayes.rewards import binarize_rewards
 from insight_bayes.selectors import (
@@ -242,7 +242,7 @@ class OnlineSelector:
     groups : array_like of int, shape (N,), optional
         Each prompt's group id (a topic, a difficulty tier) for a rule with a learned
         prior per group (``"insight-eb"``, ``"mopps-eb"``; see
-        :mod:`insight_bayes.prior`). Only with a pool size, not a ready belief.
+        :mod:`insight_bayes.beliefs.prior`). Only with a pool size, not a ready belief.
 
     Attributes
     ----------

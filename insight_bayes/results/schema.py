@@ -28,7 +28,7 @@ from insight_bayes.beta import beta_entropy, mutual_information
 from insight_bayes.validation import check_int
 
 if TYPE_CHECKING:
-    from insight_bayes.belief import BetaBelief
+    from insight_bayes.beliefs.beta_belief import BetaBelief
     from insight_bayes.loop import StepRecord
 
 __all__ = [

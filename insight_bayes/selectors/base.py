@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.rewards import Rollout
 from insight_bayes.validation import RngLike, as_generator, check_ids, check_int, check_real
 

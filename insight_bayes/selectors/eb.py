@@ -1,8 +1,8 @@
 r"""Rules on a belief whose prior is learned from the pool (empirical Bayes).
 
 Each rule scores with the same closed form as its paper counterpart, on a
-:class:`~insight_bayes.belief.BetaBelief` that holds an
-:class:`~insight_bayes.prior.EmpiricalBayesPrior`: an unseen or little-seen prompt's
+:class:`~insight_bayes.beliefs.beta_belief.BetaBelief` that holds an
+:class:`~insight_bayes.beliefs.prior.EmpiricalBayesPrior`: an unseen or little-seen prompt's
 belief is the Beta-Binomial fit to every count so far (per group of prompts where group
 ids are known) instead of ``Beta(1, 1)``.
 
@@ -27,8 +27,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from insight_bayes.acquisition import distance_score, wmi_score
-from insight_bayes.belief import BetaBelief
-from insight_bayes.prior import EmpiricalBayesPrior, Hyperprior
+from insight_bayes.beliefs.beta_belief import BetaBelief
+from insight_bayes.beliefs.prior import EmpiricalBayesPrior
+from insight_bayes.beliefs.prior_fit import Hyperprior
 from insight_bayes.selectors.base import Selector
 from insight_bayes.selectors.registry import register_selector
 from insight_bayes.selectors.rules import _WeightParams

@@ -2,12 +2,12 @@
 
 * ``insight-noisy``: InSight's weight (Eq. 15) at the mean belief of the *true* rate,
   times the mutual information of ``K`` *noisy* rewards about it
-  (:func:`insight_bayes.noisy.noisy_mutual_information`), with a belief updated through
-  the noise model (:class:`insight_bayes.noisy.NoisyBetaBelief`).
+  (:func:`insight_bayes.beliefs.noisy_maths.noisy_mutual_information`), with a belief
+  updated through the noise model (:class:`insight_bayes.beliefs.noisy_belief.NoisyBetaBelief`).
 * ``insight-graded``: the same weight at the mean probability of the top reward
   category, times the Dirichlet mutual information of ``K`` graded rollouts
-  (:func:`insight_bayes.noisy.dirichlet_mutual_information`), with a Dirichlet belief
-  over the reward categories (:class:`insight_bayes.noisy.DirichletBelief`).
+  (:func:`insight_bayes.beliefs.dirichlet.dirichlet_mutual_information`), with a Dirichlet belief
+  over the reward categories (:class:`insight_bayes.beliefs.dirichlet.DirichletBelief`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from insight_bayes.acquisition import difficulty_weight
-from insight_bayes.belief import BetaBelief
-from insight_bayes.noisy import (
-    DirichletBelief,
-    NoisyBetaBelief,
-    check_noise_rates,
-    dirichlet_mutual_information,
-    noisy_mutual_information,
-)
+from insight_bayes.beliefs.beta_belief import BetaBelief
+from insight_bayes.beliefs.dirichlet import DirichletBelief, dirichlet_mutual_information
+from insight_bayes.beliefs.noisy_belief import NoisyBetaBelief
+from insight_bayes.beliefs.noisy_maths import check_noise_rates, noisy_mutual_information
 from insight_bayes.selectors.registry import register_selector
 from insight_bayes.selectors.rules import _WeightParams
 
@@ -41,7 +37,7 @@ class InSightNoisy(_WeightParams):
         p' = \varepsilon_0 + (1 - \varepsilon_0 - \varepsilon_1) p
 
     ``m`` is the mean belief of the true rate ``p``; the belief is a
-    :class:`~insight_bayes.noisy.NoisyBetaBelief` (moment-matched exact mixture
+    :class:`~insight_bayes.beliefs.noisy_belief.NoisyBetaBelief` (moment-matched exact mixture
     update). With ``eps0 = eps1 = 0`` (the default) it is InSight.
 
     Attributes
@@ -95,7 +91,7 @@ class InSightGraded(_WeightParams):
         m_\tau = c_{\tau,1} / \textstyle\sum_j c_{\tau,j}
 
     ``c`` are the Dirichlet concentrations over (correct, format, other) of a
-    :class:`~insight_bayes.noisy.DirichletBelief`; ``m`` is the mean probability of a
+    :class:`~insight_bayes.beliefs.dirichlet.DirichletBelief`; ``m`` is the mean probability of a
     correct answer, the same mean belief InSight's binarised Beta has. The information
     term counts what ``K`` graded rollouts say about *all* category probabilities,
     including the format rate.

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.environment import TrueRates
 from insight_bayes.rewards import expected_group_std
 from insight_bayes.selectors.base import Selector

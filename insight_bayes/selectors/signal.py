@@ -1,17 +1,17 @@
 """Rules that score the learner's expected signal, and InSight with an adaptive ``mu``.
 
 * ``learning-signal`` (:class:`LearningSignal`): the probability that the group is
-  mixed under the belief (:func:`insight_bayes.signal.predictive_mixed_probability`).
+  mixed under the belief (:func:`insight_bayes.learning_signal.predictive_mixed_probability`).
 * ``expected-std`` (:class:`ExpectedStd`): the expected group standard deviation under
-  the belief (:func:`insight_bayes.signal.predictive_group_std`): the oracle's score
+  the belief (:func:`insight_bayes.learning_signal.predictive_group_std`): the oracle's score
   with the true rate replaced by the belief.
 * ``signal-information`` (:class:`SignalInformation`): ``I_K * E[std]``
-  (:func:`insight_bayes.signal.signal_information_score`), InSight's product with the
+  (:func:`insight_bayes.learning_signal.signal_information_score`), InSight's product with the
   learner's expected signal in place of the hand-shaped weight.
 * ``insight-adaptive`` (:class:`InSightAdaptive`): InSight (Eq. 16) whose ``mu`` is
   read at every step from the belief's realised lag,
-  ``mu = 1/2 - lag`` (:func:`insight_bayes.signal.adaptive_mu`); it runs on a
-  :class:`~insight_bayes.signal.LagBelief`, which its :meth:`~InSightAdaptive.new_belief`
+  ``mu = 1/2 - lag`` (:func:`insight_bayes.learning_signal.adaptive_mu`); it runs on a
+  :class:`~insight_bayes.beliefs.lag.LagBelief`, which its :meth:`~InSightAdaptive.new_belief`
   builds and :meth:`~InSightAdaptive.check_belief` insists on.
 
 None of them reads true rates; the derivations are in ``docs/guide/beyond.md``.
@@ -24,16 +24,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from insight_bayes.acquisition import wmi_score
-from insight_bayes.belief import BetaBelief
-from insight_bayes.selectors.base import Selector
-from insight_bayes.selectors.registry import register_selector
-from insight_bayes.signal import (
-    LagBelief,
+from insight_bayes.beliefs.beta_belief import BetaBelief
+from insight_bayes.beliefs.lag import LagBelief
+from insight_bayes.learning_signal import (
     adaptive_mu,
     predictive_group_std,
     predictive_mixed_probability,
     signal_information_score,
 )
+from insight_bayes.selectors.base import Selector
+from insight_bayes.selectors.registry import register_selector
 from insight_bayes.validation import check_real
 
 __all__ = ["ExpectedStd", "InSightAdaptive", "LearningSignal", "SignalInformation"]
@@ -45,7 +45,7 @@ class LearningSignal(Selector):
     r"""Expected informative share: ``P(0 < S < K)`` under ``Beta(alpha, beta)``.
 
     Score ``1 - B(alpha + K, beta) / B(alpha, beta) - B(alpha, beta + K) / B(alpha, beta)``
-    (:func:`~insight_bayes.signal.predictive_mixed_probability`); ``2 K`` ``log1p`` per
+    (:func:`~insight_bayes.learning_signal.predictive_mixed_probability`); ``2 K`` ``log1p`` per
     candidate. No parameters.
     """
 
@@ -61,7 +61,7 @@ class ExpectedStd(Selector):
     r"""Expected GRPO signal: ``E[std(r)]`` of ``K`` rewards under ``Beta(alpha, beta)``.
 
     The oracle's score (``E[std(r)]`` at the true rate) with the rate integrated over the
-    belief (:func:`~insight_bayes.signal.predictive_group_std`). No parameters.
+    belief (:func:`~insight_bayes.learning_signal.predictive_group_std`). No parameters.
     """
 
     def score(self, candidates, belief, k, rng):
@@ -75,7 +75,7 @@ class ExpectedStd(Selector):
 class SignalInformation(Selector):
     r"""Information times expected signal: ``I_K(alpha, beta) E[std(r)]``, nats.
 
-    :func:`~insight_bayes.signal.signal_information_score`: InSight's Eq. 16 with
+    :func:`~insight_bayes.learning_signal.signal_information_score`: InSight's Eq. 16 with
     ``w(m)`` replaced by the belief's expected learning signal. No parameters.
     """
 
@@ -90,9 +90,9 @@ class SignalInformation(Selector):
 class InSightAdaptive(Selector):
     r"""InSight with ``mu`` chosen online: ``w(m; mu_t, eta) I_K(alpha, beta)``.
 
-    ``mu_t = clip(1/2 - lag_t, 0, 1)`` (:func:`~insight_bayes.signal.adaptive_mu`), where
+    ``mu_t = clip(1/2 - lag_t, 0, 1)`` (:func:`~insight_bayes.learning_signal.adaptive_mu`), where
     ``lag_t`` is the realised ``E[S/K - m]`` of the revisited prompts of the last updates
-    (:attr:`~insight_bayes.signal.LagBelief.lag`): the mean belief whose prompts land at a
+    (:attr:`~insight_bayes.beliefs.lag.LagBelief.lag`): the mean belief whose prompts land at a
     true rate of 1/2, where a group's expected signal is largest. Before any revisit
     ``mu = 1/2``. The rule stays stateless; the lag lives in the belief and so travels
     with ``state_dict``.
@@ -103,7 +103,7 @@ class InSightAdaptive(Selector):
         Strength of the tilt toward ``mu_t``, >= 0 (the paper's setting; not adapted).
     memory : float, default 0.5
         Forgetting of the belief's lag totals per update call, in [0, 1)
-        (:class:`~insight_bayes.signal.LagBelief`).
+        (:class:`~insight_bayes.beliefs.lag.LagBelief`).
     """
 
     eta: float = 3.0
@@ -115,7 +115,7 @@ class InSightAdaptive(Selector):
         check_real(self.memory, "memory", low=0.0, high=1.0, high_inclusive=False)
 
     def new_belief(self, n_prompts: int, **settings: float) -> LagBelief:
-        """A fresh :class:`~insight_bayes.signal.LagBelief` (the experiment's prior and
+        """A fresh :class:`~insight_bayes.beliefs.lag.LagBelief` (the experiment's prior and
         discount; the rule's own discount and ``memory`` take precedence)."""
         if self.discount is not None:
             settings = {**settings, "discount": self.discount}

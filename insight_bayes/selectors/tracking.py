@@ -1,8 +1,8 @@
 """Rules on beliefs that track a moving policy (issue 12, direction 1).
 
-Each rule scores the :class:`~insight_bayes.tracking.TrackingBelief` propagated to the
-current step (its logit random walk, drift fitted online by empirical Bayes), with the
-same closed forms as the paper's rules.
+Each rule scores the :class:`~insight_bayes.beliefs.tracking_belief.TrackingBelief`
+propagated to the current step (its logit random walk, drift fitted online by empirical
+Bayes), with the same closed forms as the paper's rules.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from insight_bayes.acquisition import distance_score, wmi_score
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
+from insight_bayes.beliefs.drift import DriftFit
+from insight_bayes.beliefs.tracking_belief import TrackingBelief
 from insight_bayes.selectors.base import Selector
 from insight_bayes.selectors.registry import register_selector
 from insight_bayes.selectors.rules import _WeightParams
-from insight_bayes.tracking import DriftFit, TrackingBelief
 from insight_bayes.validation import check_real
 
 __all__ = ["InSightTracking", "MoPPSTracking", "TrackingRule"]
@@ -63,7 +64,7 @@ class InSightTracking(TrackingRule, _WeightParams):
     r"""InSight (Eq. 16) on the propagated belief: ``w(m') I_K(alpha', beta')``.
 
     ``(alpha', beta')`` is each candidate's Beta propagated from its last visit to the
-    current step (:func:`~insight_bayes.tracking.propagate_beta`), ``m'`` its mean.
+    current step (:func:`~insight_bayes.beliefs.tracking_maths.propagate_beta`), ``m'`` its mean.
 
     Attributes
     ----------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 
 __all__ = ["belief_calibration"]
 

@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit, logit
 
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.rewards import (
     Rollout,
     bernoulli_outcomes,

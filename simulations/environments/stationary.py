@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from insight_bayes.belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.rewards import Rollout, bernoulli_outcomes, informative_probability
 from insight_bayes.validation import (
     RngLike,

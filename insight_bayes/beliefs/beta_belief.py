@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from insight_bayes.prior import EmpiricalBayesPrior
+from insight_bayes.beliefs.prior import EmpiricalBayesPrior
 from insight_bayes.validation import (
     SavedFileError,
     check_ids,
@@ -42,7 +42,7 @@ class BetaBelief:
         ``lambda`` of Eq. 6 in [0, 1]; 1 is plain conjugate updating (the paper's
         setting), smaller values forget old evidence as the policy drifts.
     prior : EmpiricalBayesPrior, optional
-        A prior learned from the pool (:mod:`insight_bayes.prior`) in place of
+        A prior learned from the pool (:mod:`insight_bayes.beliefs.prior`) in place of
         ``(alpha0, beta0)``. The belief then keeps each prompt's discounted counts
         ``S_i <- lambda S_i + s``, ``F_i <- lambda F_i + f`` and, whenever the prior is
         refitted, ``alpha_i = a0[g_i] + S_i``, ``beta_i = b0[g_i] + F_i`` (Eq. 6
