@@ -20,6 +20,7 @@ from sphinx.util import logging
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS / "_ext"))
 
 import insight_bayes  # noqa: E402
 
@@ -36,6 +37,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx_copybutton",
     "matplotlib.sphinxext.plot_directive",
+    "results_pages",  # docs/_ext: docs/results/*.md from results/ at build time
 ]
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "README.md"]
 templates_path = ["_templates"]
