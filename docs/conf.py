@@ -22,6 +22,8 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(DOCS / "_ext"))
 
+import results_pages  # noqa: E402  (docs/_ext)
+
 import insight_bayes  # noqa: E402
 
 project = "insight-bayes"
@@ -45,7 +47,9 @@ source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-n
 root_doc = "index"
 
 # -- MyST and notebooks ------------------------------------------------------------
-myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
+# {{ name }} in a page: a number read from results/ at build time (results_pages.NUMBERS)
+myst_substitutions = results_pages.substitutions(ROOT / "results")
 myst_heading_anchors = 3
 nb_execution_mode = "off"  # the committed notebooks hold the outputs of a full run
 nb_merge_streams = True

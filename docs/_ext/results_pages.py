@@ -248,6 +248,110 @@ def write_pages(results: Path, out: Path) -> list[str]:
     return names
 
 
+_SPEED = "{speedup:.2f}x (95% CI {ci_low:.2f}-{ci_high:.2f})"
+_ROLL = "{rollout_speedup:.2f}x"
+_REF = "sim-countdown-paper/summary.csv"
+_FINAL = "sim-countdown-paper/speedup_to_baseline_final.csv"
+_TIER = "rlvr-cpu-tiered/speedup_curve.csv"
+_SLOPE = "rlvr-intervention/slopes.csv"
+_CLAIMS = "sim-countdown-paper-robustness/fidelity_summary.csv"
+_SLOPE_CI = "{slope:+.2f} ({ci_low:.2f} to {ci_high:.2f})"
+_CLAIM = "{reproduced} reproduced, {refuted} refuted, {unresolved} unresolved of {cases}"
+
+#: The numbers the prose pages quote, as MyST substitutions (``{{ ref_insight }}``):
+#: name -> (file under ``results/``, the row's key columns, a format of the row's columns).
+NUMBERS: dict[str, tuple[str, dict, str]] = {
+    "ref_insight": (_REF, {"rule": "insight"}, _SPEED),
+    "ref_weight": (_REF, {"rule": "weight"}, _SPEED),
+    "ref_mopps": (_REF, {"rule": "mopps"}, _SPEED),
+    "ref_mopps_published": (_REF, {"rule": "mopps-published"}, _SPEED),
+    "ref_expected_difficulty": (_REF, {"rule": "expected-difficulty"}, _SPEED),
+    "ref_mi": (_REF, {"rule": "mi"}, _SPEED),
+    "ref_inverse_evidence": (_REF, {"rule": "inverse-evidence"}, _SPEED),
+    "ref_oracle": (_REF, {"rule": "oracle"}, _SPEED),
+    "ref_oracle_score": (_REF, {"rule": "oracle-score:rule=insight"}, _SPEED),
+    "ref_ds": (_REF, {"rule": "dynamic-sampling"}, _SPEED),
+    "ref_ds_rollout": (_REF, {"rule": "dynamic-sampling"}, _ROLL),
+    "ref_ds_mopps_rollout": (_REF, {"rule": "dynamic-sampling-mopps"}, _ROLL),
+    "ref_random_informative": (
+        _REF, {"rule": "random"}, "{informative_share:.3f} (expected {expected_informative:.3f})"
+    ),
+    "ref_ds_informative": (
+        _REF, {"rule": "dynamic-sampling"},
+        "{informative_share:.2f} (expected {expected_informative:.2f})",
+    ),
+    "ref_insight_final_of_oracle": (_FINAL, {"rule": "insight"}, "{oracle_fraction:.0%}"),
+    "ref_oracle_score_final_of_oracle": (
+        _FINAL, {"rule": "oracle-score:rule=insight"}, "{oracle_fraction:.0%}"
+    ),
+    "claim_insight_random": (_CLAIMS, {"claim": "insight>random"}, _CLAIM),
+    "claim_insight_mopps": (_CLAIMS, {"claim": "insight>mopps"}, _CLAIM),
+    "claim_ed_mopps": (_CLAIMS, {"claim": "ed>mopps"}, _CLAIM),
+    "claim_ie_random": (_CLAIMS, {"claim": "ie~random"}, _CLAIM),
+    "claim_ds_costly": (_CLAIMS, {"claim": "ds-costly"}, _CLAIM),
+    "claim_mu": (_CLAIMS, {"claim": "mu0.3best"}, _CLAIM),
+    "claim_shrinks": (_CLAIMS, {"claim": "shrinks"}, _CLAIM),
+    "beyond_mopps_tracking": ("sim-beyond/summary.csv", {"rule": "mopps-tracking"}, _SPEED),
+    "beyond_insight_tracking": ("sim-beyond/summary.csv", {"rule": "insight-tracking"}, _SPEED),
+    "cpu_insight": ("rlvr-cpu-study/summary.csv", {"rule": "insight"}, _SPEED),
+    "cpu_ed": ("rlvr-cpu-study/summary.csv", {"rule": "expected-difficulty"}, _SPEED),
+    "tiered_insight_full": (_TIER, {"rule": "insight", "fraction": 1.0}, _SPEED),
+    "tiered_mopps_full": (_TIER, {"rule": "mopps", "fraction": 1.0}, _SPEED),
+    "tiered_ed_full": (_TIER, {"rule": "expected-difficulty", "fraction": 1.0}, _SPEED),
+    "tiered_ds_full": (_TIER, {"rule": "dynamic-sampling", "fraction": 1.0}, _SPEED),
+    "tiered_ds_full_rollout": (_TIER, {"rule": "dynamic-sampling", "fraction": 1.0}, _ROLL),
+    "slope_difficulty": (
+        _SLOPE, {"measure": "heldout", "model": "difficulty m(1-m)"},
+        _SLOPE_CI,
+    ),
+    "slope_wmi": (
+        _SLOPE, {"measure": "heldout", "model": "wmi"}, _SLOPE_CI
+    ),
+    "slope_both_mi": (
+        _SLOPE, {"measure": "heldout", "predictor": "sum_mi", "model": "both terms"},
+        _SLOPE_CI,
+    ),
+    "svh_rho": (
+        "sim-vs-harness/agreement.csv", {"fraction": 0.5},
+        "{spearman_rho:.2f} (p = {spearman_p:.3f})",
+    ),
+    "svh_slope": (
+        "sim-vs-harness/agreement.csv", {"fraction": 0.5},
+        "{slope:.2f} ({slope_low:.2f} to {slope_high:.2f})",
+    ),
+    "gpu_insight_auc": (
+        "rlvr-gpu-tiered/auc.csv", {"rule": "insight"},
+        "{auc_gain:+.3f} ({gain_ci_low:.3f} to {gain_ci_high:.3f})",
+    ),
+}  # fmt: skip
+
+
+def quote(results: Path, name: str) -> str:
+    """The text of :data:`NUMBERS` entry ``name``, read from ``results``.
+
+    Raises
+    ------
+    LookupError
+        When the key columns do not pick exactly one row of the file.
+    """
+    import pandas as pd
+
+    file, keys, template = NUMBERS[name]
+    frame = pd.read_csv(results / file)
+    mask = pd.Series(True, index=frame.index)
+    for column, value in keys.items():
+        mask &= frame[column] == value
+    rows = frame[mask]
+    if len(rows) != 1:
+        raise LookupError(f"{name}: {keys} picks {len(rows)} rows of {file}, not 1")
+    return template.format(**rows.iloc[0].to_dict())
+
+
+def substitutions(results: Path) -> dict[str, str]:
+    """Every :data:`NUMBERS` entry as text, for ``myst_substitutions``."""
+    return {name: quote(results, name) for name in NUMBERS}
+
+
 def _on_builder_inited(app) -> None:
     srcdir = Path(app.srcdir)
     write_pages(srcdir.parent / "results", srcdir / "results")
