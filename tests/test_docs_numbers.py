@@ -45,7 +45,7 @@ def test_a_substituted_speedup_is_the_summary_row_it_names():
     numbers = _extension()
     summary = pd.read_csv(RESULTS / "sim-countdown-paper" / "summary.csv").set_index("rule")
     row = summary.loc["insight"]
-    expected = f"{row.speedup:.2f}x (95% CI {row.ci_low:.2f}-{row.ci_high:.2f})"
+    expected = f"{row.speedup:.2f}x [95% CI {row.ci_low:.2f}-{row.ci_high:.2f}]"
     assert numbers.quote(RESULTS, "ref_insight") == expected
     with pytest.raises(LookupError):
         numbers.NUMBERS["missing"] = (numbers._REF, {"rule": "no-such-rule"}, "{speedup}")

@@ -248,7 +248,7 @@ def write_pages(results: Path, out: Path) -> list[str]:
     return names
 
 
-_SPEED = "{speedup:.2f}x (95% CI {ci_low:.2f}-{ci_high:.2f})"
+_SPEED = "{speedup:.2f}x [95% CI {ci_low:.2f}-{ci_high:.2f}]"
 _ROLL = "{rollout_speedup:.2f}x"
 _REF = "sim-countdown-paper/summary.csv"
 _FINAL = "sim-countdown-paper/speedup_to_baseline_final.csv"
