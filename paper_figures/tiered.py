@@ -1,4 +1,4 @@
-"""The tiered harness study (issue 11) and the intervention study: figures and tables.
+"""The tiered harness study and the intervention study: figures and tables.
 
 Reads ``results/rlvr-cpu-tiered`` (``insight-bayes rlvr-study configs/rlvr/cpu-tiered.toml``)
 and ``results/rlvr-intervention`` (``insight-bayes rlvr-intervention ...``); draws only.
