@@ -75,8 +75,8 @@ notebooks: setup
 	$(BIN)/python tools/notebooks.py execute
 
 # Open the notebooks in JupyterLab from the project's environment (the `notebooks` extra
-# installs JupyterLab and ipywidgets; notebook 01 has sliders for mu, eta, K and n).
-# INSIGHT_BAYES_STATIC=1 draws the static figures instead of sliders.
+# installs JupyterLab and ipywidgets; paper_figures.explore.explore() gives sliders for
+# mu, eta, K and n). INSIGHT_BAYES_STATIC=1 draws static figures instead of sliders.
 notebooks-serve: setup
 	@test -x $(BIN)/jupyter-lab || { echo "JupyterLab is not installed: $(BIN)/python -m pip install -e '.[notebooks]'"; exit 1; }
 	$(BIN)/jupyter-lab notebooks/

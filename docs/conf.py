@@ -73,7 +73,7 @@ python_use_unqualified_type_names = True
 plot_include_source = True
 plot_html_show_source_link = False
 plot_html_show_formats = False
-plot_formats = [("png", 96)]
+plot_formats = [("png", 150)]
 plot_rcparams = {"figure.figsize": (7.0, 2.8), "font.size": 9}
 
 # -- checks ------------------------------------------------------------------------
