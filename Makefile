@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The CPU build of PyTorch is installed first and pinned, so nothing pulls a CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup run test lint docs notebooks bench clean
+.PHONY: setup run test lint docs notebooks notebooks-serve bench clean
 
 setup: $(VENV)/.installed
 
@@ -70,9 +70,16 @@ docs: setup
 		docs $(DOCS_OUT)
 	@echo "documentation: $(DOCS_OUT)/index.html"
 
-# Re-execute every notebook in full mode, in place (outputs, PNG at 90 dpi, code hash).
+# Re-execute every notebook in full mode, in place (outputs, PNG at 150 dpi, code hash).
 notebooks: setup
 	$(BIN)/python tools/notebooks.py execute
+
+# Open the notebooks in JupyterLab from the project's environment (the `notebooks` extra
+# installs JupyterLab and ipywidgets; paper_figures.explore.explore() gives sliders for
+# mu, eta, K and n). INSIGHT_BAYES_STATIC=1 draws static figures instead of sliders.
+notebooks-serve: setup
+	@test -x $(BIN)/jupyter-lab || { echo "JupyterLab is not installed: $(BIN)/python -m pip install -e '.[notebooks]'"; exit 1; }
+	$(BIN)/jupyter-lab notebooks/
 
 bench: setup
 	$(BIN)/python benchmarks/bench_scores.py

@@ -20,6 +20,9 @@ from sphinx.util import logging
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS / "_ext"))
+
+import results_pages  # noqa: E402  (docs/_ext)
 
 import insight_bayes  # noqa: E402
 
@@ -36,6 +39,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx_copybutton",
     "matplotlib.sphinxext.plot_directive",
+    "results_pages",  # docs/_ext: docs/results/*.md from results/ at build time
 ]
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "README.md"]
 templates_path = ["_templates"]
@@ -43,7 +47,9 @@ source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-n
 root_doc = "index"
 
 # -- MyST and notebooks ------------------------------------------------------------
-myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
+# {{ name }} in a page: a number read from results/ at build time (results_pages.NUMBERS)
+myst_substitutions = results_pages.substitutions(ROOT / "results")
 myst_heading_anchors = 3
 nb_execution_mode = "off"  # the committed notebooks hold the outputs of a full run
 nb_merge_streams = True
@@ -67,7 +73,7 @@ python_use_unqualified_type_names = True
 plot_include_source = True
 plot_html_show_source_link = False
 plot_html_show_formats = False
-plot_formats = [("png", 96)]
+plot_formats = [("png", 150)]
 plot_rcparams = {"figure.figsize": (7.0, 2.8), "font.size": 9}
 
 # -- checks ------------------------------------------------------------------------

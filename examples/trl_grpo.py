@@ -10,7 +10,7 @@ other non-empty completion, as a format reward would).
 Run: ``python examples/trl_grpo.py --output-dir out/trl-demo --max-steps 8`` (CPU, a few
 seconds), then the same command with ``--resume`` and a larger ``--max-steps`` to
 continue from the last checkpoint. ``--model`` takes a local Hugging Face model folder
-instead of the tiny random model. Needs ``pip install 'insight-bayes[trl]'``.
+instead of the tiny random model. Needs ``pip install -e ".[trl]"`` (from a clone).
 """
 
 from __future__ import annotations

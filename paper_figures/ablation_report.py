@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from paper_figures.sources import ABLATIONS, pick
-from paper_figures.style import SEQUENTIAL, apply_style, rule_style
+from paper_figures.style import SEQUENTIAL, apply_style, greek, rule_style
 from paper_figures.tables import fmt_interval
 
 __all__ = ["ablation_titles", "fig_ablations", "load_ablations", "printable"]
@@ -91,14 +91,15 @@ def fig_ablations(table: pd.DataFrame) -> plt.Figure:
             ax.errorbar(
                 row["speedup"], y[i],
                 xerr=[[row["speedup"] - row["ci_low"]], [row["ci_high"] - row["speedup"]]],
-                fmt=marker, color=colour, capsize=2.5, markersize=5,
+                fmt=marker, color=colour, capsize=4, markersize=6, elinewidth=2.0,
+                capthick=1.5,
             )  # fmt: skip
             ax.annotate(f"{row['speedup']:.2f}", (row["ci_high"], y[i]), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=7)  # fmt: skip
-        ax.set_yticks(y, sub["variant"])
+        ax.set_yticks(y, [greek(v) for v in sub["variant"]])
         ax.axvline(1.0, color="0.4", linestyle="--", linewidth=0.9)
         ax.set_ylim(-0.6, len(sub) - 0.4)
-        ax.set_title(title)
+        ax.set_title(greek(title))
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("speed-up vs random")
     np.atleast_1d(axes)[0].set_xlim(left=min(0.9, float(table["ci_low"].min()) - 0.05),

@@ -1,4 +1,4 @@
-"""The rules beyond InSight (issue 12): the speed-up curve, belief coverage, the table.
+"""The rules beyond InSight: the speed-up curve, belief coverage, the table.
 
 Reads ``RESULTS/sim-beyond`` (every rule of ``BEYOND_RULES`` with InSight, Random and the
 oracle on ``countdown-paper``; see ``paper_figures.sources.BEYOND`` for the command)

@@ -141,20 +141,20 @@ def fig_weight(
             difficulty_weight(m, mu=mu, eta=3.0),
             color=SEQUENTIAL[i],
             linestyle=LINESTYLES[i],
-            label=f"mu = {mu}",
+            label=rf"$\mu$ = {mu}",
         )
-    axes[0].set(xlabel="mean belief m", ylabel="w(m)", title="eta = 3, varying mu")
-    axes[0].legend()
+    axes[0].set(xlabel="mean belief $m$", ylabel="$w(m)$", title=r"$\eta$ = 3, varying $\mu$")
+    axes[0].legend(loc="upper left")  # off the curves
     for i, eta in enumerate(etas):
         axes[1].plot(
             m,
             difficulty_weight(m, mu=0.3, eta=eta),
             color=SEQUENTIAL[i],
             linestyle=LINESTYLES[i],
-            label=f"eta = {eta:g}",
+            label=rf"$\eta$ = {eta:g}",
         )
-    axes[1].set(xlabel="mean belief m", title="mu = 0.3, varying eta")
-    axes[1].legend()
+    axes[1].set(xlabel="mean belief $m$", title=r"$\mu$ = 0.3, varying $\eta$")
+    axes[1].legend(loc="upper left")
     return fig
 
 

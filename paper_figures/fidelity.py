@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from paper_figures.style import apply_style
+from paper_figures.style import apply_style, greek
 
 __all__ = ["fidelity_printable", "fig_fidelity", "load_fidelity"]
 
@@ -27,12 +27,24 @@ def load_fidelity(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     )
 
 
+def _cell_label(cell) -> str:
+    """A grid cell as a reader names it: ``memorisation 0.1, λ 0.9, Adam`` or ``weak pool``."""
+    strength = getattr(cell, "strength", "base")
+    if isinstance(strength, str) and strength != "base":
+        return f"{strength} pool"
+    learner = {"linear": "linear", "adam": "Adam-like"}.get(str(cell.learner), str(cell.learner))
+    return f"memorisation {cell.memorization:g}, $\\lambda$ {cell.discount:g}, {learner}"
+
+
 def fig_fidelity(fidelity: pd.DataFrame, cells: pd.DataFrame) -> plt.Figure:
     """Claims (rows) by grid cells (columns): the share of targets where the claim was
-    reproduced minus the share where it was refuted (+1 green: holds at every target,
-    -1 red: refuted at every target, 0: unresolved or mixed)."""
+    reproduced minus the share where it was refuted (+1 purple: holds at every target,
+    -1 orange: refuted at every target, 0: unresolved or mixed). A colour-blind-safe
+    diverging map; the cells are labelled by their settings (memorisation, discount,
+    learner, pool)."""
     apply_style()
     names = dict(zip(cells["scenario"], cells["cell"], strict=True))
+    labels = {row.cell: _cell_label(row) for row in cells.itertuples()}
     df = fidelity.assign(
         cell=fidelity["scenario"].map(names).fillna(fidelity["scenario"]),
         score=fidelity["status"].map({"reproduced": 1.0, "refuted": -1.0}).fillna(0.0),
@@ -44,9 +56,10 @@ def fig_fidelity(fidelity: pd.DataFrame, cells: pd.DataFrame) -> plt.Figure:
     ]
     grid = grid.loc[order, columns]
     fig, ax = plt.subplots(figsize=(0.42 * grid.shape[1] + 4.5, 0.42 * grid.shape[0] + 2.2))
-    image = ax.imshow(grid.to_numpy(float), cmap="RdYlGn", vmin=-1, vmax=1, aspect="auto")
-    ax.set_yticks(np.arange(grid.shape[0]), grid.index)
-    ax.set_xticks(np.arange(grid.shape[1]), grid.columns, rotation=70, ha="right", fontsize=7)
+    image = ax.imshow(grid.to_numpy(float), cmap="PuOr", vmin=-1, vmax=1, aspect="auto")
+    ax.set_yticks(np.arange(grid.shape[0]), [greek(t) for t in grid.index])
+    ax.set_xticks(np.arange(grid.shape[1]), [labels.get(c, c) for c in grid.columns],
+                  rotation=70, ha="right", fontsize=7)  # fmt: skip
     ax.set_xticks(np.arange(-0.5, grid.shape[1]), minor=True)
     ax.set_yticks(np.arange(-0.5, grid.shape[0]), minor=True)
     ax.grid(which="minor", color="white", linewidth=1)

@@ -344,7 +344,7 @@ def _beyond(ctx: FigureContext) -> list[Path]:
     b = load_beyond(folder, "quick" if ctx.quick else "countdown-paper")
     where = f"Scenario {b.scenario.key}, {b.seeds} seeds. Source: {source}."
     caption = (
-        "The rules beyond InSight (issue 12: beliefs that track the policy, scores about the "
+        "The rules beyond InSight (beliefs that track the policy, scores about the "
         "learning signal, adaptive mu, noisy and graded rewards) against InSight, Random and "
         "the oracle that knows the true current rates. Left: speed-up versus Random in steps "
         f"to each held-out accuracy target ({', '.join(f'{t:g}' for t in b.targets)}), paired "

@@ -114,9 +114,10 @@ def fig4_simulated(sim: SimResults) -> plt.Figure:
     axes[0].set(
         xlabel="training step",
         ylabel="held-out accuracy (mean over seeds)",
-        title=f"{sim.scenario.key}: held-out accuracy ({sim.seeds} seeds, 95% band)",
+        title=f"held-out accuracy ({sim.seeds} seeds, 95% band)",
     )
-    axes[0].legend(loc="lower right", ncol=2, fontsize=7)
+    # the legend sits beside the panels, off the curves
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)
     interval_by_rule(
         axes[1],
         sim.speedups,

@@ -244,7 +244,7 @@ _TIERED = SavedResult(
     _study("cpu-tiered.toml", "rlvr-cpu-tiered"),
     "about an hour on 2 cores",
 )
-#: The tiered harness study (issue 11); its quick stand-in is the committed study itself
+#: The tiered harness study; its quick stand-in is the committed study itself
 #: (reading it takes a second; there is no cheap substitute for an hour of training).
 TIERED = (_TIERED, _TIERED)
 
@@ -259,7 +259,7 @@ _INTERVENTION = SavedResult(
 INTERVENTION = (_INTERVENTION, _INTERVENTION)
 
 
-#: The harness studies the simulator is calibrated on and predicts (issue 11, section 5).
+#: The harness studies the simulator is calibrated on and predicts.
 SIM_VS_HARNESS_STUDIES = ("rlvr-cpu-tiered-narrow", "rlvr-cpu-tiered-mid", "rlvr-cpu-tiered")
 
 
@@ -295,7 +295,7 @@ def _beyond_sweep(scenario: str, seeds: int, workers: int, out: str) -> Callable
     return arguments
 
 
-#: The rules beyond InSight (issue 12) with InSight, Random and the oracle (full, quick).
+#: The rules beyond InSight with InSight, Random and the oracle (full, quick).
 BEYOND = (
     SavedResult(
         "sweep of the rules beyond InSight",

@@ -7,6 +7,7 @@ their caption (which names the command and configuration that made them) beside 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,7 +40,6 @@ TOL_MUTED = {
 #: rule -> (colour, marker, line style). InSight is the solid black line.
 RULE_STYLE: dict[str, tuple[str, str, str]] = {
     "insight": (OKABE_ITO["black"], "o", "-"),
-    "insight-sampled": (OKABE_ITO["grey"], "o", ":"),
     "random": (OKABE_ITO["orange"], "s", "--"),
     "mopps": (OKABE_ITO["sky"], "^", "-."),
     "expected-difficulty": (OKABE_ITO["blue"], "v", "-"),
@@ -48,13 +48,18 @@ RULE_STYLE: dict[str, tuple[str, str, str]] = {
     "weight": (OKABE_ITO["purple"], "X", "-."),
     "dynamic-sampling": (OKABE_ITO["vermillion"], "*", (0, (5, 1))),
     "oracle": (OKABE_ITO["grey"], "", (0, (1, 1))),
-    # beyond InSight (issue 12)
+    # variants of the paper's rules: their own colour, or the base rule's with a dotted line
+    "insight-sampled": (TOL_MUTED["indigo"], "o", ":"),
+    "mopps-published": (TOL_MUTED["olive"], "^", ":"),
+    "dynamic-sampling-mopps": (OKABE_ITO["vermillion"], "*", (0, (2, 2))),
+    "oracle-score:rule=insight": (TOL_MUTED["wine"], "o", "--"),
+    # beyond InSight (no two colours alike among the rules that share a figure)
     "insight-tracking": (TOL_MUTED["indigo"], "<", "-"),
-    "mopps-tracking": (TOL_MUTED["cyan"], ">", "-."),
-    "learning-signal": (TOL_MUTED["teal"], "h", "--"),
+    "mopps-tracking": (TOL_MUTED["wine"], ">", "-."),
+    "learning-signal": (TOL_MUTED["cyan"], "h", "--"),
     "expected-std": (TOL_MUTED["olive"], "p", ":"),
     "signal-information": (TOL_MUTED["rose"], "d", "-"),
-    "insight-adaptive": (TOL_MUTED["wine"], "H", "--"),
+    "insight-adaptive": (TOL_MUTED["teal"], "H", "--"),
     "insight-noisy": (TOL_MUTED["green"], "8", "-."),
     "insight-graded": (TOL_MUTED["purple"], "*", ":"),
 }
@@ -81,6 +86,22 @@ RC = {
     "legend.frameon": False,
     "pdf.fonttype": 42,
 }
+
+
+#: Parameter names as the paper writes them (matplotlib mathtext), for labels and titles.
+GREEK = {"mu": r"$\mu$", "eta": r"$\eta$", "lambda": r"$\lambda$", "M_hat": r"$\hat{M}$"}
+
+
+def greek(text: str) -> str:
+    r"""``text`` with parameter names spelled as symbols (:data:`GREEK`).
+
+    >>> print(greek("Belief discount lambda, M_hat = 8 M"))
+    Belief discount $\lambda$, $\hat{M}$ = 8 M
+    """
+    for name, symbol in GREEK.items():
+        pattern = rf"(?<![A-Za-z_$\\]){re.escape(name)}(?![A-Za-z_])"
+        text = re.sub(pattern, lambda _match, symbol=symbol: symbol, text)
+    return text
 
 
 def apply_style() -> None:

@@ -1,4 +1,4 @@
-"""The tiered harness study (issue 11) and the intervention study: figures and tables.
+"""The tiered harness study and the intervention study: figures and tables.
 
 Reads ``results/rlvr-cpu-tiered`` (``insight-bayes rlvr-study configs/rlvr/cpu-tiered.toml``)
 and ``results/rlvr-intervention`` (``insight-bayes rlvr-intervention ...``); draws only.
@@ -58,17 +58,27 @@ def fig_tiered(folder: Path, metric: str = "eval/pass1_exact") -> plt.Figure:
     curve = pd.read_csv(folder / "speedup_curve.csv")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
     curves_by_rule(axes[0], steps, metric)
-    axes[0].set(xlabel="GRPO step", ylabel="held-out exact pass@1")
-    for rule in ordered_rules(curve["rule"].unique()):
+    axes[0].set(
+        xlabel="GRPO step",
+        ylabel="held-out exact pass@1",
+        title="held-out exact pass@1 (mean and 95% band over seeds)",
+    )
+    rules = ordered_rules(curve["rule"].unique())
+    for i, rule in enumerate(rules):
         c = curve[curve["rule"] == rule].sort_values("fraction")
+        dodge = 0.01 * (i - (len(rules) - 1) / 2)  # side by side, so each interval shows
         axes[1].errorbar(
-            c["fraction"], c["speedup"],
+            c["fraction"] + dodge, c["speedup"],
             yerr=[c["speedup"] - c["ci_low"], c["ci_high"] - c["speedup"]],
             capsize=2, **rule_style(rule),
         )  # fmt: skip
     axes[1].axhline(1.0, color="0.5", linewidth=0.8)
-    axes[1].set(xlabel="target: fraction of Random's final gain", ylabel="speed-up vs Random")
-    axes[1].legend(fontsize=7)
+    axes[1].set(
+        xlabel="target: fraction of Random's final gain",
+        ylabel="speed-up vs Random",
+        title="speed-up to each target (95% CI; >1: faster)",
+    )
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside right upper", fontsize=7)
     return fig
 
 

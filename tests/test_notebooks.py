@@ -78,6 +78,7 @@ def test_staleness_check_sees_blank_and_changed_notebooks(tmp_path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes(path, monkeypatch, tmp_path):
     monkeypatch.setenv("INSIGHT_BAYES_QUICK", "1")
+    monkeypatch.setenv("INSIGHT_BAYES_STATIC", "1")  # figures, not sliders
     monkeypatch.delenv("INSIGHT_BAYES_RESULTS", raising=False)  # the committed results
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv(

@@ -217,7 +217,12 @@ def test_curves_and_intervals_draw_every_rule_in_its_own_style():
 
     looks = {(m, str(ls)) for _, m, ls in RULE_STYLE.values()}
     assert len(looks) == len(RULE_STYLE)  # told apart in greyscale too
-    assert len({c for c, _, _ in RULE_STYLE.values()}) >= len(RULE_STYLE) - 2
+    from insight_bayes.selectors import BEYOND_RULES, REFERENCE_RULES
+
+    for shared in (REFERENCE_RULES, (*BEYOND_RULES, "insight", "random", "oracle")):
+        colours = [RULE_STYLE[rule][0] for rule in shared]  # rules drawn in one figure
+        # no two alike, but dynamic-sampling-mopps shares its base rule's colour
+        assert len(set(colours)) == len(colours) - (shared is REFERENCE_RULES)
     rows = [
         {"rule": r, "seed": s, "step": t, "eval/accuracy": 0.1 * t + 0.01 * s + (r == "insight")}
         for r in ("random", "insight", "made-up")

@@ -1,5 +1,6 @@
-"""Issue 12's simulator goal over the robustness grid: per cell and relative target, does a
-rule reach 1.10x InSight (paired interval above 1) and 85% of the oracle's speed-up?
+"""The simulator goal of the rules beyond InSight over the robustness grid: per cell and
+relative target, does a rule reach 1.10x InSight (paired interval above 1) and 85% of the
+oracle's speed-up?
 
     python tools/beyond_goal_cells.py results/sim-beyond-robustness mopps-tracking insight-adaptive
 

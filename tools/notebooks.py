@@ -10,7 +10,7 @@ a notebook whose code changed since its outputs were made is *stale*.
     python tools/notebooks.py execute notebooks/01_decomposition.ipynb
     python tools/notebooks.py check                # exit 1 if a notebook is blank or stale
 
-Figures are stored as PNG at ``--dpi`` (90 by default, whatever the notebook's own
+Figures are stored as PNG at ``--dpi`` (150 by default, whatever the notebook's own
 ``figure.dpi``), through the kernel's ``InlineBackend.print_figure_kwargs``, then
 re-encoded with a 256-colour palette when that is smaller (plots have few colours; a
 trace plot drops from 320 kB to 73 kB).
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 METADATA_KEY = "insight_bayes"
-DEFAULT_DPI = 90
+DEFAULT_DPI = 150
 #: Outputs larger than this (bytes of one output's data) are refused by :func:`problems`.
 MAX_OUTPUT_BYTES = 400_000
 

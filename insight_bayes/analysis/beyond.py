@@ -1,4 +1,4 @@
-r"""The rules beyond InSight (issue 12) against Random, InSight and the oracle, and their
+r"""The rules beyond InSight against Random, InSight and the oracle, and their
 belief calibration over time.
 
 Reads a sweep's tidy steps table (``rule, seed, step, eval/accuracy,
@@ -232,7 +232,7 @@ def goal_cells(
 ) -> pd.DataFrame:
     """Per cell and target: does ``rule`` meet the issue's goal against ``reference``?
 
-    The goal (issue 12): a ratio to InSight of at least ``ratio`` with a paired interval
+    The goal set before the runs: a ratio to InSight of at least ``ratio`` with a paired interval
     above 1, and at least ``oracle_share`` of the oracle's speed-up. Both are paired
     bootstrap ratios of mean steps-to-target over the same seeds
     (:func:`~insight_bayes.results.bootstrap_speedups` with the reference, then the oracle,

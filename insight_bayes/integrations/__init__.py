@@ -4,7 +4,7 @@
   thread-safe object that hands out the next batch of prompt ids and takes their rewards
   back, with a plain-data state for the trainer's checkpoint. No extra dependency.
 - :mod:`insight_bayes.integrations.trl`: TRL's ``GRPOTrainer`` with the prompt order chosen
-  by a registered rule (``pip install insight-bayes[trl]``; imported on demand, since it
+  by a registered rule (``pip install -e ".[trl]"`` from a clone; imported on demand, since it
   needs ``torch``, ``transformers`` and a supported ``trl``).
 
 verl 0.9 has no curriculum-sampler hook; see ``docs/integrations.md`` and

@@ -83,7 +83,7 @@ def check_trl_version(version: str) -> str:
     message = (
         f"insight_bayes.integrations.trl supports trl{SUPPORTED_TRL} (it overrides the "
         f"private GRPOTrainer._get_train_sampler), but trl {version} is installed. Install "
-        "a supported version with `pip install 'insight-bayes[trl]'`, or set "
+        'a supported version with `pip install -e ".[trl]"` (from a clone), or set '
         f"{_ALLOW_ENV}=1 to try this one anyway"
     )
     if os.environ.get(_ALLOW_ENV) == "1":
@@ -97,7 +97,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "insight_bayes.integrations.trl needs trl; install it with "
-        "`pip install 'insight-bayes[trl]'`"
+        '`pip install -e ".[trl]"` (from a clone of insight-bayes)'
     ) from exc
 check_trl_version(_trl.__version__)
 
