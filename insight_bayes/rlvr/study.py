@@ -339,6 +339,7 @@ def run_study(
     progress: bool = True,
     skip_gate: bool = False,
     runs_per_process: int | None = None,
+    design: dict[str, Any] | None = None,
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of ``config`` into ``out``; gather the tables.
 
@@ -351,7 +352,7 @@ def run_study(
     kwargs = {
         "device": device, "cache_dir": cache_dir, "backend": backend, "workers": workers,
         "threads": threads, "progress": progress, "skip_gate": skip_gate,
-        "runs_per_process": runs_per_process,
+        "runs_per_process": runs_per_process, "design": design,
     }  # fmt: skip
     if not config.multi_draw:
         return run_single_study(config, out, **kwargs)
@@ -387,6 +388,7 @@ def run_single_study(
     progress: bool = True,
     skip_gate: bool = False,
     runs_per_process: int | None = None,
+    design: dict[str, Any] | None = None,
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of one task draw into ``out``; gather its tables.
 
@@ -416,6 +418,9 @@ def run_single_study(
         Runs trained together in one process (:mod:`insight_bayes.rlvr.batched`; a Ray
         task or a worker trains one block); 1 trains one run at a time (the reference
         path). Default :func:`default_runs_per_process`.
+    design : dict, optional
+        The record of the design checks that fixed this config
+        (:func:`insight_bayes.rlvr.design.run_design`), written into the manifest.
 
     Raises
     ------
@@ -442,6 +447,14 @@ def run_single_study(
     cache = str(Path(cache_dir if cache_dir is not None else default_cache_dir()).resolve())
     # the warm-up is trained (or loaded) here, once, before any worker needs it
     harness = harness_for(config, device, cache, progress)
+    before = (old.get("warmup") or {}).get("sha256")
+    if before and before != harness.warmup_info.get("sha256"):
+        raise ValueError(
+            f"{store.root} holds runs that started from another warm-up (weights sha256 "
+            f"{before[:12]}..., now {harness.warmup_info['sha256'][:12]}...: a warm-up "
+            "re-trained where it is not bit-reproducible, e.g. on another GPU); bring the "
+            "first warm-up's checkpoint (--cache-dir) or use another --out"
+        )
     if not (store.root / "pool.parquet").exists():
         store.write_table("pool", pool_table(harness, config.study.pool_rate_samples))
     gate = old.get("gate")
@@ -481,6 +494,7 @@ def run_single_study(
             backend=backend,
             workers=workers,
             runs_per_process=runs_per_process,
+            **({"design": design} if design else {}),
             warmup=harness.warmup_info,
             parameters=harness.parameters,
             gate=gate,
@@ -671,12 +685,19 @@ def gather_draws(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, 
             config_digest=config.digest(),
             draws=list(study.draws),
             draw_studies=per_draw,
+            **({"design": _design(store.root)} if _design(store.root) else {}),
             status="complete" if done else "incomplete",
             runs=runs,
             gathered=utc_now(),
         )
     )
     return tables
+
+
+def _design(root: Path) -> dict[str, Any]:
+    from insight_bayes.rlvr.design import read_design
+
+    return read_design(root)
 
 
 def _draw_speedup_curve(reached: pd.DataFrame, baseline: str) -> pd.DataFrame:

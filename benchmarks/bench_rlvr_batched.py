@@ -1,0 +1,148 @@
+"""Throughput of batched runs: CPU seconds per run-step with blocks of N = 1, 4, 8 runs, the
+share of a step spent in the every-step exact evaluation, and the tiered study's wall time
+extrapolated from them.
+
+    PYTHONPATH=. python benchmarks/bench_rlvr_batched.py                 # cpu-tiered, 1 thread
+    PYTHONPATH=. python benchmarks/bench_rlvr_batched.py --blocks 1,4,8 --steps 8 \\
+        --out benchmarks/results/rlvr_batched_cpu.csv
+
+The same 8 runs (the config's rules at seed 0, then Random at seed 1, ...) are trained for
+``--steps`` steps from the config's warm-up, one block of N runs after another: N = 1 is
+today's path (one :class:`~insight_bayes.rlvr.environment.GRPOEnvironment` per run), N > 1
+the batched path (:func:`insight_bayes.rlvr.batched.train_block`). The held-out evaluation
+every ``eval_every`` steps is timed apart (one evaluation of every run). CPU seconds are the
+process's (``time.process_time``, every thread); the load average of the machine is written
+with each row, since a shared machine slows every timing.
+
+Extrapolation: ``runs x steps x cpu_per_run_step + runs x evaluations x cpu_per_run_eval``,
+divided by the cores (2 worker processes of 1 thread), against the 30-minute goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from insight_bayes.loop import SelectionLoop
+from insight_bayes.rlvr.batched import train_block
+from insight_bayes.rlvr.config import load_config
+from insight_bayes.rlvr.harness import Harness
+from insight_bayes.selectors import selector_from_label
+
+
+def _runs(config, n: int) -> list[tuple[str, int]]:
+    rules = list(config.study.rules)
+    return [(rules[i % len(rules)], i // len(rules)) for i in range(n)]
+
+
+def _train(harness: Harness, runs, block: int) -> tuple[float, float, pd.DataFrame]:
+    """Train ``runs`` in blocks of ``block``; returns (cpu seconds, wall seconds, steps)."""
+    tables = []
+    cpu, wall = time.process_time(), time.perf_counter()
+    for start in range(0, len(runs), block):
+        part = runs[start : start + block]
+        if block == 1:  # today's path: one environment, one run
+            rule, seed = part[0]
+            loop = SelectionLoop(
+                harness.environment(), selector_from_label(rule), harness.config.loop,
+                seed=seed, rule=rule,
+            )  # fmt: skip
+            tables.append(pd.DataFrame([r.summary() for r in loop.iter_steps()]))
+        else:
+            tables += [steps for steps, _ in train_block(harness, part)]
+    return time.process_time() - cpu, time.perf_counter() - wall, pd.concat(tables)
+
+
+def bench(config_path: str, blocks: list[int], steps: int, n_runs: int, cache: str | None):
+    base = load_config(config_path)
+    harness = Harness(base, "cpu", cache, progress=False)
+    runs = _runs(base, n_runs)
+    rows = []
+    for block in blocks:
+        # training steps only (no held-out evaluation: it is timed below)
+        harness.config = dataclasses.replace(
+            base, loop=dataclasses.replace(base.loop, steps=steps, eval_every=0)
+        )
+        _train(harness, runs[:block], block)  # warm: allocations, first calls
+        load = os.getloadavg()[0]
+        cpu, wall, table = _train(harness, runs, block)
+        trained = table[table.step > 0]
+        # the held-out evaluation of every run once (steps = 0: the step-0 evaluation only)
+        harness.config = dataclasses.replace(
+            base, loop=dataclasses.replace(base.loop, steps=0, eval_every=1)
+        )
+        eval_cpu, eval_wall, _ = _train(harness, runs, block)
+        rows.append(
+            {
+                "block": block,
+                "runs": len(runs),
+                "steps": steps,
+                "cpu_per_run_step": cpu / (len(runs) * steps),
+                "wall_per_run_step": wall / (len(runs) * steps),
+                "step_eval_share": float(
+                    trained["train/eval_seconds"].sum() / trained["step_seconds"].sum()
+                ),
+                "cpu_per_run_eval": eval_cpu / len(runs),
+                "load_average": load,
+            }
+        )
+        print(rows[-1], flush=True)
+    harness.config = base
+    return pd.DataFrame(rows), harness
+
+
+def extrapolate(table: pd.DataFrame, config, cores: int = 2) -> pd.DataFrame:
+    """The study's wall time from each row: every run's steps and held-out evaluations,
+    spread over ``cores`` single-thread workers."""
+    runs = len(config.study.rules) * len(config.study.seeds) * len(config.study.draws)
+    loop = config.loop
+    evaluations = (loop.steps // loop.eval_every + 1) if loop.eval_every else 0
+    cpu = runs * (loop.steps * table["cpu_per_run_step"] + evaluations * table["cpu_per_run_eval"])
+    out = table.copy()
+    out["study_runs"] = runs
+    out["study_minutes"] = cpu / cores / 60
+    out["goal_minutes"] = 30.0
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/rlvr/cpu-tiered.toml")
+    parser.add_argument("--blocks", default="1,4,8")
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--out", default=None, help="CSV of the table (and a .md next to it)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    blocks = [int(b) for b in args.blocks.split(",")]
+    table, harness = bench(args.config, blocks, args.steps, args.runs, args.cache_dir)
+    table = extrapolate(table, harness.config)
+    params = sum(p.numel() for p in harness.policy.model.parameters())
+    header = (
+        f"config {args.config}  device cpu ({platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, shared)  threads {torch.get_num_threads()}  torch "
+        f"{torch.__version__}  parameters {params:,}  M={harness.config.loop.m} "
+        f"K={harness.config.loop.k}"
+    )
+    print(header)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.round(4).to_string(index=False))
+    if args.out:
+        table.insert(0, "config", args.config)
+        table.to_csv(args.out, index=False)
+        with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
+            f.write(header + "\n\n" + table.round(4).to_markdown(index=False) + "\n")
+    np.set_printoptions()
+
+
+if __name__ == "__main__":
+    main()
