@@ -15,7 +15,8 @@ process's (``time.process_time``, every thread); the load average of the machine
 with each row, since a shared machine slows every timing.
 
 Extrapolation: ``runs x steps x cpu_per_run_step + runs x evaluations x cpu_per_run_eval``,
-divided by the cores (2 worker processes of 1 thread), against the 30-minute goal.
+divided by the cores (2 worker processes of 1 thread), against the 30-minute goal; on CUDA
+the same with wall seconds, against the 8-minute goal.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import dataclasses
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +35,8 @@ import torch
 from insight_bayes.loop import SelectionLoop
 from insight_bayes.rlvr.batched import train_block
 from insight_bayes.rlvr.config import load_config
-from insight_bayes.rlvr.harness import Harness
+from insight_bayes.rlvr.design import designed_config, read_design
+from insight_bayes.rlvr.harness import Harness, resolve_device
 from insight_bayes.selectors import selector_from_label
 
 
@@ -42,9 +45,15 @@ def _runs(config, n: int) -> list[tuple[str, int]]:
     return [(rules[i % len(rules)], i // len(rules)) for i in range(n)]
 
 
+def _sync(harness: Harness) -> None:
+    if harness.device == "cuda":
+        torch.cuda.synchronize()
+
+
 def _train(harness: Harness, runs, block: int) -> tuple[float, float, pd.DataFrame]:
     """Train ``runs`` in blocks of ``block``; returns (cpu seconds, wall seconds, steps)."""
     tables = []
+    _sync(harness)
     cpu, wall = time.process_time(), time.perf_counter()
     for start in range(0, len(runs), block):
         part = runs[start : start + block]
@@ -57,12 +66,24 @@ def _train(harness: Harness, runs, block: int) -> tuple[float, float, pd.DataFra
             tables.append(pd.DataFrame([r.summary() for r in loop.iter_steps()]))
         else:
             tables += [steps for steps, _ in train_block(harness, part)]
+    _sync(harness)
     return time.process_time() - cpu, time.perf_counter() - wall, pd.concat(tables)
 
 
-def bench(config_path: str, blocks: list[int], steps: int, n_runs: int, cache: str | None):
+def bench(
+    config_path: str,
+    blocks: list[int],
+    steps: int,
+    n_runs: int,
+    cache: str | None,
+    device: str = "cpu",
+    design: str | None = None,
+):
     base = load_config(config_path)
-    harness = Harness(base, "cpu", cache, progress=False)
+    record = read_design(Path(design).parent) if design else {}
+    if record.get("passed"):  # the warm-up and lr the study's design checks kept
+        base = designed_config(base, record)
+    harness = Harness(base, resolve_device(device), cache, progress=False)
     runs = _runs(base, n_runs)
     rows = []
     for block in blocks:
@@ -90,6 +111,7 @@ def bench(config_path: str, blocks: list[int], steps: int, n_runs: int, cache: s
                     trained["train/eval_seconds"].sum() / trained["step_seconds"].sum()
                 ),
                 "cpu_per_run_eval": eval_cpu / len(runs),
+                "wall_per_run_eval": eval_wall / len(runs),
                 "load_average": load,
             }
         )
@@ -98,17 +120,21 @@ def bench(config_path: str, blocks: list[int], steps: int, n_runs: int, cache: s
     return pd.DataFrame(rows), harness
 
 
-def extrapolate(table: pd.DataFrame, config, cores: int = 2) -> pd.DataFrame:
-    """The study's wall time from each row: every run's steps and held-out evaluations,
-    spread over ``cores`` single-thread workers."""
+def extrapolate(table: pd.DataFrame, config, device: str, cores: int = 2) -> pd.DataFrame:
+    """The study's wall time from each row: every run's steps and held-out evaluations; on
+    CPU their CPU seconds spread over ``cores`` single-thread workers, on CUDA the wall
+    seconds of one process. The goal: 30 minutes on CPU, 8 on one GPU (issue 19)."""
     runs = len(config.study.rules) * len(config.study.seeds) * len(config.study.draws)
     loop = config.loop
     evaluations = (loop.steps // loop.eval_every + 1) if loop.eval_every else 0
-    cpu = runs * (loop.steps * table["cpu_per_run_step"] + evaluations * table["cpu_per_run_eval"])
+    kind, per = ("cpu", cores) if device == "cpu" else ("wall", 1)
+    seconds = runs * (
+        loop.steps * table[f"{kind}_per_run_step"] + evaluations * table[f"{kind}_per_run_eval"]
+    )
     out = table.copy()
     out["study_runs"] = runs
-    out["study_minutes"] = cpu / cores / 60
-    out["goal_minutes"] = 30.0
+    out["study_minutes"] = seconds / per / 60
+    out["goal_minutes"] = 30.0 if device == "cpu" else 8.0
     return out
 
 
@@ -120,16 +146,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--design", default=None, help="a study's design.json (its warm-up, lr)")
     parser.add_argument("--out", default=None, help="CSV of the table (and a .md next to it)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     blocks = [int(b) for b in args.blocks.split(",")]
-    table, harness = bench(args.config, blocks, args.steps, args.runs, args.cache_dir)
-    table = extrapolate(table, harness.config)
+    table, harness = bench(
+        args.config, blocks, args.steps, args.runs, args.cache_dir, args.device, args.design
+    )
+    table = extrapolate(table, harness.config, harness.device)
     params = sum(p.numel() for p in harness.policy.model.parameters())
     header = (
-        f"config {args.config}  device cpu ({platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, shared)  threads {torch.get_num_threads()}  torch "
+        f"config {args.config}  device {harness.device} "
+        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared)  "
+        f"threads {torch.get_num_threads()}  torch "
         f"{torch.__version__}  parameters {params:,}  M={harness.config.loop.m} "
         f"K={harness.config.loop.k}"
     )

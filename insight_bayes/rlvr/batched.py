@@ -126,8 +126,9 @@ class RunBlock:
     runs : sequence of (str, int)
         The (rule label, seed) of each run.
     max_rows : int, optional
-        Most rows (sequences) of one batched forward pass; runs are taken in groups
-        under it (default: ``4 * eval.batch_size``).
+        Most rows (sequences) of one batched forward pass without gradients; runs are
+        taken in groups under it (default: ``4 * eval.batch_size``). The GRPO update,
+        which keeps activations for the backward pass, takes an eighth of it.
     """
 
     def __init__(
@@ -315,7 +316,7 @@ class RunBlock:
             suppress=self.policy.suppress,
             reference=self.policy if self.config.grpo.kl_coef > 0 else None,
             scheduler=self.scheduler,
-            max_rows=self.max_rows,
+            max_rows=max(1, self.max_rows // 8),
         )
         self.model.eval()
         return metrics

@@ -105,6 +105,11 @@ def run_study_job(job: StudyJob) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, 
     return steps, choices, {"device": job.device}
 
 
+#: float32 matrix products of batched runs on CUDA: TF32 tensor cores (``"high"``), recorded
+#: in the manifest; CPU runs keep full float32.
+CUDA_MATMUL_PRECISION = "high"
+
+
 @dataclass(frozen=True)
 class BlockJob:
     """What a worker needs to train a block of (rule, seed) runs at once (picklable)."""
@@ -119,13 +124,15 @@ class BlockJob:
 def run_block_job(job: BlockJob) -> list[tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]]:
     """Train a block of runs together (:func:`insight_bayes.rlvr.batched.train_block`):
     each run is the selection loop of :func:`run_study_job`, its model work batched."""
+    import torch
+
     from insight_bayes.rlvr.batched import train_block
     from insight_bayes.rlvr.harness import harness_for
 
     if job.threads:
-        import torch
-
         torch.set_num_threads(job.threads)
+    if job.device == "cuda":
+        torch.set_float32_matmul_precision(CUDA_MATMUL_PRECISION)
     harness = harness_for(job.config, job.device, job.cache_dir)
     tables = train_block(harness, job.runs)
     info = {"device": job.device, "block": len(job.runs)}
@@ -495,6 +502,11 @@ def run_single_study(
             workers=workers,
             runs_per_process=runs_per_process,
             **({"design": design} if design else {}),
+            **(
+                {"matmul_precision": CUDA_MATMUL_PRECISION}
+                if device == "cuda" and runs_per_process > 1
+                else {}
+            ),
             warmup=harness.warmup_info,
             parameters=harness.parameters,
             gate=gate,
