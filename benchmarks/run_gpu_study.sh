@@ -1,46 +1,96 @@
 #!/usr/bin/env bash
-# The GPU study as one prepared script, sized from a measured run for about 7 minutes on one
-# H200 (configs/rlvr/gpu.toml says what was measured).
-# Writes everything under OUT (default results/rlvr-gpu-tiered): the study's tables and
-# manifest, the benchmark table, nvidia-smi output, the log and the total seconds.
-#   bash benchmarks/run_gpu_study.sh [OUT]
-# CONFIG, DEVICE, WORKERS, PYTHON, STUDY_TIMEOUT and EXTRA_ARGS override the defaults
-# (configs/rlvr/gpu.toml, cuda, 8, python, none, none). STUDY_TIMEOUT (seconds) stops the
-# study but not the script: finished runs are kept (a re-run resumes them) and the benchmark
-# still runs. To try the script on CPU with a shrunken config:
-#   CONFIG=configs/rlvr/smoke.toml DEVICE=cpu WORKERS=1 PYTHON=python3 \
+# The GPU study as one prepared script (configs/rlvr/gpu.toml: 7 rules x 8 seeds x 3 task
+# draws x 150 steps of a 25M-parameter model, every draw's runs in one batched block).
+# The study's [design] checks run first (warm-up ladder, pool gate, Random-only lr pilot);
+# when one fails the study does not run, the script exits 3 and OUT/design.json says why.
+#   bash benchmarks/run_gpu_study.sh [OUT]                 # default OUT results/rlvr-gpu
+# Writes under OUT: the study's tables, manifest and design.json, the log (appended by a
+# resumed call), nvidia-smi before and GPU utilisation during the study (gpu_util.csv),
+# throughput.txt (tokens/s and seconds per step from the study's own tables), bench.txt
+# (bench_rlvr_batched.py) and the total seconds.
+# A second call with the same OUT resumes: finished runs are kept, the design record is
+# read back, and the warm-up is re-trained (or found in CACHE) and must have the same
+# sha256 as the first call's (the study refuses to mix runs of two warm-ups).
+# With PACK=<folder> (on the device machine: PACK=$OUT) the study folder is also packed
+# into PACK as study.tgz.part-* (15 MiB pieces) beside the log, design.json and seconds:
+# at most 8 files, what the device tool brings back (benchmarks/README.md).
+# CONFIG, DEVICE, WORKERS, RUNS_PER_PROCESS, CACHE, PYTHON, STUDY_TIMEOUT, EXTRA_ARGS and
+# BENCH_ARGS override the defaults (configs/rlvr/gpu.toml, cuda, 1, 64, OUT/.cache,
+# python, none, none, "--blocks 1,8 --runs 8 --steps 5"). STUDY_TIMEOUT (seconds) stops the
+# study but not the script: finished runs are kept (a re-run resumes them). On CPU with a
+# shrunken config (tests/test_gpu_script.py):
+#   CONFIG=configs/rlvr/smoke.toml DEVICE=cpu RUNS_PER_PROCESS=3 PYTHON=python3 \
 #       bash benchmarks/run_gpu_study.sh /tmp/x
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT="${1:-results/rlvr-gpu-tiered}"
+STUDY="${1:-results/rlvr-gpu}"
 CONFIG="${CONFIG:-configs/rlvr/gpu.toml}"
 DEVICE="${DEVICE:-cuda}"
-WORKERS="${WORKERS:-8}"     # processes sharing the one GPU (each run is small)
+WORKERS="${WORKERS:-1}"                    # one process: its blocks fill the GPU
+RUNS_PER_PROCESS="${RUNS_PER_PROCESS:-64}" # a draw's 56 runs in one block
 PY="${PYTHON:-python}"
-export INSIGHT_BAYES_CACHE="$OUT/.cache"   # the warm-up checkpoint stays inside OUT
+export INSIGHT_BAYES_CACHE="${CACHE:-$STUDY/.cache}"   # the warm-up checkpoints
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export CUBLAS_WORKSPACE_CONFIG="${CUBLAS_WORKSPACE_CONFIG:-:4096:8}"
+export PYTHONUNBUFFERED=1
 # The side files wait in a staging folder until the study has written its manifest: the
 # study refuses a folder that is not empty and holds no manifest (another configuration).
 STAGE="$(mktemp -d)"
-trap 'rm -rf "$STAGE"' EXIT
+SAMPLER=""
+cleanup() { [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null; rm -rf "$STAGE"; }
+trap cleanup EXIT
 nvidia-smi > "$STAGE/nvidia-smi.txt" 2>&1 || true
 "$PY" -c "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, \
 'cuda' if torch.cuda.is_available() else 'no cuda')" > "$STAGE/python.txt" 2>&1 || true
+if command -v nvidia-smi > /dev/null && nvidia-smi > /dev/null 2>&1; then
+    nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 \
+        > "$STAGE/gpu_util.csv" 2>&1 &
+    SAMPLER=$!
+fi
 start=$(date +%s)
 status=0
-timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$OUT" \
-    --device "$DEVICE" --workers "$WORKERS" --no-progress ${EXTRA_ARGS:-} 2>&1 \
-    | tee "$STAGE/study.log" || status=$?
-echo "study exit status: $status (124: stopped by STUDY_TIMEOUT; finished runs are kept)" \
-    | tee -a "$STAGE/study.log"
-mkdir -p "$OUT"
-cat "$STAGE/study.log" >> "$OUT/study.log"   # a resumed study appends to the earlier log
-mv -f "$STAGE/nvidia-smi.txt" "$STAGE/python.txt" "$OUT/"
-if [ "$status" -ne 0 ] && [ -f "$OUT/manifest.json" ]; then   # tables from the finished runs
-    "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$OUT" --gather-only 2>&1 \
-        | tee -a "$OUT/study.log" || true
+timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$STUDY" \
+    --device "$DEVICE" --workers "$WORKERS" --runs-per-process "$RUNS_PER_PROCESS" \
+    --no-progress ${EXTRA_ARGS:-} 2>&1 | tee "$STAGE/study.log" || status=$?
+[ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null || true
+SAMPLER=""
+echo "study exit status: $status (3: a design check failed, see design.json; 124: stopped" \
+    "by STUDY_TIMEOUT, finished runs are kept)" | tee -a "$STAGE/study.log"
+mkdir -p "$STUDY"
+cat "$STAGE/study.log" >> "$STUDY/study.log"   # a resumed study appends to the earlier log
+mv -f "$STAGE/nvidia-smi.txt" "$STAGE/python.txt" "$STUDY/"
+[ -f "$STAGE/gpu_util.csv" ] && cat "$STAGE/gpu_util.csv" >> "$STUDY/gpu_util.csv"
+if [ "$status" -ne 0 ] && [ "$status" -ne 3 ] && [ -f "$STUDY/manifest.json" ]; then
+    "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$STUDY" --gather-only --no-plots \
+        2>&1 | tee -a "$STUDY/study.log" || true   # tables from the finished runs
 fi
-"$PY" benchmarks/bench_rlvr.py --config "$CONFIG" --device "$DEVICE" --steps 5 \
-    > "$OUT/bench.txt" 2>&1 || echo "benchmark failed (see $OUT/bench.txt)"
-echo "total seconds: $(( $(date +%s) - start ))" | tee "$OUT/seconds.txt"
+if [ -f "$STUDY/steps.parquet" ]; then   # tokens/s and seconds per step, from the study
+    "$PY" - "$STUDY" > "$STUDY/throughput.txt" 2>&1 <<'EOF' || true
+import sys
+import pandas as pd
+steps = pd.read_parquet(f"{sys.argv[1]}/steps.parquet")
+trained = steps[steps["step"] > 0]
+tokens = trained["train/tokens_generated"].sum()
+seconds = trained.groupby(["step"] + (["draw"] if "draw" in steps else []))["step_seconds"].max()
+print(f"runs {steps.groupby(['rule', 'seed'] + (['draw'] if 'draw' in steps else [])).ngroups}")
+print(f"generated tokens {tokens:.0f}; block step seconds (sum over steps) {seconds.sum():.1f}")
+print(f"tokens per second of generation {tokens / trained['train/generation_seconds'].sum():.0f}"
+      " (per run; the block's generation is shared by its runs)")
+EOF
+fi
+if [ "$status" -ne 3 ]; then
+    BENCH_CONFIG="$CONFIG"
+    "$PY" benchmarks/bench_rlvr_batched.py --config "$BENCH_CONFIG" --device "$DEVICE" \
+        --design "$STUDY/design.json" ${BENCH_ARGS:---blocks 1,8 --runs 8 --steps 5} \
+        > "$STUDY/bench.txt" 2>&1 || echo "benchmark failed (see $STUDY/bench.txt)"
+fi
+echo "total seconds: $(( $(date +%s) - start ))" | tee "$STUDY/seconds.txt"
+if [ -n "${PACK:-}" ]; then   # what a device call brings back: at most 8 files
+    mkdir -p "$PACK"
+    tar czf - --exclude=.cache -C "$(dirname "$STUDY")" "$(basename "$STUDY")" \
+        | split -b 15m - "$PACK/study.tgz.part-"
+    cp "$STUDY/study.log" "$STUDY/seconds.txt" "$PACK/" 2>/dev/null || true
+    [ -f "$STUDY/design.json" ] && cp "$STUDY/design.json" "$PACK/"
+    ls -la "$PACK"
+fi
 exit "$status"

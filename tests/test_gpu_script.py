@@ -1,4 +1,6 @@
-"""The GPU study script runs end to end on CPU with a shrunken config (as documented)."""
+"""The GPU study script runs end to end on CPU with a shrunken config (as documented): its
+design checks, batched runs, resume across calls, and the packed folder a device call
+brings back."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,30 +19,97 @@ pytest.importorskip("torch")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_gpu_study_script_runs_on_cpu_with_the_smoke_config(tmp_path):
-    out = tmp_path / "gpu"
+def _script(out: Path, config: str, pack: Path | None = None, **env) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
-        "CONFIG": "configs/rlvr/smoke.toml",
+        "CONFIG": config,
         "DEVICE": "cpu",
-        "WORKERS": "1",
+        "RUNS_PER_PROCESS": "3",
         "PYTHON": sys.executable,
+        "BENCH_ARGS": "--blocks 1,2 --runs 2 --steps 1",
+        **({"PACK": str(pack)} if pack else {}),
+        **env,
     }
-    done = subprocess.run(
+    return subprocess.run(
         ["bash", "benchmarks/run_gpu_study.sh", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
+
+
+def test_gpu_study_script_runs_on_cpu_with_the_smoke_config(tmp_path):
+    out = tmp_path / "gpu"
+    done = _script(out, "configs/rlvr/smoke.toml", pack=tmp_path / "back")
     assert done.returncode == 0, done.stdout + done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["gate"]["k"] == 4
+    assert manifest["runs_per_process"] == 3
     assert (out / "summary.csv").exists() and (out / "seconds.txt").exists()
-    assert "seconds_per_step" in (out / "bench.txt").read_text()
+    assert "cpu_per_run_step" in (out / "bench.txt").read_text()
+    assert "tokens per second" in (out / "throughput.txt").read_text()
+    # what a device call brings back: at most 8 files, the study folder packed in pieces
+    back = sorted(p.name for p in (tmp_path / "back").iterdir())
+    assert len(back) <= 8 and "study.log" in back and "study.tgz.part-aa" in back
+    joined = tmp_path / "study.tgz"
+    joined.write_bytes(
+        b"".join(p.read_bytes() for p in sorted((tmp_path / "back").glob("*.part-*")))
+    )
+    with tarfile.open(joined) as tar:
+        names = tar.getnames()
+    assert "gpu/manifest.json" in names and any(n.startswith("gpu/runs/") for n in names)
+    assert not any("/.cache" in n for n in names)  # the warm-up stays behind
+    # a second call resumes the same study (finished runs kept)
+    again = _script(out, "configs/rlvr/smoke.toml")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "0 runs trained, 3 resumed" in again.stdout
 
 
-def test_gpu_config_is_the_tiered_design():
+def test_gpu_script_checks_the_design_first_and_stops_with_the_reason(tmp_path):
+    with (ROOT / "configs" / "rlvr" / "smoke.toml").open("rb") as f:
+        raw = tomllib.load(f)
+    text = (ROOT / "configs" / "rlvr" / "smoke.toml").read_text()
+    # a shrunken GPU design: a warm-up ladder whose easiest tier cannot reach success 1
+    config = tmp_path / "design.toml"
+    config.write_text(
+        text.replace("steps = 40", "steps = 5")
+        + "\n[design]\ntiers = [1]\nmin_tier_success = 1.0\ntier_samples = 4\n"
+        "warmup_steps = [5, 10]\n"
+    )
+    assert raw["warmup"]["steps"] == 40
+    out = tmp_path / "gpu"
+    done = _script(out, str(config))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "study not run" in done.stdout and "easiest tiers below 1" in done.stdout
+    record = json.loads((out / "design.json").read_text())
+    assert not record["passed"] and [w["steps"] for w in record["warmups"]] == [5, 10]
+    assert not (out / "manifest.json").exists() and (out / "seconds.txt").exists()
+
+
+def test_gpu_config_is_the_checked_batched_design():
+    import torch
+
     from insight_bayes.rlvr.config import load_config
+    from insight_bayes.rlvr.model import ModelConfig, TinyLM
 
     config = load_config(ROOT / "configs" / "rlvr" / "gpu.toml")
-    assert config.task.make_task().frame == config.task.make_warmup_task().frame == 8
-    assert config.task.make_warmup_task().max_digits == 5
+    task = config.task.make_task()
+    assert task.frame == config.task.make_warmup_task().frame == 8
     assert config.study.metric == "eval/pass1_exact" and config.gate.enforce
+    # 7 rules x 8 seeds x 3 draws x 150 steps of a model of at least 25M parameters
+    assert (len(config.study.rules), len(config.study.seeds)) == (7, 8)
+    assert config.study.draws == (0, 1, 2) and config.loop.steps == 150
+    with torch.device("meta"):
+        model = TinyLM(
+            ModelConfig(
+                vocab_size=len(task.alphabet) + 3,
+                block_size=task.max_prompt_chars + 1 + config.grpo.max_new_tokens + 1,
+                n_layer=config.model.n_layer,
+                n_head=config.model.n_head,
+                d_model=config.model.d_model,
+            )
+        )
+    assert model.num_parameters() >= 25_000_000
+    # the design checks: tiers 1-3 at >= 0.4, a warm-up ladder, a Random-only lr ladder
+    design = config.design
+    assert design.tiers == (1, 2, 3) and design.min_tier_success == 0.4
+    assert len(design.warmup_steps) > 1 and len(design.pilot_lrs) > 1
+    assert not set(design.pilot_seeds) & set(config.study.seeds)

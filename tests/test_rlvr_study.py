@@ -353,8 +353,9 @@ def test_resume_after_a_crash(tmp_path, monkeypatch):
         return real(job)
 
     monkeypatch.setattr(study, "run_study_job", crash_on_second)
+    kw = {"device": "cpu", "cache_dir": cache, "progress": False, "runs_per_process": 1}
     with pytest.raises(KeyboardInterrupt):
-        run_study(config, out, device="cpu", cache_dir=cache, progress=False)
+        run_study(config, out, **kw)
     store = ResultStore(out)
     random0, insight0 = RunKey(config.key, "random", 0), RunKey(config.key, "insight", 0)
     assert store.is_complete(random0) and not store.is_complete(insight0)
@@ -375,7 +376,7 @@ def test_resume_after_a_crash(tmp_path, monkeypatch):
 
     calls.clear()
     monkeypatch.setattr(study, "run_study_job", lambda job: calls.append(job.rule) or real(job))
-    result = run_study(config, out, device="cpu", cache_dir=cache, progress=False)
+    result = run_study(config, out, **kw)
     assert calls == ["insight"]  # the finished run was skipped
     assert result.report.resumed == [random0] and result.report.trained == [insight0]
     pd.testing.assert_frame_equal(store.load_steps([random0]), first)
@@ -383,13 +384,13 @@ def test_resume_after_a_crash(tmp_path, monkeypatch):
     # extending the study with a rule reuses the finished runs
     calls.clear()
     raw["study"]["rules"] = ["random", "insight", "mopps"]
-    result = run_study(load_config(raw), out, device="cpu", cache_dir=cache, progress=False)
+    result = run_study(load_config(raw), out, **kw)
     assert calls == ["mopps"]
     assert set(result.tables["steps"]["rule"]) == {"random", "insight", "mopps"}
     # a different config in the same folder is refused
     raw["loop"]["steps"] = 3
     with pytest.raises(ValueError, match="different config"):
-        run_study(load_config(raw), out, device="cpu", cache_dir=cache, progress=False)
+        run_study(load_config(raw), out, **kw)
 
 
 def test_seeds_repeat_exactly_in_process_and_in_worker_processes(tmp_path):

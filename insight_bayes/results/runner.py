@@ -5,7 +5,8 @@ payload, and what it asks of a Ray cluster (``{"num_cpus": 1}``, plus
 ``"num_gpus": 1`` for a harness run on CUDA). :func:`run_jobs` skips the jobs whose run
 is already complete in the store (*resumed*), runs the others (*trained*) with
 ``fn(payload) -> (steps, choices or None, info)`` on one of three executors, and
-writes each finished run through the store as soon as it arrives:
+writes each finished run through the store as soon as it arrives (a *block* job trains
+several runs at once and returns a list of those triples, one per run of ``Job.block``):
 
 * ``backend="local", workers=1``: in this process, one run after another;
 * ``backend="local", workers>1``: a pool of worker processes started with
@@ -58,6 +59,14 @@ class Job:
     key: RunKey
     payload: Any
     resources: Mapping[str, float] = field(default_factory=lambda: {"num_cpus": 1})
+    #: A block job's runs (``key`` is the first): ``fn`` trains them together and returns
+    #: a list of results, one per run. Empty: the job is the one run ``key``.
+    block: tuple[RunKey, ...] = ()
+
+    @property
+    def keys(self) -> tuple[RunKey, ...]:
+        """The runs this job writes."""
+        return self.block or (self.key,)
 
 
 @dataclass
@@ -89,10 +98,14 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _execute(fn: RunFn, payload: Any) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+def _execute(fn: RunFn, payload: Any) -> Any:
     started = time.perf_counter()
-    steps, choices, info = fn(payload)
-    return steps, choices, {**info, "wall_seconds": time.perf_counter() - started}
+    result = fn(payload)
+    seconds = time.perf_counter() - started
+    if isinstance(result, list):  # a block: one (steps, choices, info) per run
+        return [(s, c, {**i, "wall_seconds": seconds}) for s, c, i in result]
+    steps, choices, info = result
+    return steps, choices, {**info, "wall_seconds": seconds}
 
 
 def run_jobs(
@@ -139,21 +152,26 @@ def run_jobs(
     workers = check_int(workers, "workers", min_value=1)
     started = time.perf_counter()
     jobs = list(jobs)
-    keys = [job.key for job in jobs]
+    keys = [key for job in jobs for key in job.keys]
     if len(set(keys)) != len(keys):
         raise ValueError("jobs must have distinct run keys")
     store.remove_stale_temporaries()
-    todo = [job for job in jobs if not store.is_complete(job.key)]
-    resumed = [job.key for job in jobs if store.is_complete(job.key)]
-    log.info("%d runs: %d already complete, %d to run", len(jobs), len(resumed), len(todo))
+    todo = [job for job in jobs if not all(store.is_complete(k) for k in job.keys)]
+    resumed = [key for key in keys if store.is_complete(key)]
+    log.info("%d runs: %d already complete, %d jobs to run", len(keys), len(resumed), len(todo))
     trained: list[RunKey] = []
-    bar = tqdm(total=len(jobs), initial=len(resumed), desc=desc, disable=not progress)
+    bar = tqdm(total=len(keys), initial=len(resumed), desc=desc, disable=not progress)
 
-    def write(job: Job, result: tuple[pd.DataFrame, pd.DataFrame | None, dict]) -> None:
-        steps, choices, info = result
-        store.write_run(job.key, steps, choices, meta=info)
-        trained.append(job.key)
-        bar.update(1)
+    def write(job: Job, result: Any) -> None:
+        results = result if job.block else [result]
+        if len(results) != len(job.keys):
+            raise RuntimeError(f"a block job returned {len(results)} runs for {len(job.keys)}")
+        for key, (steps, choices, info) in zip(job.keys, results, strict=True):
+            if key in resumed:  # already written by an earlier call
+                continue
+            store.write_run(key, steps, choices, meta=info)
+            trained.append(key)
+            bar.update(1)
 
     try:
         if not todo:
@@ -166,7 +184,7 @@ def run_jobs(
         else:
             _run_processes(todo, fn, min(workers, len(todo)), start_method, write)
     except KeyboardInterrupt:
-        raise RunsInterrupted(len(resumed) + len(trained), len(jobs), store.root) from None
+        raise RunsInterrupted(len(resumed) + len(trained), len(keys), store.root) from None
     finally:
         bar.close()
     return RunReport(trained=trained, resumed=resumed, seconds=time.perf_counter() - started)

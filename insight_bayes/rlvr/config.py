@@ -1,8 +1,9 @@
 """The harness's configuration: one frozen, validated dataclass per section (no torch).
 
 A study's TOML (``configs/rlvr/*.toml``) has the sections ``[task]``, ``[model]``,
-``[warmup]``, ``[grpo]``, ``[loop]``, ``[eval]``, ``[study]`` and ``[gate]`` (the pool gate,
-:mod:`insight_bayes.rlvr.gate`); :func:`load_config`
+``[warmup]``, ``[grpo]``, ``[loop]``, ``[eval]``, ``[study]``, ``[gate]`` (the pool gate,
+:mod:`insight_bayes.rlvr.gate`) and ``[design]`` (checks before any rule runs,
+:mod:`insight_bayes.rlvr.design`); :func:`load_config`
 reads it into a :class:`StudyConfig`. Every section validates itself on construction
 (``__post_init__``) and :class:`StudyConfig` checks what spans sections (``loop.k >= 2``
 for a group advantage, ``loop.m`` against the pool), so a bad config fails before any
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from insight_bayes.loop import LoopConfig
+from insight_bayes.rlvr.design import DesignSettings
 from insight_bayes.rlvr.gate import GateSettings
 from insight_bayes.selectors import parse_rule_label, selector_from_label
 from insight_bayes.validation import check_int, check_real
@@ -43,7 +45,7 @@ __all__ = [
     "load_config",
 ]
 
-SECTIONS = ("task", "model", "warmup", "grpo", "loop", "eval", "study", "gate")
+SECTIONS = ("task", "model", "warmup", "grpo", "loop", "eval", "study", "gate", "design")
 
 
 @dataclass(frozen=True)
@@ -399,6 +401,7 @@ class StudyConfig:
     study: StudySection
     gate: GateSettings = field(default_factory=GateSettings)
     raw: dict[str, Any] = field(default_factory=dict)
+    design: DesignSettings = field(default_factory=DesignSettings)
 
     def __post_init__(self) -> None:
         if self.loop.k < 2:
@@ -445,6 +448,7 @@ class StudyConfig:
         ):  # fmt: skip
             raw.get("study", {}).pop(key, None)
         raw.pop("gate", None)  # the gate decides whether to start, not how a run goes
+        raw.pop("design", None)  # so do the design checks (what they keep is in the raw)
         return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -515,4 +519,5 @@ def load_config(
         study=_section(raw, "study", StudySection),
         gate=_section(raw, "gate", GateSettings),
         raw=raw,
+        design=_section(raw, "design", DesignSettings),
     )

@@ -164,15 +164,7 @@ class GRPOEnvironment:
             raise ValueError(f"rollout has {rollout.groups} groups for {ids.size} prompt ids")
         started = time.perf_counter()
         batch, advantages = self.training_batch(ids, rollout)
-        metrics = grpo_update(
-            self.policy,
-            self.optimizer,
-            batch,
-            advantages,
-            self.grpo,
-            self.reference,
-            self.scheduler,
-        )
+        metrics = self._update(batch, advantages)
         update_seconds = time.perf_counter() - started
         started = time.perf_counter()
         exact, logprob = self._step_evaluation()
@@ -193,6 +185,26 @@ class GRPOEnvironment:
         self._tokens = 0
         self._generation_seconds = 0.0
         return metrics
+
+    def _update(self, batch: TokenBatch, advantages: torch.Tensor) -> dict[str, float]:
+        """The GRPO update of :meth:`learn` (:func:`~insight_bayes.rlvr.grpo.grpo_update`);
+        a batched run (:mod:`insight_bayes.rlvr.batched`) takes it with its block."""
+        return grpo_update(
+            self.policy,
+            self.optimizer,
+            batch,
+            advantages,
+            self.grpo,
+            self.reference,
+            self.scheduler,
+        )
+
+    def _logprobs(
+        self, tokens: torch.Tensor, valid: torch.Tensor, temperature: float = 1.0
+    ) -> torch.Tensor:
+        """Per-token log-probabilities under the policy (every evaluation goes through it;
+        a batched run computes them with its block)."""
+        return self.policy.logprobs(tokens, valid, temperature)
 
     def training_batch(self, ids: np.ndarray, rollout: Rollout) -> tuple[TokenBatch, torch.Tensor]:
         """The token batch of ``rollout``'s completions and their group advantages.
@@ -281,7 +293,7 @@ class GRPOEnvironment:
         else:
             raise ValueError(f"split must be 'test' or 'pool', got {split!r}")
         with torch.set_grad_enabled(grad):
-            logp = self.policy.logprobs(batch.tokens, batch.valid, self.grpo.temperature)
+            logp = self._logprobs(batch.tokens, batch.valid, self.grpo.temperature)
             mask = batch.completion.to(logp.dtype)
             return torch.exp((logp * mask).sum(dim=1))
 
@@ -313,26 +325,38 @@ class GRPOEnvironment:
     ) -> list[list[int]]:
         """Completions (token lists, ``<eos>`` included when sampled): ``repeats`` of each
         prompt, grouped by prompt (each prompt is encoded once and shared)."""
-        generator = torch.Generator(device=self.device)
-        generator.manual_seed(int(rng.integers(2**62)))
-        out: list[list[int]] = []
+        seed = int(rng.integers(2**62))
         size = max(1, self.evaluation.batch_size // repeats)  # rows per call stay bounded
-        for start in range(0, len(prompts), size):
-            chunk = prompts[start : start + size]
-            tokens = self.policy.generate(
-                chunk,
-                self.grpo.max_new_tokens,
-                temperature if temperature > 0 else 0.0,
-                generator,
-                repeats=repeats,
-            ).cpu()
-            for row in tokens.tolist():
-                comp = []
-                for t in row:
-                    comp.append(t)
-                    if t == self.policy.eos_id:
-                        break
-                out.append(comp)
+        chunks = [list(prompts[start : start + size]) for start in range(0, len(prompts), size)]
+        out: list[list[int]] = []
+        for tokens in self._generate(chunks, max(temperature, 0.0), seed, repeats):
+            out += self._completions(tokens)
+        return out
+
+    def _generate(
+        self, chunks: list[list[list[int]]], temperature: float, seed: int, repeats: int
+    ) -> list[torch.Tensor]:
+        """Sampled tokens of each chunk of prompts, in order, from one generator seeded
+        with ``seed`` (a batched run generates with its block)."""
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(seed)
+        return [
+            self.policy.generate(
+                chunk, self.grpo.max_new_tokens, temperature, generator, repeats=repeats
+            )
+            for chunk in chunks
+        ]
+
+    def _completions(self, tokens: torch.Tensor) -> list[list[int]]:
+        """Each row of sampled ``tokens`` up to and including its first ``<eos>``."""
+        out = []
+        for row in tokens.cpu().tolist():
+            comp = []
+            for t in row:
+                comp.append(t)
+                if t == self.policy.eos_id:
+                    break
+            out.append(comp)
         return out
 
     @torch.no_grad()
@@ -354,7 +378,7 @@ class GRPOEnvironment:
         )
         if not shared:
             return self._exact_metrics(), self._answer_logprob()
-        logp = self.policy.logprobs(exact.tokens, exact.valid, 1.0)
+        logp = self._logprobs(exact.tokens, exact.valid, 1.0)
         mask = exact.completion.to(logp.dtype)
         per_row = (logp * mask).sum(dim=1)
         n = lp.tokens.shape[0]
@@ -366,6 +390,6 @@ class GRPOEnvironment:
         batch = self._logprob_batch
         if batch is None:
             return float("nan")
-        logp = self.policy.logprobs(batch.tokens, batch.valid)
+        logp = self._logprobs(batch.tokens, batch.valid)
         mask = batch.completion.to(logp.dtype)
         return float((logp * mask).sum() / mask.sum())

@@ -21,7 +21,7 @@ from insight_bayes.rlvr.config import StudyConfig
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Harness", "harness_for", "pool_table", "resolve_device"]
+__all__ = ["Harness", "harness_for", "pool_table", "resolve_device", "weights_sha256"]
 
 
 def resolve_device(device: str) -> str:
@@ -94,6 +94,7 @@ class Harness:
                 progress=progress,
             )
         self.warm_state = {k: v.detach().clone() for k, v in self.policy.model.state_dict().items()}
+        self.warmup_info["sha256"] = weights_sha256(self.warm_state)
 
     @property
     def parameters(self) -> int:
@@ -123,6 +124,21 @@ class Harness:
             self.config.eval,
             reference,
         )
+
+
+def weights_sha256(state: dict) -> str:
+    """SHA-256 of a state dict's tensors (names, shapes, dtypes and bytes, in name order):
+    the identity of a warm-up, recorded so that a study never mixes runs of two."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 _HARNESSES: dict[tuple[str, str, str], Harness] = {}

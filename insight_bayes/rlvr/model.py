@@ -20,9 +20,12 @@ from insight_bayes.validation import check_int, check_real
 __all__ = [
     "ModelConfig",
     "TinyLM",
+    "attention_mask",
     "generate",
     "left_pad",
+    "logprobs_from_logits",
     "positions_from_valid",
+    "sample_next",
     "token_logprobs",
 ]
 
@@ -71,6 +74,21 @@ class ModelConfig:
         return asdict(self)
 
 
+def attention_mask(t: int, key_valid: torch.Tensor) -> torch.Tensor:
+    """Which keys each of the last ``t`` queries attends to: shape ``(B, 1, t, total)``.
+
+    ``key_valid`` ``(B, total)`` covers the cached keys and the ``t`` new ones. Query
+    ``i`` sits at absolute index ``total - t + i`` and sees the valid keys ``j`` up to that
+    index; a padded query keeps its own key, so that no row is fully masked (no NaN).
+    """
+    total = key_valid.size(-1)
+    device = key_valid.device
+    causal = torch.ones(t, total, dtype=torch.bool, device=device).tril(total - t)
+    own = torch.zeros_like(causal)
+    own[:, total - t :] = torch.eye(t, dtype=torch.bool, device=device)
+    return (causal & key_valid[:, None, None, :]) | own
+
+
 class _Attention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -91,13 +109,7 @@ class _Attention(nn.Module):
         if cache is not None:
             k = torch.cat([cache[0], k], dim=2)
             v = torch.cat([cache[1], v], dim=2)
-        total = k.size(2)
-        # query i sits at absolute index total - t + i and sees keys j <= that index
-        causal = torch.ones(t, total, dtype=torch.bool, device=x.device).tril(total - t)
-        own = torch.zeros_like(causal)
-        own[:, total - t :] = torch.eye(t, dtype=torch.bool, device=x.device)
-        # a padded query keeps its own key so no row is fully masked (no NaN)
-        mask = (causal & key_valid[:, None, None, :]) | own
+        mask = attention_mask(t, key_valid)
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
         )
@@ -217,13 +229,43 @@ def token_logprobs(
     distribution :func:`generate` samples with the same arguments.
     """
     logits, _ = model(tokens, positions_from_valid(valid), valid)
-    logits = _suppressed(logits[:, :-1].float(), suppress)
+    return logprobs_from_logits(logits, tokens, temperature, suppress)
+
+
+def logprobs_from_logits(
+    logits: torch.Tensor,
+    tokens: torch.Tensor,
+    temperature: float = 1.0,
+    suppress: Sequence[int] = (),
+) -> torch.Tensor:
+    """``log softmax(logits[..., t, :] / temperature)[tokens[..., t + 1]]``, shape ``(..., T - 1)``.
+
+    The log-probability of each next token (:func:`token_logprobs`, and the stacked
+    runs' :mod:`insight_bayes.rlvr.stacked`); ``suppress`` ids get probability 0 and,
+    as targets, log-probability 0 (never trained on).
+    """
+    logits = _suppressed(logits[..., :-1, :].float(), suppress)
     logp = torch.log_softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)
-    out = logp.gather(-1, tokens[:, 1:, None]).squeeze(-1)
+    out = logp.gather(-1, tokens[..., 1:, None]).squeeze(-1)
     if suppress:  # targets that are never sampled (padding, <bos>) are never trained on
-        never = torch.isin(tokens[:, 1:], torch.as_tensor(list(suppress), device=tokens.device))
+        never = torch.isin(tokens[..., 1:], torch.as_tensor(list(suppress), device=tokens.device))
         out = out.masked_fill(never, 0.0)
     return out
+
+
+def sample_next(
+    logits: torch.Tensor,
+    temperature: float,
+    generator: torch.Generator | None = None,
+    suppress: Sequence[int] = (),
+) -> torch.Tensor:
+    """One token per row of ``logits`` ``(B, V)``: ``x ~ softmax(logits / temperature)`` over
+    the ids not in ``suppress`` (``argmax`` when ``temperature == 0``), shape ``(B,)``."""
+    logits = _suppressed(logits.float(), suppress)
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits / temperature, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
 @torch.no_grad()
@@ -287,12 +329,7 @@ def generate(
                 )
         else:
             logits, _ = model(tokens, positions, valid)
-        logits = _suppressed(logits[:, -1].float(), suppress)
-        if temperature == 0:
-            nxt = logits.argmax(dim=-1)
-        else:
-            probs = torch.softmax(logits / temperature, dim=-1)
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        nxt = sample_next(logits[:, -1], temperature, generator, suppress)
         nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
         out[:, step] = nxt
         steps = step + 1

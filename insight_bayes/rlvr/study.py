@@ -45,12 +45,16 @@ if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays
     from insight_bayes.results.store import ResultStore
 
 __all__ = [
+    "BlockJob",
     "StudyJob",
+    "block_jobs",
+    "default_runs_per_process",
     "StudyResult",
     "draw_folder",
     "gather_draws",
     "gather_study",
     "load_config",
+    "run_block_job",
     "run_single_study",
     "run_study",
     "run_study_job",
@@ -99,6 +103,69 @@ def run_study_job(job: StudyJob) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, 
         tables.add(record, loop.belief)
     steps, choices = tables.frames()
     return steps, choices, {"device": job.device}
+
+
+#: float32 matrix products of batched runs on CUDA: TF32 tensor cores (``"high"``), recorded
+#: in the manifest; CPU runs keep full float32.
+CUDA_MATMUL_PRECISION = "high"
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    """What a worker needs to train a block of (rule, seed) runs at once (picklable)."""
+
+    config: StudyConfig
+    runs: tuple[tuple[str, int], ...]
+    device: str
+    cache_dir: str | None
+    threads: int | None = None
+
+
+def run_block_job(job: BlockJob) -> list[tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]]:
+    """Train a block of runs together (:func:`insight_bayes.rlvr.batched.train_block`):
+    each run is the selection loop of :func:`run_study_job`, its model work batched."""
+    import torch
+
+    from insight_bayes.rlvr.batched import train_block
+    from insight_bayes.rlvr.harness import harness_for
+
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    if job.device == "cuda":
+        torch.set_float32_matmul_precision(CUDA_MATMUL_PRECISION)
+    harness = harness_for(job.config, job.device, job.cache_dir)
+    tables = train_block(harness, job.runs)
+    info = {"device": job.device, "block": len(job.runs)}
+    return [(steps, choices, info) for steps, choices in tables]
+
+
+def block_jobs(jobs: list, store: ResultStore, size: int) -> list:
+    """The runs of ``jobs`` not complete in ``store``, in order, as block jobs of at most
+    ``size`` runs (:class:`BlockJob`), after the complete ones as they are (the runner
+    counts them resumed). ``size = 1`` returns ``jobs``."""
+    from insight_bayes.results.runner import Job
+
+    if size <= 1:
+        return list(jobs)
+    todo = [job for job in jobs if not store.is_complete(job.key)]
+    blocks = [job for job in jobs if store.is_complete(job.key)]
+    for start in range(0, len(todo), size):
+        part = todo[start : start + size]
+        first = part[0].payload
+        payload = BlockJob(
+            first.config,
+            tuple((j.payload.rule, j.payload.seed) for j in part),
+            first.device,
+            first.cache_dir,
+            first.threads,
+        )
+        blocks.append(Job(part[0].key, payload, part[0].resources, tuple(j.key for j in part)))
+    return blocks
+
+
+def default_runs_per_process(device: str, runs: int) -> int:
+    """Block size when none is given: 8 runs on CPU, every run (at most 64) on CUDA."""
+    return max(1, min(runs, 64 if device == "cuda" else 8))
 
 
 @dataclass
@@ -278,6 +345,8 @@ def run_study(
     threads: int | None = None,
     progress: bool = True,
     skip_gate: bool = False,
+    runs_per_process: int | None = None,
+    design: dict[str, Any] | None = None,
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of ``config`` into ``out``; gather the tables.
 
@@ -290,6 +359,7 @@ def run_study(
     kwargs = {
         "device": device, "cache_dir": cache_dir, "backend": backend, "workers": workers,
         "threads": threads, "progress": progress, "skip_gate": skip_gate,
+        "runs_per_process": runs_per_process, "design": design,
     }  # fmt: skip
     if not config.multi_draw:
         return run_single_study(config, out, **kwargs)
@@ -324,6 +394,8 @@ def run_single_study(
     threads: int | None = None,
     progress: bool = True,
     skip_gate: bool = False,
+    runs_per_process: int | None = None,
+    design: dict[str, Any] | None = None,
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of one task draw into ``out``; gather its tables.
 
@@ -349,6 +421,13 @@ def run_single_study(
     skip_gate : bool
         Train even when the pool gate fails (:mod:`insight_bayes.rlvr.gate`; it is
         measured and recorded in the manifest either way).
+    runs_per_process : int, optional
+        Runs trained together in one process (:mod:`insight_bayes.rlvr.batched`; a Ray
+        task or a worker trains one block); 1 trains one run at a time (the reference
+        path). Default :func:`default_runs_per_process`.
+    design : dict, optional
+        The record of the design checks that fixed this config
+        (:func:`insight_bayes.rlvr.design.run_design`), written into the manifest.
 
     Raises
     ------
@@ -375,6 +454,14 @@ def run_single_study(
     cache = str(Path(cache_dir if cache_dir is not None else default_cache_dir()).resolve())
     # the warm-up is trained (or loaded) here, once, before any worker needs it
     harness = harness_for(config, device, cache, progress)
+    before = (old.get("warmup") or {}).get("sha256")
+    if before and before != harness.warmup_info.get("sha256"):
+        raise ValueError(
+            f"{store.root} holds runs that started from another warm-up (weights sha256 "
+            f"{before[:12]}..., now {harness.warmup_info['sha256'][:12]}...: a warm-up "
+            "re-trained where it is not bit-reproducible, e.g. on another GPU); bring the "
+            "first warm-up's checkpoint (--cache-dir) or use another --out"
+        )
     if not (store.root / "pool.parquet").exists():
         store.write_table("pool", pool_table(harness, config.study.pool_rate_samples))
     gate = old.get("gate")
@@ -392,6 +479,10 @@ def run_single_study(
     study = config.study
     jobs = study_jobs(config, device, cache, threads)
     keys = [job.key for job in jobs]
+    if runs_per_process is None:
+        runs_per_process = default_runs_per_process(device, len(jobs))
+    if config.model.path is not None:
+        runs_per_process = 1  # a Hugging Face model is trained one run at a time
 
     def manifest(status: str) -> dict[str, Any]:
         complete = sum(store.is_complete(k) for k in keys)
@@ -409,6 +500,13 @@ def run_single_study(
             device_name=_device_name(device),
             backend=backend,
             workers=workers,
+            runs_per_process=runs_per_process,
+            **({"design": design} if design else {}),
+            **(
+                {"matmul_precision": CUDA_MATMUL_PRECISION}
+                if device == "cuda" and runs_per_process > 1
+                else {}
+            ),
             warmup=harness.warmup_info,
             parameters=harness.parameters,
             gate=gate,
@@ -418,9 +516,10 @@ def run_single_study(
         )
 
     store.write_manifest(manifest("running"))
+    batched = runs_per_process > 1
     report = run_jobs(
-        jobs,
-        run_study_job,
+        block_jobs(jobs, store, runs_per_process) if batched else jobs,
+        run_block_job if batched else run_study_job,
         store,
         backend=backend,
         workers=workers,
@@ -598,12 +697,19 @@ def gather_draws(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, 
             config_digest=config.digest(),
             draws=list(study.draws),
             draw_studies=per_draw,
+            **({"design": _design(store.root)} if _design(store.root) else {}),
             status="complete" if done else "incomplete",
             runs=runs,
             gathered=utc_now(),
         )
     )
     return tables
+
+
+def _design(root: Path) -> dict[str, Any]:
+    from insight_bayes.rlvr.design import read_design
+
+    return read_design(root)
 
 
 def _draw_speedup_curve(reached: pd.DataFrame, baseline: str) -> pd.DataFrame:

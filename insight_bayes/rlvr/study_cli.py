@@ -12,6 +12,11 @@ manifest.json; read them with insight_bayes.results.load_results). A config with
 seeds + d), one ordinary study folder per draw in OUT/draw-d, and writes top-level tables
 with a draw column and hierarchical (draws, then seeds) bootstrap intervals.
 
+A config with a ``[design]`` section first runs its design checks (warm-up strong enough,
+pool gate in band, a Random-only learning-rate pilot; insight_bayes.rlvr.design), records
+them in OUT/design.json and the manifest, and trains the study on the warm-up length and
+learning rate they kept; when a check fails the study does not run (exit status 3).
+
 OUT holds one study: a config with other settings, rules, seeds or draws is refused
 unless --extend (add rules, seeds or draws to the finished runs) or --overwrite (delete
 OUT's results first). The command ends with a one-line headline, the summary table, and
@@ -55,6 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers", type=positive_int, default=1, help="worker processes, or Ray CPUs (default 1)"
     )
     parser.add_argument(
+        "--runs-per-process",
+        type=positive_int,
+        default=None,
+        help="runs trained together in one process, their model work batched (1: one run "
+        "at a time, the reference path; default 8 on CPU, every run up to 64 on CUDA)",
+    )
+    parser.add_argument(
         "--skip-gate",
         action="store_true",
         help="train even if the pool gate (measured before any RL step) fails",
@@ -87,6 +99,29 @@ def run(args: argparse.Namespace) -> int:
     from insight_bayes.rlvr.study import gather_study
 
     config = load_config(args.config, model_path=args.model)
+    design = None
+    if config.design.active:  # the design checks fix the warm-up and lr before any rule
+        from insight_bayes.rlvr.design import (
+            DesignFailed,
+            designed_config,
+            read_design,
+            run_design,
+        )
+
+        if args.gather_only:
+            design = read_design(args.out)
+        else:
+            try:
+                design = run_design(
+                    config, args.out, device=args.device, cache_dir=args.cache_dir,
+                    progress=not args.no_progress,
+                )  # fmt: skip
+            except DesignFailed as err:
+                print(f"study not run: {err} (the record is in {args.out}/design.json)")
+                return 3
+        if design:
+            config = designed_config(config, design)
+            print(f"design: {design['reason']}")
     if args.gather_only:
         tables = gather_study(config, args.out)
         _finish(config, tables.get("summary"), args)
@@ -109,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=not args.no_progress,
         skip_gate=args.skip_gate,
+        runs_per_process=args.runs_per_process,
+        design=design,
     )
     if result.gate is not None:
         print(result.gate.get("summary", ""))
@@ -124,15 +161,21 @@ _NOT_SHAPING = ("rules", "seeds", "draws", "target", "metric", "baseline", "targ
 
 def _shaping(raw: dict) -> dict:
     """A config's sections that shape its runs (compared by ``--out``'s check)."""
-    raw = {key: value for key, value in dict(raw or {}).items() if key != "gate"}
+    raw = {key: value for key, value in dict(raw or {}).items() if key not in ("gate", "design")}
     study = {k: v for k, v in dict(raw.get("study", {})).items() if k not in _NOT_SHAPING}
     return {**raw, "study": study}
 
 
 def _claim(config, args: argparse.Namespace) -> None:
-    """Refuse an --out holding another study (see :mod:`insight_bayes.results.folders`)."""
+    """Refuse an --out holding another study (see :mod:`insight_bayes.results.folders`);
+    a folder holding only the design checks' record is this study's."""
+    import os
+
     from insight_bayes.results.folders import claim_folder
     from insight_bayes.results.io import plain
+
+    if os.path.isdir(args.out) and set(os.listdir(args.out)) <= {"design.json"}:
+        return
 
     def identity(manifest: dict) -> dict:
         found = {

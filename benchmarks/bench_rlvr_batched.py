@@ -1,0 +1,179 @@
+"""Throughput of batched runs: CPU seconds per run-step with blocks of N = 1, 4, 8 runs, the
+share of a step spent in the every-step exact evaluation, and the tiered study's wall time
+extrapolated from them.
+
+    PYTHONPATH=. python benchmarks/bench_rlvr_batched.py                 # cpu-tiered, 1 thread
+    PYTHONPATH=. python benchmarks/bench_rlvr_batched.py --blocks 1,4,8 --steps 8 \\
+        --out benchmarks/results/rlvr_batched_cpu.csv
+
+The same 8 runs (the config's rules at seed 0, then Random at seed 1, ...) are trained for
+``--steps`` steps from the config's warm-up, one block of N runs after another: N = 1 is
+today's path (one :class:`~insight_bayes.rlvr.environment.GRPOEnvironment` per run), N > 1
+the batched path (:func:`insight_bayes.rlvr.batched.train_block`). The held-out evaluation
+every ``eval_every`` steps is timed apart (one evaluation of every run). CPU seconds are the
+process's (``time.process_time``, every thread); the load average of the machine is written
+with each row, since a shared machine slows every timing.
+
+Extrapolation: ``runs x steps x cpu_per_run_step + runs x evaluations x cpu_per_run_eval``,
+divided by the cores (2 worker processes of 1 thread), against the 30-minute goal; on CUDA
+the same with wall seconds, against the 8-minute goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from insight_bayes.loop import SelectionLoop
+from insight_bayes.rlvr.batched import train_block
+from insight_bayes.rlvr.config import load_config
+from insight_bayes.rlvr.design import designed_config, read_design
+from insight_bayes.rlvr.harness import Harness, resolve_device
+from insight_bayes.selectors import selector_from_label
+
+
+def _runs(config, n: int) -> list[tuple[str, int]]:
+    rules = list(config.study.rules)
+    return [(rules[i % len(rules)], i // len(rules)) for i in range(n)]
+
+
+def _sync(harness: Harness) -> None:
+    if harness.device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _train(harness: Harness, runs, block: int) -> tuple[float, float, pd.DataFrame]:
+    """Train ``runs`` in blocks of ``block``; returns (cpu seconds, wall seconds, steps)."""
+    tables = []
+    _sync(harness)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for start in range(0, len(runs), block):
+        part = runs[start : start + block]
+        if block == 1:  # today's path: one environment, one run
+            rule, seed = part[0]
+            loop = SelectionLoop(
+                harness.environment(), selector_from_label(rule), harness.config.loop,
+                seed=seed, rule=rule,
+            )  # fmt: skip
+            tables.append(pd.DataFrame([r.summary() for r in loop.iter_steps()]))
+        else:
+            tables += [steps for steps, _ in train_block(harness, part)]
+    _sync(harness)
+    return time.process_time() - cpu, time.perf_counter() - wall, pd.concat(tables)
+
+
+def bench(
+    config_path: str,
+    blocks: list[int],
+    steps: int,
+    n_runs: int,
+    cache: str | None,
+    device: str = "cpu",
+    design: str | None = None,
+):
+    base = load_config(config_path)
+    record = read_design(Path(design).parent) if design else {}
+    if record.get("passed"):  # the warm-up and lr the study's design checks kept
+        base = designed_config(base, record)
+    harness = Harness(base, resolve_device(device), cache, progress=False)
+    runs = _runs(base, n_runs)
+    rows = []
+    for block in blocks:
+        # training steps only (no held-out evaluation: it is timed below)
+        harness.config = dataclasses.replace(
+            base, loop=dataclasses.replace(base.loop, steps=steps, eval_every=0)
+        )
+        _train(harness, runs[:block], block)  # warm: allocations, first calls
+        load = os.getloadavg()[0]
+        cpu, wall, table = _train(harness, runs, block)
+        trained = table[table.step > 0]
+        # the held-out evaluation of every run once (steps = 0: the step-0 evaluation only)
+        harness.config = dataclasses.replace(
+            base, loop=dataclasses.replace(base.loop, steps=0, eval_every=1)
+        )
+        eval_cpu, eval_wall, _ = _train(harness, runs, block)
+        rows.append(
+            {
+                "block": block,
+                "runs": len(runs),
+                "steps": steps,
+                "cpu_per_run_step": cpu / (len(runs) * steps),
+                "wall_per_run_step": wall / (len(runs) * steps),
+                "step_eval_share": float(
+                    trained["train/eval_seconds"].sum() / trained["step_seconds"].sum()
+                ),
+                "cpu_per_run_eval": eval_cpu / len(runs),
+                "wall_per_run_eval": eval_wall / len(runs),
+                "load_average": load,
+            }
+        )
+        print(rows[-1], flush=True)
+    harness.config = base
+    return pd.DataFrame(rows), harness
+
+
+def extrapolate(table: pd.DataFrame, config, device: str, cores: int = 2) -> pd.DataFrame:
+    """The study's wall time from each row: every run's steps and held-out evaluations; on
+    CPU their CPU seconds spread over ``cores`` single-thread workers, on CUDA the wall
+    seconds of one process. The goal: 30 minutes on CPU, 8 on one GPU (issue 19)."""
+    runs = len(config.study.rules) * len(config.study.seeds) * len(config.study.draws)
+    loop = config.loop
+    evaluations = (loop.steps // loop.eval_every + 1) if loop.eval_every else 0
+    kind, per = ("cpu", cores) if device == "cpu" else ("wall", 1)
+    seconds = runs * (
+        loop.steps * table[f"{kind}_per_run_step"] + evaluations * table[f"{kind}_per_run_eval"]
+    )
+    out = table.copy()
+    out["study_runs"] = runs
+    out["study_minutes"] = seconds / per / 60
+    out["goal_minutes"] = 30.0 if device == "cpu" else 8.0
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/rlvr/cpu-tiered.toml")
+    parser.add_argument("--blocks", default="1,4,8")
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--design", default=None, help="a study's design.json (its warm-up, lr)")
+    parser.add_argument("--out", default=None, help="CSV of the table (and a .md next to it)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    blocks = [int(b) for b in args.blocks.split(",")]
+    table, harness = bench(
+        args.config, blocks, args.steps, args.runs, args.cache_dir, args.device, args.design
+    )
+    table = extrapolate(table, harness.config, harness.device)
+    params = sum(p.numel() for p in harness.policy.model.parameters())
+    header = (
+        f"config {args.config}  device {harness.device} "
+        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared)  "
+        f"threads {torch.get_num_threads()}  torch "
+        f"{torch.__version__}  parameters {params:,}  M={harness.config.loop.m} "
+        f"K={harness.config.loop.k}"
+    )
+    print(header)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.round(4).to_string(index=False))
+    if args.out:
+        table.insert(0, "config", args.config)
+        table.to_csv(args.out, index=False)
+        with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
+            f.write(header + "\n\n" + table.round(4).to_markdown(index=False) + "\n")
+    np.set_printoptions()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,350 @@
+"""A block of runs trained at once: every run is the one selection loop, the model work is
+one batched computation.
+
+:func:`train_block` trains ``R`` (rule, seed) runs of one study in one process. Each run is
+the shared :class:`~insight_bayes.loop.SelectionLoop` with its own selector, beliefs,
+random streams and tables, driving its own :class:`RunEnvironment` (a
+:class:`~insight_bayes.rlvr.environment.GRPOEnvironment`: the same grading, training
+batches, advantages and metrics). What differs is where the model work goes: a run's
+environment hands its generation, its GRPO update and its log-probabilities to the block
+(:class:`RunBlock`), which waits until every run has asked, then serves all the requests
+with one computation on the :class:`~insight_bayes.rlvr.stacked.StackedLM` (each run's
+parameters and AdamW state on one run axis).
+
+The loops run in threads only so that each keeps its own call stack: exactly one thread
+works at any time (a run's thread until it asks, the block's while it serves), so the
+order of every random draw is the order of the run alone, and a run's chosen prompts and
+rewards equal those of the run trained alone while their inputs agree (floats agree to
+rounding; see :mod:`insight_bayes.rlvr.stacked`).
+
+Timings recorded by a batched run (``step_seconds``, ``train/generation_seconds``,
+``train/update_seconds``, ``train/eval_seconds``) are the block's wall time, shared by its
+``R`` runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from insight_bayes.rlvr.environment import GRPOEnvironment
+from insight_bayes.rlvr.grpo import TokenBatch, make_optimizer, make_scheduler
+from insight_bayes.rlvr.stacked import (
+    StackedLM,
+    generate_runs,
+    grpo_update_runs,
+    logprobs_runs,
+    pad_batches,
+    run_groups,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from insight_bayes.rlvr.harness import Harness
+
+__all__ = ["BlockAborted", "RunBlock", "RunEnvironment", "train_block"]
+
+
+class BlockAborted(RuntimeError):
+    """Another run of the block failed; this run stops too."""
+
+
+@dataclass
+class _Request:
+    kind: str
+    args: tuple
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Lane:
+    """One run of the block: its thread's request, its result or its error."""
+
+    rule: str
+    seed: int
+    request: _Request | None = None
+    live: bool = True
+    result: Any = None
+    error: BaseException | None = None
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+
+class RunEnvironment(GRPOEnvironment):
+    """A GRPO environment whose model work is done by its :class:`RunBlock`.
+
+    It is a :class:`~insight_bayes.rlvr.environment.GRPOEnvironment` on the harness's
+    warm-up policy (its tokenizer, and the answer log-probability before the first step,
+    which is the warm-up's); sampling (``_generate``), the update (``_update``) and
+    log-probabilities (``_logprobs``) are the block's, on run ``index`` of its stacked model.
+    """
+
+    def __init__(self, block: RunBlock, index: int, harness: Harness) -> None:
+        config = harness.config
+        self._block = block
+        self._index = index
+        super().__init__(
+            harness.task,
+            harness.pool,
+            harness.test,
+            harness.policy,
+            config.grpo,
+            config.eval,
+            harness.policy if config.grpo.kl_coef > 0 else None,
+        )
+
+    def _generate(self, chunks, temperature, seed, repeats):
+        return self._block.request(self._index, "generate", (chunks, temperature, seed, repeats))
+
+    def _update(self, batch, advantages):
+        return self._block.request(self._index, "update", (batch, advantages))
+
+    def _logprobs(self, tokens, valid, temperature=1.0):
+        if not self._block.started:  # the warm-up's, before the block's first step
+            return super()._logprobs(tokens, valid, temperature)
+        if torch.is_grad_enabled():
+            raise NotImplementedError(
+                "a batched run's gradients belong to its block (train it with "
+                "runs_per_process=1 to take gradients of one run)"
+            )
+        return self._block.request(self._index, "logprobs", (tokens, valid, temperature))
+
+
+class RunBlock:
+    """``R`` runs of one study on one :class:`~insight_bayes.rlvr.stacked.StackedLM`.
+
+    Parameters
+    ----------
+    harness : Harness
+        The study's task, splits and warm-up (every run starts from the warm-up).
+    runs : sequence of (str, int)
+        The (rule label, seed) of each run.
+    max_rows : int, optional
+        Most rows (sequences) of one batched forward pass without gradients; runs are
+        taken in groups under it (default: ``4 * eval.batch_size``). The GRPO update,
+        which keeps activations for the backward pass, takes an eighth of it.
+    """
+
+    def __init__(
+        self, harness: Harness, runs: Sequence[tuple[str, int]], max_rows: int | None = None
+    ) -> None:
+        if not runs:
+            raise ValueError("a block needs at least one run")
+        if harness.config.model.path is not None:
+            raise ValueError("batched runs need a TinyLM (model.path is a Hugging Face model)")
+        self.harness = harness
+        self.config = harness.config
+        self.policy = harness.policy
+        self.max_rows = max_rows or 4 * self.config.eval.batch_size
+        model_config = harness.policy.model.config
+        self.model = StackedLM(model_config, [harness.warm_state] * len(runs)).to(harness.device)
+        self.optimizer = make_optimizer(self.model, self.config.grpo)
+        self.scheduler = make_scheduler(self.optimizer, self.config.grpo)
+        self.lanes = [_Lane(rule, int(seed)) for rule, seed in runs]
+        self.started = False
+        self._cond = threading.Condition()
+        self.envs = [RunEnvironment(self, i, harness) for i in range(len(runs))]
+        self.started = True
+
+    # ------------------------------------------------------------ the runs' side
+    def request(self, index: int, kind: str, args: tuple) -> Any:
+        """Called from run ``index``'s thread: wait until the block has served ``kind``."""
+        req = _Request(kind, args)
+        with self._cond:
+            self.lanes[index].request = req
+            self._cond.notify_all()
+            while not req.done:
+                self._cond.wait()
+        if req.error is not None:
+            raise req.error
+        return req.result
+
+    # ------------------------------------------------------------ the block's side
+    def run(self, work: Callable[[int, RunEnvironment], Any]) -> list[Any]:
+        """Run ``work(i, env_i)`` for every run in its own thread, serving their requests
+        batched; return the results in run order (the first error is raised)."""
+
+        def target(i: int) -> None:
+            lane = self.lanes[i]
+            try:
+                lane.result = work(i, self.envs[i])
+            except BaseException as err:  # noqa: BLE001 - handed to the block's thread
+                lane.error = err
+            finally:
+                with self._cond:
+                    lane.live = False
+                    self._cond.notify_all()
+
+        for i, lane in enumerate(self.lanes):
+            lane.thread = threading.Thread(target=target, args=(i,), daemon=True)
+        with self._cond:
+            for lane in self.lanes:
+                lane.thread.start()
+                # one thread at a time: each run starts once the previous has asked or ended
+                while lane.live and lane.request is None:
+                    self._cond.wait()
+        while True:
+            with self._cond:
+                while any(lane.live and lane.request is None for lane in self.lanes):
+                    self._cond.wait()
+                waiting = [i for i, lane in enumerate(self.lanes) if lane.live]
+                if not waiting:
+                    break
+                failed = any(lane.error is not None for lane in self.lanes)
+            if failed:
+                self._answer(waiting, error=BlockAborted("another run of the block failed"))
+                continue
+            kinds = {self.lanes[i].request.kind for i in waiting}
+            kind = next(k for k in ("generate", "logprobs", "update") if k in kinds)
+            chosen = [i for i in waiting if self.lanes[i].request.kind == kind]
+            try:
+                results = getattr(self, f"_serve_{kind}")(chosen)
+            except BaseException as err:  # noqa: BLE001 - every run learns of it
+                self._answer(chosen, error=err)
+                continue
+            self._answer(chosen, results)
+        for lane in self.lanes:
+            lane.thread.join()
+        errors = [lane.error for lane in self.lanes if lane.error is not None]
+        first = next((e for e in errors if not isinstance(e, BlockAborted)), None)
+        if first is not None or errors:
+            raise first or errors[0]
+        return [lane.result for lane in self.lanes]
+
+    def _answer(
+        self, indices: list[int], results: list | None = None, error: BaseException | None = None
+    ) -> None:
+        """Hand each run in ``indices`` its result (or ``error``), one at a time: the next
+        gets its answer once the previous has asked again or ended."""
+        with self._cond:
+            for n, i in enumerate(indices):
+                lane = self.lanes[i]
+                req = lane.request
+                lane.request = None
+                req.result = None if results is None else results[n]
+                req.error = error
+                req.done = True
+                self._cond.notify_all()
+                while lane.live and lane.request is None:
+                    self._cond.wait()
+
+    def _serve_generate(self, indices: list[int]) -> list[list[torch.Tensor]]:
+        """Each run's chunks of prompts sampled with its own generator, chunk by chunk
+        (as :meth:`GRPOEnvironment._generate` of the run alone), runs batched."""
+        out: dict[int, list[torch.Tensor]] = {i: [] for i in indices}
+        groups: dict[tuple[float, int], list[int]] = {}
+        for i in indices:
+            _, temperature, _, repeats = self.lanes[i].request.args
+            groups.setdefault((float(temperature), int(repeats)), []).append(i)
+        for (temperature, repeats), members in groups.items():
+            generators = {}
+            for i in members:
+                generator = torch.Generator(device=self.harness.device)
+                generator.manual_seed(int(self.lanes[i].request.args[2]))
+                generators[i] = generator
+            n_chunks = max(len(self.lanes[i].request.args[0]) for i in members)
+            for c in range(n_chunks):
+                runs = [i for i in members if c < len(self.lanes[i].request.args[0])]
+                rows = max(len(self.lanes[i].request.args[0][c]) for i in runs) * repeats
+                for group in run_groups(len(runs), rows, self.max_rows):
+                    part = runs[group]
+                    tokens = generate_runs(
+                        self.model,
+                        part,
+                        [self.lanes[i].request.args[0][c] for i in part],
+                        self.config.grpo.max_new_tokens,
+                        eos_id=self.policy.eos_id,
+                        pad_id=self.policy.pad_id,
+                        temperature=temperature,
+                        generators=[generators[i] for i in part],
+                        repeats=repeats,
+                        suppress=self.policy.suppress,
+                    )
+                    for i, t in zip(part, tokens, strict=True):
+                        out[i].append(t)
+        return [out[i] for i in indices]
+
+    @torch.no_grad()
+    def _serve_logprobs(self, indices: list[int]) -> list[torch.Tensor]:
+        """Each run's log-probabilities of its token batch, runs batched (grouped by
+        temperature; the batches are padded to one)."""
+        out: dict[int, torch.Tensor] = {}
+        by_temperature: dict[float, list[int]] = {}
+        for i in indices:
+            by_temperature.setdefault(float(self.lanes[i].request.args[2]), []).append(i)
+        for temperature, members in by_temperature.items():
+            batches = [
+                TokenBatch(*self.lanes[i].request.args[:2], self.lanes[i].request.args[1][:, 1:])
+                for i in members
+            ]
+            batch = pad_batches(batches, self.policy.pad_id)
+            for group in run_groups(len(members), batch.tokens.shape[1], self.max_rows):
+                part = members[group]
+                index = torch.as_tensor(part, device=batch.tokens.device)
+                logp = logprobs_runs(
+                    self.model,
+                    batch.tokens[group],
+                    batch.valid[group],
+                    temperature,
+                    self.policy.suppress,
+                    index,
+                )
+                for n, i in enumerate(part):
+                    tokens = self.lanes[i].request.args[0]
+                    logp_i = logp[n, : tokens.shape[0], logp.shape[2] - (tokens.shape[1] - 1) :]
+                    out[i] = logp_i
+        return [out[i] for i in indices]
+
+    def _serve_update(self, indices: list[int]) -> list[dict[str, float]]:
+        """One GRPO step of every run (all of them ask together: their steps are in
+        lockstep, and AdamW steps the whole stack)."""
+        if indices != list(range(len(self.lanes))):
+            raise RuntimeError("a block's GRPO update needs every run of the block")
+        metrics = grpo_update_runs(
+            self.model,
+            self.optimizer,
+            [self.lanes[i].request.args[0] for i in indices],
+            [self.lanes[i].request.args[1] for i in indices],
+            self.config.grpo,
+            pad_id=self.policy.pad_id,
+            suppress=self.policy.suppress,
+            reference=self.policy if self.config.grpo.kl_coef > 0 else None,
+            scheduler=self.scheduler,
+            max_rows=max(1, self.max_rows // 8),
+        )
+        self.model.eval()
+        return metrics
+
+
+def train_block(
+    harness: Harness, runs: Sequence[tuple[str, int]], max_rows: int | None = None
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Train the (rule, seed) runs of ``harness``'s study as one block.
+
+    Each run is the selection loop a separate run would be
+    (:func:`insight_bayes.rlvr.study.run_study_job`): same selector, config, seed and
+    tables; only its model work is batched with the block's. Returns each run's
+    ``(steps, choices)`` tables, in the order of ``runs``.
+    """
+    from insight_bayes.loop import SelectionLoop
+    from insight_bayes.results.schema import RunTables
+    from insight_bayes.selectors import selector_from_label
+
+    config = harness.config
+    block = RunBlock(harness, runs, max_rows)
+
+    def work(i: int, env: RunEnvironment) -> tuple[pd.DataFrame, pd.DataFrame]:
+        rule, seed = runs[i]
+        loop = SelectionLoop(env, selector_from_label(rule), config.loop, seed=seed, rule=rule)
+        tables = RunTables(config.key, seed=seed, run_seed=seed, k=config.loop.k, keep_choices=True)
+        for record in loop.iter_steps():
+            tables.add(record, loop.belief)
+        return tables.frames()
+
+    return block.run(work)

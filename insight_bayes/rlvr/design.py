@@ -1,0 +1,305 @@
+"""Design checks of a study, run before any rule: is the warm-up strong enough, is the pool
+in the gate's band, and which GRPO learning rate lets Random learn?
+
+A config's ``[design]`` section (:class:`DesignSettings`) states the checks; :func:`run_design`
+runs them on the study's first task draw and fixes the outcome in ``OUT/design.json``:
+
+1. **Warm-up.** For each warm-up length of ``warmup_steps`` in turn (shortest first), the
+   warm-up policy's success rate on the pool's easiest tiers (``tiers``: the prompts whose
+   ``digits`` feature is one of them, ``tier_samples`` rollouts each) must reach
+   ``min_tier_success`` in every one of those tiers, and the pool gate
+   (:mod:`insight_bayes.rlvr.gate`, the config's ``[gate]``) must pass. The first length
+   that passes both is kept.
+2. **Learning rate.** For each ``pilot_lrs`` in increasing order, Random alone trains
+   ``pilot_seeds`` runs (seeds the study does not use) for ``pilot_steps`` steps from that
+   warm-up (as one block, :mod:`insight_bayes.rlvr.batched`); the rate is kept when the
+   held-out exact pass@1, averaged over the last ``pilot_window`` steps and the seeds,
+   exceeds the warm-up's by at least ``pilot_min_gain``. The lowest such rate is kept.
+
+The study runs only if both checks pass (:class:`DesignFailed` says which did not and
+why). Nothing here trains or looks at any rule other than Random. The study then runs on
+:func:`designed_config`: the config with ``warmup.steps`` and ``grpo.lr`` set to the kept
+values (its digest, hence its results folder, follows them), and the study's manifest
+holds the design's record.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from insight_bayes.validation import check_int, check_real
+
+__all__ = [
+    "DesignFailed",
+    "DesignSettings",
+    "designed_config",
+    "read_design",
+    "run_design",
+    "tier_success",
+]
+
+log = logging.getLogger(__name__)
+
+#: The design's record in a study folder.
+DESIGN_FILE = "design.json"
+
+
+@dataclass(frozen=True)
+class DesignSettings:
+    """``[design]``: the checks of :mod:`insight_bayes.rlvr.design` (none by default).
+
+    Attributes
+    ----------
+    tiers : tuple of int
+        The easiest tiers (values of the prompts' ``digits`` feature) the warm-up must solve.
+    min_tier_success : float
+        Least warm-up success rate in each of ``tiers``.
+    tier_samples : int
+        Rollouts per pool prompt of the tier success rates.
+    warmup_steps : tuple of int
+        Warm-up lengths to try, increasing (empty: the config's ``warmup.steps`` only).
+    pilot_lrs : tuple of float
+        GRPO learning rates of the Random pilot, increasing (empty: no pilot; the config's
+        ``grpo.lr`` is kept).
+    pilot_seeds : tuple of int
+        Seeds of the pilot's Random runs (keep them apart from the study's).
+    pilot_steps : int
+        Steps of each pilot run.
+    pilot_window : int
+        Last steps averaged for the pilot's final held-out exact pass@1.
+    pilot_min_gain : float
+        Least rise of held-out exact pass@1 over the warm-up's for a rate to pass.
+    """
+
+    tiers: tuple[int, ...] = ()
+    min_tier_success: float = 0.4
+    tier_samples: int = 16
+    warmup_steps: tuple[int, ...] = ()
+    pilot_lrs: tuple[float, ...] = ()
+    pilot_seeds: tuple[int, ...] = (1000, 1001)
+    pilot_steps: int = 30
+    pilot_window: int = 5
+    pilot_min_gain: float = 0.02
+
+    def __post_init__(self) -> None:
+        for name in ("tiers", "warmup_steps", "pilot_lrs", "pilot_seeds"):
+            value = getattr(self, name)
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"design.{name} must be a list, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        for t in self.tiers:
+            check_int(t, "design.tiers", min_value=0)
+        check_real(self.min_tier_success, "design.min_tier_success", low=0.0, high=1.0)
+        check_int(self.tier_samples, "design.tier_samples", min_value=1)
+        for name in ("warmup_steps", "pilot_lrs"):
+            values = getattr(self, name)
+            if list(values) != sorted(set(values)):
+                raise ValueError(f"design.{name} must increase, got {list(values)}")
+        for s in self.warmup_steps:
+            check_int(s, "design.warmup_steps", min_value=1)
+        for lr in self.pilot_lrs:
+            check_real(lr, "design.pilot_lrs", low=0.0, low_inclusive=False)
+        if self.pilot_lrs and not self.pilot_seeds:
+            raise ValueError("design.pilot_seeds must name at least one seed")
+        for s in self.pilot_seeds:
+            check_int(s, "design.pilot_seeds", min_value=0)
+        check_int(self.pilot_steps, "design.pilot_steps", min_value=1)
+        check_int(self.pilot_window, "design.pilot_window", min_value=1)
+        if self.pilot_window > self.pilot_steps:
+            raise ValueError(
+                f"design.pilot_window={self.pilot_window} exceeds pilot_steps={self.pilot_steps}"
+            )
+        check_real(self.pilot_min_gain, "design.pilot_min_gain")
+
+    @property
+    def active(self) -> bool:
+        """Whether there is anything to check."""
+        return bool(self.tiers or self.warmup_steps or self.pilot_lrs)
+
+
+class DesignFailed(RuntimeError):
+    """A design check failed: the study does not run (``record`` holds what was measured)."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+        super().__init__(f"the study's design checks failed: {record['reason']}")
+
+
+def tier_success(env, samples: int, rng: np.random.Generator) -> dict[int, float]:
+    """Mean Monte Carlo success rate of the pool's prompts per tier (``digits`` feature)."""
+    rates = env.pool_success_rates(samples, rng)
+    tiers = np.array([p.features.get("digits", np.nan) for p in env.pool], dtype=float)
+    return {int(t): float(rates[tiers == t].mean()) for t in np.unique(tiers[np.isfinite(tiers)])}
+
+
+def _with(config, **sections: dict[str, Any]):
+    """``config`` with fields of some sections replaced (a new, validated config)."""
+    from insight_bayes.rlvr.config import load_config
+
+    raw = copy.deepcopy(config.raw)
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    return load_config(raw)
+
+
+def designed_config(config, record: dict[str, Any]):
+    """The study's config with the warm-up length and learning rate the design kept."""
+    return _with(
+        config,
+        warmup={"steps": int(record["warmup_steps"])},
+        grpo={"lr": float(record["lr"])},
+    )
+
+
+def read_design(out: str | os.PathLike[str]) -> dict[str, Any]:
+    """The design record in ``out`` (``{}`` when there is none)."""
+    path = Path(out) / DESIGN_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def run_design(
+    config,
+    out: str | os.PathLike[str],
+    *,
+    device: str = "auto",
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Run (or read back) the design checks of ``config`` and write ``out/design.json``.
+
+    Returns the record: ``passed``, ``reason``, ``warmup_steps`` and ``lr`` kept, every
+    warm-up tried (tier success, gate) and every pilot rate (gain per seed), the base
+    config's digest. A record already in ``out`` for the same config is returned as it is
+    (a second call resumes). Raises :class:`DesignFailed` when a check fails (the record
+    is written first).
+    """
+    from insight_bayes.results.io import atomic_write_bytes, utc_now
+    from insight_bayes.rlvr.gate import gate_pool
+    from insight_bayes.rlvr.harness import harness_for, resolve_device
+
+    settings = config.design
+    base = config.draw_config(config.study.draws[0]) if config.multi_draw else config
+    digest = config.digest()
+    old = read_design(out)
+    if old and old.get("config_digest") == digest and old.get("settings") == _plain(settings):
+        if not old.get("passed"):
+            raise DesignFailed(old)
+        return old
+    device = resolve_device(device)
+    record: dict[str, Any] = {
+        "config_digest": digest,
+        "settings": _plain(settings),
+        "draw": int(config.study.draws[0]),
+        "device": device,
+        "started": utc_now(),
+        "warmups": [],
+        "pilots": [],
+    }
+
+    def finish(passed: bool, reason: str) -> dict[str, Any]:
+        record.update(passed=passed, reason=reason, finished=utc_now())
+        Path(out).mkdir(parents=True, exist_ok=True)
+        text = json.dumps(record, indent=2, sort_keys=True).encode()
+        atomic_write_bytes(Path(out) / DESIGN_FILE, text)
+        if not passed:
+            raise DesignFailed(record)
+        return record
+
+    # 1. the warm-up: the shortest length whose easiest tiers succeed and whose pool passes
+    chosen = None
+    for steps in settings.warmup_steps or (base.warmup.steps,):
+        candidate = _with(base, warmup={"steps": int(steps)})
+        harness = harness_for(candidate, device, cache_dir, progress)
+        env = harness.environment()
+        tiers = tier_success(env, settings.tier_samples, np.random.default_rng(2024))
+        gate = gate_pool(env, candidate.loop.k, candidate.gate, np.random.default_rng(54321))
+        easy = {t: tiers.get(t, float("nan")) for t in settings.tiers}
+        tiers_ok = all(v >= settings.min_tier_success for v in easy.values())
+        record["warmups"].append(
+            {
+                "steps": int(steps),
+                "tier_success": {str(t): v for t, v in tiers.items()},
+                "tiers_ok": tiers_ok,
+                "gate": gate.to_dict() | {"summary": gate.summary()},
+                "gate_ok": gate.passed,
+                "warmup": dict(harness.warmup_info),
+            }
+        )
+        log.info("design: warm-up %d steps: tiers %s, gate %s", steps, easy, gate.passed)
+        if tiers_ok and gate.passed:
+            chosen = (int(steps), candidate, harness)
+            break
+    if chosen is None:
+        last = record["warmups"][-1]
+        problems = []
+        if not last["tiers_ok"]:
+            shown = ", ".join(
+                f"tier {t}: {last['tier_success'].get(str(t), float('nan')):.2f}"
+                for t in settings.tiers
+            )
+            problems.append(f"easiest tiers below {settings.min_tier_success:g} ({shown})")
+        if not last["gate_ok"]:
+            problems.append("pool gate out of band (" + last["gate"]["summary"] + ")")
+        return finish(
+            False, f"no warm-up length of {[w['steps'] for w in record['warmups']]} passed: "
+            + "; ".join(problems) + f" at {last['steps']} steps",
+        )  # fmt: skip
+    steps, candidate, harness = chosen
+    record["warmup_steps"] = steps
+
+    # 2. the learning rate: Random alone, lowest rate whose held-out exact pass@1 rises
+    if not settings.pilot_lrs:
+        record["lr"] = float(candidate.grpo.lr)
+        return finish(True, "warm-up passed; no pilot asked (config's learning rate kept)")
+    baseline = float(harness.environment().exact_pass1().mean())
+    record["warmup_pass1_exact"] = baseline
+    for lr in settings.pilot_lrs:
+        gains = _pilot(candidate, lr, settings, device, cache_dir, baseline)
+        passed = bool(np.mean(gains) >= settings.pilot_min_gain)
+        record["pilots"].append(
+            {"lr": float(lr), "gains": gains, "mean_gain": float(np.mean(gains)), "passed": passed}
+        )
+        log.info("design: pilot lr %g: gain %.4f", lr, np.mean(gains))
+        if passed:
+            record["lr"] = float(lr)
+            return finish(True, f"warm-up {steps} steps passed; lr {lr:g} passed the pilot")
+    shown = ", ".join(f"{p['lr']:g}: {p['mean_gain']:+.4f}" for p in record["pilots"])
+    return finish(
+        False,
+        f"no pilot learning rate raised Random's held-out exact pass@1 by "
+        f">= {settings.pilot_min_gain:g} within {settings.pilot_steps} steps ({shown})",
+    )
+
+
+def _pilot(config, lr, settings, device, cache_dir, baseline) -> list[float]:
+    """Gain of each pilot seed: mean exact pass@1 over the last steps minus the warm-up's."""
+    from insight_bayes.rlvr.batched import train_block
+    from insight_bayes.rlvr.harness import harness_for
+
+    pilot = _with(
+        config,
+        grpo={"lr": float(lr)},
+        loop={"steps": settings.pilot_steps, "eval_every": 0},
+    )
+    harness = harness_for(pilot, device, cache_dir)
+    tables = train_block(harness, [("random", int(s)) for s in settings.pilot_seeds])
+    gains = []
+    for steps, _ in tables:
+        last = steps[steps["step"] > settings.pilot_steps - settings.pilot_window]
+        gains.append(float(last["eval/pass1_exact"].mean()) - baseline)
+    return gains
+
+
+def _plain(settings: DesignSettings) -> dict[str, Any]:
+    return {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(settings).items()
+    }
