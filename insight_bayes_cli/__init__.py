@@ -29,7 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rlvr-study": ("insight_bayes.rlvr.study_cli", "GRPO rules x seeds from one cached warm-up"),
     "rlvr-intervention": (
         "insight_bayes.rlvr.intervention_cli",
-        "first-order effects of quintile batches at checkpoints of a Random run",
+        "causal test: does the evidence term at a fixed weight raise the applied update's effect",
     ),
     "rlvr-gradients": (
         "insight_bayes.rlvr.gradients_cli",

@@ -319,19 +319,20 @@ def _intervention(ctx: FigureContext) -> list[Path]:
 
     folder, source = _saved_folder(ctx, INTERVENTION)
     caption = (
-        "A causal test of the decomposition: the first-order effect of a batch's own GRPO "
-        "gradient on exact held-out success, for batches drawn from the quintiles of predicted "
-        "WMI, difficulty m(1-m) and evidence 1/(n+1), at checkpoints of a Random run (mean and "
-        "standard error over rollout replicates); dotted: the hopeless control. "
+        "A causal test of InSight's two terms: batches stratified so that the evidence term "
+        "(MI at the belief) varies at a fixed difficulty weight and the reverse, under the flat "
+        "and the empirical-Bayes prior, at checkpoints (> 0) of Random runs over task draws; "
+        "mean first-order effect of each batch's AdamW-applied, clipped update on exact "
+        "held-out pass@1 per level; dotted: uniform control batches. "
         f"Source: {source}. " + _made_by(ctx, "paper_figures.tiered.fig_intervention")
     )
     paths = save_figure(fig_intervention(folder), ctx.out, "fig_intervention", caption)
     caption = (
-        "Intervention slopes: each measure (held-out effect; chosen-minus-unchosen effect), "
-        "scaled within checkpoint, on the batch's summed predicted scores (standardised), with "
-        "checkpoint intercepts; 95% intervals from a bootstrap over batches within checkpoints. "
-        f"Source: {source}. "
-        + _made_by(ctx, "insight_bayes.analysis.intervention.intervention_slopes")
+        "Causal-test slopes: the applied update's held-out effect (points) on the batch-mean "
+        "log weight and log evidence term in one model with cell intercepts (draw, run, "
+        "checkpoint), per prior; 95% hierarchical-bootstrap intervals (draws, runs, batches), "
+        "batch-bootstrap intervals, VIF, placebo permutation p. "
+        f"Source: {source}. " + _made_by(ctx, "insight_bayes.analysis.intervention.causal_slopes")
     )
     return paths + save_table(intervention_table(folder), ctx.out, "table_intervention", caption)
 

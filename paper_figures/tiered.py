@@ -83,29 +83,32 @@ def fig_tiered(folder: Path, metric: str = "eval/pass1_exact") -> plt.Figure:
 
 
 def intervention_table(folder: Path) -> pd.DataFrame:
-    """The slopes table of the intervention study."""
+    """The slopes table of the causal test (``slopes.csv``): per prior, model and term, the
+    slope in points of held-out pass@1 per e-fold, its intervals, VIF and placebo p."""
     slopes = pd.read_csv(Path(folder) / "slopes.csv")
-    return slopes[["measure", "model", "predictor", "slope", "ci_low", "ci_high"]].round(3)
+    columns = ["prior", "model", "term", "slope", "ci_low", "ci_high", "batch_ci_low",
+               "batch_ci_high", "vif", "placebo_p", "n_batches", "n_cells"]  # fmt: skip
+    return slopes[columns].round(4)
 
 
 def fig_intervention(folder: Path) -> plt.Figure:
-    """First-order effect on exact held-out success per quintile of each predicted score,
-    per checkpoint (mean and standard error over rollout replicates), with the hopeless
-    control."""
+    """The causal test's arms: for each prior and family, the mean first-order held-out
+    effect of the applied update at each level of the varied term (its batch-mean log on
+    x), against the uniform control batches (dotted)."""
     apply_style()
-    q = pd.read_csv(Path(folder) / "quintiles.csv")
-    families = [f for f in ("wmi", "difficulty", "evidence") if f in set(q["family"])]
-    fig, axes = plt.subplots(1, len(families), figsize=(3.4 * len(families), 3.2),
-                             constrained_layout=True, sharey=True)  # fmt: skip
-    axes = np.atleast_1d(axes)
-    for ax, family in zip(axes, families, strict=True):
-        for cp, part in q[q["family"] == family].groupby("checkpoint"):
-            ax.errorbar(part["quintile"] + 1, part["mean"], yerr=part["se"], marker="o",
-                        capsize=2, label=f"checkpoint {cp}")  # fmt: skip
-        hopeless = q[q["family"] == "hopeless"]
-        ax.axhline(float(hopeless["mean"].mean()), color="0.4", linestyle=":",
-                   label="hopeless batch")  # fmt: skip
-        ax.set(title=f"batches by {family} quintile", xlabel="quintile (1 = lowest score)")
-    axes[0].set_ylabel("first-order change of held-out exact success")
+    arms = pd.read_csv(Path(folder) / "arms.csv")
+    uniform = arms[arms["family"] == "uniform"]
+    families = [("vary-evidence", "log_mi", "log mean evidence term (MI, nats)"),
+                ("vary-weight", "log_weight", "log mean difficulty weight")]  # fmt: skip
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.2), constrained_layout=True, sharey=True)
+    for ax, (family, x, label) in zip(axes, families, strict=True):
+        for prior, part in arms[arms["family"] == family].groupby("prior"):
+            part = part.sort_values("level")
+            ax.plot(part[x], part["effect"], marker="o", label=f"{prior} prior")
+        if not uniform.empty:
+            ax.axhline(float(uniform["effect"].mean()), color="0.4", linestyle=":",
+                       label="uniform batches")  # fmt: skip
+        ax.set(title=f"{family} (other term held in strata)", xlabel=label)
+    axes[0].set_ylabel("first-order held-out change (points)")
     axes[-1].legend(fontsize=7)
     return fig

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -84,33 +83,3 @@ def test_importing_the_analysis_and_the_figures_imports_neither_pymc_nor_torch()
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
     )
     assert out.stdout.split() == ["False", "False"]
-
-
-def test_intervention_slopes_recover_a_known_effect():
-    # effect = 2 * z(sum_wmi) + checkpoint shift + noise; mi carries nothing
-    from insight_bayes.analysis.intervention import control_summary, intervention_slopes
-
-    rng = np.random.default_rng(0)
-    rows = []
-    for cp in (0, 20):
-        for family in ("wmi", "difficulty"):
-            for q in range(5):
-                wmi, mi = rng.normal(size=2)
-                for rep in range(6):
-                    rows.append(
-                        {"checkpoint": cp, "family": family, "quintile": q, "replicate": rep,
-                         "sum_wmi": wmi, "sum_mi": mi, "mixed_share": 0.5,
-                         "heldout": 5.0 * cp + 2.0 * wmi + rng.normal(0, 0.3), "chosen": 0.0}
-                    )  # fmt: skip
-        rows.append({"checkpoint": cp, "family": "hopeless", "quintile": 0, "replicate": 0,
-                     "sum_wmi": 0.0, "sum_mi": 0.0, "mixed_share": 0.0, "heldout": 0.0,
-                     "chosen": 0.0})  # fmt: skip
-    df = pd.DataFrame(rows)
-    models = {"wmi": ("sum_wmi",), "mi only": ("sum_mi",)}
-    slopes = intervention_slopes(df, measures=("heldout",), models=models, n_boot=200)
-    wmi = slopes.set_index("model").loc["wmi"]
-    mi = slopes.set_index("model").loc["mi only"]
-    assert wmi["ci_low"] > 0.5 and mi["ci_low"] < 0.3 < wmi["slope"]
-    assert abs(mi["slope"]) < wmi["slope"]
-    control = control_summary(df).set_index(["checkpoint", "kind"])
-    assert control.loc[(0, "hopeless"), "heldout"] == 0.0

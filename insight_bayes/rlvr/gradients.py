@@ -131,11 +131,13 @@ __all__ = [
     "BAND_EDGES",
     "adamw_delta",
     "adamw_linear",
+    "batch_gradient",
     "clip_gradient",
     "draw_config",
     "group_gradient",
     "run_gradients",
     "signal_noise_table",
+    "random_checkpoints",
     "stratified_prompts",
 ]
 
@@ -295,36 +297,50 @@ def _grad_of(scalar: torch.Tensor, params: list[torch.nn.Parameter]) -> list[tor
     return [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params, strict=True)]
 
 
-def group_gradient(env, prompt_id: int, rollout) -> list[torch.Tensor]:
-    """Gradient of the harness's GRPO loss on one group alone (see the module docstring).
+def batch_gradient(env, prompt_ids: Sequence[int] | np.ndarray, rollout) -> list[torch.Tensor]:
+    """Gradient of the harness's GRPO loss on one batch of groups, as ``grpo_update`` takes it.
 
-    ``rollout`` holds one group (``env.rollout([prompt_id], k, rng)``). The loss is
-    :func:`~insight_bayes.rlvr.grpo.clipped_policy_loss` with the sampling policy equal to
-    the current one (ratio 1), normalised by the group's completion tokens, plus
-    ``kl_coef`` times the k3 KL to the reference when the config has one. A group whose
-    advantages are all zero and has no KL term gets exact zeros (no pass is run).
+    ``rollout`` holds one group per entry of ``prompt_ids`` (``env.rollout(ids, k, rng)``).
+    The loss is :func:`~insight_bayes.rlvr.grpo.clipped_policy_loss` with the sampling
+    policy equal to the current one (ratio 1), normalised by the batch's completion tokens
+    (all of its rows, as :func:`~insight_bayes.rlvr.grpo.grpo_update` does), plus
+    ``kl_coef`` times the k3 KL to the reference when the config has one. Rows with a zero
+    advantage add exactly 0 without a KL term and are skipped, as in ``grpo_update``; a
+    batch whose advantages are all zero gets exact zeros (no pass is run).
     """
     from insight_bayes.rlvr.grpo import clipped_policy_loss, kl_to_reference
 
     params = _params(env)
-    batch, advantages = env.training_batch(np.array([prompt_id]), rollout)
+    batch, advantages = env.training_batch(np.asarray(prompt_ids, dtype=np.int64), rollout)
     use_kl = env.reference is not None and env.grpo.kl_coef > 0
     if not use_kl and not bool(torch.any(advantages != 0)):
         return [torch.zeros_like(p) for p in params]
+    mask = batch.completion
+    n_tokens = mask.to(torch.float32).sum().clamp(min=1.0)
+    tokens, valid = batch.tokens, batch.valid
+    if not use_kl:
+        rows = torch.nonzero(advantages != 0).squeeze(-1)
+        tokens, valid, mask, advantages = tokens[rows], valid[rows], mask[rows], advantages[rows]
     env.policy.model.train()
     try:
         with torch.enable_grad():
-            logp = env.policy.logprobs(batch.tokens, batch.valid)
+            logp = env.policy.logprobs(tokens, valid)
             loss, _ = clipped_policy_loss(
-                logp, logp.detach(), advantages, batch.completion, env.grpo.clip_eps
+                logp, logp.detach(), advantages, mask, env.grpo.clip_eps, n_tokens
             )
             if use_kl:
                 with torch.no_grad():
-                    logp_ref = env.reference.logprobs(batch.tokens, batch.valid)
-                loss = loss + env.grpo.kl_coef * kl_to_reference(logp, logp_ref, batch.completion)
+                    logp_ref = env.reference.logprobs(tokens, valid)
+                loss = loss + env.grpo.kl_coef * kl_to_reference(logp, logp_ref, mask)
             return _grad_of(loss, params)
     finally:
         env.policy.model.eval()
+
+
+def group_gradient(env, prompt_id: int, rollout) -> list[torch.Tensor]:
+    """Gradient of the harness's GRPO loss on one group alone: :func:`batch_gradient` of a
+    batch of that one group (normalised by the group's own completion tokens)."""
+    return batch_gradient(env, [int(prompt_id)], rollout)
 
 
 def _tier_gradients(env, tiers: np.ndarray) -> dict[int, torch.Tensor]:
@@ -678,6 +694,39 @@ def _snapshot(env) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return weights, copy.deepcopy(env.optimizer.state_dict())
 
 
+def random_checkpoints(
+    env, config: StudyConfig, checkpoints: Sequence[int], seed: int, progress: bool = False
+):
+    """Run Random on ``env`` with the study's settings and yield its state at ``checkpoints``.
+
+    The run is the study's Random run at ``seed`` (``config.loop`` up to the last
+    checkpoint, evaluating as the study does, so its random numbers are the study's). At
+    each checkpoint step, before that step's update, it yields ``(step, weights,
+    optimizer_state, loop)``: copies of the policy's weights and the AdamW state, and the
+    loop itself (its ``belief`` holds the counts so far; do not step it).
+    """
+    from tqdm.auto import tqdm
+
+    from insight_bayes.loop import SelectionLoop
+
+    todo = sorted({check_int(c, "checkpoint", min_value=0) for c in checkpoints})
+    horizon = dataclasses.replace(config.loop, steps=max(todo))
+    loop = SelectionLoop(env, "random", horizon, seed=seed, rule="random")
+    bar = tqdm(total=max(todo), desc=f"random seed {seed}", disable=not progress)
+    if horizon.eval_every:
+        loop.evaluate()  # as iter_steps does: the same random numbers as the study's run
+    while True:
+        step = loop.step_count
+        if step in todo:
+            weights, opt_state = _snapshot(env)
+            yield step, weights, opt_state, loop
+        if step >= max(todo):
+            break
+        loop.step()
+        bar.update(1)
+    bar.close()
+
+
 def run_gradients(
     raw: dict[str, Any],
     out: str | os.PathLike[str],
@@ -709,9 +758,7 @@ def run_gradients(
     dict of str to DataFrame
         ``groups``, ``effects``, ``checkpoints``, ``signal_noise`` of every finished part.
     """
-    from tqdm.auto import tqdm
 
-    from insight_bayes.loop import SelectionLoop
     from insight_bayes.results.io import remove_stale_temporaries
     from insight_bayes.rlvr.harness import harness_for
 
@@ -734,40 +781,27 @@ def run_gradients(
         env = harness.environment()
         probe = harness.environment()
         p_warmup = _exact(probe, "pool")
-        horizon = dataclasses.replace(config.loop, steps=max(todo))
-        loop = SelectionLoop(env, "random", horizon, seed=seed, rule="random")
-        bar = tqdm(total=max(todo), desc=f"draw {d} random", disable=not progress)
-        if horizon.eval_every:
-            loop.evaluate()  # as iter_steps does: the same random numbers as the study's run
-        while True:
-            step = loop.step_count
-            if step in todo:
-                weights, opt_state = _snapshot(env)
-                probe.policy.model.load_state_dict(weights)
-                rng = np.random.default_rng([seed, d, step, 977])
-                tables = measure_checkpoint(
-                    probe,
-                    opt_state,
-                    groups=groups,
-                    replicates=replicates,
-                    ks=k_values,
-                    check_replicates=check_replicates,
-                    rng=rng,
-                    p_warmup=p_warmup,
-                    progress=progress,
-                )
-                _write_part(
-                    root,
-                    d,
-                    step,
-                    dict(zip(("groups", "effects", "checkpoints"), tables, strict=True)),
-                )
-                log.info("draw %d checkpoint %d done", d, step)
-            if step >= max(todo):
-                break
-            loop.step()
-            bar.update(1)
-        bar.close()
+        for step, weights, opt_state, _ in random_checkpoints(env, config, todo, seed, progress):
+            probe.policy.model.load_state_dict(weights)
+            rng = np.random.default_rng([seed, d, step, 977])
+            tables = measure_checkpoint(
+                probe,
+                opt_state,
+                groups=groups,
+                replicates=replicates,
+                ks=k_values,
+                check_replicates=check_replicates,
+                rng=rng,
+                p_warmup=p_warmup,
+                progress=progress,
+            )
+            _write_part(
+                root,
+                d,
+                step,
+                dict(zip(("groups", "effects", "checkpoints"), tables, strict=True)),
+            )
+            log.info("draw %d checkpoint %d done", d, step)
     return gather_gradients(root, draws, checkpoints)
 
 
