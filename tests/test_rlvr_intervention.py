@@ -85,7 +85,7 @@ def test_checkpoint_zero_is_refused():
 
 def test_eb_terms_use_the_fitted_prior_and_flat_terms_the_belief():
     from insight_bayes import mutual_information
-    from insight_bayes.prior import fit_beta_binomial
+    from insight_bayes.beliefs.prior_fit import fit_beta_binomial
 
     rng = np.random.default_rng(2)
     terms = _synthetic_pool(rng, n=200)

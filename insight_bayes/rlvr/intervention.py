@@ -9,7 +9,7 @@ the reverse? At checkpoints of Random runs of the harness (the study's GRPO sett
 1. **Terms.** Each pool prompt's weight ``w_i`` and evidence term ``I_i`` at the Random
    run's belief, under two priors: ``flat`` (the run's own ``Beta(1, 1)`` belief) and
    ``eb`` (the same counts under the empirical-Bayes prior of
-   :mod:`insight_bayes.prior`, per digit tier with partial pooling, fitted to all counts
+   :mod:`insight_bayes.beliefs.prior`, per digit tier with partial pooling, fitted to all counts
    so far: ``alpha_i = a0[tier_i] + S_i``, ``beta_i = b0[tier_i] + F_i``).
 2. **Strata** (:func:`stratified_batches`). For each prior, two families of batches of
    ``M`` prompts. ``vary-evidence``: the pool is cut into ``strata`` equal bins of the
@@ -102,7 +102,7 @@ def belief_terms(
         Group size (the ``K`` of the mutual information).
     groups : ndarray of int, shape (N,)
         Feature group of each prompt (the digit tier): the empirical-Bayes prior is fitted
-        per group with partial pooling (:class:`insight_bayes.prior.EmpiricalBayesPrior`).
+        per group with partial pooling (:class:`insight_bayes.beliefs.prior.EmpiricalBayesPrior`).
 
     Returns
     -------
@@ -110,7 +110,7 @@ def belief_terms(
         ``{prior: {"alpha", "beta", "weight", "mi"}}`` for ``prior`` in :data:`PRIORS`.
     """
     from insight_bayes import difficulty_weight, mutual_information
-    from insight_bayes.prior import EmpiricalBayesPrior
+    from insight_bayes.beliefs.prior import EmpiricalBayesPrior
 
     alpha = np.asarray(alpha, dtype=np.float64)
     beta = np.asarray(beta, dtype=np.float64)
