@@ -213,9 +213,10 @@ def test_intervention_command_runs_end_to_end_on_the_smoke_config(tmp_path):
     assert len(batches) == 2 * (2 * 2 * 2 * 2 + 2)
     assert set(batches["family"]) == {"vary-evidence", "vary-weight", "uniform"}
     checked = batches["actual"].notna() & (batches["actual"] != 0)
-    if checked.any():  # first order: the actual change has the effect's sign and scale
-        ratio = batches.loc[checked, "actual"] / batches.loc[checked, "effect"]
-        assert ratio.between(0.5, 2.0).all()
+    if checked.any():  # first order: the actual change is the effect, up to a small remainder
+        # (relative to the effects' own scale: a near-zero effect may flip sign at second order)
+        gap = (batches.loc[checked, "actual"] - batches.loc[checked, "effect"]).abs()
+        assert (gap <= 0.5 * batches["effect"].abs().max()).all()
     slopes = pd.read_csv(out / "slopes.csv")
     assert set(slopes["prior"]) == {"flat", "eb"}
     for name in ("arms.csv", "headline.txt", "README.md"):
