@@ -33,7 +33,7 @@ def _env() -> dict[str, str]:
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_ctrl_c_stops_with_one_line_naming_the_saved_runs_and_the_resume_command(tmp_path, workers):
     out = tmp_path / "sweep"
-    argv = ["sweep", "quick", "--rules", "random,insight", "--seeds", "12", "--workers",
+    argv = ["sweep", "quick", "--rules", "random,insight", "--seeds", "100", "--workers",
             workers, "--out", str(out), "--no-progress", "--no-plots"]  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "insight_bayes_cli", *argv],
@@ -59,7 +59,7 @@ def test_ctrl_c_stops_with_one_line_naming_the_saved_runs_and_the_resume_command
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr
     match = re.fullmatch(
-        r"insight-bayes sweep: interrupted: (\d+) of 24 runs saved in (.+); "
+        r"insight-bayes sweep: interrupted: (\d+) of 200 runs saved in (.+); "
         r"resume with: (insight-bayes .+)",
         lines[0],
     )
