@@ -354,3 +354,68 @@ def test_sampled_evaluation_is_noisy_unbiased_and_leaves_training_unchanged():
 def test_learning_config_refuses_bad_learner_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LearningConfig(**kwargs)
+
+
+# ------------------------------------------------- issue 17: the measured learner
+_LIMIT = {"update_noise": (), "clip": False, "warmup_steps": 0, "memorize_through_optimizer": False}
+
+
+def _trajectory(steps=12, **kw):
+    """Abilities and offsets after ``steps`` random-batch steps (fixed streams)."""
+    env = _small_learning(memorization_rate=0.7, transfer=0.3, forgetting=0.01, **kw)
+    rng = np.random.default_rng(3)
+    for _ in range(steps):
+        ids = rng.choice(env.pool_size, 16, replace=False)
+        env.learn(ids, env.rollout(ids, 8, rng), rng)
+    return env.ability.copy(), env.offset.copy()
+
+
+@pytest.mark.parametrize(("optimizer", "limit"), [("sgd", "linear"), ("adam", "adam")])
+def test_measured_learner_reduces_to_its_limits(optimizer, limit):
+    measured = _trajectory(learner="measured", measured_optimizer=optimizer, **_LIMIT)
+    reference = _trajectory(learner=limit)
+    np.testing.assert_allclose(measured[0], reference[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(measured[1], reference[1], rtol=1e-12, atol=1e-14)
+    assert np.abs(reference[0]).max() > 0  # the comparison is not between two zeros
+
+
+def test_measured_learner_differs_once_a_mechanism_is_on():
+    reference = _trajectory(learner="adam")
+    for change in ({"clip": True}, {"warmup_steps": 5}, {"update_noise": ((0.1, 1.0), (0.9, 2.0))}):
+        got = _trajectory(learner="measured", **(_LIMIT | change))
+        assert not np.allclose(got[0], reference[0])
+
+
+def test_update_noise_interpolates_on_the_logit_and_scales_as_one_over_k():
+    from simulations.environments.learning import update_noise_to_signal
+
+    table = ((0.1, 4.0), (0.5, 1.0), (0.9, 9.0))
+    got = update_noise_to_signal(np.array([0.001, 0.1, 0.5, 0.9, 0.999]), 8, table)
+    np.testing.assert_allclose(got, [4.0, 4.0, 1.0, 9.0, 9.0])
+    # half-way on the logit between 0.1 and 0.5 is the geometric mean of 4 and 1
+    mid = 1.0 / (1.0 + np.exp(np.log(9.0) / 2))  # logit = -log(9)/2, half of logit(0.1)
+    np.testing.assert_allclose(update_noise_to_signal(np.array([mid]), 8, table), [2.0])
+    np.testing.assert_allclose(update_noise_to_signal(np.array([0.5]), 16, table), [0.5])
+
+
+def test_measured_noise_is_zero_mean_and_of_the_measured_size():
+    """Over many replicate steps from one state, the first step's ability change has
+    the noise-free mean and a spread that grows with the table's ratio."""
+    table = ((0.05, 4.0), (0.95, 4.0))
+    spreads = {}
+    for name, noise in (("none", ()), ("noisy", table)):
+        kw = _LIMIT | {"update_noise": noise, "measured_optimizer": "sgd"}
+        env0 = _small_learning(learner="measured", transfer=0.0, **kw)
+        ids = np.arange(40)
+        draws = []
+        for rep in range(400):
+            env = _small_learning(learner="measured", transfer=0.0, **kw)
+            rng = np.random.default_rng(rep)
+            roll = env.rollout(ids, 8, rng)
+            env.learn(ids, roll, rng)
+            draws.append(env.ability - env0.ability)
+        spreads[name] = np.asarray(draws)
+    mean_none, mean_noisy = spreads["none"].mean(0), spreads["noisy"].mean(0)
+    se = spreads["noisy"].std(0) / np.sqrt(400)
+    assert np.all(np.abs(mean_noisy - mean_none) < 4 * se)
+    assert np.all(spreads["noisy"].std(0) > 1.5 * spreads["none"].std(0))

@@ -51,9 +51,37 @@ The model, in full
 * **Forgetting.** Before each step, ``theta <- theta - forgetting * theta`` and
   ``u <- (1 - forgetting) u``: unpractised skill decays toward the start.
 
+* **Measured learner** (``learner="measured"``, issue 17): the learner built from what
+  ``results/rlvr-gradients`` measured on the GRPO harness, between the two limits above.
+
+  - *Update noise.* A real group's update is its signal plus zero-mean noise whose
+    noise-to-signal ratio depends on the group's success rate and on ``K``. Each mixed
+    group's gradient becomes ``g_i (1 + sqrt(nts(phi_i, K)) z_i)``, ``z_i ~ N(0, 1)``,
+    with ``nts(phi, K) = nts_ref(phi) k_ref / K`` (``update_noise``: the measured
+    ``(rate, nts)`` pairs at ``K = k_ref``, log-interpolated on the logit of the rate,
+    flat beyond the ends). An all-equal group stays exactly zero, as on the harness.
+  - *Clipping* (``clip``): the step's gradient over the skill groups is rescaled to unit
+    norm (the harness's ``max_grad_norm`` fires for 97-99% of single groups, so the
+    clipped gradient is its direction); the chosen groups' memorisation gradients share
+    the factor.
+  - *Optimiser* (``measured_optimizer``): ``"adam"``, the Adam direction of the (noisy,
+    clipped) group gradients as in the Adam-like learner; or ``"sgd"``, the gradient
+    itself as in the linear learner. A linear learning-rate ramp over
+    ``warmup_steps`` steps (the harness's ``lr_warmup_steps``) scales both.
+  - *Memorisation through the optimiser* (``memorize_through_optimizer``): the prompt
+    offsets step ``u_i <- u_i + lr_t memorization_rate g_i / (M sqrt(mean v_hat))``,
+    i.e. ``memorization_rate`` times the group's share of its skill group's step under
+    the same preconditioner (Adam's mean second moment; 1 under ``"sgd"``), so a prompt
+    chosen again and again is memorised at the pace the harness measured (own gain
+    ``>>`` transfer) and leaves the mixed pool. Off, the offsets step as in the limits.
+
+  With ``update_noise=()``, ``clip=False``, ``warmup_steps=0`` and
+  ``memorize_through_optimizer=False`` it is exactly the linear learner
+  (``measured_optimizer="sgd"``) or the Adam-like learner (``"adam"``).
+
 Knobs: ``learning_rate``, ``transfer``, ``memorization_rate``, ``forgetting``, the pool
-composition, the number of skill groups, the verifier, the learner (``linear`` or
-``adam``), ``ability_cap`` and ``eval_samples``.
+composition, the number of skill groups, the verifier, the learner (``linear``,
+``adam`` or ``measured``), ``ability_cap`` and ``eval_samples``.
 """
 
 from __future__ import annotations
@@ -76,7 +104,7 @@ from simulations.environments.calibration import belief_calibration
 from simulations.environments.noise import Verifier
 from simulations.environments.stationary import PoolComposition
 
-__all__ = ["LearningConfig", "LearningPool", "grpo_logit_gradient"]
+__all__ = ["LearningConfig", "LearningPool", "grpo_logit_gradient", "update_noise_to_signal"]
 
 
 @dataclass(frozen=True)
@@ -110,9 +138,11 @@ class LearningConfig:
         the pool is larger (the whole pool otherwise); keeps 10^6-prompt pools fast.
     verifier : Verifier
         Reward noise and grading.
-    learner : {"linear", "adam"}
-        How the group abilities step: proportional to the mean gradient, or along its
-        Adam direction (``learning_rate`` is then the step in logits).
+    learner : {"linear", "adam", "measured"}
+        How the group abilities step: proportional to the mean gradient, along its
+        Adam direction (``learning_rate`` is then the step in logits), or the measured
+        learner (noisy group updates, clipping, warm-up, memorisation through the
+        optimiser; see the module docstring).
     adam_beta1, adam_beta2, adam_eps : float
         Adam's moment decays and stabiliser (``learner="adam"`` only).
     ability_cap : float, optional
@@ -120,6 +150,20 @@ class LearningConfig:
     eval_samples : int
         0: ``eval/accuracy`` is the exact expected pass@1. ``S > 0``: the mean of ``S``
         sampled outcomes per held-out prompt.
+    update_noise : tuple of (float, float)
+        ``learner="measured"``: measured ``(success rate, noise-to-signal)`` pairs of a
+        group's update at ``K = noise_reference_k``, rates increasing in (0, 1); empty:
+        no update noise.
+    noise_reference_k : int
+        The ``K`` at which ``update_noise`` was measured (noise scales as ``1/K``).
+    clip : bool
+        ``learner="measured"``: the skill-group gradient is rescaled to unit norm.
+    measured_optimizer : {"adam", "sgd"}
+        ``learner="measured"``: Adam direction, or the gradient itself.
+    warmup_steps : int
+        ``learner="measured"``: linear learning-rate ramp ``min(1, t / warmup_steps)``.
+    memorize_through_optimizer : bool
+        ``learner="measured"``: the prompt offsets step under the optimiser's scale.
     """
 
     pool_size: int = 2000
@@ -140,6 +184,12 @@ class LearningConfig:
     adam_eps: float = 1e-8
     ability_cap: float | None = None
     eval_samples: int = 0
+    update_noise: tuple[tuple[float, float], ...] = ()
+    noise_reference_k: int = 8
+    clip: bool = True
+    measured_optimizer: str = "adam"
+    warmup_steps: int = 0
+    memorize_through_optimizer: bool = True
 
     def __post_init__(self) -> None:
         check_int(self.pool_size, "pool_size", min_value=1)
@@ -152,8 +202,25 @@ class LearningConfig:
         check_real(self.forgetting, "forgetting", low=0.0, high=1.0, high_inclusive=False)
         check_real(self.advantage_eps, "advantage_eps", low=0.0, low_inclusive=False)
         check_int(self.calibration_sample, "calibration_sample", min_value=1)
-        if self.learner not in ("linear", "adam"):
-            raise ValueError(f"learner must be 'linear' or 'adam', got {self.learner!r}")
+        if self.learner not in ("linear", "adam", "measured"):
+            raise ValueError(
+                f"learner must be 'linear', 'adam' or 'measured', got {self.learner!r}"
+            )
+        if self.measured_optimizer not in ("adam", "sgd"):
+            raise ValueError(
+                f"measured_optimizer must be 'adam' or 'sgd', got {self.measured_optimizer!r}"
+            )
+        check_int(self.noise_reference_k, "noise_reference_k", min_value=1)
+        check_int(self.warmup_steps, "warmup_steps", min_value=0)
+        if self.update_noise:
+            table = np.asarray(self.update_noise, dtype=np.float64)
+            if table.ndim != 2 or table.shape[1] != 2:
+                raise ValueError("update_noise must be (rate, noise-to-signal) pairs")
+            rates, nts = table.T
+            if np.any(rates <= 0) or np.any(rates >= 1) or np.any(np.diff(rates) <= 0):
+                raise ValueError("update_noise rates must increase strictly inside (0, 1)")
+            if np.any(nts <= 0) or not np.all(np.isfinite(nts)):
+                raise ValueError("update_noise ratios must be finite and > 0")
         check_real(self.adam_beta1, "adam_beta1", low=0.0, high=1.0, high_inclusive=False)
         check_real(self.adam_beta2, "adam_beta2", low=0.0, high=1.0, high_inclusive=False)
         check_real(self.adam_eps, "adam_eps", low=0.0, low_inclusive=False)
@@ -192,6 +259,35 @@ def grpo_logit_gradient(
     adv = group_advantages(rewards, eps)
     score = np.asarray(correct, dtype=np.float64) - np.asarray(rates)[:, None]
     return (adv * score).mean(axis=1)
+
+
+def update_noise_to_signal(
+    rates: np.ndarray, k: int, table: tuple[tuple[float, float], ...], reference_k: int = 8
+) -> np.ndarray:
+    """Noise-to-signal ratio of a group's update at success rates ``rates`` and ``K = k``.
+
+    ``nts(phi, K) = nts_ref(phi) k_ref / K``, ``nts_ref`` log-linearly interpolated on
+    the logit of the rate between the measured ``table`` points, flat beyond its ends
+    (the measured learner's noise, see the module docstring).
+
+    Parameters
+    ----------
+    rates : array_like
+        Success rates in [0, 1].
+    k : int
+        Rollouts per group.
+    table : tuple of (float, float)
+        Measured ``(rate, nts)`` pairs at ``reference_k``; empty gives zeros.
+    reference_k : int
+        The ``K`` of the table.
+    """
+    rates = np.asarray(rates, dtype=np.float64)
+    if not table:
+        return np.zeros_like(rates)
+    points = np.asarray(table, dtype=np.float64)
+    x = logit(np.clip(rates, 1e-6, 1 - 1e-6))
+    log_nts = np.interp(x, logit(points[:, 0]), np.log(points[:, 1]))
+    return np.exp(log_nts) * reference_k / k
 
 
 class LearningPool:
@@ -286,6 +382,8 @@ class LearningPool:
         if c.forgetting:
             self.ability *= 1.0 - c.forgetting
             self.offset *= 1.0 - c.forgetting
+        if c.learner == "measured":
+            return self._learn_measured(ids, rollout, rates, grad, p_obs, rng)
         per_group = np.bincount(self.groups[ids], weights=grad, minlength=c.n_groups) / ids.size
         if c.ability_cap is not None:  # chain rule through theta_eff = cap tanh(theta / cap)
             per_group = per_group * (1.0 - np.tanh(self.ability / c.ability_cap) ** 2)
@@ -294,12 +392,58 @@ class LearningPool:
         self.ability += c.learning_rate * step
         if c.memorization_rate:
             np.add.at(self.offset, ids, c.memorization_rate * grad)
+        return self._learn_metrics(rates, p_obs, rollout, grad)
+
+    def _learn_metrics(
+        self, rates: np.ndarray, p_obs: np.ndarray, rollout: Rollout, grad: np.ndarray
+    ) -> dict[str, float]:
         return {
             "train/true_rate_chosen": float(rates.mean()),
             "train/expected_informative": float(np.mean(informative_probability(p_obs, rollout.k))),
             "train/gradient": float(grad.mean()),
             "train/ability_mean": float(self.ability.mean()),
         }
+
+    def _learn_measured(
+        self,
+        ids: np.ndarray,
+        rollout: Rollout,
+        rates: np.ndarray,
+        grad: np.ndarray,
+        p_obs: np.ndarray,
+        rng: np.random.Generator,
+    ) -> dict[str, float]:
+        """One step of the measured learner (module docstring, "Measured learner")."""
+        c = self.config
+        if c.update_noise:  # zero-mean multiplicative noise; all-equal groups stay 0
+            nts = update_noise_to_signal(rates, rollout.k, c.update_noise, c.noise_reference_k)
+            grad = grad * (1.0 + np.sqrt(nts) * rng.standard_normal(grad.size))
+        per_group = np.bincount(self.groups[ids], weights=grad, minlength=c.n_groups) / ids.size
+        if c.ability_cap is not None:
+            per_group = per_group * (1.0 - np.tanh(self.ability / c.ability_cap) ** 2)
+        scale = 1.0
+        if c.clip:
+            norm = float(np.sqrt(np.sum(per_group**2)))
+            scale = 1.0 / norm if norm > 0 else 1.0
+            per_group = per_group * scale
+        steps_done = self._updates + 1
+        ramp = min(1.0, steps_done / c.warmup_steps) if c.warmup_steps else 1.0
+        if c.measured_optimizer == "adam":
+            direction = self._adam(per_group)
+            v_hat = self._moments[1] / (1.0 - c.adam_beta2**self._updates)
+            precondition = 1.0 / (np.sqrt(v_hat.mean()) + c.adam_eps)
+        else:
+            self._updates += 1
+            direction, precondition = per_group, 1.0
+        step = (1.0 - c.transfer) * direction + c.transfer * direction.mean()
+        self.ability += c.learning_rate * ramp * step
+        if c.memorization_rate:
+            if c.memorize_through_optimizer:
+                mem = c.learning_rate * ramp * c.memorization_rate * precondition
+                np.add.at(self.offset, ids, mem * scale * grad / ids.size)
+            else:
+                np.add.at(self.offset, ids, c.memorization_rate * grad)
+        return self._learn_metrics(rates, p_obs, rollout, grad)
 
     def _adam(self, gradient: np.ndarray) -> np.ndarray:
         """Adam's bias-corrected direction for this step's group gradients."""
