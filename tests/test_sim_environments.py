@@ -357,7 +357,8 @@ def test_learning_config_refuses_bad_learner_settings(kwargs, match):
 
 
 # ------------------------------------------------- issue 17: the measured learner
-_LIMIT = {"update_noise": (), "clip": False, "warmup_steps": 0, "memorize_through_optimizer": False}
+_LIMIT = {"warmup_steps": 0, "memorize_through_optimizer": False}
+_ENERGY = ((0.1, 40.0), (0.5, 28.0), (0.9, 20.0))
 
 
 def _trajectory(steps=12, **kw):
@@ -381,26 +382,38 @@ def test_measured_learner_reduces_to_its_limits(optimizer, limit):
 
 def test_measured_learner_differs_once_a_mechanism_is_on():
     reference = _trajectory(learner="adam")
-    for change in ({"clip": True}, {"warmup_steps": 5}, {"update_noise": ((0.1, 1.0), (0.9, 2.0))}):
-        got = _trajectory(learner="measured", **(_LIMIT | change))
+    changes = (
+        {"warmup_steps": 5},
+        {"update_noise": ((0.1, 1.0), (0.9, 2.0))},
+        {"signal_weight": ((0.1, 2.0), (0.9, 0.5))},
+        {"measured_optimizer": "shared", "group_energy": _ENERGY},
+    )
+    for change in changes:
+        got = _trajectory(learner="measured", **({"measured_optimizer": "adam"} | _LIMIT | change))
         assert not np.allclose(got[0], reference[0])
 
 
-def test_update_noise_interpolates_on_the_logit_and_scales_as_one_over_k():
-    from simulations.environments.learning import update_noise_to_signal
+def test_measured_learner_refuses_shared_without_energy():
+    with pytest.raises(ValueError, match="group_energy"):
+        LearningConfig(learner="measured", measured_optimizer="shared")
+    with pytest.raises(ValueError, match="increase"):
+        LearningConfig(group_energy=((0.5, 1.0), (0.2, 1.0)))
+
+
+def test_rate_table_interpolates_on_the_logit_and_scales_with_k():
+    from simulations.environments.learning import rate_table
 
     table = ((0.1, 4.0), (0.5, 1.0), (0.9, 9.0))
-    got = update_noise_to_signal(np.array([0.001, 0.1, 0.5, 0.9, 0.999]), 8, table)
+    got = rate_table(np.array([0.001, 0.1, 0.5, 0.9, 0.999]), table)
     np.testing.assert_allclose(got, [4.0, 4.0, 1.0, 9.0, 9.0])
-    # half-way on the logit between 0.1 and 0.5 is the geometric mean of 4 and 1
-    mid = 1.0 / (1.0 + np.exp(np.log(9.0) / 2))  # logit = -log(9)/2, half of logit(0.1)
-    np.testing.assert_allclose(update_noise_to_signal(np.array([mid]), 8, table), [2.0])
-    np.testing.assert_allclose(update_noise_to_signal(np.array([0.5]), 16, table), [0.5])
+    # logit(0.25) = -log(3) is half of logit(0.1) = -log(9): the geometric mean of 4 and 1
+    np.testing.assert_allclose(rate_table(np.array([0.25]), table), [2.0])
+    np.testing.assert_allclose(rate_table(np.array([0.5]), table, 16, 8, 1.0), [0.5])
 
 
 def test_measured_noise_is_zero_mean_and_of_the_measured_size():
-    """Over many replicate steps from one state, the first step's ability change has
-    the noise-free mean and a spread that grows with the table's ratio."""
+    """Over many replicate first steps from one state, the ability change keeps the
+    noise-free mean and its spread grows with the table's ratio."""
     table = ((0.05, 4.0), (0.95, 4.0))
     spreads = {}
     for name, noise in (("none", ()), ("noisy", table)):
@@ -411,11 +424,36 @@ def test_measured_noise_is_zero_mean_and_of_the_measured_size():
         for rep in range(400):
             env = _small_learning(learner="measured", transfer=0.0, **kw)
             rng = np.random.default_rng(rep)
-            roll = env.rollout(ids, 8, rng)
-            env.learn(ids, roll, rng)
+            env.learn(ids, env.rollout(ids, 8, rng), rng)
             draws.append(env.ability - env0.ability)
         spreads[name] = np.asarray(draws)
-    mean_none, mean_noisy = spreads["none"].mean(0), spreads["noisy"].mean(0)
     se = spreads["noisy"].std(0) / np.sqrt(400)
-    assert np.all(np.abs(mean_noisy - mean_none) < 4 * se)
+    assert np.all(np.abs(spreads["noisy"].mean(0) - spreads["none"].mean(0)) < 4 * se)
     assert np.all(spreads["noisy"].std(0) > 1.5 * spreads["none"].std(0))
+
+
+def _first_step(ids, energy, coherence=0.0):
+    """Ability change of one shared-optimiser step on clean rollouts at rate 1/2."""
+    kw = {"learner": "measured", "measured_optimizer": "shared", "group_energy": energy,
+          "coherence": coherence, "transfer": 1.0, "memorization_rate": 0.0}  # fmt: skip
+    env = _small_learning(**kw)
+    env.difficulty[:] = 0.0  # every prompt at rate 1/2
+    rewards = np.zeros((ids.size, 8))
+    rewards[:, :4] = 1.0  # every group mixed, std(r) = 1/2
+    before = env.ability.copy()
+    env.learn(ids, _clean(rewards), np.random.default_rng(0))
+    return float((env.ability - before).mean())
+
+
+def test_shared_optimizer_steps_like_the_square_root_of_the_mixed_groups():
+    """Incoherent energy (c2 = 0): signal sum n g / M over sqrt(n e) / M, first Adam step
+    (bias-corrected moments equal the gradient), spread evenly over the G = 2 skill
+    groups (transfer 1): step = lr n g / (G sqrt(n e))."""
+    flat = ((0.1, 25.0), (0.9, 25.0))
+    lr = LearningConfig().learning_rate
+    for n in (4, 16):
+        got = _first_step(np.arange(n), flat)
+        np.testing.assert_allclose(got, lr * n * 0.5 / (2 * np.sqrt(n * 25.0)), rtol=1e-4)
+    # fully coherent energy: the step no longer grows with n
+    a, b = _first_step(np.arange(4), flat, 1.0), _first_step(np.arange(16), flat, 1.0)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
