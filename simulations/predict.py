@@ -7,22 +7,33 @@ Issue 17, steps 4-5. Three parts, each a function:
    such folder per task draw, ``draw-<d>/``). Only Random's runs are read for the fit;
    the realised speed-ups (``speedup_curve.csv``) are read only to be compared.
 2. **Calibration** (:func:`calibrate`): the measured learner's structure is fixed
-   (:mod:`simulations.structure`); per study only the learning rate is fitted, on a log
-   grid, to Random's held-out gain and training-success curves of every draw
-   (:func:`simulations.calibrate.harness_record`), by the objective of
-   :mod:`simulations.calibrate`, summed over draws:
-   ``L(lr) = sum_draws [sum_e z_e^2 + sum_b z_b^2]`` (each point's z-score against its
-   standard error over the harness's seeds). Its calibration posterior on the grid is
-   ``w(lr) ~ exp(-(L(lr) - L_min) / (2 phi))`` with the over-dispersion
-   ``phi = max(1, L_min / n_points)`` (a misfit the model cannot remove widens the
-   posterior rather than pinning it).
-3. **Prediction** (:func:`predict_study`): ``n_lr`` learning rates at equally spaced
-   quantiles of that posterior; at each, every rule runs ``seeds`` simulated seeds per
+   (:mod:`simulations.structure`); per study only what Random's curves identify is
+   fitted, on a grid: the learning rate and the depletion ``n0`` of a prompt's
+   transfer with repetition (Random re-trains each prompt a few times, and its
+   held-out curve bends as it does). The objective is that of
+   :mod:`simulations.calibrate`, summed over draws,
+   ``L = sum_draws [sum_e z_e^2 + sum_b z_b^2]`` (Random's held-out gain and
+   training-success curves, :func:`simulations.calibrate.harness_record`, each point's
+   z-score against its standard error over the harness's seeds). The calibration
+   posterior on the grid is ``w ~ exp(-(L - L_min) / (2 phi))`` with the
+   over-dispersion ``phi = max(1, L_min / n_points)`` (a misfit the model cannot remove
+   widens the posterior rather than pinning it).
+
+   **The harness's own run-to-run noise.** A harness run's held-out curve wanders
+   about its expectation far more than the simulator's (a transformer's training noise,
+   not a rule's effect). Per study, from Random's runs alone, the excess of the
+   harness's across-seed variance of the held-out gain at step ``t`` over the
+   simulator's is fitted as ``s_w^2 + s_r^2 t`` (white evaluation noise plus a random
+   walk; non-negative least squares), and every simulated run of a pseudo study below
+   gets that noise added (independently per run, none at step 0, the shared warm-up).
+3. **Prediction** (:func:`predict_study`): ``n_lr`` settings drawn from that
+   posterior (systematic resampling); at each, every rule runs ``seeds`` simulated seeds per
    draw (seed ``s`` draws the same pool for every rule and learning rate: common random
    numbers, as the harness pairs rules on a seed's warm-up). Then ``n_boot`` pseudo
    harness studies are drawn: a learning rate from the samples, and per draw the
    harness's number of seeds, resampled with replacement from the simulated ones (paired
-   over rules). Each pseudo study is analysed as the harness analyses itself: targets
+   over rules), with the run-to-run noise above added. Each pseudo study is analysed
+   as the harness analyses itself: targets
    per draw at ``a_0(s) + f * mean_s(final_Random(s) - a_0(s))`` (each simulated seed
    has its own pool, so its own start), interpolated steps to target, censored at the
    horizon, and the speed-up ``mean(T_Random) / mean(T_rule)`` over the study's
@@ -56,6 +67,8 @@ __all__ = [
     "Calibration",
     "StudyData",
     "calibrate",
+    "depletion_grid",
+    "lr_grid",
     "predict_study",
     "pseudo_studies",
     "read_study",
@@ -68,7 +81,32 @@ __all__ = [
 ROLLOUT_RULES = ("dynamic-sampling",)
 
 #: The default learning-rate grid (log-spaced) of the calibration.
-LR_GRID = tuple(np.exp(np.linspace(np.log(1e-3), np.log(3.0), 61)).tolist())
+LR_GRID = tuple(np.exp(np.linspace(np.log(3e-3), np.log(3.0), 21)).tolist())
+
+#: The default grid of the transfer depletion ``n0`` (``None``: no depletion).
+DEPLETION_GRID: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, None)
+
+
+def lr_grid(points: int, low: float = 3e-3, high: float = 3.0) -> tuple[float, ...]:
+    """``points`` learning rates log-spaced over ``[low, high]`` (one: their geometric mean)."""
+    check_int(points, "points", min_value=1)
+    if points == 1:
+        return (float(np.sqrt(low * high)),)
+    return tuple(np.exp(np.linspace(np.log(low), np.log(high), points)).tolist())
+
+
+def depletion_grid(text: str) -> tuple[float | None, ...]:
+    """Parse ``"0.5,1,none"`` into transfer depletions (``none``: no depletion)."""
+    values: list[float | None] = []
+    for item in filter(None, (t.strip().lower() for t in text.split(","))):
+        values.append(
+            None
+            if item in ("none", "inf")
+            else check_real(float(item), "n0", low=0.0, low_inclusive=False)
+        )
+    if not values:
+        raise ValueError("the depletion grid needs at least one value ('none' for none)")
+    return tuple(values)
 
 
 # ------------------------------------------------------------------------ the study
@@ -154,11 +192,13 @@ def study_scenario(
     *,
     warmup_steps: int = 0,
     max_grad_norm: float | None = None,
+    transfer_depletion: float | None = None,
 ) -> Scenario:
     """The measured-learner scenario of one draw's measured pool at ``learning_rate``.
 
     The structure's fields (:func:`simulations.structure.learner_settings`) and the
-    harness's warm-up and clipping are fixed; ``learning_rate`` is the calibrated knob.
+    harness's warm-up and clipping are fixed; ``learning_rate`` and
+    ``transfer_depletion`` are the calibrated knobs.
     """
     check_real(learning_rate, "learning_rate", low=0.0, low_inclusive=False)
     n_groups = len(record.tier_labels)
@@ -171,6 +211,7 @@ def study_scenario(
         forgetting=0.0,
         warmup_steps=warmup_steps,
         max_grad_norm=max_grad_norm,
+        transfer_depletion=transfer_depletion,
         start_successes=tuple(int(x) for x in record.successes),
         start_trials=tuple(int(x) for x in record.trials),
         start_groups=tuple(int(x) for x in record.tiers),
@@ -219,54 +260,99 @@ def simulate_run(scenario: Scenario, rule: str, seed: int) -> dict[str, np.ndarr
 # ------------------------------------------------------------------ calibration
 @dataclass(frozen=True)
 class Calibration:
-    """The learning-rate calibration of one study (:func:`calibrate`).
+    """The calibration of one study (:func:`calibrate`).
 
     Attributes
     ----------
-    grid, loss, weight : ndarray
-        Learning rates, the objective ``L`` at each, and the posterior weights.
-    best : float
-        The grid's minimiser.
-    samples : ndarray
-        Learning rates at equally spaced posterior quantiles (:meth:`quantiles`).
+    settings : tuple of (float, float or None)
+        The grid's ``(learning_rate, transfer_depletion)`` pairs.
+    loss, weight : ndarray
+        The objective ``L`` and the posterior weight of each pair.
+    best : (float, float or None)
+        The minimiser.
     dispersion : float
         ``phi`` (module docstring).
     n_points : int
         Points in the objective.
+    noise_white, noise_walk : float
+        ``s_w^2`` and ``s_r^2`` of the harness's run-to-run noise (module docstring).
     curves : DataFrame
         Random's harness curves and the simulated ones at ``best`` (per draw).
     """
 
-    grid: np.ndarray
+    settings: tuple[tuple[float, float | None], ...]
     loss: np.ndarray
     weight: np.ndarray
-    best: float
+    best: tuple[float, float | None]
     dispersion: float
     n_points: int
+    noise_white: float
+    noise_walk: float
     curves: pd.DataFrame
 
-    def quantiles(self, n: int) -> np.ndarray:
-        """``n`` learning rates at the posterior's ``(i + 1/2) / n`` quantiles (log grid)."""
+    def samples(self, n: int) -> list[tuple[float, float | None]]:
+        """``n`` settings drawn from the posterior by systematic resampling."""
         check_int(n, "n", min_value=1)
-        cdf = np.cumsum(self.weight)
-        cdf = cdf / cdf[-1]
-        q = (np.arange(n) + 0.5) / n
-        return np.exp(np.interp(q, cdf - self.weight / 2 / self.weight.sum(), np.log(self.grid)))
+        cdf = np.cumsum(self.weight) / self.weight.sum()
+        picks = np.searchsorted(cdf, (np.arange(n) + 0.5) / n)
+        return [self.settings[min(int(i), len(self.settings) - 1)] for i in picks]
+
+    def table(self, study: str) -> pd.DataFrame:
+        """The grid as a tidy table (one row per setting)."""
+        return pd.DataFrame({
+            "study": study,
+            "learning_rate": [a for a, _ in self.settings],
+            "transfer_depletion": [np.nan if b is None else b for _, b in self.settings],
+            "loss": self.loss, "weight": self.weight,
+        })  # fmt: skip
 
 
-def _random_curves(
-    scenario: Scenario, record: HarnessRecord, seeds: Sequence[int]
+def _random_runs(scenario: Scenario, seeds: Sequence[int]) -> list[dict[str, np.ndarray]]:
+    return [simulate_run(scenario, "random", seed) for seed in seeds]
+
+
+def _curves_of(
+    runs: list[dict[str, np.ndarray]], record: HarnessRecord
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean simulated Random gain at ``record.eval_steps``, success per bin, batch norm."""
-    gains, trains, norms = [], [], []
+    """Mean Random gain at ``record.eval_steps``, success per bin, batch norms."""
     idx = np.digitize(np.arange(1, record.steps + 1), record.train_bins[1:-1])
-    for seed in seeds:
-        run = simulate_run(scenario, "random", seed)
-        acc = run["accuracy"]
-        gains.append(acc[record.eval_steps] - acc[0])
-        trains.append(np.bincount(idx, weights=run["train"]) / np.bincount(idx))
-        norms.append(np.nanmean(run["grad_norm"]))
+    gains = [run["accuracy"][record.eval_steps] - run["accuracy"][0] for run in runs]
+    trains = [np.bincount(idx, weights=run["train"]) / np.bincount(idx) for run in runs]
+    norms = [np.nanmean(run["grad_norm"]) for run in runs]
     return np.mean(gains, axis=0), np.mean(trains, axis=0), np.asarray(norms)
+
+
+def _seed_variance(values: np.ndarray) -> np.ndarray:
+    """Unbiased across-row variance per column of ``values`` (rows: seeds)."""
+    if values.shape[0] < 2:
+        return np.full(values.shape[1], np.nan)
+    return values.var(axis=0, ddof=1)
+
+
+def _harness_variance(record: HarnessRecord) -> np.ndarray:
+    """Across-seed variance of Random's held-out gain at steps ``0..T`` (harness)."""
+    folder = Path(record.extra["folder"])
+    metric = record.extra["metric"]
+    steps = pd.read_parquet(folder / "steps.parquet", columns=["rule", "seed", "step", metric])
+    rows = steps[steps["rule"] == "random"].pivot_table(index="seed", columns="step",
+                                                          values=metric)  # fmt: skip
+    rows = rows.reindex(columns=range(record.steps + 1)).to_numpy(np.float64)
+    return _seed_variance(rows - rows[:, :1])
+
+
+def fit_run_noise(harness_var: np.ndarray, sim_var: np.ndarray) -> tuple[float, float]:
+    r"""``(s_w^2, s_r^2)`` of the excess variance ``v_h(t) - v_s(t) ~ s_w^2 + s_r^2 t``.
+
+    Non-negative least squares over steps ``t >= 1`` where both are finite.
+    """
+    from scipy.optimize import nnls
+
+    t = np.arange(harness_var.size, dtype=np.float64)
+    ok = (t >= 1) & np.isfinite(harness_var) & np.isfinite(sim_var)
+    if ok.sum() < 2:
+        return 0.0, 0.0
+    coef, _ = nnls(np.c_[np.ones(ok.sum()), t[ok]], harness_var[ok] - sim_var[ok])
+    return float(coef[0]), float(coef[1])
 
 
 def calibrate(
@@ -274,10 +360,12 @@ def calibrate(
     structure: dict[str, Any],
     *,
     grid: Sequence[float] = LR_GRID,
+    depletion: Sequence[float | None] = DEPLETION_GRID,
     fit_seeds: int = 4,
+    noise_seeds: int = 8,
     progress: Callable[[str], None] | None = None,
 ) -> Calibration:
-    """Fit the learning rate to Random's curves of every draw (module docstring, 2).
+    """Fit the per-study knobs to Random's curves of every draw (module docstring, 2).
 
     Parameters
     ----------
@@ -286,46 +374,58 @@ def calibrate(
         :func:`simulations.structure.fit_structure`'s output.
     grid : sequence of float
         Learning rates tried (increasing).
+    depletion : sequence of float or None
+        Transfer depletions ``n0`` tried (``None``: none).
     fit_seeds : int
-        Simulated Random runs per draw and learning rate (seeds ``0..fit_seeds-1``).
+        Simulated Random runs per draw and setting (seeds ``0..fit_seeds-1``).
+    noise_seeds : int
+        Simulated Random runs per draw at the best setting for the run-noise fit.
     progress : callable, optional
-        Called with a line per grid point.
+        Called with a line per setting.
     """
     check_int(fit_seeds, "fit_seeds", min_value=1)
+    check_int(noise_seeds, "noise_seeds", min_value=2)
     grid_arr = np.asarray(grid, dtype=np.float64)
-    if grid_arr.ndim != 1 or grid_arr.size < 2 or np.any(np.diff(grid_arr) <= 0):
-        raise ValueError("grid must hold at least two increasing learning rates")
+    if grid_arr.ndim != 1 or grid_arr.size < 1 or np.any(np.diff(grid_arr) <= 0):
+        raise ValueError("grid must hold increasing learning rates")
+    if not depletion:
+        raise ValueError("depletion must hold at least one value (None: no depletion)")
+    settings = tuple((float(lr), n0) for n0 in depletion for lr in grid_arr)
     seeds = list(range(fit_seeds))
-    losses, sims = [], []
+
+    def scenario_of(record: HarnessRecord, lr: float, n0: float | None) -> Scenario:
+        return study_scenario(
+            record, structure, lr, warmup_steps=study.warmup_steps,
+            max_grad_norm=study.max_grad_norm, transfer_depletion=n0,
+        )  # fmt: skip
+
+    losses = []
     n_points = 0
-    for lr in grid_arr:
-        total, per_draw = 0.0, []
-        n_points = 0
+    for lr, n0 in settings:
+        total, n_points = 0.0, 0
         for record in study.records:
-            scenario = study_scenario(
-                record, structure, lr,
-                warmup_steps=study.warmup_steps, max_grad_norm=study.max_grad_norm,
-            )  # fmt: skip
-            gain, train, norm = _random_curves(scenario, record, seeds)
+            gain, train, _ = _curves_of(_random_runs(scenario_of(record, lr, n0), seeds), record)
             z_h = (gain - record.heldout_gain) / record.heldout_se
             ok = np.isfinite(record.train_success)
             z_t = (train[ok] - record.train_success[ok]) / record.train_se[ok]
             total += float(np.sum(z_h**2) + np.sum(z_t**2))
             n_points += z_h.size + z_t.size
-            per_draw.append((gain, train, norm))
         losses.append(total)
-        sims.append(per_draw)
         if progress is not None:
-            progress(f"  {study.name}: lr {lr:.4g} loss {total:.4g}")
+            progress(f"  {study.name}: lr {lr:.4g} n0 {n0} loss {total:.4g}")
     loss = np.asarray(losses)
     best_i = int(np.argmin(loss))
     dispersion = max(1.0, float(loss[best_i]) / max(n_points, 1))
     weight = np.exp(-(loss - loss[best_i]) / (2.0 * dispersion))
     weight = weight / weight.sum()
-    rows = []
-    for d, (record, (gain, train, norm)) in enumerate(
-        zip(study.records, sims[best_i], strict=True)
-    ):
+    best = settings[best_i]
+    rows, h_vars, s_vars = [], [], []
+    for d, record in enumerate(study.records):
+        runs = _random_runs(scenario_of(record, *best), list(range(noise_seeds)))
+        gain, train, norm = _curves_of(runs, record)
+        h_vars.append(_harness_variance(record))
+        acc = np.array([run["accuracy"] for run in runs])
+        s_vars.append(_seed_variance(acc - acc[:, :1]))
         draw = study.draws[d]
         rows.append(pd.DataFrame({
             "study": study.name, "draw": draw, "curve": "heldout_gain", "x": record.eval_steps,
@@ -341,13 +441,20 @@ def calibrate(
             "harness": [_harness_grad_norm(study, d)], "harness_se": [np.nan],
             "simulator": [float(np.mean(norm))],
         }))  # fmt: skip
+    horizon = min(v.size for v in h_vars)
+    white, walk = fit_run_noise(
+        np.nanmean([v[:horizon] for v in h_vars], axis=0),
+        np.nanmean([v[:horizon] for v in s_vars], axis=0),
+    )
     return Calibration(
-        grid=grid_arr,
+        settings=settings,
         loss=loss,
         weight=weight,
-        best=float(grid_arr[best_i]),
+        best=best,
         dispersion=dispersion,
         n_points=n_points,
+        noise_white=white,
+        noise_walk=walk,
         curves=pd.concat(rows, ignore_index=True),
     )
 
@@ -398,6 +505,7 @@ def pseudo_studies(
     n_boot: int = 1000,
     rng: np.random.Generator | int = 0,
     measure: str = "steps",
+    noise: tuple[float, float] = (0.0, 0.0),
 ) -> dict[str, np.ndarray]:
     """Speed-ups of ``n_boot`` pseudo harness studies (module docstring, 3).
 
@@ -415,6 +523,8 @@ def pseudo_studies(
     n_boot : int
     rng : Generator or int
     measure : {"steps", "rollouts"}
+    noise : (float, float)
+        ``(s_w^2, s_r^2)`` of the run-to-run noise added to each run (module docstring).
 
     Returns
     -------
@@ -423,28 +533,42 @@ def pseudo_studies(
     """
     gen = np.random.default_rng(rng)
     fr = np.asarray(fractions, dtype=np.float64)
+    s_w, s_r = np.sqrt(max(noise[0], 0.0)), np.sqrt(max(noise[1], 0.0))
     out = {rule: np.empty((n_boot, fr.size)) for rule in rules}
+
+    def noisy(acc: np.ndarray) -> np.ndarray:
+        if s_w == 0.0 and s_r == 0.0:
+            return acc
+        extra = s_w * gen.standard_normal(acc.size) + s_r * np.cumsum(gen.standard_normal(acc.size))
+        extra -= extra[0]  # none at step 0 (the shared warm-up)
+        extra[0] = 0.0
+        return acc + extra
+
     for b in range(n_boot):
         j = int(gen.integers(n_lr))
         base_cost = np.zeros(fr.size)
         rule_cost = {rule: np.zeros(fr.size) for rule in rules}
         for d in range(n_draws):
             pick = gen.integers(seeds, size=n_seeds)
-            starts = np.array([runs[("random", j, d, s)]["accuracy"][0] for s in pick])
-            finals = np.array([runs[("random", j, d, s)]["accuracy"][-1] for s in pick])
+            curves = {
+                (rule, int(s)): noisy(runs[(rule, j, d, int(s))]["accuracy"])
+                for rule in ("random", *rules)
+                for s in pick
+            }
+            starts = np.array([curves[("random", int(s))][0] for s in pick])
+            finals = np.array([curves[("random", int(s))][-1] for s in pick])
             gain = float(np.mean(finals - starts))
             for s, a0 in zip(pick, starts, strict=True):
                 targets = a0 + fr * gain
                 for rule in ("random", *rules):
                     run = runs[(rule, j, d, int(s))]
+                    acc = curves[(rule, int(s))]
                     cost = (
-                        np.arange(run["accuracy"].size, dtype=np.float64)
+                        np.arange(acc.size, dtype=np.float64)
                         if measure == "steps"
                         else run["rollouts"]
                     )
-                    if measure != "steps" and rule == "random":
-                        cost = runs[("random", j, d, int(s))]["rollouts"]
-                    t = _steps_to(run["accuracy"], cost, targets)
+                    t = _steps_to(acc, cost, targets)
                     if rule == "random":
                         base_cost += t
                     else:
@@ -466,7 +590,7 @@ def predict_study(
     level: float = 0.90,
     workers: int = 1,
     progress: Callable[[str], None] | None = None,
-    learning_rates: Sequence[float] | None = None,
+    settings: Sequence[tuple[float, float | None]] | None = None,
 ) -> pd.DataFrame:
     """Predicted speed-ups of ``rules`` on ``study`` with prediction intervals.
 
@@ -480,7 +604,7 @@ def predict_study(
     seeds : int
         Simulated seeds per draw, rule and learning rate (at least the harness's).
     n_lr : int
-        Learning-rate samples from the calibration posterior.
+        Settings drawn from the calibration posterior.
     n_boot : int
         Pseudo harness studies.
     level : float
@@ -488,8 +612,9 @@ def predict_study(
     workers : int
         Processes for the simulated runs.
     progress : callable, optional
-    learning_rates : sequence of float, optional
-        Use these instead of the posterior quantiles (e.g. ``advise``'s grid).
+    settings : sequence of (float, float or None), optional
+        ``(learning_rate, transfer_depletion)`` pairs to use instead of the posterior
+        draws (e.g. ``advise``'s grid).
 
     Returns
     -------
@@ -500,17 +625,13 @@ def predict_study(
     check_int(seeds, "seeds", min_value=1)
     check_real(level, "level", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     rules = [r for r in (rules or study.rules) if r != "random"]
-    lrs = (
-        np.asarray(learning_rates, dtype=np.float64)
-        if learning_rates is not None
-        else calibration.quantiles(n_lr)
-    )
+    chosen = list(settings) if settings is not None else calibration.samples(n_lr)
     jobs = []
-    for j, lr in enumerate(lrs):
+    for j, (lr, n0) in enumerate(chosen):
         for d, record in enumerate(study.records):
             scenario = study_scenario(
-                record, structure, float(lr),
-                warmup_steps=study.warmup_steps, max_grad_norm=study.max_grad_norm,
+                record, structure, float(lr), warmup_steps=study.warmup_steps,
+                max_grad_norm=study.max_grad_norm, transfer_depletion=n0,
             )  # fmt: skip
             for rule in ("random", *rules):
                 for s in range(seeds):
@@ -529,16 +650,17 @@ def predict_study(
             if progress is not None and (i + 1) % 50 == 0:
                 progress(f"  {study.name}: {i + 1}/{len(jobs)} simulated runs")
     lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
-    common = (lrs.size, len(study.records), seeds, study.n_seeds, study.fractions)
+    common = (len(chosen), len(study.records), seeds, study.n_seeds, study.fractions)
+    noise = (calibration.noise_white, calibration.noise_walk)
     rows = []
-    for measure, suffix, chosen in (
+    for measure, suffix, picked in (
         ("steps", "", rules),
         ("rollouts", "/rollouts", [r for r in rules if r in ROLLOUT_RULES]),
     ):
-        if not chosen:
+        if not picked:
             continue
-        boot = pseudo_studies(runs, chosen, *common, n_boot=n_boot, measure=measure)
-        for rule in chosen:
+        boot = pseudo_studies(runs, picked, *common, n_boot=n_boot, measure=measure, noise=noise)
+        for rule in picked:
             logs = np.log(boot[rule])
             for f, frac in enumerate(study.fractions):
                 rows.append({

@@ -172,7 +172,7 @@ def fit_structure(
 
     # the energy table
     energy_rows = []
-    for band, d in mixed.groupby("band", observed=True):
+    for _band, d in mixed.groupby("band", observed=True):
         if len(d) >= MIN_BAND:
             energy_rows.append((float(d["p_hat"].median()), float((d["grad_norm"] ** 2).mean())))
     # the held-out noise and signal tables
@@ -256,8 +256,11 @@ def fit_structure(
         "memorization_logit_ratio": ratio_logit,
         "coherence": float(coherence["coherence"]),
         "coherence_fit": coherence,
-        "sources": {"gradients": str(gradients), "gradients_k": str(gradients_k),
-                    "studies": [str(s) for s in studies]},  # fmt: skip
+        "sources": {
+            "gradients": str(gradients),
+            "gradients_k": str(gradients_k),
+            "studies": [str(s) for s in studies],
+        },  # fmt: skip
     }
 
 

@@ -457,3 +457,24 @@ def test_shared_optimizer_steps_like_the_square_root_of_the_mixed_groups():
     # fully coherent energy: the step no longer grows with n
     a, b = _first_step(np.arange(4), flat, 1.0), _first_step(np.arange(16), flat, 1.0)
     np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_transfer_depletion_leaves_memorisation_and_shrinks_transfer_of_repeats():
+    """Training the same prompts three times: with ``n0 = 1`` the shared steps are
+    1, 1/2, 1/3 of the undepleted ones, the prompt offsets are unchanged."""
+    kw = {"learner": "measured", "measured_optimizer": "sgd", "memorization_rate": 0.5,
+          "memorize_through_optimizer": False}  # fmt: skip
+    out = {}
+    for n0 in (None, 1.0):
+        env = _small_learning(transfer_depletion=n0, **kw)
+        rng = np.random.default_rng(1)
+        ids = np.arange(30)
+        rewards = np.zeros((30, 8))
+        rewards[:, :3] = 1.0  # mixed every time
+        for _ in range(3):
+            env.learn(ids, _clean(rewards), rng)
+        out[n0] = (env.ability.copy(), env.offset.copy())
+    # clean rewards fixed: g = std(r) whatever the rates, so the sgd steps are exact
+    np.testing.assert_allclose(out[1.0][0], out[None][0] * (1 + 1 / 2 + 1 / 3) / 3)
+    np.testing.assert_allclose(out[1.0][1], out[None][1])
+    assert np.abs(out[None][0]).max() > 0

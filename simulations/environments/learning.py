@@ -76,6 +76,12 @@ The model, in full
     grows like the batch's summed signal over the square root of its summed energy,
     about ``sqrt(n_mixed)``, not like ``n_mixed`` (linear limit) or not at all (Adam
     limit). ``"adam"`` and ``"sgd"`` are the two limits' optimisers.
+  - *Transfer depletes with repetition* (``transfer_depletion`` ``n0``): what a prompt
+    can teach the shared parameters is used up as it is trained: the shared part of a
+    mixed group's gradient is scaled by ``1 / (1 + c_i / n0)``, ``c_i`` the prompt's
+    earlier mixed (updating) groups, while its memorisation part is not; a rule that
+    re-selects the same prompts then memorises them (own gain ``>>`` transfer) and its
+    held-out gain stalls. ``None``: no depletion.
   - *Warm-up* (``warmup_steps``): a linear learning-rate ramp ``min(1, t / W)``.
   - *Memorisation through the optimiser* (``memorize_through_optimizer``): the prompt
     offsets step ``u_i <- u_i + lr_t memorization_rate s g_i / (M sqrt(v_hat))`` (``s``
@@ -175,6 +181,9 @@ class LearningConfig:
         Clipping threshold of ``sqrt(E_t)`` (``"shared"`` only); ``None``: none.
     measured_optimizer : {"shared", "adam", "sgd"}
         ``learner="measured"``: the shared-preconditioner AdamW model, or the limits'.
+    transfer_depletion : float, optional
+        ``learner="measured"``: ``n0`` of the depletion of a prompt's transfer with its
+        earlier mixed groups (> 0); ``None``: none.
     warmup_steps : int
         ``learner="measured"``: linear learning-rate ramp ``min(1, t / warmup_steps)``.
     memorize_through_optimizer : bool
@@ -208,6 +217,7 @@ class LearningConfig:
     coherence: float = 0.0
     max_grad_norm: float | None = None
     measured_optimizer: str = "shared"
+    transfer_depletion: float | None = None
     warmup_steps: int = 0
     memorize_through_optimizer: bool = True
 
@@ -236,6 +246,8 @@ class LearningConfig:
         check_real(self.noise_k_exponent, "noise_k_exponent")
         check_real(self.energy_k_exponent, "energy_k_exponent")
         check_real(self.coherence, "coherence", low=0.0, high=1.0)
+        if self.transfer_depletion is not None:
+            check_real(self.transfer_depletion, "transfer_depletion", low=0.0, low_inclusive=False)
         if self.max_grad_norm is not None:
             check_real(self.max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
         for name in ("update_noise", "signal_weight", "group_energy"):
@@ -366,6 +378,7 @@ class LearningPool:
         )
         self._moments = np.zeros((2, c.n_groups))  # Adam's m and v
         self._shared_v = 0.0  # the measured learner's shared second moment
+        self._mixed_count = np.zeros(c.pool_size)  # earlier mixed groups per prompt
         self._updates = 0
         # sampled evaluation draws from its own stream, so it never shifts the rollouts
         self._eval_rng = np.random.default_rng(gen.integers(2**63)) if c.eval_samples else None
@@ -467,7 +480,11 @@ class LearningPool:
             nts = rate_table(rates, c.update_noise, k, c.table_reference_k, c.noise_k_exponent)
             grad = grad * (1.0 + np.sqrt(nts) * rng.standard_normal(grad.size))
         m = ids.size
-        per_group = np.bincount(self.groups[ids], weights=grad, minlength=c.n_groups) / m
+        shared = grad
+        if c.transfer_depletion is not None:
+            shared = grad / (1.0 + self._mixed_count[ids] / c.transfer_depletion)
+            np.add.at(self._mixed_count, ids, mixed.astype(np.float64))
+        per_group = np.bincount(self.groups[ids], weights=shared, minlength=c.n_groups) / m
         if c.ability_cap is not None:
             per_group = per_group * (1.0 - np.tanh(self.ability / c.ability_cap) ** 2)
         steps_done = self._updates + 1
