@@ -73,6 +73,7 @@ __all__ = [
     "pseudo_studies",
     "read_study",
     "scores",
+    "scores_markdown",
     "simulate_run",
     "study_scenario",
 ]
@@ -733,3 +734,26 @@ def scores(table: pd.DataFrame, fractions: Sequence[float] = (0.5, 0.75, 1.0)) -
                 "spearman_at_1": rho,
             })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def scores_markdown(score: pd.DataFrame, scope: str = "per-step") -> str:
+    """The scores table of ``scope`` as a Markdown table (the docs page embeds it verbatim).
+
+    One row per study and one for all of them: points, mean absolute log error, 90%
+    coverage, within-study Spearman at fraction 1, each to three decimals.
+    """
+    rows = score[score["scope"] == scope]
+    lines = [
+        "| study | points | MALE (goal <= 0.10) | 90% coverage (goal >= 0.80) "
+        "| Spearman at 100% (goal >= 0.5) |",
+        "|---|---|---|---|---|",
+    ]
+    order = [s for s in rows["study"] if s != "all"] + ["all"]
+    for study in order:
+        r = rows[rows["study"] == study].iloc[0]
+        name = "all studies (Spearman: mean over studies)" if study == "all" else study
+        lines.append(
+            f"| {name} | {int(r['points'])} | {r['male']:.3f} | {r['coverage']:.3f} "
+            f"| {r['spearman_at_1']:.3f} |"
+        )
+    return "\n".join(lines)
