@@ -37,7 +37,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "sim-vs-harness": (
         "simulations.sim_vs_harness",
-        "calibrate the simulator on harness studies' Random runs; predict the other rules",
+        "calibrate the measured learner on harness studies' Random runs; predict the rules",
+    ),
+    "advise": (
+        "simulations.advise",
+        "from a folder of Random runs: each pre-rollout rule's predicted speed-up; the pick",
     ),
     "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
     "plot": ("paper_figures.folder_plots", "headline, summary and pictures of a saved sweep/study"),

@@ -1,18 +1,20 @@
 """Does the simulator predict the harness? Calibrate on Random, predict the other rules.
 
-For each harness study folder: fit the learning simulator's knobs (learning rate,
-transfer, memorisation, forgetting) to Random's runs alone, on the study's measured
-warm-up pool (:mod:`simulations.calibrate`); run every rule of the study on the
-calibrated simulator; compare its speed-up curve (relative targets, paired bootstrap)
-with the one the harness realised. Then, over every (study, rule) point, Spearman's rho
-and York's errors-in-variables slope of log realised on log predicted speed-ups
-(:mod:`insight_bayes.analysis.agreement`).
+Issue 17. For each harness study folder (one task draw, or draw-<d>/ sub-folders): the
+measured learner's structure is fitted once from results/rlvr-gradients (module
+simulations.structure; written to OUT/structure.json and reused); per study only what
+Random's runs identify is fitted (learning rate, transfer depletion, the harness's
+run-to-run noise; simulations.predict.calibrate); every rule of the study is then
+predicted, with 90% prediction intervals for what the harness reports at its seeds and
+draws (simulations.predict.predict_study), and compared with the speed-up the harness
+realised.
 
-Writes to OUT: ``calibration.csv`` (fitted knobs and objective per study),
-``calibration_curves.csv`` (Random's harness and calibrated curves), ``predictions.csv``
-(predicted and realised speed-ups with intervals, every fraction), ``agreement.csv``
-(per fraction), ``manifest.json``, and one sweep folder per study. Re-running reuses
-fitted knobs (``--refit`` fits again) and finished simulator runs.
+Writes to OUT: structure.json; calibration.csv (the grid and its posterior weight per
+study); calibration_curves.csv (Random's harness and calibrated curves, and the mean
+batch gradient norm, a check of the structure); predictions.csv (study, rule, fraction,
+predicted, predicted_low, predicted_high, realised, realised_low, realised_high; Dynamic
+Sampling also per rollout as dynamic-sampling/rollouts); scores.csv (the issue's three
+scores); agreement.csv (Spearman and York per fraction); manifest.json.
 """
 
 from __future__ import annotations
@@ -29,22 +31,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("studies", nargs="+", help="harness study folders (each with Random runs)")
     parser.add_argument("--out", default="results/sim-vs-harness", help="results folder")
     parser.add_argument(
-        "--seeds", type=positive_int, default=20, help="simulator seeds per rule (default 20)"
+        "--seeds", type=positive_int, default=12,
+        help="simulated seeds per rule, draw and calibration setting (default 12)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fit-seeds", type=positive_int, default=3,
+        help="simulated Random runs per draw and grid point of the calibration",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fit-evaluations", type=positive_int, default=21,
+        help="learning rates on the calibration's log grid, 3e-3..3 (default 21)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--depletion", default="0.25,0.5,1,2,4,none",
+        help="transfer depletions n0 of the calibration grid ('none': no depletion)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--settings", type=positive_int, default=6,
+        help="calibration settings drawn from the posterior per study (default 6)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--boot", type=positive_int, default=1000, help="pseudo harness studies (default 1000)"
     )
     parser.add_argument(
-        "--fit-seeds", type=positive_int, default=4, help="simulated Random runs per fit evaluation"
-    )
-    parser.add_argument(
-        "--fit-evaluations", type=positive_int, default=100, help="Nelder-Mead budget per study"
-    )
-    parser.add_argument(
-        "--rules",
-        type=rule_labels,
-        default=None,
+        "--rules", type=rule_labels, default=None,
         help="rules to predict, comma-separated (default: every rule of each study)",
-    )
-    parser.add_argument("--refit", action="store_true", help="fit again even if OUT has knobs")
-    parser.add_argument("--workers", type=positive_int, default=1, help="simulator workers")
+    )  # fmt: skip
+    parser.add_argument(
+        "--gradients", default="results/rlvr-gradients",
+        help="the rlvr-gradients folder the structure is fitted from",
+    )  # fmt: skip
+    parser.add_argument(
+        "--gradients-k", default="results/rlvr-gradients-k",
+        help="the rlvr-gradients folder at other K (the K exponents)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--coherence-studies", default=None,
+        help="comma-separated studies whose Random steps give the coherent share "
+        "(default: the given studies with one draw)",
+    )  # fmt: skip
+    parser.add_argument("--refit", action="store_true", help="fit the structure again")
+    parser.add_argument("--workers", type=positive_int, default=1, help="simulator processes")
     parser.add_argument("--no-progress", action="store_true", help="hide progress output")
 
 
@@ -55,91 +82,104 @@ def run(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from insight_bayes.analysis.agreement import agreement_stats, prediction_table
+    from insight_bayes.analysis.agreement import agreement_stats
     from insight_bayes.results.io import atomic_write_bytes, build_manifest
-    from simulations.calibrate import (
-        CALIBRATED_KNOBS,
-        calibrated_scenario,
-        fit_knobs,
-        harness_record,
-        predict_rules,
-        random_curves,
+    from simulations.predict import (
+        calibrate,
+        depletion_grid,
+        lr_grid,
+        predict_study,
+        read_study,
+        realised_table,
+        scores,
     )
+    from simulations.structure import fit_structure, load_structure, write_structure
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    saved_path = out / "calibration.csv"
-    saved = pd.read_csv(saved_path) if saved_path.exists() and not args.refit else None
-    calibration, curves, predicted, realised = [], [], [], []
-    for folder in args.studies:
-        record = harness_record(folder)
-        rules = [r for r in record.rules if r != "random" and (not args.rules or r in args.rules)]
-        row, fitted_curves = None, None
-        if saved is not None and record.name in set(saved["study"]):
-            row = saved[saved["study"] == record.name].iloc[0].to_dict()
-            knobs = {k: float(row[k]) for k in CALIBRATED_KNOBS}
-            print(f"{record.name}: knobs reused from {saved_path}")
-        else:
-
-            def show(i: int, loss: float, name: str = record.name) -> None:
-                if not args.no_progress and (i == 1 or i % 20 == 0):
-                    print(f"  {name}: fit evaluation {i}, loss {loss:.3g}", flush=True)
-
-            fit = fit_knobs(
-                record, seeds=args.fit_seeds, max_evaluations=args.fit_evaluations, progress=show
-            )
-            knobs = fit.knobs
-            fitted_curves = (fit.heldout_gain, fit.train_success)
-            row = {"study": record.name, **knobs, "loss": fit.loss, "start_loss": fit.start_loss,
-                   "evaluations": fit.evaluations}  # fmt: skip
-        calibration.append(row)
-        if fitted_curves is None:  # knobs reused: simulate Random's curves once more
-            fitted_curves = random_curves(
-                calibrated_scenario(record, knobs), record, list(range(args.fit_seeds))
-            )
-        gain, train = fitted_curves
-        curves.append(pd.DataFrame({
-            "study": record.name, "curve": "heldout_gain", "x": record.eval_steps,
-            "harness": record.heldout_gain, "harness_se": record.heldout_se, "simulator": gain,
-        }))  # fmt: skip
-        mids = (record.train_bins[:-1] + record.train_bins[1:] - 1) / 2
-        curves.append(pd.DataFrame({
-            "study": record.name, "curve": "train_success", "x": mids,
-            "harness": record.train_success, "harness_se": record.train_se, "simulator": train,
-        }))  # fmt: skip
-        knob_text = ", ".join(f"{k} {v:.3g}" for k, v in knobs.items())
-        print(f"{record.name}: {record.n_seeds} Random seeds; calibrated {knob_text}")
-        curve = predict_rules(
-            record, knobs, rules, args.seeds, out / record.name, workers=args.workers,
-            progress=not args.no_progress,
+    say = (lambda line: None) if args.no_progress else (lambda line: print(line, flush=True))
+    studies = [read_study(folder) for folder in args.studies]
+    structure_path = out / "structure.json"
+    if structure_path.exists() and not args.refit:
+        structure = load_structure(structure_path)
+        print(f"structure reused from {structure_path}")
+    else:
+        coherence = (
+            [s for s in args.coherence_studies.split(",") if s]
+            if args.coherence_studies
+            else [str(s.folder) for s in studies if len(s.records) == 1]
+        )
+        structure = fit_structure(args.gradients, args.gradients_k, coherence)
+        write_structure(structure, structure_path)
+        say(f"structure fitted from {args.gradients}; written to {structure_path}")
+    calibration_rows, curves, tables = [], [], []
+    for study in studies:
+        calibration = calibrate(
+            study, structure, grid=lr_grid(args.fit_evaluations),
+            depletion=depletion_grid(args.depletion), fit_seeds=args.fit_seeds,
         )  # fmt: skip
-        predicted.append(curve.assign(study=record.name))
-        harness_curve = pd.read_csv(Path(folder) / "speedup_curve.csv")
-        harness_curve = harness_curve[harness_curve["rule"].isin(["random", *rules])]
-        realised.append(harness_curve.assign(study=record.name))
-    calibration_df = pd.DataFrame(calibration)
-    atomic_write_bytes(saved_path, calibration_df.to_csv(index=False).encode())
+        lr, n0 = calibration.best
+        say(
+            f"{study.name}: {len(study.records)} draw(s) x {study.n_seeds} seed(s); calibrated "
+            f"learning rate {lr:.4g}, transfer depletion {n0}; run noise "
+            f"{calibration.noise_white:.3g} + {calibration.noise_walk:.3g} t"
+        )
+        calibration_rows.append(
+            calibration.table(study.name).assign(
+                best=lambda t, c=calibration: [
+                    (a, b if b == b else None) == c.best
+                    for a, b in zip(t["learning_rate"], t["transfer_depletion"], strict=True)
+                ],
+                noise_white=calibration.noise_white,
+                noise_walk=calibration.noise_walk,
+                dispersion=calibration.dispersion,
+            )
+        )
+        curves.append(calibration.curves)
+        rules = [r for r in study.rules if r != "random" and (not args.rules or r in args.rules)]
+        predicted = predict_study(
+            study, structure, calibration, rules=rules, seeds=args.seeds,
+            n_lr=args.settings, n_boot=args.boot, workers=args.workers, progress=say,
+        )  # fmt: skip
+        table = predicted.merge(realised_table(study), on=["study", "rule", "fraction"], how="left")
+        tables.append(table)
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.round(3).to_string(index=False), flush=True)
+    table = pd.concat(tables, ignore_index=True)
+    columns = ["study", "rule", "fraction", "predicted", "predicted_low", "predicted_high",
+               "realised", "realised_low", "realised_high"]  # fmt: skip
+    table = table[columns]
+    atomic_write_bytes(out / "predictions.csv", table.to_csv(index=False).encode())
+    atomic_write_bytes(
+        out / "calibration.csv", pd.concat(calibration_rows).to_csv(index=False).encode()
+    )
     atomic_write_bytes(
         out / "calibration_curves.csv", pd.concat(curves).to_csv(index=False).encode()
     )
-    table = prediction_table(pd.concat(predicted), pd.concat(realised))
-    atomic_write_bytes(out / "predictions.csv", table.to_csv(index=False).encode())
-    stats = agreement_stats(table)
+    score = scores(table)
+    atomic_write_bytes(out / "scores.csv", score.to_csv(index=False).encode())
+    per_step = table[~table["rule"].str.endswith("/rollouts")].dropna(subset=["realised"])
+    stats = agreement_stats(per_step)
     atomic_write_bytes(out / "agreement.csv", stats.to_csv(index=False).encode())
     manifest = build_manifest(
         "sim-vs-harness",
         {"studies": list(args.studies), "seeds": args.seeds, "fit_seeds": args.fit_seeds,
-         "fit_evaluations": args.fit_evaluations, "rules": args.rules},
+         "settings": args.settings, "boot": args.boot, "rules": args.rules,
+         "gradients": args.gradients, "gradients_k": args.gradients_k,
+         "fit_evaluations": args.fit_evaluations, "depletion": args.depletion,
+         "learner": "measured"},
         rules=sorted(set(table["rule"])),
         seeds=list(range(args.seeds)),
-        analysis={"measure": "steps_to_target", "baseline": "random",
-                  "primary_fraction": 0.5, "metric": "held-out (harness: study metric)"},
+        analysis={"measure": "steps_to_target (and rollouts for dynamic-sampling)",
+                  "baseline": "random", "interval": "90% prediction interval over pseudo "
+                  "harness studies (calibration posterior x the harness's seeds and draws)",
+                  "scores": "fractions 0.5, 0.75, 1.0; Spearman at 1.0 within each study",
+                  "goals": {"male": 0.10, "spearman_at_1": 0.5, "coverage": 0.80}},
         status="complete",
     )  # fmt: skip
     atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=2).encode())
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print("\npredicted (calibrated simulator) and realised (harness) speed-ups in steps:")
-        print(table.round(3).to_string(index=False))
-        print("\nagreement over (study, rule) points, per target fraction:")
-        print(stats.round(3).to_string(index=False))
+        print("\nscores (goals: MALE <= 0.10, within-study Spearman at 100% >= 0.5, "
+              "90% coverage >= 0.80):")  # fmt: skip
+        print(score.round(3).to_string(index=False))
     return 0

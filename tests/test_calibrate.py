@@ -118,14 +118,20 @@ def test_sim_vs_harness_cli_writes_predictions_and_agreement(tmp_path, capsys):
     out = tmp_path / "svh"
     argv = ["sim-vs-harness", str(TIERED), "--out", str(out), "--seeds", "2", "--rules",
             "random,insight,mopps", "--fit-seeds", "1", "--fit-evaluations", "3",
-            "--no-progress"]  # fmt: skip
+            "--depletion", "none", "--settings", "2", "--boot", "40", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     predictions = pd.read_csv(out / "predictions.csv")
+    assert list(predictions.columns) == [
+        "study", "rule", "fraction", "predicted", "predicted_low", "predicted_high",
+        "realised", "realised_low", "realised_high",
+    ]  # fmt: skip
     assert set(predictions["rule"]) == {"insight", "mopps"}
     assert set(predictions["fraction"]) == {0.25, 0.5, 0.75, 1.0}
     assert (predictions["predicted_low"] <= predictions["predicted"]).all()
+    assert predictions["realised"].notna().all()
     assert json.loads((out / "manifest.json").read_text())["kind"] == "sim-vs-harness"
-    assert "agreement over" in capsys.readouterr().out
-    # a second run reuses the fitted knobs
+    assert {"male", "coverage", "spearman_at_1"} <= set(pd.read_csv(out / "scores.csv").columns)
+    assert "scores" in capsys.readouterr().out
+    # a second run reuses the fitted structure
     assert main(argv) == 0
-    assert "knobs reused" in capsys.readouterr().out
+    assert "structure reused" in capsys.readouterr().out

@@ -354,3 +354,127 @@ def test_sampled_evaluation_is_noisy_unbiased_and_leaves_training_unchanged():
 def test_learning_config_refuses_bad_learner_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LearningConfig(**kwargs)
+
+
+# ------------------------------------------------- issue 17: the measured learner
+_LIMIT = {"warmup_steps": 0, "memorize_through_optimizer": False}
+_ENERGY = ((0.1, 40.0), (0.5, 28.0), (0.9, 20.0))
+
+
+def _trajectory(steps=12, **kw):
+    """Abilities and offsets after ``steps`` random-batch steps (fixed streams)."""
+    env = _small_learning(memorization_rate=0.7, transfer=0.3, forgetting=0.01, **kw)
+    rng = np.random.default_rng(3)
+    for _ in range(steps):
+        ids = rng.choice(env.pool_size, 16, replace=False)
+        env.learn(ids, env.rollout(ids, 8, rng), rng)
+    return env.ability.copy(), env.offset.copy()
+
+
+@pytest.mark.parametrize(("optimizer", "limit"), [("sgd", "linear"), ("adam", "adam")])
+def test_measured_learner_reduces_to_its_limits(optimizer, limit):
+    measured = _trajectory(learner="measured", measured_optimizer=optimizer, **_LIMIT)
+    reference = _trajectory(learner=limit)
+    np.testing.assert_allclose(measured[0], reference[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(measured[1], reference[1], rtol=1e-12, atol=1e-14)
+    assert np.abs(reference[0]).max() > 0  # the comparison is not between two zeros
+
+
+def test_measured_learner_differs_once_a_mechanism_is_on():
+    reference = _trajectory(learner="adam")
+    changes = (
+        {"warmup_steps": 5},
+        {"update_noise": ((0.1, 1.0), (0.9, 2.0))},
+        {"signal_weight": ((0.1, 2.0), (0.9, 0.5))},
+        {"measured_optimizer": "shared", "group_energy": _ENERGY},
+    )
+    for change in changes:
+        got = _trajectory(learner="measured", **({"measured_optimizer": "adam"} | _LIMIT | change))
+        assert not np.allclose(got[0], reference[0])
+
+
+def test_measured_learner_refuses_shared_without_energy():
+    with pytest.raises(ValueError, match="group_energy"):
+        LearningConfig(learner="measured", measured_optimizer="shared")
+    with pytest.raises(ValueError, match="increase"):
+        LearningConfig(group_energy=((0.5, 1.0), (0.2, 1.0)))
+
+
+def test_rate_table_interpolates_on_the_logit_and_scales_with_k():
+    from simulations.environments.learning import rate_table
+
+    table = ((0.1, 4.0), (0.5, 1.0), (0.9, 9.0))
+    got = rate_table(np.array([0.001, 0.1, 0.5, 0.9, 0.999]), table)
+    np.testing.assert_allclose(got, [4.0, 4.0, 1.0, 9.0, 9.0])
+    # logit(0.25) = -log(3) is half of logit(0.1) = -log(9): the geometric mean of 4 and 1
+    np.testing.assert_allclose(rate_table(np.array([0.25]), table), [2.0])
+    np.testing.assert_allclose(rate_table(np.array([0.5]), table, 16, 8, 1.0), [0.5])
+
+
+def test_measured_noise_is_zero_mean_and_of_the_measured_size():
+    """Over many replicate first steps from one state, the ability change keeps the
+    noise-free mean and its spread grows with the table's ratio."""
+    table = ((0.05, 4.0), (0.95, 4.0))
+    spreads = {}
+    for name, noise in (("none", ()), ("noisy", table)):
+        kw = _LIMIT | {"update_noise": noise, "measured_optimizer": "sgd"}
+        env0 = _small_learning(learner="measured", transfer=0.0, **kw)
+        ids = np.arange(40)
+        draws = []
+        for rep in range(400):
+            env = _small_learning(learner="measured", transfer=0.0, **kw)
+            rng = np.random.default_rng(rep)
+            env.learn(ids, env.rollout(ids, 8, rng), rng)
+            draws.append(env.ability - env0.ability)
+        spreads[name] = np.asarray(draws)
+    se = spreads["noisy"].std(0) / np.sqrt(400)
+    assert np.all(np.abs(spreads["noisy"].mean(0) - spreads["none"].mean(0)) < 4 * se)
+    assert np.all(spreads["noisy"].std(0) > 1.5 * spreads["none"].std(0))
+
+
+def _first_step(ids, energy, coherence=0.0):
+    """Ability change of one shared-optimiser step on clean rollouts at rate 1/2."""
+    kw = {"learner": "measured", "measured_optimizer": "shared", "group_energy": energy,
+          "coherence": coherence, "transfer": 1.0, "memorization_rate": 0.0}  # fmt: skip
+    env = _small_learning(**kw)
+    env.difficulty[:] = 0.0  # every prompt at rate 1/2
+    rewards = np.zeros((ids.size, 8))
+    rewards[:, :4] = 1.0  # every group mixed, std(r) = 1/2
+    before = env.ability.copy()
+    env.learn(ids, _clean(rewards), np.random.default_rng(0))
+    return float((env.ability - before).mean())
+
+
+def test_shared_optimizer_steps_like_the_square_root_of_the_mixed_groups():
+    """Incoherent energy (c2 = 0): signal sum n g / M over sqrt(n e) / M, first Adam step
+    (bias-corrected moments equal the gradient), spread evenly over the G = 2 skill
+    groups (transfer 1): step = lr n g / (G sqrt(n e))."""
+    flat = ((0.1, 25.0), (0.9, 25.0))
+    lr = LearningConfig().learning_rate
+    for n in (4, 16):
+        got = _first_step(np.arange(n), flat)
+        np.testing.assert_allclose(got, lr * n * 0.5 / (2 * np.sqrt(n * 25.0)), rtol=1e-4)
+    # fully coherent energy: the step no longer grows with n
+    a, b = _first_step(np.arange(4), flat, 1.0), _first_step(np.arange(16), flat, 1.0)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_transfer_depletion_leaves_memorisation_and_shrinks_transfer_of_repeats():
+    """Training the same prompts three times: with ``n0 = 1`` the shared steps are
+    1, 1/2, 1/3 of the undepleted ones, the prompt offsets are unchanged."""
+    kw = {"learner": "measured", "measured_optimizer": "sgd", "memorization_rate": 0.5,
+          "memorize_through_optimizer": False}  # fmt: skip
+    out = {}
+    for n0 in (None, 1.0):
+        env = _small_learning(transfer_depletion=n0, **kw)
+        rng = np.random.default_rng(1)
+        ids = np.arange(30)
+        rewards = np.zeros((30, 8))
+        rewards[:, :3] = 1.0  # mixed every time
+        for _ in range(3):
+            env.learn(ids, _clean(rewards), rng)
+        out[n0] = (env.ability.copy(), env.offset.copy())
+    # clean rewards fixed: g = std(r) whatever the rates, so the sgd steps are exact
+    np.testing.assert_allclose(out[1.0][0], out[None][0] * (1 + 1 / 2 + 1 / 3) / 3)
+    np.testing.assert_allclose(out[1.0][1], out[None][1])
+    assert np.abs(out[None][0]).max() > 0

@@ -51,9 +51,52 @@ The model, in full
 * **Forgetting.** Before each step, ``theta <- theta - forgetting * theta`` and
   ``u <- (1 - forgetting) u``: unpractised skill decays toward the start.
 
+* **Measured learner** (``learner="measured"``, issue 17): the learner built from what
+  ``results/rlvr-gradients`` measured on the GRPO harness, between the two limits above.
+  Every table below is a ``(success rate, value)`` list measured at ``K = k_ref``,
+  log-interpolated on the logit of the rate and flat beyond its ends
+  (:func:`rate_table`), scaled to other ``K`` by ``(k_ref / K)^exponent``.
+
+  - *Signal by success rate* (``signal_weight``): a mixed group's held-out signal, per
+    unit of the GRPO scalar ``g_i``, depends on its rate (the harness's low-rate mixed
+    groups transfer more per group than the score function says);
+    ``g_i <- w(phi_i) g_i``.
+  - *Held-out noise* (``update_noise``): the group's effect on the held-out objective is
+    its signal plus zero-mean noise, ``g_i (1 + sqrt(nts(phi_i, K)) z_i)``,
+    ``z_i ~ N(0, 1)``; all-equal groups stay exactly zero, as on the harness.
+  - *The optimiser sees the whole update* (``measured_optimizer="shared"``): a mixed
+    group's gradient has squared norm ``e(phi, K)`` (``group_energy``, harness units),
+    almost all of it prompt-specific or noise: the batch's squared norm is
+    ``E_t = [(1 - c2) sum_i e_i + c2 (sum_i sqrt(e_i))^2] / M^2`` over its mixed groups
+    (``coherence`` ``c2``, the coherent share). Clipping to ``max_grad_norm`` scales the
+    step when ``sqrt(E_t)`` exceeds it. AdamW's second moment is shared by the shared
+    (transferable) and prompt-specific parameters, so it is tracked as one running mean
+    ``v`` of ``E_t``; the skill-group step is ``m_hat / sqrt(v_hat)`` with ``m`` the
+    running mean of the skill-group gradient. Under this optimiser the held-out step
+    grows like the batch's summed signal over the square root of its summed energy,
+    about ``sqrt(n_mixed)``, not like ``n_mixed`` (linear limit) or not at all (Adam
+    limit). ``"adam"`` and ``"sgd"`` are the two limits' optimisers.
+  - *Transfer depletes with repetition* (``transfer_depletion`` ``n0``): what a prompt
+    can teach the shared parameters is used up as it is trained: the shared part of a
+    mixed group's gradient is scaled by ``1 / (1 + c_i / n0)``, ``c_i`` the prompt's
+    earlier mixed (updating) groups, while its memorisation part is not; a rule that
+    re-selects the same prompts then memorises them (own gain ``>>`` transfer) and its
+    held-out gain stalls. ``None``: no depletion.
+  - *Warm-up* (``warmup_steps``): a linear learning-rate ramp ``min(1, t / W)``.
+  - *Memorisation through the optimiser* (``memorize_through_optimizer``): the prompt
+    offsets step ``u_i <- u_i + lr_t memorization_rate s g_i / (M sqrt(v_hat))`` (``s``
+    the clipping factor; ``v_hat`` the optimiser's second moment, 1 under ``"sgd"``), so
+    ``memorization_rate`` is the own-prompt logit step per unit of the group's share of
+    the skill-group step and a prompt chosen again and again is memorised at the pace the
+    harness measured (own gain ``>>`` transfer) and leaves the mixed pool.
+
+  With no tables, ``warmup_steps=0`` and ``memorize_through_optimizer=False`` it is
+  exactly the linear learner (``measured_optimizer="sgd"``) or the Adam-like learner
+  (``"adam"``).
+
 Knobs: ``learning_rate``, ``transfer``, ``memorization_rate``, ``forgetting``, the pool
-composition, the number of skill groups, the verifier, the learner (``linear`` or
-``adam``), ``ability_cap`` and ``eval_samples``.
+composition, the number of skill groups, the verifier, the learner (``linear``,
+``adam`` or ``measured``), ``ability_cap`` and ``eval_samples``.
 """
 
 from __future__ import annotations
@@ -76,7 +119,7 @@ from simulations.environments.calibration import belief_calibration
 from simulations.environments.noise import Verifier
 from simulations.environments.stationary import PoolComposition
 
-__all__ = ["LearningConfig", "LearningPool", "grpo_logit_gradient"]
+__all__ = ["LearningConfig", "LearningPool", "grpo_logit_gradient", "rate_table"]
 
 
 @dataclass(frozen=True)
@@ -110,9 +153,11 @@ class LearningConfig:
         the pool is larger (the whole pool otherwise); keeps 10^6-prompt pools fast.
     verifier : Verifier
         Reward noise and grading.
-    learner : {"linear", "adam"}
-        How the group abilities step: proportional to the mean gradient, or along its
-        Adam direction (``learning_rate`` is then the step in logits).
+    learner : {"linear", "adam", "measured"}
+        How the group abilities step: proportional to the mean gradient, along its
+        Adam direction (``learning_rate`` is then the step in logits), or the measured
+        learner (noisy group updates, clipping, warm-up, memorisation through the
+        optimiser; see the module docstring).
     adam_beta1, adam_beta2, adam_eps : float
         Adam's moment decays and stabiliser (``learner="adam"`` only).
     ability_cap : float, optional
@@ -120,6 +165,29 @@ class LearningConfig:
     eval_samples : int
         0: ``eval/accuracy`` is the exact expected pass@1. ``S > 0``: the mean of ``S``
         sampled outcomes per held-out prompt.
+    update_noise, signal_weight, group_energy : tuple of (float, float)
+        ``learner="measured"``: measured ``(success rate, value)`` tables at ``K =
+        table_reference_k`` (rates increasing in (0, 1), values > 0): the held-out
+        noise-to-signal of a mixed group, its held-out signal per unit of ``g``, its
+        squared gradient norm. Empty: no noise, weight 1, no energy (``"shared"`` needs
+        ``group_energy``).
+    table_reference_k : int
+        The ``K`` of the tables.
+    noise_k_exponent, energy_k_exponent : float
+        The tables scale as ``(table_reference_k / K)^exponent``.
+    coherence : float
+        ``c2`` in [0, 1]: the coherent share of the batch's squared norm.
+    max_grad_norm : float, optional
+        Clipping threshold of ``sqrt(E_t)`` (``"shared"`` only); ``None``: none.
+    measured_optimizer : {"shared", "adam", "sgd"}
+        ``learner="measured"``: the shared-preconditioner AdamW model, or the limits'.
+    transfer_depletion : float, optional
+        ``learner="measured"``: ``n0`` of the depletion of a prompt's transfer with its
+        earlier mixed groups (> 0); ``None``: none.
+    warmup_steps : int
+        ``learner="measured"``: linear learning-rate ramp ``min(1, t / warmup_steps)``.
+    memorize_through_optimizer : bool
+        ``learner="measured"``: the prompt offsets step under the optimiser's scale.
     """
 
     pool_size: int = 2000
@@ -140,6 +208,18 @@ class LearningConfig:
     adam_eps: float = 1e-8
     ability_cap: float | None = None
     eval_samples: int = 0
+    update_noise: tuple[tuple[float, float], ...] = ()
+    signal_weight: tuple[tuple[float, float], ...] = ()
+    group_energy: tuple[tuple[float, float], ...] = ()
+    table_reference_k: int = 8
+    noise_k_exponent: float = 1.0
+    energy_k_exponent: float = 0.5
+    coherence: float = 0.0
+    max_grad_norm: float | None = None
+    measured_optimizer: str = "shared"
+    transfer_depletion: float | None = None
+    warmup_steps: int = 0
+    memorize_through_optimizer: bool = True
 
     def __post_init__(self) -> None:
         check_int(self.pool_size, "pool_size", min_value=1)
@@ -152,8 +232,32 @@ class LearningConfig:
         check_real(self.forgetting, "forgetting", low=0.0, high=1.0, high_inclusive=False)
         check_real(self.advantage_eps, "advantage_eps", low=0.0, low_inclusive=False)
         check_int(self.calibration_sample, "calibration_sample", min_value=1)
-        if self.learner not in ("linear", "adam"):
-            raise ValueError(f"learner must be 'linear' or 'adam', got {self.learner!r}")
+        if self.learner not in ("linear", "adam", "measured"):
+            raise ValueError(
+                f"learner must be 'linear', 'adam' or 'measured', got {self.learner!r}"
+            )
+        if self.measured_optimizer not in ("shared", "adam", "sgd"):
+            raise ValueError(
+                "measured_optimizer must be 'shared', 'adam' or 'sgd', "
+                f"got {self.measured_optimizer!r}"
+            )
+        check_int(self.table_reference_k, "table_reference_k", min_value=1)
+        check_int(self.warmup_steps, "warmup_steps", min_value=0)
+        check_real(self.noise_k_exponent, "noise_k_exponent")
+        check_real(self.energy_k_exponent, "energy_k_exponent")
+        check_real(self.coherence, "coherence", low=0.0, high=1.0)
+        if self.transfer_depletion is not None:
+            check_real(self.transfer_depletion, "transfer_depletion", low=0.0, low_inclusive=False)
+        if self.max_grad_norm is not None:
+            check_real(self.max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
+        for name in ("update_noise", "signal_weight", "group_energy"):
+            _check_table(getattr(self, name), name)
+        if (
+            self.learner == "measured"
+            and self.measured_optimizer == "shared"
+            and not self.group_energy
+        ):
+            raise ValueError("measured_optimizer='shared' needs the group_energy table")
         check_real(self.adam_beta1, "adam_beta1", low=0.0, high=1.0, high_inclusive=False)
         check_real(self.adam_beta2, "adam_beta2", low=0.0, high=1.0, high_inclusive=False)
         check_real(self.adam_eps, "adam_eps", low=0.0, low_inclusive=False)
@@ -194,6 +298,53 @@ def grpo_logit_gradient(
     return (adv * score).mean(axis=1)
 
 
+def _check_table(table: tuple[tuple[float, float], ...], name: str) -> None:
+    """Refuse a rate table that is not increasing rates in (0, 1) with values > 0."""
+    if not table:
+        return
+    arr = np.asarray(table, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{name} must be (rate, value) pairs")
+    rates, values = arr.T
+    if np.any(rates <= 0) or np.any(rates >= 1) or np.any(np.diff(rates) <= 0):
+        raise ValueError(f"{name} rates must increase strictly inside (0, 1)")
+    if np.any(values <= 0) or not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} values must be finite and > 0")
+
+
+def rate_table(
+    rates: np.ndarray,
+    table: tuple[tuple[float, float], ...],
+    k: int = 8,
+    reference_k: int = 8,
+    exponent: float = 0.0,
+) -> np.ndarray:
+    """A measured ``(rate, value)`` table at success rates ``rates`` and ``K = k``.
+
+    ``value(phi, K) = exp(interp(logit phi; logit rates, log values)) (k_ref / K)^a``:
+    log-linear on the logit of the rate between the table's points, flat beyond its
+    ends (the measured learner's tables, see the module docstring).
+
+    Parameters
+    ----------
+    rates : array_like
+        Success rates in [0, 1].
+    table : tuple of (float, float)
+        Measured ``(rate, value)`` pairs at ``reference_k``; empty: ones.
+    k, reference_k : int
+        Rollouts per group, and the table's.
+    exponent : float
+        ``a`` of the ``K`` scaling.
+    """
+    rates = np.asarray(rates, dtype=np.float64)
+    if not table:
+        return np.ones_like(rates)
+    points = np.asarray(table, dtype=np.float64)
+    x = logit(np.clip(rates, 1e-6, 1 - 1e-6))
+    log_v = np.interp(x, logit(points[:, 0]), np.log(points[:, 1]))
+    return np.exp(log_v) * (reference_k / k) ** exponent
+
+
 class LearningPool:
     """Prompts whose success rates rise as a simulated GRPO learner trains on them.
 
@@ -226,6 +377,8 @@ class LearningPool:
             else None
         )
         self._moments = np.zeros((2, c.n_groups))  # Adam's m and v
+        self._shared_v = 0.0  # the measured learner's shared second moment
+        self._mixed_count = np.zeros(c.pool_size)  # earlier mixed groups per prompt
         self._updates = 0
         # sampled evaluation draws from its own stream, so it never shifts the rollouts
         self._eval_rng = np.random.default_rng(gen.integers(2**63)) if c.eval_samples else None
@@ -286,6 +439,8 @@ class LearningPool:
         if c.forgetting:
             self.ability *= 1.0 - c.forgetting
             self.offset *= 1.0 - c.forgetting
+        if c.learner == "measured":
+            return self._learn_measured(ids, rollout, rates, grad, p_obs, rng)
         per_group = np.bincount(self.groups[ids], weights=grad, minlength=c.n_groups) / ids.size
         if c.ability_cap is not None:  # chain rule through theta_eff = cap tanh(theta / cap)
             per_group = per_group * (1.0 - np.tanh(self.ability / c.ability_cap) ** 2)
@@ -294,12 +449,84 @@ class LearningPool:
         self.ability += c.learning_rate * step
         if c.memorization_rate:
             np.add.at(self.offset, ids, c.memorization_rate * grad)
+        return self._learn_metrics(rates, p_obs, rollout, grad)
+
+    def _learn_metrics(
+        self, rates: np.ndarray, p_obs: np.ndarray, rollout: Rollout, grad: np.ndarray
+    ) -> dict[str, float]:
         return {
             "train/true_rate_chosen": float(rates.mean()),
             "train/expected_informative": float(np.mean(informative_probability(p_obs, rollout.k))),
             "train/gradient": float(grad.mean()),
             "train/ability_mean": float(self.ability.mean()),
         }
+
+    def _learn_measured(
+        self,
+        ids: np.ndarray,
+        rollout: Rollout,
+        rates: np.ndarray,
+        grad: np.ndarray,
+        p_obs: np.ndarray,
+        rng: np.random.Generator,
+    ) -> dict[str, float]:
+        """One step of the measured learner (module docstring, "Measured learner")."""
+        c = self.config
+        k = rollout.k
+        mixed = grad != 0.0
+        if c.signal_weight:
+            grad = grad * rate_table(rates, c.signal_weight)
+        if c.update_noise:  # zero-mean multiplicative noise; all-equal groups stay 0
+            nts = rate_table(rates, c.update_noise, k, c.table_reference_k, c.noise_k_exponent)
+            grad = grad * (1.0 + np.sqrt(nts) * rng.standard_normal(grad.size))
+        m = ids.size
+        shared = grad
+        if c.transfer_depletion is not None:
+            shared = grad / (1.0 + self._mixed_count[ids] / c.transfer_depletion)
+            np.add.at(self._mixed_count, ids, mixed.astype(np.float64))
+        per_group = np.bincount(self.groups[ids], weights=shared, minlength=c.n_groups) / m
+        if c.ability_cap is not None:
+            per_group = per_group * (1.0 - np.tanh(self.ability / c.ability_cap) ** 2)
+        steps_done = self._updates + 1
+        ramp = min(1.0, steps_done / c.warmup_steps) if c.warmup_steps else 1.0
+        scale, energy = 1.0, 0.0
+        if c.measured_optimizer == "shared":
+            e = mixed * rate_table(
+                rates, c.group_energy, k, c.table_reference_k, c.energy_k_exponent
+            )
+            coherent = np.sum(np.sqrt(e)) ** 2
+            energy = float(((1.0 - c.coherence) * e.sum() + c.coherence * coherent) / m**2)
+            if c.max_grad_norm is not None and energy > c.max_grad_norm**2:
+                scale = c.max_grad_norm / np.sqrt(energy)
+                energy = c.max_grad_norm**2
+            per_group = per_group * scale
+            self._updates += 1
+            mom = self._moments[0]
+            mom *= c.adam_beta1
+            mom += (1.0 - c.adam_beta1) * per_group
+            self._shared_v = c.adam_beta2 * self._shared_v + (1.0 - c.adam_beta2) * energy
+            m_hat = mom / (1.0 - c.adam_beta1**self._updates)
+            v_hat = self._shared_v / (1.0 - c.adam_beta2**self._updates)
+            precondition = 1.0 / (np.sqrt(v_hat) + c.adam_eps)
+            direction = m_hat * precondition
+        elif c.measured_optimizer == "adam":
+            direction = self._adam(per_group)
+            v_hat = self._moments[1] / (1.0 - c.adam_beta2**self._updates)
+            precondition = 1.0 / (np.sqrt(v_hat.mean()) + c.adam_eps)
+        else:
+            self._updates += 1
+            direction, precondition = per_group, 1.0
+        step = (1.0 - c.transfer) * direction + c.transfer * direction.mean()
+        self.ability += c.learning_rate * ramp * step
+        if c.memorization_rate:
+            if c.memorize_through_optimizer:
+                mem = c.learning_rate * ramp * c.memorization_rate * precondition * scale
+                np.add.at(self.offset, ids, mem * grad / m)
+            else:
+                np.add.at(self.offset, ids, c.memorization_rate * grad)
+        out = self._learn_metrics(rates, p_obs, rollout, grad)
+        out["train/grad_norm"] = float(np.sqrt(energy)) if energy else 0.0
+        return out
 
     def _adam(self, gradient: np.ndarray) -> np.ndarray:
         """Adam's bias-corrected direction for this step's group gradients."""
