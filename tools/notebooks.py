@@ -130,6 +130,7 @@ def execute(path: Path, *, dpi: int = DEFAULT_DPI, timeout: int = 1800) -> float
     env.update(
         IPYTHONDIR=_kernel_config_dir(dpi),
         MPLBACKEND="module://matplotlib_inline.backend_inline",
+        INSIGHT_BAYES_STATIC="1",  # the committed copy shows figures, not sliders
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
     started = time.perf_counter()

@@ -255,7 +255,8 @@ _FINAL = "sim-countdown-paper/speedup_to_baseline_final.csv"
 _TIER = "rlvr-cpu-tiered/speedup_curve.csv"
 _SLOPE = "rlvr-intervention/slopes.csv"
 _CLAIMS = "sim-countdown-paper-robustness/fidelity_summary.csv"
-_SLOPE_CI = "{slope:+.2f} ({ci_low:.2f} to {ci_high:.2f})"
+_CAUSAL = "{slope:+.3f} points per e-fold (95% CI {ci_low:+.3f} to {ci_high:+.3f}; VIF {vif:.1f})"
+_SCORES = "sim-vs-harness/scores.csv"
 _CLAIM = "{reproduced} reproduced, {refuted} refuted, {unresolved} unresolved of {cases}"
 
 #: The numbers the prose pages quote, as MyST substitutions (``{{ ref_insight }}``):
@@ -300,24 +301,49 @@ NUMBERS: dict[str, tuple[str, dict, str]] = {
     "tiered_ed_full": (_TIER, {"rule": "expected-difficulty", "fraction": 1.0}, _SPEED),
     "tiered_ds_full": (_TIER, {"rule": "dynamic-sampling", "fraction": 1.0}, _SPEED),
     "tiered_ds_full_rollout": (_TIER, {"rule": "dynamic-sampling", "fraction": 1.0}, _ROLL),
-    "slope_difficulty": (
-        _SLOPE, {"measure": "heldout", "model": "difficulty m(1-m)"},
-        _SLOPE_CI,
+    "causal_flat_weight": (
+        _SLOPE, {"prior": "flat", "model": "both terms", "term": "weight"}, _CAUSAL
     ),
-    "slope_wmi": (
-        _SLOPE, {"measure": "heldout", "model": "wmi"}, _SLOPE_CI
+    "causal_flat_evidence": (
+        _SLOPE, {"prior": "flat", "model": "both terms", "term": "evidence"}, _CAUSAL
     ),
-    "slope_both_mi": (
-        _SLOPE, {"measure": "heldout", "predictor": "sum_mi", "model": "both terms"},
-        _SLOPE_CI,
+    "causal_flat_evidence_alone": (
+        _SLOPE, {"prior": "flat", "model": "evidence only", "term": "evidence"}, _CAUSAL
     ),
-    "svh_rho": (
-        "sim-vs-harness/agreement.csv", {"fraction": 0.5},
-        "{spearman_rho:.2f} (p = {spearman_p:.3f})",
+    "causal_eb_weight": (
+        _SLOPE, {"prior": "eb", "model": "both terms", "term": "weight"}, _CAUSAL
     ),
-    "svh_slope": (
-        "sim-vs-harness/agreement.csv", {"fraction": 0.5},
-        "{slope:.2f} ({slope_low:.2f} to {slope_high:.2f})",
+    "causal_eb_evidence": (
+        _SLOPE, {"prior": "eb", "model": "both terms", "term": "evidence"}, _CAUSAL
+    ),
+    "causal_eb_evidence_alone": (
+        _SLOPE, {"prior": "eb", "model": "evidence only", "term": "evidence"}, _CAUSAL
+    ),
+    "causal_batches": (
+        _SLOPE, {"prior": "flat", "model": "both terms", "term": "weight"},
+        "{n_batches:.0f} batches of {n_cells:.0f} cells ({n_draws:.0f} task draws x "
+        "{n_seeds:.0f} Random runs x 2 checkpoints)",
+    ),
+    "svh_male": (_SCORES, {"scope": "all", "study": "all"}, "{male:.2f}"),
+    "svh_coverage": (
+        _SCORES, {"scope": "all", "study": "all"}, "{coverage:.0%} of {points:.0f} points"
+    ),
+    "svh_spearman": (_SCORES, {"scope": "all", "study": "all"}, "{spearman_at_1:.2f}"),
+    "svh_tiered": (
+        _SCORES, {"scope": "all", "study": "rlvr-cpu-tiered"},
+        "error {male:.2f}, coverage {coverage:.0%}, Spearman {spearman_at_1:.2f}",
+    ),
+    "svh_k16": (
+        _SCORES, {"scope": "all", "study": "rlvr-cpu-k16"},
+        "error {male:.2f}, coverage {coverage:.0%}, Spearman {spearman_at_1:.2f}",
+    ),
+    "svh_mid": (
+        _SCORES, {"scope": "all", "study": "rlvr-cpu-tiered-mid"},
+        "error {male:.2f}, coverage {coverage:.0%}, Spearman {spearman_at_1:.2f}",
+    ),
+    "svh_narrow": (
+        _SCORES, {"scope": "all", "study": "rlvr-cpu-tiered-narrow"},
+        "error {male:.2f}, coverage {coverage:.0%}, Spearman {spearman_at_1:.2f}",
     ),
     "gpu_insight_auc": (
         "rlvr-gpu-tiered/auc.csv", {"rule": "insight"},
