@@ -123,7 +123,7 @@ def bench(
 def extrapolate(table: pd.DataFrame, config, device: str, cores: int = 2) -> pd.DataFrame:
     """The study's wall time from each row: every run's steps and held-out evaluations; on
     CPU their CPU seconds spread over ``cores`` single-thread workers, on CUDA the wall
-    seconds of one process. The goal: 30 minutes on CPU, 8 on one GPU (issue 19)."""
+    seconds of one process. The goal: 30 minutes on CPU, 8 on one GPU."""
     runs = len(config.study.rules) * len(config.study.seeds) * len(config.study.draws)
     loop = config.loop
     evaluations = (loop.steps // loop.eval_every + 1) if loop.eval_every else 0

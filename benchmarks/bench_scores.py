@@ -1,4 +1,4 @@
-"""Time the acquisition score on 1,000,000 candidates at K = 8 (issue: core performance).
+"""Time the acquisition score on 1,000,000 candidates at K = 8.
 
 Prints, measured in the same run:
   * ``wmi_score`` (the package's stable, compiled evaluation of Eq. 16);
@@ -87,8 +87,8 @@ def bench(a: np.ndarray, b: np.ndarray, k: int, m: int, repeats: int, label: str
     t_raw = best_of(raw_thompson, repeats)
     insight = make_selector("insight")
     t_insight = best_of(lambda: insight.select(candidates, belief, m, k, rng), repeats)
-    signal_times = bench_signal(a, b, k, m, repeats)  # issue 12: scores about learning
-    # beyond the paper (issue 12): noisy verifier (eps 0.1 each way), graded rewards
+    signal_times = bench_signal(a, b, k, m, repeats)  # scores about learning
+    # beyond the paper: noisy verifier (eps 0.1 each way), graded rewards
     noisy = make_selector("insight-noisy", eps0=0.1, eps1=0.1)
     noisy_belief = noisy.new_belief(a.size)
     noisy_belief._alpha[:], noisy_belief._beta[:] = a, b  # benchmark-only shortcut

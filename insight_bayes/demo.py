@@ -82,7 +82,7 @@ def choose_with_every_rule(
 
 
 def _belief_for(rule: Selector, belief: BetaBelief, k: int) -> BetaBelief:
-    """``belief``, or for a rule with its own belief model (issue 12) that model fed the
+    """``belief``, or for a rule with its own belief model that model fed the
     same observations as one update (the warm-up then counts as observed in one step):
     counts where the model takes counts, else the equivalent binary rewards, ``k`` per
     group."""

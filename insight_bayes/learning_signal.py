@@ -1,4 +1,4 @@
-r"""Scores about learning, and the realised lag behind an adaptive ``mu`` (issue 12).
+r"""Scores about learning, and the realised lag behind an adaptive ``mu``.
 
 InSight scores what a group of ``K`` rollouts teaches *us* about a prompt's rate (the
 mutual information, Eq. 13). GRPO learns from a group only when its rewards differ, and

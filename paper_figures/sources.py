@@ -256,7 +256,7 @@ _INTERVENTION = SavedResult(
     _intervention("cpu-tiered.toml", "rlvr-intervention"),
     "about 30 min on 2 shared cores",
 )
-#: The causal test of the two terms (issue 18); quick: the committed one.
+#: The causal test of the two terms; quick: the committed one.
 INTERVENTION = (_INTERVENTION, _INTERVENTION)
 
 

@@ -1,6 +1,6 @@
 """insight-bayes advise STUDY: which selection rule to use, from a short Random run.
 
-Issue 17, step 6. The folder holds only Random runs (of the harness, or of any trainer
+The folder holds only Random runs (of the harness, or of any trainer
 whose steps and pool tables and manifest follow rlvr-study's schema). The command
 calibrates the measured learner on them (the structure comes from
 results/sim-vs-harness/structure.json, fitted once from the harness's gradient

@@ -1,4 +1,4 @@
-r"""Calibrate the learning simulator on a harness study's Random runs (issue 11, section 5).
+r"""Calibrate the learning simulator on a harness study's Random runs.
 
 Does the simulator predict the harness? The test here is out of sample: the simulator's
 knobs are fitted to **Random's** harness runs only, then the calibrated simulator

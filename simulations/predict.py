@@ -1,6 +1,6 @@
 r"""Predict what a harness study will report for each rule, from its Random runs alone.
 
-Issue 17, steps 4-5. Three parts, each a function:
+Three parts, each a function:
 
 1. **The study** (:func:`read_study`): a harness study folder as ``rlvr-study`` writes it
    (``manifest.json``, ``pool.parquet``, ``steps.parquet``; a multi-draw study holds one

@@ -1,6 +1,6 @@
 """Does the simulator predict the harness? Calibrate on Random, predict the other rules.
 
-Issue 17. For each harness study folder (one task draw, or draw-<d>/ sub-folders): the
+For each harness study folder (one task draw, or draw-<d>/ sub-folders): the
 measured learner's structure is fitted once from results/rlvr-gradients (module
 simulations.structure; written to OUT/structure.json and reused); per study only what
 Random's runs identify is fitted (learning rate, transfer depletion, the harness's

@@ -1,6 +1,6 @@
 r"""The measured learner's structure, fitted once from the harness's gradient measurements.
 
-Issue 17, step 4: what ``results/rlvr-gradients`` (and ``results/rlvr-gradients-k``)
+What ``results/rlvr-gradients`` (and ``results/rlvr-gradients-k``)
 measured on the GRPO harness is turned into the tables and constants of the measured
 learner (:mod:`simulations.environments.learning`, ``learner="measured"``). Nothing here
 reads a selective rule: the measurements are of single groups at checkpoints of Random

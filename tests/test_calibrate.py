@@ -1,4 +1,4 @@
-"""Calibrating the simulator on a harness study's Random runs (issue 11, section 5)."""
+"""Calibrating the simulator on a harness study's Random runs."""
 
 from __future__ import annotations
 

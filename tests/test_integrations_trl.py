@@ -530,7 +530,7 @@ def test_sampler_skip_inside_a_chunk_starts_a_new_chunk():
 
 @pytest.mark.parametrize("rule", ["insight-tracking", "insight-adaptive", "insight-graded"])
 def test_beyond_rules_train_through_the_sampler_unchanged(tiny_lm, tmp_path, rule):
-    """Issue 12: a rule with its own belief model trains through the TRL sampler as is."""
+    """A rule with its own belief model trains through the TRL sampler as is."""
     trainer, selector, log, handed, _ = make_run(tiny_lm, tmp_path, rule=rule, max_steps=3)
     trainer.train()
     own = type(make_selector(rule).new_belief(POOL))

@@ -294,7 +294,7 @@ def test_dynamic_sampling_chooses_after_rollouts_and_refuses_bad_rollouts():
         rule.gather(np.arange(10), BetaBelief(10), 2, 4, 0, lambda ids: np.zeros((ids.size, 4)))
 
 
-# ------------------------------------------------------------- issue 10: fair baselines
+# ------------------------------------------------------------- fair baselines
 def test_dynamic_sampling_filters_on_binary_correctness_not_graded_rewards():
     # rewards 0 / 0.1 mix, but no answer is correct: a graded ptp filter would keep them
     k, m = 4, 5

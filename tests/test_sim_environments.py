@@ -280,7 +280,7 @@ def test_large_pools_calibrate_on_a_fixed_sample():
     assert whole.calibration_ids is None
 
 
-# ------------------------------------------------- issue 10: learner, saturation, sampling
+# ------------------------------------------------- learner, saturation, sampling
 def test_adam_learner_takes_a_unit_step_whatever_the_gradient_scale():
     # first Adam step: m_hat / sqrt(v_hat) = g / |g| = 1 for any g != 0 (bias-corrected)
     steps = []
@@ -356,7 +356,7 @@ def test_learning_config_refuses_bad_learner_settings(kwargs, match):
         LearningConfig(**kwargs)
 
 
-# ------------------------------------------------- issue 17: the measured learner
+# ------------------------------------------------- the measured learner
 _LIMIT = {"warmup_steps": 0, "memorize_through_optimizer": False}
 _ENERGY = ((0.1, 40.0), (0.5, 28.0), (0.9, 20.0))
 

@@ -1,4 +1,4 @@
-r"""Beliefs that track a moving policy: a logit random walk between visits (issue 12, 1).
+r"""Beliefs that track a moving policy: a logit random walk between visits.
 
 InSight's Beta belief treats a prompt's success rate as fixed; during training it moves
 (the learner's shared abilities rise, and a visited prompt is memorised). Here the rate's

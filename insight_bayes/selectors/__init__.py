@@ -73,7 +73,7 @@ from insight_bayes.selectors.signal import (
 )
 
 # isort: split
-# beyond the paper (issue 12)
+# beyond the paper
 from insight_bayes.selectors.noisy import InSightGraded, InSightNoisy
 from insight_bayes.selectors.tracking import InSightTracking, MoPPSTracking
 
@@ -152,7 +152,7 @@ REFERENCE_RULES: tuple[str, ...] = (
     "oracle-score:rule=insight",
 )
 
-#: Rules beyond the paper (issue 12), each registered, each derived in docs/guide/beyond.md.
+#: Rules beyond the paper, each registered, each derived in docs/guide/beyond.md.
 BEYOND_RULES: tuple[str, ...] = (
     "insight-tracking",
     "mopps-tracking",

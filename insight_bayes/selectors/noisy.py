@@ -1,4 +1,4 @@
-"""Rules for noisy and graded rewards (issue 12, direction 5).
+"""Rules for noisy and graded rewards.
 
 * ``insight-noisy``: InSight's weight (Eq. 15) at the mean belief of the *true* rate,
   times the mutual information of ``K`` *noisy* rewards about it

@@ -1,4 +1,4 @@
-"""Rules on beliefs that track a moving policy (issue 12, direction 1).
+"""Rules on beliefs that track a moving policy.
 
 Each rule scores the :class:`~insight_bayes.beliefs.tracking_belief.TrackingBelief`
 propagated to the current step (its logit random walk, drift fitted online by empirical

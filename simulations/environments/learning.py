@@ -51,7 +51,7 @@ The model, in full
 * **Forgetting.** Before each step, ``theta <- theta - forgetting * theta`` and
   ``u <- (1 - forgetting) u``: unpractised skill decays toward the start.
 
-* **Measured learner** (``learner="measured"``, issue 17): the learner built from what
+* **Measured learner** (``learner="measured"``): the learner built from what
   ``results/rlvr-gradients`` measured on the GRPO harness, between the two limits above.
   Every table below is a ``(success rate, value)`` list measured at ``K = k_ref``,
   log-interpolated on the logit of the rate and flat beyond its ends
