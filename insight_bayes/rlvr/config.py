@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from insight_bayes.loop import LoopConfig
-from insight_bayes.rlvr.design import DesignSettings
+from insight_bayes.rlvr.design_settings import DesignSettings
 from insight_bayes.rlvr.gate import GateSettings
 from insight_bayes.selectors import parse_rule_label, selector_from_label
 from insight_bayes.validation import check_int, check_real
