@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 # headline and summary table and draws its learning curves and speed-ups into
 # figures/sweep (`insight-bayes plot`).
 # `make run FRESH=1` first deletes the two quick simulated results and re-simulates them
-# into results/ through `insight-bayes figures --make-missing` (a few minutes on 2 cores),
+# into results/ through `insight-bayes reproduce` (a few minutes on 2 cores),
 # then shows `git diff --stat results/`; the robustness grid (about 15 min), the harness
 # studies (about an hour each), the intervention study and the simulator-versus-harness
 # comparison are always reused.
@@ -39,7 +39,8 @@ run: setup
 ifeq ($(FRESH),1)
 	@echo "FRESH=1: re-simulating $(SIMULATED) into results/ (the harness study results/rlvr-cpu-study is reused)"
 	rm -rf $(SIMULATED)
-	$(BIN)/insight-bayes figures --out figures --results results --make-missing
+	$(BIN)/insight-bayes reproduce --results results
+	$(BIN)/insight-bayes figures --out figures --results results
 	$(BIN)/insight-bayes plot $(SWEEP_OUT) --out figures/sweep
 	@git diff --stat -- results/ 2>/dev/null || true
 else

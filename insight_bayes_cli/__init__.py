@@ -45,6 +45,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
     "plot": ("paper_figures.folder_plots", "headline, summary and pictures of a saved sweep/study"),
+    "reproduce": (
+        "paper_figures.reproduce",
+        "make the results the figures read (missing or incomplete ones only; --quick: CI)",
+    ),
 }
 
 # The sweep and study commands draw their folder's pictures through this plotter (the

@@ -1,6 +1,6 @@
 """Draw every figure and table of the paper from saved results into one folder.
 
-    insight-bayes figures --out figures [--results results] [--quick] [--make-missing]
+    insight-bayes figures --out figures [--results results] [--quick]
     python -m paper_figures --out figures
 
 Figures come as PDF and PNG with a ``.caption.txt`` beside each (the caption names the
@@ -10,10 +10,9 @@ write there. A missing result is named with the command that makes it, for examp
 
     results/sim-countdown-paper is missing: run 'insight-bayes sweep countdown-paper ...'
 
-and the figures that need it are skipped (exit status 1). ``--make-missing`` runs those
-commands first, writing into RESULTS. ``--quick`` reads small stand-ins under
-RESULTS/scratch/ instead (CI; marked QUICK or SMOKE in the captions): use it with
-``--make-missing``.
+and the figures that need it are skipped (exit status 1); ``insight-bayes reproduce``
+runs every such command. ``--quick`` reads small stand-ins under RESULTS/scratch/ instead
+(CI; marked QUICK or SMOKE in the captions), made by ``insight-bayes reproduce --quick``.
 """
 
 from __future__ import annotations
@@ -32,14 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--results", type=Path, default=Path("results"), help="folder of saved results to read"
     )
     parser.add_argument(
-        "--make-missing",
-        action="store_true",
-        help="run the command that makes each missing result (writes into --results)",
-    )
-    parser.add_argument(
         "--quick",
         action="store_true",
-        help="read small stand-ins under RESULTS/scratch/ (with --make-missing: CI)",
+        help="read small stand-ins under RESULTS/scratch/ (CI; made by reproduce --quick)",
     )
     parser.add_argument(
         "--only", nargs="*", default=None, help="subset of figure and table names (see --list)"
@@ -57,9 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(FIGURES))
         return 0
-    ctx = FigureContext(
-        out=args.out, results=args.results, quick=args.quick, make_missing=args.make_missing
-    )
+    ctx = FigureContext(out=args.out, results=args.results, quick=args.quick)
     report = run_all(ctx, only=args.only)
     for source in report.sources:
         print(f"read {source}")
@@ -71,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
             print(message, file=sys.stderr)
         print(
             f"skipped {len(report.missing)} of {len(FIGURES) if not args.only else len(args.only)}"
-            f" (missing results): {', '.join(report.missing)}; run the command(s) above, or "
-            "add --make-missing to run them",
+            f" (missing results): {', '.join(report.missing)}; run the command(s) above "
+            "('insight-bayes reproduce' runs them all)",
             file=sys.stderr,
         )
         return 1

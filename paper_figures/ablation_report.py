@@ -4,8 +4,8 @@
 ``insight-bayes ablations countdown-paper --seeds 10``: the five ablations on the
 paper-shaped scenario) or, with ``quick``, the small stand-in
 ``RESULTS/scratch/sim-ablations-quick``. Nothing here simulates: a missing folder raises
-:class:`~paper_figures.sources.MissingResult` naming the command, unless
-``make_missing`` asks to run it first.
+:class:`~paper_figures.sources.MissingResult` naming the command (``insight-bayes
+reproduce`` runs it).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from paper_figures.sources import ABLATIONS, pick
+from paper_figures.sources import ABLATIONS, pick, shown
 from paper_figures.style import SEQUENTIAL, apply_style, greek, rule_style
 from paper_figures.tables import fmt_interval
 
@@ -26,21 +26,19 @@ __all__ = ["ablation_titles", "fig_ablations", "load_ablations", "printable"]
 
 
 @functools.lru_cache(maxsize=4)
-def load_ablations(
-    results: Path, quick: bool = False, make_missing: bool = False
-) -> tuple[pd.DataFrame, str]:
+def load_ablations(results: Path, quick: bool = False) -> tuple[pd.DataFrame, str]:
     """``(table, source)``: the saved ablation table and where it comes from.
 
     The table has one row per (ablation, variant), in the paper's order (see
     :func:`simulations.ablations.ablation_table`).
     """
     saved = pick(ABLATIONS, quick)
-    folder = saved.require(Path(results), make_missing=make_missing)
+    folder = saved.require(Path(results))
     manifest = json.loads((folder / "manifest.json").read_text())
     info = manifest.get("ablations", {})
     table = pd.read_csv(folder / "summary.csv")
     source = (
-        f"{'QUICK: ' if quick else ''}saved ablations {folder} of scenario "
+        f"{'QUICK: ' if quick else ''}saved ablations {shown(folder)} of scenario "
         f"{info.get('base', '?')} with {len(info.get('seeds', [])) or '?'} seeds "
         f"(git {str(manifest.get('git_revision'))[:10]})"
     )

@@ -5,7 +5,7 @@
 ``RESULTS/scratch/rlvr-smoke``. Whether the simulator predicts the harness is
 :mod:`paper_figures.sim_vs_harness`. Nothing here trains or simulates: a missing folder
 raises :class:`~paper_figures.sources.MissingResult` naming the command that makes it,
-unless ``make_missing`` asks to run it first.
+(``insight-bayes reproduce`` runs it).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 
 from insight_bayes.analysis.speedups import study_tables
 from paper_figures.curves import curves_by_rule, interval_by_rule, interval_legend
-from paper_figures.sources import HARNESS, pick
+from paper_figures.sources import HARNESS, pick, shown
 from paper_figures.style import apply_style, ordered_rules
 
 __all__ = [
@@ -77,7 +77,7 @@ class HarnessResults:
 
 
 @functools.lru_cache(maxsize=4)
-def load_harness(results: Path, quick: bool = False, make_missing: bool = False) -> HarnessResults:
+def load_harness(results: Path, quick: bool = False) -> HarnessResults:
     """The saved harness study (or, with ``quick``, the smoke study) with its speed-ups.
 
     Parameters
@@ -86,16 +86,13 @@ def load_harness(results: Path, quick: bool = False, make_missing: bool = False)
         Folder of saved results (``results/``).
     quick : bool
         Read the smoke study ``RESULTS/scratch/rlvr-smoke`` instead.
-    make_missing : bool
-        Run the study command first when the folder is missing (otherwise
-        :class:`~paper_figures.sources.MissingResult` names it).
     """
     saved = pick(HARNESS, quick)
-    folder = saved.require(Path(results), make_missing=make_missing)
+    folder = saved.require(Path(results))
     manifest = json.loads((folder / "manifest.json").read_text())
     source = (
         f"{'SMOKE study (numbers are only a smoke test): ' if quick else ''}saved study "
-        f"{folder} (git {str(manifest.get('git_revision'))[:10]})"
+        f"{shown(folder)} (git {str(manifest.get('git_revision'))[:10]})"
     )
     config = manifest["config"]
     steps = pd.read_parquet(folder / "steps.parquet")

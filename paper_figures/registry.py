@@ -29,14 +29,13 @@ log = logging.getLogger(__name__)
 class FigureContext:
     """Where figures go, where saved results are read from, and which ones.
 
-    ``quick`` reads the small stand-ins under ``RESULTS/scratch/`` (CI); ``make_missing``
-    runs the command of a missing result (and only then writes under ``results``).
+    ``quick`` reads the small stand-ins under ``RESULTS/scratch/`` (CI). Nothing is ever
+    written under ``results`` (``insight-bayes reproduce`` makes what is missing).
     """
 
     out: Path
     results: Path
     quick: bool = False
-    make_missing: bool = False
 
     def command(self) -> str:
         quick = " --quick" if self.quick else ""
@@ -87,7 +86,7 @@ def _simulation(ctx: FigureContext):
     """The saved simulated sweep, read once per figures run and shared."""
     from paper_figures.simulated import load_simulation
 
-    return load_simulation(ctx.results, ctx.quick, ctx.make_missing)
+    return load_simulation(ctx.results, ctx.quick)
 
 
 @functools.cache
@@ -95,7 +94,7 @@ def _harness(ctx: FigureContext):
     """The saved harness study, read once per figures run and shared."""
     from paper_figures.harness import load_harness
 
-    return load_harness(ctx.results, ctx.quick, ctx.make_missing)
+    return load_harness(ctx.results, ctx.quick)
 
 
 @functools.cache
@@ -103,7 +102,7 @@ def _ablation_table(ctx: FigureContext):
     """The saved ablation table and its source, read once per figures run."""
     from paper_figures.ablation_report import load_ablations
 
-    return load_ablations(ctx.results, ctx.quick, ctx.make_missing)
+    return load_ablations(ctx.results, ctx.quick)
 
 
 _LOADERS = (_simulation, _harness, _ablation_table)
@@ -220,12 +219,12 @@ def _cost(ctx: FigureContext) -> list[Path]:
 
 
 def _saved_folder(ctx: FigureContext, pair) -> tuple[Path, str]:
-    """The folder of a saved result (made first with ``--make-missing``) and its caption
+    """The folder of a saved result and its caption
     source: the folder and the command that makes it."""
     from paper_figures.sources import pick
 
     saved = pick(pair, ctx.quick)
-    folder = saved.require(Path(ctx.results), make_missing=ctx.make_missing)
+    folder = saved.require(Path(ctx.results))
     quick = "QUICK stand-in: " if ctx.quick and pair[0] is not pair[1] else ""
     source = f"{quick}{folder}, made by '{saved.command(Path(ctx.results))}'"
     _FOLDER_SOURCES[str(folder)] = source
@@ -398,8 +397,7 @@ def run_all(ctx: FigureContext, only: list[str] | None = None) -> FiguresReport:
     """Write every figure (or those named in ``only``) from saved results.
 
     A figure whose saved results are missing is skipped and its one-line message (which
-    names the command that makes them) kept in :attr:`FiguresReport.missing`; with
-    ``ctx.make_missing`` that command is run first instead.
+    names the command that makes them) kept in :attr:`FiguresReport.missing`.
     """
     names = list(FIGURES) if not only else only
     unknown = sorted(set(names) - set(FIGURES))

@@ -4,7 +4,7 @@
 sweep, with the PyMC posterior that ``insight-bayes sweep ... --bayes`` saved) or, with
 ``quick``, the small stand-in ``RESULTS/scratch/sim-quick``. It never simulates or fits:
 a missing folder raises :class:`~paper_figures.sources.MissingResult` naming the command
-that makes it, unless ``make_missing`` asks to run that command first. Steps-to-target
+that makes it (``insight-bayes reproduce`` runs it). Steps-to-target
 and speed-ups are computed from the saved steps by :mod:`insight_bayes.analysis`.
 """
 
@@ -21,7 +21,7 @@ import pandas as pd
 
 from insight_bayes.analysis.speedups import sweep_tables
 from paper_figures.curves import curves_by_rule, interval_by_rule, interval_legend
-from paper_figures.sources import SIMULATED, pick
+from paper_figures.sources import SIMULATED, pick, shown
 from paper_figures.style import apply_style, ordered_rules
 from paper_figures.tables import fmt_interval
 from simulations.scenarios import Scenario, get_scenario
@@ -55,7 +55,7 @@ class SimResults:
 
 
 @functools.lru_cache(maxsize=4)
-def load_simulation(results: Path, quick: bool = False, make_missing: bool = False) -> SimResults:
+def load_simulation(results: Path, quick: bool = False) -> SimResults:
     """The saved paper-shaped sweep (or its quick stand-in) with its analysis.
 
     Parameters
@@ -64,12 +64,9 @@ def load_simulation(results: Path, quick: bool = False, make_missing: bool = Fal
         Folder of saved results (``results/``).
     quick : bool
         Read the small ``quick`` sweep (``RESULTS/scratch/sim-quick``) instead.
-    make_missing : bool
-        Run the sweep command first when the folder is missing (otherwise
-        :class:`~paper_figures.sources.MissingResult` names it).
     """
     saved = pick(SIMULATED, quick)
-    folder = saved.require(Path(results), make_missing=make_missing)
+    folder = saved.require(Path(results))
     manifest = json.loads((folder / "manifest.json").read_text())
     keys = list(manifest.get("config", {}).get("scenarios") or manifest.get("scenarios", {}))
     scenario = get_scenario("quick" if quick else "countdown-paper")
@@ -81,7 +78,7 @@ def load_simulation(results: Path, quick: bool = False, make_missing: bool = Fal
     posterior_path = folder / "speedup_posterior.csv"
     posterior = pd.read_csv(posterior_path) if posterior_path.exists() else None
     source = (
-        f"{'QUICK stand-in, not the paper scenario: ' if quick else ''}saved sweep {folder} "
+        f"{'QUICK stand-in, not the paper scenario: ' if quick else ''}saved sweep {shown(folder)} "
         f"(scenario {scenario.key}, {seeds} seeds, git {str(manifest.get('git_revision'))[:10]}, "
         f"{manifest.get('updated', manifest.get('created', '?'))[:10]})"
     )

@@ -8,9 +8,9 @@ naming that command::
 
     results/sim-countdown-paper is missing: run 'insight-bayes sweep countdown-paper ...'
 
-With ``make_missing`` (``insight-bayes figures --make-missing``) it runs the command
-instead, in this process, through :func:`insight_bayes_cli.main` (with ``--no-plots``:
-the figures draw their own pictures, so the committed folders get no stray PNG). The
+``insight-bayes reproduce`` (:mod:`paper_figures.reproduce`) runs those commands, in
+its process, through :func:`insight_bayes_cli.main` (with ``--no-plots``: the figures draw
+their own pictures, so the committed folders get no stray PNG). The
 quick set (``--quick``) holds small stand-ins under ``RESULTS/scratch/`` (git-ignored)
 for CI.
 """
@@ -34,6 +34,7 @@ __all__ = [
     "SIM_VS_HARNESS",
     "MissingResult",
     "SavedResult",
+    "shown",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,16 @@ def _config(name: str) -> str:
     path = REPO / "configs" / "rlvr" / name
     try:
         return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def shown(path: str | Path) -> str:
+    """A results path as captions and notebooks print it: relative to the repository when
+    it lies inside it (``results/sim-countdown-paper``), else as given."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(REPO))
     except ValueError:
         return str(path)
 
@@ -95,21 +106,13 @@ class SavedResult:
         what = reason or "is missing"
         return f"{self.path(results)} {what}: run '{self.command(results)}'{took}"
 
-    def require(self, results: Path, *, make_missing: bool = False) -> Path:
-        """The folder, made first when ``make_missing``; else :class:`MissingResult`."""
+    def require(self, results: Path) -> Path:
+        """The folder when it holds every file of ``needs``; else :class:`MissingResult`."""
         folder = self.path(results)
         missing = self.missing_files(results)
-        if not missing:
-            return folder
-        if not make_missing:
+        if missing:
             reason = "is missing" if not folder.exists() else f"lacks {', '.join(missing)}"
             raise MissingResult(self.message(results, reason))
-        self.make(results)
-        still = self.missing_files(results)
-        if still:
-            raise MissingResult(
-                f"{folder} still lacks {', '.join(still)} after '{self.command(results)}'"
-            )
         return folder
 
     def make(self, results: Path) -> None:
@@ -120,6 +123,12 @@ class SavedResult:
         status = main(self.arguments(Path(results)))
         if status:
             raise RuntimeError(f"'{self.command(results)}' exited with status {status}")
+        still = self.missing_files(results)
+        if still:
+            raise MissingResult(
+                f"{self.path(results)} still lacks {', '.join(still)} after "
+                f"'{self.command(results)}'"
+            )
 
 
 def _sweep(scenario: str, seeds: int, workers: int, out: str, bayes: bool) -> Callable:
@@ -261,14 +270,18 @@ INTERVENTION = (_INTERVENTION, _INTERVENTION)
 
 
 #: The harness studies the simulator is calibrated on and predicts.
-SIM_VS_HARNESS_STUDIES = ("rlvr-cpu-tiered-narrow", "rlvr-cpu-tiered-mid", "rlvr-cpu-tiered")
+SIM_VS_HARNESS_STUDIES = (
+    "rlvr-cpu-tiered", "rlvr-cpu-tiered-mid", "rlvr-cpu-tiered-narrow", "rlvr-cpu-k16"
+)  # fmt: skip
 
 
 def _sim_vs_harness(out: str) -> Callable:
     def arguments(results: Path) -> list[str]:
         return ["sim-vs-harness", *(str(results / s) for s in SIM_VS_HARNESS_STUDIES),
-                "--rules", "random,mopps,expected-difficulty,insight,dynamic-sampling",
-                "--seeds", "20", "--no-progress", "--out", str(results / out)]  # fmt: skip
+                "--gradients", str(results / "rlvr-gradients"),
+                "--gradients-k", str(results / "rlvr-gradients-k"),
+                "--seeds", "12", "--fit-seeds", "2", "--settings", "6", "--boot", "1000",
+                "--no-progress", "--out", str(results / out)]  # fmt: skip
 
     return arguments
 
@@ -276,11 +289,11 @@ def _sim_vs_harness(out: str) -> Callable:
 _SIM_VS_HARNESS = SavedResult(
     "simulator-versus-harness comparison",
     "sim-vs-harness",
-    ("manifest.json", "predictions.csv", "agreement.csv", "calibration_curves.csv"),
+    ("manifest.json", "predictions.csv", "agreement.csv", "scores.csv", "structure.json"),
     _sim_vs_harness("sim-vs-harness"),
-    "about 10 min on 2 cores (the three harness studies must exist)",
+    "tens of minutes on 2 cores (the four harness studies and rlvr-gradients must exist)",
 )
-#: Calibrated simulator against three harness studies; quick: the committed comparison.
+#: The measured learner against four harness studies; quick: the committed comparison.
 SIM_VS_HARNESS = (_SIM_VS_HARNESS, _SIM_VS_HARNESS)
 
 

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         default="results/scratch/sim-ablations",
         help="results folder (default results/scratch/sim-ablations, git-ignored; the "
-        "committed results/sim-ablations is remade by insight-bayes figures --make-missing)",
+        "committed results/sim-ablations is remade by insight-bayes reproduce)",
     )
     parser.add_argument(
         "--overwrite",

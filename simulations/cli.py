@@ -85,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         default=None,
         help="results folder (default results/scratch/SCENARIO, git-ignored; the committed "
-        "references under results/ are remade by insight-bayes figures --make-missing)",
+        "references under results/ are remade by insight-bayes reproduce)",
     )
     parser.add_argument(
         "--extend",
@@ -144,7 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``insight-bayes sweep``."""
     from insight_bayes.results.store import ResultStore
-    from insight_bayes.results.targets import analysis_summary, summary_table
+    from insight_bayes.results.summary import analysis_summary, summary_table
     from simulations.scenarios import SCENARIOS, get_scenario
     from simulations.sweep import run_sweep
 
@@ -241,11 +241,8 @@ def _posterior_line(posterior) -> str:
 def _write_curves(steps, scenario, args, out) -> list[str]:
     """The speed-up curve at the scenario's targets, steps to the baseline's final
     accuracy (each seed's own) and the learning-curve AUC, written as CSV; their names."""
-    from insight_bayes.results.targets import (
-        auc_table,
-        relative_steps_to_target,
-        speedup_report,
-    )
+    from insight_bayes.results.auc import auc_table
+    from insight_bayes.results.targets import relative_steps_to_target, speedup_report
 
     if args.baseline not in set(steps["rule"]):
         return []

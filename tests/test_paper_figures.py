@@ -2,7 +2,7 @@
 
 Every registered figure is drawn from a copy of the committed results; the results
 folder is left exactly as it was (file list, sizes and modification times); a missing
-result is named with the command that makes it; ``--make-missing`` runs that command.
+result is named with the command that makes it; `insight-bayes reproduce` runs it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from paper_figures.sources import (
     HARNESS,
     SIM_VS_HARNESS,
     SIMULATED,
+    TIERED,
 )
 from paper_figures.tables import fmt_interval, to_latex, to_markdown
 
@@ -56,11 +57,15 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return entries
 
 
-def figures(*argv: str) -> tuple[int, str, str]:
+def figures(*argv: str, command: str = "figures") -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(["figures", *argv])
+        status = main([command, *argv])
     return status, out.getvalue(), err.getvalue()
+
+
+def reproduce(*argv: str) -> tuple[int, str, str]:
+    return figures(*argv, command="reproduce")
 
 
 @pytest.fixture(scope="module")
@@ -190,22 +195,49 @@ def test_every_named_command_is_a_valid_command_line(tmp_path):
         assert saved.command(tmp_path).startswith(f"insight-bayes {argv[0]} ")
 
 
-def test_make_missing_runs_the_command_on_the_smallest_case(tmp_path):
-    """``--quick --make-missing`` runs the quick sweep into RESULTS; a re-run only reads."""
+def test_reproduce_makes_what_is_missing_and_figures_only_read(tmp_path):
+    """``figures`` names the missing command; ``reproduce --quick`` makes it; re-runs only read."""
     results, out = tmp_path / "results", tmp_path / "figs"
     argv = ["--out", str(out), "--results", str(results), "--quick", "--only", "table_main"]
     status, printed, errors = figures(*argv)
     assert status == 1 and "scratch/sim-quick is missing: run 'insight-bayes sweep quick" in errors
-    status, printed, errors = figures(*argv, "--make-missing")
+    assert "insight-bayes reproduce" in errors
+    assert not results.exists()  # the figures never write under RESULTS
+    status, printed, errors = reproduce("--results", str(results), "--quick", "--only",
+                                        "simulated", "tiered")  # fmt: skip
     assert status == 0, errors
+    assert "simulated: insight-bayes sweep quick" in printed and "tiered: copy" in printed
     folder = results / "scratch" / "sim-quick"
     steps = pd.read_parquet(folder / "steps.parquet")
     assert set(steps["rule"]) == set(REFERENCE_RULES) and steps["seed"].nunique() == 3
+    # the tiered study's stand-in is the committed folder, copied file for file
+    for name in TIERED[0].needs:
+        assert (results / TIERED[0].folder / name).read_bytes() == (
+            COMMITTED / TIERED[0].folder / name
+        ).read_bytes()
+    status, printed, errors = figures(*argv)
+    assert status == 0, errors
     assert "QUICK" in (out / "table_main.caption.txt").read_text()
     before = snapshot(results)
+    status, printed, _ = reproduce("--results", str(results), "--quick", "--only", "simulated",
+                                   "tiered")  # fmt: skip
+    assert status == 0 and "0 of 2 results made" in printed
     status, printed, _ = figures(*argv)
     assert status == 0 and "read QUICK stand-in" in printed
     assert snapshot(results) == before
+
+
+def test_reproduce_lists_its_plan_and_refuses_an_unknown_name(tmp_path, capsys):
+    status, printed, _ = reproduce("--results", str(tmp_path), "--quick", "--list")
+    assert status == 0
+    lines = printed.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "simulated", "ablations", "beyond", "robustness", "harness", "tiered", "intervention",
+        "sim-vs-harness",
+    ]  # fmt: skip
+    assert not any(tmp_path.iterdir())  # --list does nothing
+    assert main(["reproduce", "--results", str(tmp_path), "--only", "nosuch"]) == 2
+    assert "unknown result(s) ['nosuch']" in capsys.readouterr().err
 
 
 def test_curves_and_intervals_draw_every_rule_in_its_own_style():
@@ -275,10 +307,12 @@ def test_number_formats():
 
 
 def test_the_beyond_figure_and_table_draw_from_the_quick_sweep(tmp_path):
-    """``--quick --make-missing`` makes the quick sweep of the beyond rules, then draws."""
+    """``reproduce --quick`` makes the quick sweep of the beyond rules; the figure draws it."""
     results, out = tmp_path / "results", tmp_path / "figs"
     argv = ["--out", str(out), "--results", str(results), "--quick", "--only", "beyond"]
-    status, printed, errors = figures(*argv, "--make-missing")
+    status, printed, errors = reproduce("--results", str(results), "--quick", "--only", "beyond")
+    assert status == 0, errors
+    status, printed, errors = figures(*argv)
     assert status == 0, errors
     stems = {p.name for p in out.iterdir()}
     assert {"fig_beyond.png", "fig_beyond.pdf", "table_beyond.md", "table_beyond.tex"} <= stems
