@@ -64,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="runs trained together in one process, their model work batched (1: one run "
-        "at a time, the reference path; default 8 on CPU, every run up to 64 on CUDA)",
+        "at a time, the reference path and the default on CPU, where blocks are slower; default "
+        "on CUDA: every run, up to 64)",
     )
     parser.add_argument(
         "--skip-gate",
