@@ -12,17 +12,18 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from insight_bayes.rewards import Rollout  # noqa: E402
-from insight_bayes.rlvr.environment import GRPOEnvironment  # noqa: E402
-from insight_bayes.rlvr.gradients import (  # noqa: E402
+from insight_bayes.rlvr.applied_update import (  # noqa: E402
     _flat,
     _prompt_gradient,
-    _set_weights,
     _tier_gradients,
     adamw_delta,
     adamw_linear,
     clip_gradient,
-    draw_config,
     group_gradient,
+)
+from insight_bayes.rlvr.environment import GRPOEnvironment  # noqa: E402
+from insight_bayes.rlvr.gradients import (  # noqa: E402
+    _set_weights,
     is_done,
     run_gradients,
     signal_noise_table,
@@ -228,9 +229,11 @@ def test_signal_noise_recomputed_from_rows_matches_the_vectors():
 
 
 def test_draw_config_moves_both_seeds():
+    from insight_bayes.rlvr.config import load_config
+
     raw = {"task": {"name": "addition", "seed": 3, "pool_size": 8, "test_size": 4},
            "warmup": {"seed": 1, "steps": 1}, "loop": {"m": 2, "k": 2}}  # fmt: skip
-    cfg = draw_config(raw, 2)
+    cfg = load_config(raw).draw_config(2)
     assert (cfg.task.seed, cfg.warmup.seed) == (5, 3)
     assert raw["task"]["seed"] == 3  # the base config is not changed
 

@@ -161,8 +161,8 @@ def test_causal_slopes_table_from_designed_batches():
 # ----------------------------------------------------------------------------- the update
 def test_batch_gradient_is_the_token_weighted_sum_of_its_groups():
     from insight_bayes.rewards import Rollout
+    from insight_bayes.rlvr.applied_update import batch_gradient, group_gradient
     from insight_bayes.rlvr.environment import GRPOEnvironment
-    from insight_bayes.rlvr.gradients import batch_gradient, group_gradient
     from insight_bayes.rlvr.grpo import GRPOConfig
     from insight_bayes.rlvr.model import ModelConfig, TinyLM
     from insight_bayes.rlvr.policy import CharPolicy

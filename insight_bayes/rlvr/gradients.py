@@ -17,10 +17,12 @@ its AdamW state are copied and, without changing the run, probed with single gro
    a batch of this one group); advantages from ``training_batch`` (binary or shaped, as
    configured).
 4. **The applied update** :math:`\Delta\theta`: ``g`` clipped to ``max_grad_norm`` as
-   :func:`torch.nn.utils.clip_grad_norm_` does (:func:`clip_gradient`), then one AdamW step
-   from the checkpoint's moments (:func:`adamw_delta`: moments, bias correction at step
-   ``t + 1``, the learning rate the scheduler has set for that step, decoupled weight
-   decay). AdamW moves the weights even with a zero gradient (momentum and weight decay:
+   :func:`torch.nn.utils.clip_grad_norm_` does
+   (:func:`~insight_bayes.rlvr.applied_update.clip_gradient`), then one AdamW step from
+   the checkpoint's moments (:func:`~insight_bayes.rlvr.applied_update.adamw_delta`:
+   moments, bias correction at step ``t + 1``, the learning rate the scheduler has set
+   for that step, decoupled weight decay). AdamW moves the weights even with a zero
+   gradient (momentum and weight decay:
    the *drift* :math:`\Delta\theta(0)`, the same for every group), so the group's update is
 
    .. math::
@@ -76,9 +78,10 @@ Tables (:func:`run_gradients` writes them into ``out``)
   effect per unit learning rate, for comparison with the earlier probe);
 - ``lin_norm``, ``lin_self_effect``, ``lin_heldout_effect``, ``lin_dot_mean``: the same for
   ``c * g``, AdamW's step linearised in the (unclipped) gradient at the checkpoint's
-  moments (:func:`adamw_linear`): what the group adds to a large batch's update per unit
-  of its share of the batch (a group of a batch of ``M`` similar groups has a share of
-  about ``1 / M``); NaN at a checkpoint where AdamW has not stepped;
+  moments (:func:`~insight_bayes.rlvr.applied_update.adamw_linear`): what the group adds
+  to a large batch's update per unit of its share of the batch (a group of a batch of
+  ``M`` similar groups has a share of about ``1 / M``); NaN at a checkpoint where AdamW has
+  not stepped;
 - ``lr``: learning rate of the step; ``adam_step``: AdamW's step count before it.
 
 ``effects.parquet``, one row per (draw, checkpoint, prompt_id, k, replicate, target_tier):
@@ -124,17 +127,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from insight_bayes.rlvr.config import StudyConfig, StudySection, load_config
+from insight_bayes.rlvr.applied_update import (
+    _flat,
+    _params,
+    _prompt_gradient,
+    _tier_gradients,
+    adamw_delta,
+    adamw_linear,
+    clip_gradient,
+    group_gradient,
+)
+from insight_bayes.rlvr.config import StudyConfig, load_config
 from insight_bayes.validation import check_int
 
 __all__ = [
     "BAND_EDGES",
-    "adamw_delta",
-    "adamw_linear",
-    "batch_gradient",
-    "clip_gradient",
-    "draw_config",
-    "group_gradient",
     "run_gradients",
     "signal_noise_table",
     "random_checkpoints",
@@ -145,221 +152,6 @@ log = logging.getLogger(__name__)
 
 #: Edges of the success-probability bands the probed prompts are spread over.
 BAND_EDGES: tuple[float, ...] = (0.0, 0.02, 0.15, 0.35, 0.6, 0.85, 1.0)
-
-
-# ----------------------------------------------------------------------------- configs
-def draw_config(raw: dict[str, Any], draw: int) -> StudyConfig:
-    """The study config of task draw ``draw``: ``task.seed`` and ``warmup.seed`` raised by it.
-
-    ``raw`` is a parsed study TOML; it is copied, never changed. A ``[study] draws`` key is
-    dropped when this package's :class:`~insight_bayes.rlvr.config.StudySection` does not
-    know it.
-    """
-    draw = check_int(draw, "draw", min_value=0)
-    raw = copy.deepcopy(raw)
-    task = raw.setdefault("task", {})
-    warm = raw.setdefault("warmup", {})
-    task["seed"] = int(task.get("seed", 0)) + draw
-    warm["seed"] = int(warm.get("seed", 0)) + draw
-    known = {f.name for f in dataclasses.fields(StudySection)}
-    if "draws" in raw.get("study", {}) and "draws" not in known:
-        raw["study"].pop("draws")
-    return load_config(raw)
-
-
-def config_draws(raw: dict[str, Any]) -> tuple[int, ...]:
-    """Draws named by a config's ``[study] draws`` (a count or a list); ``(0,)`` without."""
-    value = raw.get("study", {}).get("draws")
-    if value is None:
-        return (0,)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return tuple(range(check_int(value, "study.draws", min_value=1)))
-    return tuple(check_int(v, "study.draws", min_value=0) for v in value)
-
-
-# ----------------------------------------------------------------------------- optimiser
-def clip_gradient(grads: Sequence[torch.Tensor], max_norm: float) -> tuple[list, float, bool]:
-    """Clip gradients by their global 2-norm as :func:`torch.nn.utils.clip_grad_norm_` does.
-
-    The factor is ``min(1, max_norm / (||g|| + 1e-6))`` (torch's form).
-
-    Returns
-    -------
-    clipped : list of Tensor
-        The scaled gradients (new tensors).
-    norm : float
-        ``||g||`` before clipping.
-    fired : bool
-        Whether ``||g|| > max_norm`` (the factor is below 1).
-    """
-    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-    coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
-    return [g * coef for g in grads], float(norm), bool(float(norm) > max_norm)
-
-
-def adamw_delta(
-    params: Sequence[torch.Tensor],
-    grads: Sequence[torch.Tensor],
-    optimizer_state: dict[str, Any],
-) -> list[torch.Tensor]:
-    r"""The change one AdamW step would make to ``params`` with ``grads``, state untouched.
-
-    With ``(m, v, t)`` of each parameter from ``optimizer_state`` (zeros and 0 when the
-    optimiser has not stepped yet) and the group's ``lr``, ``betas``, ``eps``,
-    ``weight_decay`` (Loshchilov & Hutter 2019, Algorithm 2, as ``torch.optim.AdamW``)::
-
-        m'  = b1 m + (1 - b1) g,      v' = b2 v + (1 - b2) g^2
-        Δθ  = -lr wd θ - (lr / (1 - b1^(t+1))) m' / (sqrt(v') / sqrt(1 - b2^(t+1)) + eps)
-
-    Parameters
-    ----------
-    params : sequence of Tensor
-        The weights, in the optimiser's order (``model.parameters()``).
-    grads : sequence of Tensor
-        One gradient per parameter (already clipped).
-    optimizer_state : dict
-        ``torch.optim.AdamW.state_dict()`` of an optimiser over ``params`` (one group).
-
-    Returns
-    -------
-    list of Tensor
-        ``Δθ`` per parameter (units of the weights).
-    """
-    groups = optimizer_state["param_groups"]
-    if len(groups) != 1:
-        raise ValueError(f"expected one parameter group, got {len(groups)}")
-    group = groups[0]
-    if group.get("amsgrad") or group.get("maximize"):
-        raise ValueError("amsgrad and maximize are not supported")
-    if len(group["params"]) != len(params) or len(grads) != len(params):
-        raise ValueError(
-            f"{len(params)} params and {len(grads)} grads for an optimiser over "
-            f"{len(group['params'])} parameters"
-        )
-    lr, wd, eps = float(group["lr"]), float(group["weight_decay"]), float(group["eps"])
-    beta1, beta2 = (float(b) for b in group["betas"])
-    state = optimizer_state["state"]
-    out = []
-    for index, p, g in zip(group["params"], params, grads, strict=True):
-        s = state.get(index)
-        if s:
-            m, v, t = s["exp_avg"], s["exp_avg_sq"], float(s["step"])
-        else:
-            m, v, t = torch.zeros_like(p), torch.zeros_like(p), 0.0
-        step = t + 1.0
-        m_new = torch.lerp(m, g, 1.0 - beta1)
-        v_new = v * beta2 + (1.0 - beta2) * g * g
-        bc1 = 1.0 - beta1**step
-        bc2_sqrt = (1.0 - beta2**step) ** 0.5
-        denom = v_new.sqrt() / bc2_sqrt + eps
-        out.append(-lr * wd * p.detach() - (lr / bc1) * m_new / denom)
-    return out
-
-
-def adamw_linear(params: Sequence[torch.Tensor], optimizer_state: dict[str, Any]) -> list:
-    r"""AdamW's step linearised in the gradient at ``g = 0``: a per-weight factor ``c``.
-
-    Differentiating :func:`adamw_delta` at ``g = 0`` (the ``g^2`` term of ``v'`` has zero
-    derivative there)::
-
-        dΔθ/dg = c = -lr (1 - b1) / (1 - b1^(t+1)) / (sqrt(b2 v / (1 - b2^(t+1))) + eps)
-
-    so a small gradient ``g`` (a group's share of a large batch) moves the weights by
-    ``c * g`` on top of the drift. Undefined where the optimiser has not stepped (``v = 0``
-    gives ``1 / eps``: Adam's first step is ``lr sign(g)``, not linear): NaN there.
-    """
-    group = optimizer_state["param_groups"][0]
-    lr, eps = float(group["lr"]), float(group["eps"])
-    beta1, beta2 = (float(b) for b in group["betas"])
-    out = []
-    for index, p in zip(group["params"], params, strict=True):
-        s = optimizer_state["state"].get(index)
-        if not s:
-            out.append(torch.full_like(p, float("nan")))
-            continue
-        step = float(s["step"]) + 1.0
-        denom = (beta2 * s["exp_avg_sq"] / (1.0 - beta2**step)).sqrt() + eps
-        out.append(-lr * (1.0 - beta1) / (1.0 - beta1**step) / denom)
-    return out
-
-
-# ----------------------------------------------------------------------------- gradients
-def _flat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    return torch.cat([t.reshape(-1) for t in tensors])
-
-
-def _params(env) -> list[torch.nn.Parameter]:
-    return list(env.policy.model.parameters())
-
-
-def _grad_of(scalar: torch.Tensor, params: list[torch.nn.Parameter]) -> list[torch.Tensor]:
-    grads = torch.autograd.grad(scalar, params, allow_unused=True)
-    return [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params, strict=True)]
-
-
-def batch_gradient(env, prompt_ids: Sequence[int] | np.ndarray, rollout) -> list[torch.Tensor]:
-    """Gradient of the harness's GRPO loss on one batch of groups, as ``grpo_update`` takes it.
-
-    ``rollout`` holds one group per entry of ``prompt_ids`` (``env.rollout(ids, k, rng)``).
-    The loss is :func:`~insight_bayes.rlvr.grpo.clipped_policy_loss` with the sampling
-    policy equal to the current one (ratio 1), normalised by the batch's completion tokens
-    (all of its rows, as :func:`~insight_bayes.rlvr.grpo.grpo_update` does), plus
-    ``kl_coef`` times the k3 KL to the reference when the config has one. Rows with a zero
-    advantage add exactly 0 without a KL term and are skipped, as in ``grpo_update``; a
-    batch whose advantages are all zero gets exact zeros (no pass is run).
-    """
-    from insight_bayes.rlvr.grpo import clipped_policy_loss, kl_to_reference
-
-    params = _params(env)
-    batch, advantages = env.training_batch(np.asarray(prompt_ids, dtype=np.int64), rollout)
-    use_kl = env.reference is not None and env.grpo.kl_coef > 0
-    if not use_kl and not bool(torch.any(advantages != 0)):
-        return [torch.zeros_like(p) for p in params]
-    mask = batch.completion
-    n_tokens = mask.to(torch.float32).sum().clamp(min=1.0)
-    tokens, valid = batch.tokens, batch.valid
-    if not use_kl:
-        rows = torch.nonzero(advantages != 0).squeeze(-1)
-        tokens, valid, mask, advantages = tokens[rows], valid[rows], mask[rows], advantages[rows]
-    env.policy.model.train()
-    try:
-        with torch.enable_grad():
-            logp = env.policy.logprobs(tokens, valid)
-            loss, _ = clipped_policy_loss(
-                logp, logp.detach(), advantages, mask, env.grpo.clip_eps, n_tokens
-            )
-            if use_kl:
-                with torch.no_grad():
-                    logp_ref = env.reference.logprobs(tokens, valid)
-                loss = loss + env.grpo.kl_coef * kl_to_reference(logp, logp_ref, mask)
-            return _grad_of(loss, params)
-    finally:
-        env.policy.model.eval()
-
-
-def group_gradient(env, prompt_id: int, rollout) -> list[torch.Tensor]:
-    """Gradient of the harness's GRPO loss on one group alone: :func:`batch_gradient` of a
-    batch of that one group (normalised by the group's own completion tokens)."""
-    return batch_gradient(env, [int(prompt_id)], rollout)
-
-
-def _tier_gradients(env, tiers: np.ndarray) -> dict[int, torch.Tensor]:
-    """``∇J_t`` (flat, float64) of the exact held-out pass@1 of each tier's test problems."""
-    params = _params(env)
-    out = {}
-    for t in np.unique(tiers):
-        ids = np.flatnonzero(tiers == t)
-        with torch.enable_grad():
-            value = env.exact_success("test", ids, grad=True).mean()
-            out[int(t)] = _flat(_grad_of(value, params)).double()
-    return out
-
-
-def _prompt_gradient(env, prompt_id: int) -> torch.Tensor:
-    params = _params(env)
-    with torch.enable_grad():
-        value = env.exact_success("pool", np.array([prompt_id]), grad=True).sum()
-        return _flat(_grad_of(value, params)).double()
 
 
 # ----------------------------------------------------------------------------- prompts
@@ -744,14 +536,14 @@ def run_gradients(
 ) -> dict[str, pd.DataFrame]:
     """Probe checkpoints of a Random run for every task draw; write and return the tables.
 
-    For each draw (:func:`draw_config`), the harness is built (the warm-up is trained or
-    loaded from the cache), Random runs with the study's settings (``config.loop``, up to
-    the last checkpoint, evaluating as the study does, so the run is the study's Random run
-    at ``seed``), and at each checkpoint step, before that step's update, the weights and
-    the AdamW state are copied and probed (:func:`measure_checkpoint`) on a separate
-    environment with its own random numbers: the run is not changed. A (draw, checkpoint)
-    already finished in ``out`` is skipped, and a draw whose checkpoints are all finished
-    is not run at all.
+    For each draw (:meth:`~insight_bayes.rlvr.config.StudyConfig.draw_config`), the
+    harness is built (the warm-up is trained or loaded from the cache), Random runs with
+    the study's settings (``config.loop``, up to the last checkpoint, evaluating as the
+    study does, so the run is the study's Random run at ``seed``), and at each checkpoint
+    step, before that step's update, the weights and the AdamW state are copied and probed
+    (:func:`measure_checkpoint`) on a separate environment with its own random numbers:
+    the run is not changed. A (draw, checkpoint) already finished in ``out`` is skipped,
+    and a draw whose checkpoints are all finished is not run at all.
 
     Returns
     -------
@@ -773,7 +565,7 @@ def run_gradients(
         if not todo:
             log.info("draw %d: every checkpoint done", d)
             continue
-        config = draw_config(raw, d)
+        config = load_config(raw).draw_config(d)
         k_values = tuple(ks) if ks else (config.loop.k,)
         for k in k_values:
             check_int(k, "k", min_value=2)

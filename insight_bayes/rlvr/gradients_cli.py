@@ -215,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from insight_bayes.results.io import atomic_write_bytes, build_manifest
-    from insight_bayes.rlvr.gradients import config_draws, draw_config, run_gradients
+    from insight_bayes.rlvr.config import load_config
+    from insight_bayes.rlvr.gradients import run_gradients
     from insight_bayes.rlvr.harness import resolve_device
     from insight_bayes.rlvr.selection_stats import selection_table
 
@@ -224,8 +225,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     with open(args.config, "rb") as fh:
         raw = tomllib.load(fh)
-    draws = args.draws if args.draws is not None else config_draws(raw)
-    base = draw_config(raw, 0)  # validates the config before any training
+    config = load_config(raw)  # validates the config before any training
+    draws = args.draws if args.draws is not None else config.study.draws
+    base = config.draw_config(0)
     ks = args.k or (base.loop.k,)
     device = resolve_device(args.device)
     if args.threads:
@@ -285,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
         seconds=seconds + float(previous.get("seconds", 0.0)),
         seconds_this_call=seconds,
         parts=int(sum(1 for _ in (out / "runs").rglob("*.done.json"))),
-        warmups={d: draw_config(raw, d).raw["warmup"]["seed"] for d in draws},
+        warmups={d: config.draw_config(d).warmup.seed for d in draws},
     )
     from insight_bayes.results.io import atomic_write_json
 

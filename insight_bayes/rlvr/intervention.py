@@ -21,9 +21,9 @@ the reverse? At checkpoints of Random runs of the harness (the study's GRPO sett
 3. **The update as training applies it** (:func:`measure_batches`). Each batch is rolled
    out once (``K`` completions per prompt, from the checkpoint's policy); its GRPO
    gradient ``g`` over the whole batch
-   (:func:`~insight_bayes.rlvr.gradients.batch_gradient`) is clipped to ``max_grad_norm``
+   (:func:`~insight_bayes.rlvr.applied_update.batch_gradient`) is clipped to ``max_grad_norm``
    and passed through one AdamW step from the checkpoint's own moments
-   (:func:`~insight_bayes.rlvr.gradients.adamw_delta`); the batch's update is that step
+   (:func:`~insight_bayes.rlvr.applied_update.adamw_delta`); the batch's update is that step
    minus the step with a zero gradient (the drift, the same for every batch):
    :math:`\Delta\theta_b = \Delta\theta(\operatorname{clip}(g_b)) - \Delta\theta(0)`.
 4. **Effect.** :math:`y_b = \nabla J \cdot \Delta\theta_b` with ``J`` the exact held-out
@@ -248,16 +248,15 @@ def measure_batches(
     """
     from tqdm.auto import tqdm
 
-    from insight_bayes.rlvr.gradients import (
-        _exact,
+    from insight_bayes.rlvr.applied_update import (
         _flat,
         _params,
-        _set_weights,
         _tier_gradients,
         adamw_delta,
         batch_gradient,
         clip_gradient,
     )
+    from insight_bayes.rlvr.gradients import _exact, _set_weights
 
     params = _params(env)
     test_tiers = np.array([p.features["digits"] for p in env.test], dtype=np.int64)
@@ -357,8 +356,8 @@ def run_intervention(
 ) -> pd.DataFrame:
     """Every (draw, Random seed, checkpoint) of the design; write parts; return all batches.
 
-    For each task draw (:func:`~insight_bayes.rlvr.gradients.draw_config`) the harness is
-    built once; for each seed a fresh environment runs Random
+    For each task draw (:meth:`~insight_bayes.rlvr.config.StudyConfig.draw_config`) the
+    harness is built once; for each seed a fresh environment runs Random
     (:func:`~insight_bayes.rlvr.gradients.random_checkpoints`) and at each checkpoint a
     separate environment with the checkpoint's weights measures the batches of
     :func:`design_batches` (random numbers from ``(seed, draw, checkpoint)``). Finished
@@ -370,7 +369,8 @@ def run_intervention(
         atomic_write_parquet,
         remove_stale_temporaries,
     )
-    from insight_bayes.rlvr.gradients import draw_config, random_checkpoints
+    from insight_bayes.rlvr.config import load_config
+    from insight_bayes.rlvr.gradients import random_checkpoints
     from insight_bayes.rlvr.harness import harness_for
 
     root = Path(out)
@@ -381,7 +381,7 @@ def run_intervention(
         jobs = {s: [c for c in checkpoints if not is_done(root, d, s, c)] for s in seeds}
         if not any(jobs.values()):
             continue
-        config = draw_config(raw, d)
+        config = load_config(raw).draw_config(d)
         harness = harness_for(config, device, cache_dir, progress)
         probe = harness.environment()
         groups = np.array([p.features["digits"] for p in probe.pool], dtype=np.int64)

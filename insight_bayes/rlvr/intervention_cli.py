@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from insight_bayes.results.io import atomic_write_bytes, atomic_write_json, build_manifest
-    from insight_bayes.rlvr.gradients import draw_config
+    from insight_bayes.rlvr.config import load_config
     from insight_bayes.rlvr.harness import resolve_device
     from insight_bayes.rlvr.intervention import check_checkpoints, run_intervention
 
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     check_checkpoints(args.checkpoints)
     with open(args.config, "rb") as fh:
         raw = tomllib.load(fh)
-    draw_config(raw, 0)  # validates the config before any training
+    load_config(raw)  # validates the config before any training
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
