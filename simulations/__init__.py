@@ -36,7 +36,7 @@ _LAZY = {
     "get_scenario": "simulations.scenarios",
     "bootstrap_speedups": "insight_bayes.results.targets",
     "steps_to_target": "insight_bayes.results.targets",
-    "summary_table": "insight_bayes.results.targets",
+    "summary_table": "insight_bayes.results.summary",
 }
 
 

@@ -36,7 +36,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from insight_bayes.results.targets import bootstrap_speedups, steps_to_target, summary_table
+from insight_bayes.results.summary import summary_table
+from insight_bayes.results.targets import bootstrap_speedups, steps_to_target
 from simulations.scenarios import Scenario, get_scenario
 from simulations.sweep import claim_sweep_folder, run_sweep
 

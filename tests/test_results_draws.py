@@ -9,11 +9,8 @@ import pandas as pd
 import pytest
 
 from insight_bayes.results import auc_table, bootstrap_speedups, relative_targets
-from insight_bayes.results.targets import (
-    between_draw_share,
-    draw_relative_steps_to_target,
-    hierarchical_bootstrap_index,
-)
+from insight_bayes.results.bootstrap import between_draw_share, hierarchical_bootstrap_index
+from insight_bayes.results.targets import draw_relative_steps_to_target
 
 
 def _reached(costs: dict[tuple[int, int], tuple[float, float]], *, draws: bool = True):

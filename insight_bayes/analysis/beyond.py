@@ -9,7 +9,7 @@ against three references:
 
 * **speed-up versus Random**: ``mean_s(T_random) / mean_s(T_rule)``;
 * **ratio to InSight**: ``mean_s(T_insight) / mean_s(T_rule)``, the rule's speed-up
-  divided by InSight's (the issue's goal: at least 1.10 with an interval above 1);
+  divided by InSight's (the goal set before the study: at least 1.10 with an interval above 1);
 * **fraction of the oracle**: ``mean_s(T_oracle) / mean_s(T_rule)``, the rule's
   speed-up divided by the oracle's (goal: at least 0.85).
 
@@ -230,7 +230,7 @@ def goal_cells(
     n_boot: int = 2000,
     rng: RngLike = 0,
 ) -> pd.DataFrame:
-    """Per cell and target: does ``rule`` meet the issue's goal against ``reference``?
+    """Per cell and target: does ``rule`` meet the goal against ``reference``?
 
     The goal set before the runs: a ratio to InSight of at least ``ratio`` with a paired interval
     above 1, and at least ``oracle_share`` of the oracle's speed-up. Both are paired

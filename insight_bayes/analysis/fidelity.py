@@ -36,8 +36,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from insight_bayes.results.auc import auc_table
 from insight_bayes.results.targets import (
-    auc_table,
     bootstrap_speedups,
     relative_steps_to_target,
     speedup_report,

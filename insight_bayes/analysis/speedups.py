@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from insight_bayes.results.targets import analysis_summary, bootstrap_speedups
+from insight_bayes.results.summary import analysis_summary
+from insight_bayes.results.targets import bootstrap_speedups
 
 __all__ = ["speedups_per_step_and_rollout", "study_tables", "sweep_tables"]
 

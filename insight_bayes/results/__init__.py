@@ -6,7 +6,9 @@ Modules, one concern each:
 * :mod:`~insight_bayes.results.store`: run keys, completion markers, the folder layout;
 * :mod:`~insight_bayes.results.schema`: the tidy per-step schema and its one builder;
 * :mod:`~insight_bayes.results.runner`: the one executor of (rule, seed) runs;
-* :mod:`~insight_bayes.results.targets`: steps-to-target, speed-ups, curves, AUC;
+* :mod:`~insight_bayes.results.targets`: steps-to-target, speed-ups, curves;
+* :mod:`~insight_bayes.results.auc`, :mod:`~insight_bayes.results.summary`,
+  :mod:`~insight_bayes.results.bootstrap`: AUC, the summary table, the (draw, seed) bootstrap;
 * :mod:`~insight_bayes.results.prompts`: the per-prompt information table;
 * :mod:`~insight_bayes.results.reader`: :func:`load_results`, one reader for both;
 * :mod:`~insight_bayes.results.headline`: the headline and summary table commands print;
@@ -37,18 +39,18 @@ _LAZY = {
     "Job": "runner",
     "RunReport": "runner",
     "run_jobs": "runner",
-    "auc_table": "targets",
+    "auc_table": "auc",
     "bootstrap_speedups": "targets",
-    "learning_curve_auc": "targets",
+    "learning_curve_auc": "auc",
     "relative_targets": "targets",
     "relative_steps_to_target": "targets",
     "speedup_curve": "targets",
     "speedup_report": "targets",
     "steps_to_target": "targets",
-    "summary_table": "targets",
+    "summary_table": "summary",
     "prompt_information": "prompts",
     "Results": "reader",
-    "analysis_summary": "targets",
+    "analysis_summary": "summary",
     "load_results": "reader",
     "headline": "headline",
     "summary_text": "headline",

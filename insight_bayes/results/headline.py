@@ -2,7 +2,7 @@
 
 :func:`summary_text` is the one home of that text; ``insight-bayes sweep``,
 ``insight-bayes rlvr-study`` and ``insight-bayes plot`` all print it. It reads the
-summary of :func:`insight_bayes.results.targets.analysis_summary` (one row per rule, or
+summary of :func:`insight_bayes.results.summary.analysis_summary` (one row per rule, or
 per scenario and rule): the speed-up in steps to the target versus the baseline with its
 95% paired-bootstrap interval (``speedup, ci_low, ci_high``), the same in rollouts
 (``rollout_*``), the final held-out metric and the censored runs.
@@ -278,8 +278,8 @@ def summary_text(
     Parameters
     ----------
     summary : DataFrame
-        :func:`~insight_bayes.results.targets.analysis_summary`'s summary (or
-        :func:`~insight_bayes.results.targets.summary_table`'s, without speed-ups).
+        :func:`~insight_bayes.results.summary.analysis_summary`'s summary (or
+        :func:`~insight_bayes.results.summary.summary_table`'s, without speed-ups).
     baseline : str
         Reference rule of the speed-ups.
     metric : str

@@ -24,15 +24,11 @@ from typing import Any
 
 import pandas as pd
 
+from insight_bayes.results.auc import auc_table
 from insight_bayes.results.io import MANIFEST_FORMAT
 from insight_bayes.results.schema import check_steps
-from insight_bayes.results.targets import (
-    analysis_summary,
-    auc_table,
-    bootstrap_speedups,
-    speedup_curve,
-    steps_to_target,
-)
+from insight_bayes.results.summary import analysis_summary
+from insight_bayes.results.targets import bootstrap_speedups, speedup_curve, steps_to_target
 
 __all__ = ["Results", "load_results"]
 

@@ -25,18 +25,20 @@ resample seeds; when both rules ran the same seeds, seeds are resampled **jointl
 
 **Learning-curve AUC** of a run: the trapezoid area under the metric over its
 evaluated steps divided by their span, i.e. the run's time-averaged metric (no target
-needed). :func:`auc_table` gives its mean per rule and the paired difference versus the
+needed). :func:`~insight_bayes.results.auc.auc_table` gives its mean per rule and the
+paired difference versus the
 baseline, with bootstrap intervals.
 
 **Task draws.** A table with an integer ``draw`` column is one study replicated over
 task draws (each draw its own pool, test set and warm-up; its ``scenario`` is the draw's
 own study key, nested in the draw). Its runs are ``(draw, seed)`` units, comparisons are
 split by target only, and every bootstrap is **hierarchical**
-(:func:`hierarchical_bootstrap_index`): draws are resampled with replacement, then seeds
+(:func:`~insight_bayes.results.bootstrap.hierarchical_bootstrap_index`): draws are
+resampled with replacement, then seeds
 within each drawn draw, a rule staying paired with the baseline on the same ``(draw,
 seed)``. With one draw (or no ``draw`` column) this is exactly the seed bootstrap above.
 The speed-up and AUC tables then also report ``between_draw_share``
-(:func:`between_draw_share`) and ``n_draws``.
+(:func:`~insight_bayes.results.bootstrap.between_draw_share`) and ``n_draws``.
 """
 
 from __future__ import annotations
@@ -46,160 +48,30 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from insight_bayes.results.bootstrap import (
+    _group_keys,
+    _paired_effects,
+    _percentile_interval,
+    _replicate_means,
+    _run_keys,
+    _unit_draws,
+    _unit_keys,
+    between_draw_share,
+    hierarchical_bootstrap_index,
+)
 from insight_bayes.validation import RngLike, as_generator, check_int, check_real
 
 __all__ = [
-    "analysis_summary",
-    "auc_table",
-    "between_draw_share",
     "bootstrap_speedups",
     "draw_relative_steps_to_target",
-    "hierarchical_bootstrap_index",
-    "learning_curve_auc",
     "relative_steps_to_target",
     "relative_targets",
     "speedup_curve",
     "speedup_report",
     "steps_to_target",
-    "summary_table",
 ]
 
 _COSTS = ("steps_to_target", "rollouts_to_target", "seconds_to_target")
-
-
-def _run_keys(df: pd.DataFrame) -> list[str]:
-    """``scenario``, ``draw`` (when present), ``rule``, ``seed``."""
-    return [c for c in ("scenario", "draw", "rule", "seed") if c in df.columns]
-
-
-def _group_keys(df: pd.DataFrame) -> list[str]:
-    """Keys that split a table into independent comparisons: scenario, target.
-
-    With a ``draw`` column the scenario is the draw's own study key (nested in the
-    draw), so the draws of one study are compared together: target only.
-    """
-    keys = ("target",) if "draw" in df.columns else ("scenario", "target")
-    return [c for c in keys if c in df.columns]
-
-
-def _unit_keys(df: pd.DataFrame) -> list[str]:
-    """The keys of one run within a rule: ``seed``, or ``(draw, seed)`` across draws."""
-    return ["draw", "seed"] if "draw" in df.columns else ["seed"]
-
-
-def _unit_draws(index: pd.Index) -> np.ndarray:
-    """The draw of every unit of an index made by :func:`_unit_keys` (0 without draws)."""
-    if isinstance(index, pd.MultiIndex):
-        return index.get_level_values("draw").to_numpy()
-    return np.zeros(len(index), dtype=np.int64)
-
-
-def hierarchical_bootstrap_index(
-    draws: Sequence[int] | np.ndarray, n_boot: int, rng: RngLike = 0
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Units of every replicate of a two-stage (draws, then seeds) bootstrap.
-
-    The units are runs labelled by their task draw. A replicate draws ``D`` draws with
-    replacement among the ``D`` present, then, within each drawn draw ``d``, ``n_d``
-    of its ``n_d`` units with replacement (the two-stage bootstrap of nested data,
-    Davison and Hinkley 1997, sec. 3.8). Applying the same indices to a rule's and to
-    the baseline's values ordered by the same ``(draw, seed)`` keeps them paired.
-
-    Parameters
-    ----------
-    draws : sequence of int
-        Draw label of each unit (length ``n``); with a single draw the replicate is the
-        plain seed bootstrap, ``rng.integers(n, size=(n_boot, n))``, unchanged.
-    n_boot : int
-        Replicates.
-    rng : Generator, int or None
-        Source of the resampling.
-
-    Returns
-    -------
-    idx : ndarray of int, shape (n_boot, L)
-        Indices into the units.
-    weight : ndarray of float, shape (n_boot, L), or None
-        1 for the slots that count and 0 for padding (draws of unequal sizes); ``None``
-        when every slot counts. Use :func:`_replicate_means`.
-    """
-    gen = as_generator(rng)
-    draws = np.asarray(draws)
-    if draws.ndim != 1 or draws.size == 0:
-        raise ValueError("draws must label at least one unit")
-    labels, inverse = np.unique(draws, return_inverse=True)
-    if labels.size == 1:
-        return gen.integers(draws.size, size=(n_boot, draws.size)), None
-    sizes = np.bincount(inverse)
-    n_draws, widest = labels.size, int(sizes.max())
-    table = np.zeros((n_draws, widest), dtype=np.int64)  # unit indices of each draw, padded
-    for d in range(n_draws):
-        members = np.flatnonzero(inverse == d)
-        table[d, : members.size] = members
-    pick = gen.integers(n_draws, size=(n_boot, n_draws))
-    n_pick = sizes[pick][..., None]  # (n_boot, D, 1)
-    position = np.floor(gen.random((n_boot, n_draws, widest)) * n_pick).astype(np.int64)
-    idx = table[pick[..., None], position].reshape(n_boot, n_draws * widest)
-    if (sizes == widest).all():
-        return idx, None
-    weight = (np.arange(widest) < n_pick).astype(np.float64).reshape(n_boot, n_draws * widest)
-    return idx, weight
-
-
-def _replicate_means(values: np.ndarray, idx: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
-    """Mean of ``values`` over each replicate of :func:`hierarchical_bootstrap_index`."""
-    if weight is None:
-        return values[idx].mean(axis=1)
-    return (values[idx] * weight).sum(axis=1) / weight.sum(axis=1)
-
-
-def between_draw_share(values: np.ndarray, draws: np.ndarray) -> float:
-    r"""Share of the variance of per-run ``values`` that lies between task draws.
-
-    .. math::
-        \frac{\sum_d n_d (\bar x_d - \bar x)^2}{\sum_{d,s} (x_{ds} - \bar x)^2}
-        \in [0, 1],
-
-    the between-draw sum of squares over the total (one-way ANOVA's eta squared). The
-    speed-up tables apply it to each run's log speed-up, ``log T_base - log T_rule``
-    (dimensionless), the AUC table to each run's AUC gain. 0 when every draw has the same
-    mean; 1 when seeds agree within every draw; 0 when the values do not vary at all
-    (agree to 12 significant digits: a rule exactly twice as fast in every run).
-    """
-    values = np.asarray(values, dtype=np.float64)
-    draws = np.asarray(draws)
-    if not np.isfinite(values).all():
-        raise ValueError("between_draw_share needs finite values")
-    if np.ptp(values) <= 1e-12 * max(1.0, float(np.abs(values).max())):
-        return 0.0
-    total = float(np.sum((values - values.mean()) ** 2))
-    labels, inverse = np.unique(draws, return_inverse=True)
-    means = np.bincount(inverse, weights=values) / np.bincount(inverse)
-    between = float(np.sum(np.bincount(inverse) * (means - values.mean()) ** 2))
-    return min(between / total, 1.0)
-
-
-def _paired_effects(
-    base: pd.Series, rule: pd.Series, transform: str
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per-unit effects of ``rule`` versus ``base`` (Series indexed by (draw, seed)).
-
-    ``transform = "log"``: ``log base - log rule``; ``"diff"``: ``rule - base``. A unit
-    without a baseline run at its (draw, seed) is compared with the baseline's mean
-    (of the log, for "log") in its draw; draws without baseline runs are left out.
-    ``None`` when a log is undefined (a cost of 0).
-    """
-    if transform == "log":
-        if (base <= 0).any() or (rule <= 0).any():
-            return None
-        base, rule = np.log(base), np.log(rule)
-    draw_mean = base.groupby(level="draw").mean()
-    ref = pd.Series(
-        [base.get(k, draw_mean.get(k[0], np.nan)) for k in rule.index], index=rule.index
-    )
-    keep = ref.notna().to_numpy()
-    effect = (ref - rule) if transform == "log" else (rule - ref)
-    return effect.to_numpy(float)[keep], _unit_draws(rule.index)[keep]
 
 
 def _crossing(steps: np.ndarray, values: np.ndarray, target: float) -> tuple[float, bool]:
@@ -287,11 +159,6 @@ def _cost_column(reached: pd.DataFrame, measure: str) -> str:
             f"got {measure!r}"
         )
     return measure
-
-
-def _percentile_interval(boot: np.ndarray, level: float) -> tuple[float, float]:
-    tail = (1.0 - level) / 2.0
-    return float(np.quantile(boot, tail)), float(np.quantile(boot, 1.0 - tail))
 
 
 def bootstrap_speedups(
@@ -595,175 +462,3 @@ def speedup_report(
         )  # fmt: skip
         report = report.merge(fraction, on=keys)
     return report
-
-
-def learning_curve_auc(steps: pd.DataFrame, *, metric: str = "eval/accuracy") -> pd.DataFrame:
-    """Per run: the time-averaged ``metric``, ``trapz(metric, step) / (last - first)``.
-
-    Over the run's evaluated steps (all of them, ``step = 0`` included). Returns
-    ``[scenario,] rule, seed, auc, first_step, last_step``; a run with one evaluation
-    gets that value.
-    """
-    if metric not in steps.columns:
-        raise ValueError(f"steps table lacks the column {metric!r}")
-    keys = _run_keys(steps)
-    rows = []
-    evaluated = steps[steps[metric].notna()].sort_values([*keys, "step"])
-    for key, run in evaluated.groupby(keys, sort=True):
-        s = run["step"].to_numpy(np.float64)
-        v = run[metric].to_numpy(np.float64)
-        span = s[-1] - s[0]
-        area = float(np.sum((v[1:] + v[:-1]) / 2.0 * np.diff(s))) if s.size > 1 else 0.0
-        auc = area / span if span > 0 else float(v[-1])
-        rows.append(
-            {**dict(zip(keys, key, strict=True)), "auc": auc, "first_step": int(s[0]),
-             "last_step": int(s[-1])}
-        )  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def auc_table(
-    steps: pd.DataFrame,
-    *,
-    metric: str = "eval/accuracy",
-    baseline: str = "random",
-    n_boot: int = 2000,
-    level: float = 0.95,
-    rng: RngLike = 0,
-) -> pd.DataFrame:
-    """Learning-curve AUC per rule with bootstrap intervals, and its gain over ``baseline``.
-
-    Returns one row per ([scenario,] rule): ``n_seeds, auc`` (mean over seeds),
-    ``auc_ci_low, auc_ci_high`` (seeds resampled), ``auc_gain`` (mean over seeds of
-    ``auc_rule - auc_baseline``, paired by seed when both ran the same seeds, else the
-    difference of means), ``gain_ci_low, gain_ci_high``, ``paired``. With a ``draw``
-    column the intervals are hierarchical over (draw, seed) runs and ``n_draws`` and
-    ``between_draw_share`` (of the runs' AUC gains) are added (module docstring).
-    """
-    n_boot = check_int(n_boot, "n_boot", min_value=100)
-    level = check_real(level, "level", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    gen = as_generator(rng)
-    per_run = learning_curve_auc(steps, metric=metric)
-    groups = _group_keys(per_run)
-    units = _unit_keys(per_run)
-    by_draw = "draw" in per_run.columns
-    parts = per_run.groupby(groups, sort=False) if groups else [((), per_run)]
-    rows = []
-    for gkey, sdf in parts:
-        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        label = dict(zip(groups, gkey, strict=True))
-        base = sdf[sdf["rule"] == baseline].set_index(units)["auc"]
-        if base.empty:
-            raise ValueError(f"baseline rule {baseline!r} has no runs")
-        for rule, rdf in sdf.groupby("rule", sort=False):
-            auc = rdf.set_index(units)["auc"]
-            values = auc.to_numpy(float)
-            idx, weight = hierarchical_bootstrap_index(_unit_draws(auc.index), n_boot, gen)
-            low, high = _percentile_interval(_replicate_means(values, idx, weight), level)
-            paired = set(auc.index) == set(base.index)
-            if paired:
-                keys = sorted(auc.index)
-                diff = auc.loc[keys].to_numpy(float) - base.loc[keys].to_numpy(float)
-                jdx, jw = hierarchical_bootstrap_index(
-                    _unit_draws(auc.loc[keys].index), n_boot, gen
-                )
-                boot = _replicate_means(diff, jdx, jw)
-                gain = float(diff.mean())
-            else:
-                tb = base.to_numpy(float)
-                ib, wb = hierarchical_bootstrap_index(_unit_draws(base.index), n_boot, gen)
-                boot = _replicate_means(values, idx, weight) - _replicate_means(tb, ib, wb)
-                gain = float(values.mean() - tb.mean())
-            g_low, g_high = _percentile_interval(boot, level)
-            row = {
-                **label, "rule": rule, "n_seeds": int(values.size), "auc": float(values.mean()),
-                "auc_ci_low": low, "auc_ci_high": high, "auc_gain": gain,
-                "gain_ci_low": g_low, "gain_ci_high": g_high, "paired": paired,
-            }  # fmt: skip
-            if by_draw:
-                row["n_draws"] = int(rdf["draw"].nunique())
-                row["between_draw_share"] = between_draw_share(*_paired_effects(base, auc, "diff"))
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def summary_table(
-    steps: pd.DataFrame,
-    speedups: pd.DataFrame | None = None,
-    *,
-    metric: str = "eval/accuracy",
-) -> pd.DataFrame:
-    """One row per ([scenario,] rule): final metric, informative share, cost, speed-up.
-
-    Columns (those whose source columns exist): ``final_accuracy`` (mean over seeds of
-    the last evaluated ``metric``) and its standard deviation, ``informative_share``
-    (mean over steps and seeds of the share of trained groups whose binary outcomes are
-    mixed), ``expected_informative`` (its expectation ``1 - p^K - (1 - p)^K`` at the
-    trained prompts' true verified rates; simulator only), ``info_gain`` (mean realised
-    entropy drop of the chosen beliefs per step, nats), ``belief_mae`` (final pool-wide
-    mean absolute error of the mean belief; simulator only), ``rollouts_per_step``
-    (a rollout filter's extra rollouts included), then the columns of
-    :func:`bootstrap_speedups` when ``speedups`` is given (sorted by speed-up).
-    """
-    keys = [*_group_keys(steps.drop(columns="target", errors="ignore")), "rule"]
-    runs = _run_keys(steps)
-    trained = steps[steps["step"] > 0].groupby(keys)
-    columns: dict[str, pd.Series] = {}
-    if metric in steps.columns and steps[metric].notna().any():
-        last = (
-            steps[steps[metric].notna()].sort_values("step").groupby(runs)[metric].last()
-        ).groupby(keys)
-        columns["final_accuracy"] = last.mean()
-        columns["final_accuracy_sd"] = last.std(ddof=1)
-    for name, source in (
-        ("informative_share", "informative_share"),
-        ("expected_informative", "train/expected_informative"),
-        ("info_gain", "info/entropy_drop"),
-    ):
-        if source in steps.columns:
-            columns[name] = trained[source].mean()
-    if "belief/mae_pool" in steps.columns:
-        final = steps.sort_values("step").groupby(runs)["belief/mae_pool"].last()
-        columns["belief_mae"] = final.groupby(keys).mean()
-    columns["rollouts_per_step"] = trained["rollouts"].mean()
-    out = pd.DataFrame(columns).reset_index()
-    if speedups is None:
-        return out.sort_values(keys).reset_index(drop=True)
-    merge_on = [k for k in keys if k in speedups.columns]
-    out = out.merge(speedups, on=merge_on, how="left")
-    order = [k for k in ("scenario",) if k in out.columns] + ["speedup"]
-    ascending = [True] * (len(order) - 1) + [False]
-    return out.sort_values(order, ascending=ascending).reset_index(drop=True)
-
-
-def analysis_summary(
-    steps: pd.DataFrame,
-    target: float,
-    *,
-    metric: str,
-    baseline: str = "random",
-    n_boot: int = 2000,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(steps_to_target, summary)`` at ``target``: what both CLIs write and print.
-
-    ``summary`` is :func:`~insight_bayes.results.targets.summary_table` with the
-    speed-ups in steps (``speedup, ci_low, ci_high, ...``) and in rollouts
-    (``rollout_speedup, rollout_ci_low, rollout_ci_high``).
-    """
-    stt = steps_to_target(steps, target, metric=metric)
-    speedups = bootstrap_speedups(stt, baseline=baseline, n_boot=n_boot)
-    table = summary_table(steps, speedups, metric=metric)
-    if "rollouts_to_target" in stt.columns:
-        keys = [c for c in ("scenario", "target", "rule") if c in speedups.columns]
-        per_rollout = bootstrap_speedups(
-            stt, baseline=baseline, measure="rollouts_to_target", n_boot=n_boot
-        )[[*keys, "speedup", "ci_low", "ci_high"]]
-        per_rollout = per_rollout.rename(
-            columns={
-                "speedup": "rollout_speedup",
-                "ci_low": "rollout_ci_low",
-                "ci_high": "rollout_ci_high",
-            }
-        )
-        table = table.merge(per_rollout, on=keys, how="left")
-    return stt, table
