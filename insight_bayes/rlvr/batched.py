@@ -328,7 +328,7 @@ def train_block(
     """Train the (rule, seed) runs of ``harness``'s study as one block.
 
     Each run is the selection loop a separate run would be
-    (:func:`insight_bayes.rlvr.study.run_study_job`): same selector, config, seed and
+    (:func:`insight_bayes.rlvr.study_jobs.run_study_job`): same selector, config, seed and
     tables; only its model work is batched with the block's. Returns each run's
     ``(steps, choices)`` tables, in the order of ``runs``.
     """

@@ -21,7 +21,8 @@ as a sweep's does (read both with :func:`insight_bayes.results.load_results`):
 A config with ``study.draws`` other than ``[0]`` replicates the study over task draws:
 draw ``d`` (:meth:`~insight_bayes.rlvr.config.StudyConfig.draw_config`, task and warm-up
 seeds raised by ``d``) is an ordinary study in ``OUT/draw-{d}/`` (:func:`run_single_study`),
-and :func:`gather_draws` writes the top level: the draws' steps and choices with a
+and :func:`~insight_bayes.rlvr.study_draws.gather_draws` writes the top level: the draws'
+steps and choices with a
 ``draw`` column, and summary, steps-to-target, speed-up curve (targets placed per draw)
 and AUC tables with hierarchical (draws, then seeds) bootstrap intervals and the share
 of variance between draws.
@@ -31,12 +32,21 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from insight_bayes.rlvr.config import StudyConfig, load_config
+from insight_bayes.rlvr.study_draws import draw_folder, gather_draws
+from insight_bayes.rlvr.study_jobs import (
+    CUDA_MATMUL_PRECISION,
+    _device_name,
+    block_jobs,
+    default_runs_per_process,
+    run_block_job,
+    run_study_job,
+    study_jobs,
+)
 
 if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays light
     import pandas as pd
@@ -45,127 +55,14 @@ if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays
     from insight_bayes.results.store import ResultStore
 
 __all__ = [
-    "BlockJob",
-    "StudyJob",
-    "block_jobs",
-    "default_runs_per_process",
     "StudyResult",
-    "draw_folder",
-    "gather_draws",
     "gather_study",
     "load_config",
-    "run_block_job",
     "run_single_study",
     "run_study",
-    "run_study_job",
-    "study_jobs",
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StudyJob:
-    """What a worker needs to run one (rule, seed) of a study (picklable)."""
-
-    config: StudyConfig
-    rule: str
-    seed: int
-    device: str
-    cache_dir: str | None
-    threads: int | None = None
-
-
-def run_study_job(job: StudyJob) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Run one (rule, seed): the selection loop with a GRPO environment on a fresh policy."""
-    from insight_bayes.loop import SelectionLoop
-    from insight_bayes.results.schema import RunTables
-    from insight_bayes.rlvr.harness import harness_for
-    from insight_bayes.selectors import selector_from_label
-
-    if job.threads:
-        import torch
-
-        torch.set_num_threads(job.threads)
-    config = job.config
-    harness = harness_for(config, job.device, job.cache_dir)
-    loop = SelectionLoop(
-        harness.environment(),
-        selector_from_label(job.rule),
-        config.loop,
-        seed=job.seed,
-        rule=job.rule,
-    )
-    tables = RunTables(
-        config.key, seed=job.seed, run_seed=job.seed, k=config.loop.k, keep_choices=True
-    )
-    for record in loop.iter_steps():
-        tables.add(record, loop.belief)
-    steps, choices = tables.frames()
-    return steps, choices, {"device": job.device}
-
-
-#: float32 matrix products of batched runs on CUDA: TF32 tensor cores (``"high"``), recorded
-#: in the manifest; CPU runs keep full float32.
-CUDA_MATMUL_PRECISION = "high"
-
-
-@dataclass(frozen=True)
-class BlockJob:
-    """What a worker needs to train a block of (rule, seed) runs at once (picklable)."""
-
-    config: StudyConfig
-    runs: tuple[tuple[str, int], ...]
-    device: str
-    cache_dir: str | None
-    threads: int | None = None
-
-
-def run_block_job(job: BlockJob) -> list[tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]]:
-    """Train a block of runs together (:func:`insight_bayes.rlvr.batched.train_block`):
-    each run is the selection loop of :func:`run_study_job`, its model work batched."""
-    import torch
-
-    from insight_bayes.rlvr.batched import train_block
-    from insight_bayes.rlvr.harness import harness_for
-
-    if job.threads:
-        torch.set_num_threads(job.threads)
-    if job.device == "cuda":
-        torch.set_float32_matmul_precision(CUDA_MATMUL_PRECISION)
-    harness = harness_for(job.config, job.device, job.cache_dir)
-    tables = train_block(harness, job.runs)
-    info = {"device": job.device, "block": len(job.runs)}
-    return [(steps, choices, info) for steps, choices in tables]
-
-
-def block_jobs(jobs: list, store: ResultStore, size: int) -> list:
-    """The runs of ``jobs`` not complete in ``store``, in order, as block jobs of at most
-    ``size`` runs (:class:`BlockJob`), after the complete ones as they are (the runner
-    counts them resumed). ``size = 1`` returns ``jobs``."""
-    from insight_bayes.results.runner import Job
-
-    if size <= 1:
-        return list(jobs)
-    todo = [job for job in jobs if not store.is_complete(job.key)]
-    blocks = [job for job in jobs if store.is_complete(job.key)]
-    for start in range(0, len(todo), size):
-        part = todo[start : start + size]
-        first = part[0].payload
-        payload = BlockJob(
-            first.config,
-            tuple((j.payload.rule, j.payload.seed) for j in part),
-            first.device,
-            first.cache_dir,
-            first.threads,
-        )
-        blocks.append(Job(part[0].key, payload, part[0].resources, tuple(j.key for j in part)))
-    return blocks
-
-
-def default_runs_per_process(device: str, runs: int) -> int:
-    """Block size when none is given: 8 runs on CPU, every run (at most 64) on CUDA."""
-    return max(1, min(runs, 64 if device == "cuda" else 8))
 
 
 @dataclass
@@ -178,42 +75,13 @@ class StudyResult:
     gate: dict[str, Any] | None = None
 
 
-def study_jobs(
-    config: StudyConfig, device: str, cache_dir: str | None, threads: int | None = None
-) -> list:
-    """The study's runs as :class:`~insight_bayes.results.runner.Job` s, seed-major (a
-    study stopped early has every rule at the first seeds). Each asks for one CPU, and
-    one GPU when ``device`` is ``cuda`` (what a Ray cluster schedules on)."""
-    from insight_bayes.results.runner import Job
-    from insight_bayes.results.store import RunKey
-
-    resources: dict[str, float] = {"num_cpus": 1} | ({"num_gpus": 1} if device == "cuda" else {})
-    return [
-        Job(
-            RunKey(config.key, rule, seed),
-            StudyJob(config, rule, seed, device, cache_dir, threads),
-            resources,
-        )
-        for seed in config.study.seeds
-        for rule in config.study.rules
-    ]
-
-
-def _device_name(device: str) -> str:
-    import torch
-
-    if device == "cuda":
-        return torch.cuda.get_device_name(0)
-    return platform.processor() or platform.machine()
-
-
 def gather(store: ResultStore, config: StudyConfig, keys: list) -> dict[str, pd.DataFrame]:
     """Consolidate the complete runs among ``keys`` and write the study's derived tables."""
     import pandas as pd
 
     from insight_bayes.results.io import atomic_write_bytes
     from insight_bayes.results.prompts import prompt_information
-    from insight_bayes.results.targets import analysis_summary
+    from insight_bayes.results.summary import analysis_summary
 
     steps, choices = store.consolidate(keys)
     if steps.empty:
@@ -242,7 +110,8 @@ def gather(store: ResultStore, config: StudyConfig, keys: list) -> dict[str, pd.
         tables["steps_to_target"], tables["summary"] = stt, summary
         names = ["steps_to_target", "summary"]
         if study.target_fractions:
-            from insight_bayes.results.targets import auc_table, relative_targets, speedup_curve
+            from insight_bayes.results.auc import auc_table
+            from insight_bayes.results.targets import relative_targets, speedup_curve
 
             try:
                 targets = relative_targets(
@@ -284,7 +153,7 @@ def gather_study(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, 
     are consolidated and analysed like a complete study's, and the manifest records how
     many runs of how many it holds. Re-running the study itself resumes the rest. A
     multi-draw study gathers every draw folder that holds finished runs, then the top
-    level (:func:`gather_draws`).
+    level (:func:`~insight_bayes.rlvr.study_draws.gather_draws`).
 
     Parameters
     ----------
@@ -352,8 +221,10 @@ def run_study(
 
     A single-draw config (``study.draws = [0]``, the default) is
     :func:`run_single_study`. A multi-draw config runs each draw's study, in draw
-    order, into ``out/draw-{d}/`` (:func:`draw_folder`; each resumable on its own), then
-    writes the top level (:func:`gather_draws`); the result's ``report`` sums the draws'
+    order, into ``out/draw-{d}/`` (:func:`~insight_bayes.rlvr.study_draws.draw_folder`;
+    each resumable on its own), then
+    writes the top level (:func:`~insight_bayes.rlvr.study_draws.gather_draws`); the
+    result's ``report`` sums the draws'
     and its ``gate`` holds each draw's. Arguments and errors: :func:`run_single_study`.
     """
     kwargs = {
@@ -424,7 +295,7 @@ def run_single_study(
     runs_per_process : int, optional
         Runs trained together in one process (:mod:`insight_bayes.rlvr.batched`; a Ray
         task or a worker trains one block); 1 trains one run at a time (the reference
-        path). Default :func:`default_runs_per_process`.
+        path). Default :func:`~insight_bayes.rlvr.study_jobs.default_runs_per_process`.
     design : dict, optional
         The record of the design checks that fixed this config
         (:func:`insight_bayes.rlvr.design.run_design`), written into the manifest.
@@ -532,12 +403,6 @@ def run_single_study(
     return StudyResult(out=store.root, report=report, tables=tables, gate=gate)
 
 
-# ------------------------------------------------------------------ task draws
-def draw_folder(out: str | os.PathLike[str], draw: int) -> Path:
-    """The study folder of task draw ``draw`` of a multi-draw study: ``out/draw-{draw}``."""
-    return Path(out) / f"draw-{draw}"
-
-
 def _check_draws_folder(config: StudyConfig, out: str | os.PathLike[str]) -> Path:
     """``out`` as a multi-draw study's top level: refuses a single-draw study's folder
     and a multi-draw study of another config (the draws may differ: extending is fine)."""
@@ -577,158 +442,3 @@ def _gather_multi_draw(config: StudyConfig, out: str | os.PathLike[str]) -> dict
     if not gathered:
         raise ValueError(f"{root} holds no finished run of any draw of this study")
     return gather_draws(config, root)
-
-
-def gather_draws(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
-    """Write a multi-draw study's top-level tables from its gathered draw folders.
-
-    Reads each ``out/draw-{d}/`` already gathered (its ``steps.parquet``,
-    ``choices.parquet`` and manifest; a draw without them is left out with a warning)
-    and writes, through the results layer, atomically:
-
-    - ``steps.parquet``, ``choices.parquet``: the draws' tables concatenated, with an
-      integer ``draw`` column after ``scenario`` (each draw's scenario is its own key);
-    - ``steps_to_target.csv`` and ``summary.csv`` at ``study.target``
-      (:func:`insight_bayes.results.analysis_summary`);
-    - ``speedup_curve.csv`` at ``study.target_fractions``, targets placed per draw
-      (:func:`insight_bayes.results.targets.draw_relative_steps_to_target`; ``target``
-      is the mean over draws of the draws' targets), in steps and in rollouts;
-    - ``auc.csv`` (:func:`insight_bayes.results.auc_table`);
-    - ``manifest.json``: kind study, the draws, each draw's config digest and status,
-      the runs complete of expected over all draws, the analysis plan.
-
-    Every interval is the hierarchical bootstrap (draws, then seeds, paired on
-    ``(draw, seed)``) and every speed-up and AUC row has ``n_draws`` and
-    ``between_draw_share`` (:mod:`insight_bayes.results.targets`). Torch-free.
-
-    Raises ``ValueError`` when no draw folder holds gathered runs, or one holds a study
-    of another config than its draw's.
-    """
-    import pandas as pd
-
-    from insight_bayes.results.io import atomic_write_bytes, build_manifest, utc_now
-    from insight_bayes.results.store import ResultStore
-    from insight_bayes.results.targets import (
-        analysis_summary,
-        auc_table,
-        draw_relative_steps_to_target,
-    )
-
-    store = ResultStore(out)
-    study = config.study
-    steps_parts, choices_parts, per_draw = [], [], {}
-    runs = {"complete": 0, "expected": 0}
-    for draw in study.draws:
-        derived = config.draw_config(draw)
-        folder = draw_folder(store.root, draw)
-        manifest = ResultStore(folder).read_manifest() if folder.is_dir() else {}
-        expected = len(study.rules) * len(study.seeds)
-        runs["expected"] += expected
-        entry = {"folder": folder.name, "config_digest": derived.digest(), "status": "absent"}
-        per_draw[str(draw)] = entry
-        if manifest and manifest.get("config_digest") != derived.digest():
-            raise ValueError(
-                f"{folder} holds a study with a different config (digest "
-                f"{manifest.get('config_digest')} != {derived.digest()} of draw {draw})"
-            )
-        if not manifest or not (folder / "steps.parquet").exists():
-            log.warning("draw %d: no gathered runs in %s", draw, folder)
-            continue
-        entry["status"] = manifest.get("status", "unknown")
-        entry["runs"] = manifest.get("runs", {})
-        runs["complete"] += int(entry["runs"].get("complete", 0))
-        for name, parts in (("steps", steps_parts), ("choices", choices_parts)):
-            path = folder / f"{name}.parquet"
-            if path.exists():
-                table = pd.read_parquet(path)
-                table.insert(1, "draw", draw)
-                parts.append(table)
-    if not steps_parts:
-        raise ValueError(f"{store.root} holds no gathered draw of this study")
-    steps = pd.concat(steps_parts, ignore_index=True)
-    tables: dict[str, pd.DataFrame] = {"steps": steps}
-    store.write_table("steps", steps)
-    if choices_parts:
-        tables["choices"] = pd.concat(choices_parts, ignore_index=True)
-        store.write_table("choices", tables["choices"])
-    names = []
-    if study.metric in steps and study.baseline in set(steps["rule"]):
-        tables["steps_to_target"], tables["summary"] = analysis_summary(
-            steps, study.target, metric=study.metric, baseline=study.baseline
-        )
-        names += ["steps_to_target", "summary"]
-        if study.target_fractions:
-            try:
-                reached = draw_relative_steps_to_target(
-                    steps, study.target_fractions, metric=study.metric, baseline=study.baseline
-                )
-            except ValueError as err:  # e.g. a draw's baseline has not improved yet
-                log.warning("no relative targets: %s", err)
-            else:
-                tables["speedup_curve"] = _draw_speedup_curve(reached, study.baseline)
-                names.append("speedup_curve")
-            tables["auc"] = auc_table(steps, metric=study.metric, baseline=study.baseline)
-            names.append("auc")
-        for name in names:
-            atomic_write_bytes(
-                store.root / f"{name}.csv", tables[name].to_csv(index=False).encode()
-            )
-    done = runs["complete"] == runs["expected"]
-    store.write_manifest(
-        build_manifest(
-            "study",
-            config.raw,
-            rules=list(study.rules),
-            seeds=list(study.seeds),
-            analysis={
-                "metric": study.metric,
-                "target": study.target,
-                "baseline": study.baseline,
-                "target_fractions": list(study.target_fractions),
-                "relative_targets": "per draw: the draw's step-0 mean plus a fraction of "
-                "its baseline's mean final gain",
-                "bootstrap": "hierarchical: draws with replacement, then seeds within each "
-                "drawn draw, rules paired with the baseline on (draw, seed)",
-                "between_draw_share": "between-draw sum of squares over the total, of the "
-                "runs' log speed-ups (summary, speedup_curve) or AUC gains (auc)",
-            },
-            previous=store.read_manifest(),
-            key=config.key,
-            config_digest=config.digest(),
-            draws=list(study.draws),
-            draw_studies=per_draw,
-            **({"design": _design(store.root)} if _design(store.root) else {}),
-            status="complete" if done else "incomplete",
-            runs=runs,
-            gathered=utc_now(),
-        )
-    )
-    return tables
-
-
-def _design(root: Path) -> dict[str, Any]:
-    from insight_bayes.rlvr.design import read_design
-
-    return read_design(root)
-
-
-def _draw_speedup_curve(reached: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """The speed-up curve of per-draw relative targets, in steps and in rollouts.
-
-    ``reached`` is :func:`~insight_bayes.results.targets.draw_relative_steps_to_target`
-    (``target`` holds the fraction). Returns one row per (fraction, rule) with ``target``
-    (mean over draws of the draws' own targets), ``fraction``, the columns of
-    :func:`~insight_bayes.results.targets.bootstrap_speedups` in steps, and
-    ``rollout_speedup, rollout_ci_low, rollout_ci_high, rollout_between_draw_share``.
-    """
-    from insight_bayes.results.targets import bootstrap_speedups
-
-    curve = bootstrap_speedups(reached, baseline=baseline)
-    mean_target = reached.groupby("target")["target_value"].mean()
-    curve = curve.rename(columns={"target": "fraction"})
-    curve.insert(0, "target", curve["fraction"].map(mean_target))
-    if "rollouts_to_target" in reached.columns:
-        per_rollout = bootstrap_speedups(reached, baseline=baseline, measure="rollouts_to_target")
-        for column in ("speedup", "ci_low", "ci_high", "between_draw_share"):
-            curve[f"rollout_{column}"] = per_rollout[column].to_numpy()
-    return curve

@@ -1,0 +1,178 @@
+"""The top level of a study replicated over task draws: one folder per draw, and the
+draws' tables gathered with hierarchical (draws, then seeds) intervals. Torch-free.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from insight_bayes.rlvr.config import StudyConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["draw_folder", "gather_draws"]
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ task draws
+def draw_folder(out: str | os.PathLike[str], draw: int) -> Path:
+    """The study folder of task draw ``draw`` of a multi-draw study: ``out/draw-{draw}``."""
+    return Path(out) / f"draw-{draw}"
+
+
+def gather_draws(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Write a multi-draw study's top-level tables from its gathered draw folders.
+
+    Reads each ``out/draw-{d}/`` already gathered (its ``steps.parquet``,
+    ``choices.parquet`` and manifest; a draw without them is left out with a warning)
+    and writes, through the results layer, atomically:
+
+    - ``steps.parquet``, ``choices.parquet``: the draws' tables concatenated, with an
+      integer ``draw`` column after ``scenario`` (each draw's scenario is its own key);
+    - ``steps_to_target.csv`` and ``summary.csv`` at ``study.target``
+      (:func:`insight_bayes.results.analysis_summary`);
+    - ``speedup_curve.csv`` at ``study.target_fractions``, targets placed per draw
+      (:func:`insight_bayes.results.targets.draw_relative_steps_to_target`; ``target``
+      is the mean over draws of the draws' targets), in steps and in rollouts;
+    - ``auc.csv`` (:func:`insight_bayes.results.auc_table`);
+    - ``manifest.json``: kind study, the draws, each draw's config digest and status,
+      the runs complete of expected over all draws, the analysis plan.
+
+    Every interval is the hierarchical bootstrap (draws, then seeds, paired on
+    ``(draw, seed)``) and every speed-up and AUC row has ``n_draws`` and
+    ``between_draw_share`` (:mod:`insight_bayes.results.targets`). Torch-free.
+
+    Raises ``ValueError`` when no draw folder holds gathered runs, or one holds a study
+    of another config than its draw's.
+    """
+    import pandas as pd
+
+    from insight_bayes.results.auc import auc_table
+    from insight_bayes.results.io import atomic_write_bytes, build_manifest, utc_now
+    from insight_bayes.results.store import ResultStore
+    from insight_bayes.results.summary import analysis_summary
+    from insight_bayes.results.targets import draw_relative_steps_to_target
+
+    store = ResultStore(out)
+    study = config.study
+    steps_parts, choices_parts, per_draw = [], [], {}
+    runs = {"complete": 0, "expected": 0}
+    for draw in study.draws:
+        derived = config.draw_config(draw)
+        folder = draw_folder(store.root, draw)
+        manifest = ResultStore(folder).read_manifest() if folder.is_dir() else {}
+        expected = len(study.rules) * len(study.seeds)
+        runs["expected"] += expected
+        entry = {"folder": folder.name, "config_digest": derived.digest(), "status": "absent"}
+        per_draw[str(draw)] = entry
+        if manifest and manifest.get("config_digest") != derived.digest():
+            raise ValueError(
+                f"{folder} holds a study with a different config (digest "
+                f"{manifest.get('config_digest')} != {derived.digest()} of draw {draw})"
+            )
+        if not manifest or not (folder / "steps.parquet").exists():
+            log.warning("draw %d: no gathered runs in %s", draw, folder)
+            continue
+        entry["status"] = manifest.get("status", "unknown")
+        entry["runs"] = manifest.get("runs", {})
+        runs["complete"] += int(entry["runs"].get("complete", 0))
+        for name, parts in (("steps", steps_parts), ("choices", choices_parts)):
+            path = folder / f"{name}.parquet"
+            if path.exists():
+                table = pd.read_parquet(path)
+                table.insert(1, "draw", draw)
+                parts.append(table)
+    if not steps_parts:
+        raise ValueError(f"{store.root} holds no gathered draw of this study")
+    steps = pd.concat(steps_parts, ignore_index=True)
+    tables: dict[str, pd.DataFrame] = {"steps": steps}
+    store.write_table("steps", steps)
+    if choices_parts:
+        tables["choices"] = pd.concat(choices_parts, ignore_index=True)
+        store.write_table("choices", tables["choices"])
+    names = []
+    if study.metric in steps and study.baseline in set(steps["rule"]):
+        tables["steps_to_target"], tables["summary"] = analysis_summary(
+            steps, study.target, metric=study.metric, baseline=study.baseline
+        )
+        names += ["steps_to_target", "summary"]
+        if study.target_fractions:
+            try:
+                reached = draw_relative_steps_to_target(
+                    steps, study.target_fractions, metric=study.metric, baseline=study.baseline
+                )
+            except ValueError as err:  # e.g. a draw's baseline has not improved yet
+                log.warning("no relative targets: %s", err)
+            else:
+                tables["speedup_curve"] = _draw_speedup_curve(reached, study.baseline)
+                names.append("speedup_curve")
+            tables["auc"] = auc_table(steps, metric=study.metric, baseline=study.baseline)
+            names.append("auc")
+        for name in names:
+            atomic_write_bytes(
+                store.root / f"{name}.csv", tables[name].to_csv(index=False).encode()
+            )
+    done = runs["complete"] == runs["expected"]
+    store.write_manifest(
+        build_manifest(
+            "study",
+            config.raw,
+            rules=list(study.rules),
+            seeds=list(study.seeds),
+            analysis={
+                "metric": study.metric,
+                "target": study.target,
+                "baseline": study.baseline,
+                "target_fractions": list(study.target_fractions),
+                "relative_targets": "per draw: the draw's step-0 mean plus a fraction of "
+                "its baseline's mean final gain",
+                "bootstrap": "hierarchical: draws with replacement, then seeds within each "
+                "drawn draw, rules paired with the baseline on (draw, seed)",
+                "between_draw_share": "between-draw sum of squares over the total, of the "
+                "runs' log speed-ups (summary, speedup_curve) or AUC gains (auc)",
+            },
+            previous=store.read_manifest(),
+            key=config.key,
+            config_digest=config.digest(),
+            draws=list(study.draws),
+            draw_studies=per_draw,
+            **({"design": _design(store.root)} if _design(store.root) else {}),
+            status="complete" if done else "incomplete",
+            runs=runs,
+            gathered=utc_now(),
+        )
+    )
+    return tables
+
+
+def _design(root: Path) -> dict[str, Any]:
+    from insight_bayes.rlvr.design import read_design
+
+    return read_design(root)
+
+
+def _draw_speedup_curve(reached: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """The speed-up curve of per-draw relative targets, in steps and in rollouts.
+
+    ``reached`` is :func:`~insight_bayes.results.targets.draw_relative_steps_to_target`
+    (``target`` holds the fraction). Returns one row per (fraction, rule) with ``target``
+    (mean over draws of the draws' own targets), ``fraction``, the columns of
+    :func:`~insight_bayes.results.targets.bootstrap_speedups` in steps, and
+    ``rollout_speedup, rollout_ci_low, rollout_ci_high, rollout_between_draw_share``.
+    """
+    from insight_bayes.results.targets import bootstrap_speedups
+
+    curve = bootstrap_speedups(reached, baseline=baseline)
+    mean_target = reached.groupby("target")["target_value"].mean()
+    curve = curve.rename(columns={"target": "fraction"})
+    curve.insert(0, "target", curve["fraction"].map(mean_target))
+    if "rollouts_to_target" in reached.columns:
+        per_rollout = bootstrap_speedups(reached, baseline=baseline, measure="rollouts_to_target")
+        for column in ("speedup", "ci_low", "ci_high", "between_draw_share"):
+            curve[f"rollout_{column}"] = per_rollout[column].to_numpy()
+    return curve
