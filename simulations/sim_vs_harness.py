@@ -13,8 +13,8 @@ Writes to OUT: structure.json; calibration.csv (the grid and its posterior weigh
 study); calibration_curves.csv (Random's harness and calibrated curves, and the mean
 batch gradient norm, a check of the structure); predictions.csv (study, rule, fraction,
 predicted, predicted_low, predicted_high, realised, realised_low, realised_high; Dynamic
-Sampling also per rollout as dynamic-sampling/rollouts); scores.csv (the issue's three
-scores); agreement.csv (Spearman and York per fraction); manifest.json.
+Sampling also per rollout as dynamic-sampling/rollouts); scores.csv (the three prediction
+scores against their goals); agreement.csv (Spearman and York per fraction); manifest.json.
 """
 
 from __future__ import annotations

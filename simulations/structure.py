@@ -6,9 +6,11 @@ learner (:mod:`simulations.environments.learning`, ``learner="measured"``). Noth
 reads a selective rule: the measurements are of single groups at checkpoints of Random
 runs, and the one study-level constant (the coherent share) is read from Random's steps.
 
-What is fitted (:func:`fit_structure`; bands of the checkpoint's exact success rate
-``p``, checkpoints after step 0, mixed groups only unless said)
--------------------------------------------------------------------------------------
+What is fitted
+--------------
+:func:`fit_structure`, on bands of the checkpoint's exact success rate ``p``, at
+checkpoints after step 0, on mixed groups only unless said:
+
 * ``group_energy``: per band, the mean squared gradient norm of a mixed group,
   ``mean ||g||^2`` (harness units, before clipping) at its median ``p``; its ``K``
   exponent ``a_e`` from the pooled means at ``K = 4, 8, 16``:

@@ -42,6 +42,9 @@ def test_ctrl_c_stops_with_one_line_naming_the_saved_runs_and_the_resume_command
         text=True,
         env=_env(),
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        # a job started in the background (nohup, `&`) inherits SIGINT ignored; a terminal's
+        # foreground job does not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 180  # generous: the first run on a loaded machine
