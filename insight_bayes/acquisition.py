@@ -13,11 +13,19 @@ from insight_bayes.beta import _broadcast_params, _scalar_or_array, mutual_infor
 from insight_bayes.validation import check_int, check_probability, check_real
 
 __all__ = [
+    "PAPER_ETA",
+    "PAPER_MU",
     "difficulty_weight",
     "distance_score",
     "inverse_evidence_score",
     "wmi_score",
 ]
+
+
+#: The paper's centre of the difficulty weight (Eq. 15): the success rate it prefers.
+PAPER_MU: float = 0.3
+#: The paper's sharpness of the difficulty weight's tilt toward ``PAPER_MU`` (Eq. 15).
+PAPER_ETA: float = 3.0
 
 
 def _check_weight_params(mu: float, eta: float) -> tuple[float, float]:
@@ -26,7 +34,9 @@ def _check_weight_params(mu: float, eta: float) -> tuple[float, float]:
     return mu, eta
 
 
-def difficulty_weight(mean: ArrayLike, mu: float = 0.3, eta: float = 3.0) -> np.ndarray | float:
+def difficulty_weight(
+    mean: ArrayLike, mu: float = PAPER_MU, eta: float = PAPER_ETA
+) -> np.ndarray | float:
     r"""The difficulty (aleatoric) weight of InSight (Eq. 15).
 
     .. math::
@@ -58,7 +68,7 @@ def difficulty_weight(mean: ArrayLike, mu: float = 0.3, eta: float = 3.0) -> np.
 
 
 def wmi_score(
-    alpha: ArrayLike, beta: ArrayLike, k: int, mu: float = 0.3, eta: float = 3.0
+    alpha: ArrayLike, beta: ArrayLike, k: int, mu: float = PAPER_MU, eta: float = PAPER_ETA
 ) -> np.ndarray | float:
     r"""InSight's weighted mutual information acquisition score (Eq. 16), nats.
 

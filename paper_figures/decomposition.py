@@ -17,6 +17,7 @@ from insight_bayes import (
     mutual_information_asymptotic,
     wmi_score,
 )
+from insight_bayes.acquisition import PAPER_ETA, PAPER_MU
 from insight_bayes.demo import choose_with_every_rule, observed_pool
 from paper_figures.style import LINESTYLES, SEQUENTIAL, apply_style, ordered_rules, rule_style
 
@@ -138,7 +139,7 @@ def fig_weight(
     for i, mu in enumerate(mus):
         axes[0].plot(
             m,
-            difficulty_weight(m, mu=mu, eta=3.0),
+            difficulty_weight(m, mu=mu, eta=PAPER_ETA),
             color=SEQUENTIAL[i],
             linestyle=LINESTYLES[i],
             label=rf"$\mu$ = {mu}",
@@ -148,7 +149,7 @@ def fig_weight(
     for i, eta in enumerate(etas):
         axes[1].plot(
             m,
-            difficulty_weight(m, mu=0.3, eta=eta),
+            difficulty_weight(m, mu=PAPER_MU, eta=eta),
             color=SEQUENTIAL[i],
             linestyle=LINESTYLES[i],
             label=rf"$\eta$ = {eta:g}",

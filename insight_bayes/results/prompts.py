@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from insight_bayes.acquisition import wmi_score
+from insight_bayes.acquisition import PAPER_ETA, PAPER_MU, wmi_score
 from insight_bayes.beta import expected_variance_reduction, mutual_information
 from insight_bayes.validation import check_int
 
@@ -29,8 +29,8 @@ def prompt_information(
     steps: pd.DataFrame,
     k: int,
     *,
-    mu: float = 0.3,
-    eta: float = 3.0,
+    mu: float = PAPER_MU,
+    eta: float = PAPER_ETA,
     pool: pd.DataFrame | None = None,
     metric: str = "eval/pass1",
 ) -> pd.DataFrame:

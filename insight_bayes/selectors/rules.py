@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from insight_bayes.acquisition import (
+    PAPER_ETA,
+    PAPER_MU,
     difficulty_weight,
     distance_score,
     inverse_evidence_score,
@@ -110,8 +112,8 @@ class MutualInformationOnly(Selector):
 
 @dataclass(frozen=True)
 class _WeightParams(Selector):
-    mu: float = 0.3
-    eta: float = 3.0
+    mu: float = PAPER_MU
+    eta: float = PAPER_ETA
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from insight_bayes.acquisition import wmi_score
+from insight_bayes.acquisition import PAPER_ETA, wmi_score
 from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.beliefs.lag import LagBelief
 from insight_bayes.learning_signal import (
@@ -106,7 +106,7 @@ class InSightAdaptive(Selector):
         (:class:`~insight_bayes.beliefs.lag.LagBelief`).
     """
 
-    eta: float = 3.0
+    eta: float = PAPER_ETA
     memory: float = 0.5
 
     def __post_init__(self) -> None:
