@@ -94,7 +94,7 @@ def _belief_for(rule: Selector, belief: BetaBelief, k: int) -> BetaBelief:
     seen = np.flatnonzero(belief.evidence > belief.alpha0 + belief.beta0)
     successes = np.round(belief.alpha[seen] - belief.alpha0)
     trials = np.round(belief.evidence[seen] - belief.alpha0 - belief.beta0)
-    if not hasattr(own, "update_from_rewards"):
+    if not own.needs_rewards:
         own.update(seen, successes, trials)
         return own
     groups = (trials // k).astype(int)  # whole visits of k rollouts each

@@ -296,11 +296,9 @@ class SelectionLoop:
         )
         verified = rewards >= cfg.reward_threshold
         metrics = dict(self.env.learn(ids, batch.rollout, self.env_rng))
-        from_rewards = getattr(self.belief, "update_from_rewards", None)
-        if from_rewards is not None:  # a belief over graded rewards (DirichletBelief)
-            from_rewards(ids, rewards)
-        else:
-            self.belief.update(ids, successes, trials, fractional=cfg.reward_mode == "fractional")
+        self.belief.observe(
+            ids, rewards, successes, trials, fractional=cfg.reward_mode == "fractional"
+        )
         self.step_count += 1
         diagnostics: Callable[..., Mapping[str, float]] | None = getattr(
             self.env, "diagnostics", None

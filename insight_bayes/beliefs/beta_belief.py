@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -138,6 +138,28 @@ class BetaBelief:
         )
 
     # ----------------------------------------------------------------- update
+    #: Whether :meth:`observe` reads the raw rewards rather than the counts (a belief over
+    #: graded rewards); a replay of counts alone cannot rebuild such a belief.
+    needs_rewards: ClassVar[bool] = False
+
+    def observe(
+        self,
+        ids: ArrayLike,
+        rewards: ArrayLike,
+        successes: ArrayLike,
+        trials: ArrayLike,
+        *,
+        fractional: bool = False,
+    ) -> None:
+        """Take one round's rollouts: the selection loop's and the online selector's update.
+
+        A belief over success rates uses the counts (:meth:`update`, Eq. 6; ``successes``
+        and ``trials`` are :func:`~insight_bayes.rewards.binarize_rewards` of ``rewards``);
+        a belief over graded rewards (:class:`~insight_bayes.beliefs.dirichlet.DirichletBelief`)
+        overrides this to read ``rewards``. Atomic, as :meth:`update`.
+        """
+        self.update(ids, successes, trials, fractional=fractional)
+
     def update(
         self,
         ids: ArrayLike,

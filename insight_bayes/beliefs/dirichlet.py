@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import numba
 import numpy as np
@@ -301,6 +301,13 @@ class DirichletBelief(BetaBelief):
                 f"got {describe_bad(r[cat < 0])}"
             )
         return cat
+
+    needs_rewards: ClassVar[bool] = True
+
+    def observe(self, ids, rewards, successes, trials, *, fractional=False) -> None:
+        """Take one round's rollouts from their graded ``rewards`` (:meth:`update_from_rewards`;
+        the binary counts are not enough)."""
+        self.update_from_rewards(ids, rewards)
 
     def update(self, ids, successes, trials, *, discount=None, fractional=False) -> None:
         raise ValueError(

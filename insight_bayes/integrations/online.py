@@ -508,16 +508,13 @@ class OnlineSelector:
             if rows:
                 take = np.asarray(rows, dtype=np.int64)
                 # Validated and atomic: raises before any change on bad counts.
-                from_rewards = getattr(self._belief, "update_from_rewards", None)
-                if from_rewards is not None:  # a belief over graded rewards (DirichletBelief)
-                    from_rewards(ids_arr[take], r[take])
-                else:
-                    self._belief.update(
-                        ids_arr[take],
-                        successes[take],
-                        trials[take],
-                        fractional=cfg.reward_mode == "fractional",
-                    )
+                self._belief.observe(
+                    ids_arr[take],
+                    r[take],
+                    successes[take],
+                    trials[take],
+                    fractional=cfg.reward_mode == "fractional",
+                )
             self._commit(used)
             lags_arr = np.asarray(lags, dtype=np.int64)
             n_late = int((lags_arr > 0).sum())
