@@ -236,8 +236,8 @@ class DirichletBelief(BetaBelief):
 
     Binary evidence (:meth:`update`) cannot say which wrong category a failure was,
     and is refused: feed rewards with :meth:`update_from_rewards` (the selection loop
-    and :class:`~insight_bayes.integrations.OnlineSelector` do so for a belief that has
-    this method).
+    and :class:`~insight_bayes.integrations.OnlineSelector` call :meth:`observe`, which
+    does so).
 
     Parameters
     ----------
