@@ -43,7 +43,6 @@ M = 2  # prompts per generation batch
 G = 4  # num_generations = K
 M_HAT = 6
 SEED = 7
-WORDS = [f"w{i}" for i in range(24)]
 
 
 def successes_of(pid: int) -> int:
@@ -91,37 +90,26 @@ def spy_on_batches(selector: OnlineSelector) -> list[np.ndarray]:
     return handed
 
 
+def _example():
+    """``examples/trl_grpo.py``, whose tiny model is the one the tests train (one home)."""
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "examples" / "trl_grpo.py"
+    spec = importlib.util.spec_from_file_location("trl_grpo_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+EXAMPLE = _example()
+WORDS = EXAMPLE.WORDS
+
+
 @pytest.fixture(scope="module")
 def tiny_lm():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, PreTrainedTokenizerFast
-
-    vocab = {tok: i for i, tok in enumerate(["<pad>", "<eos>", "<unk>", *WORDS])}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
-    )
-    config = LlamaConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        pad_token_id=0,
-        eos_token_id=1,
-        bos_token_id=None,
-    )
-    return tokenizer, config
-
-
-def build_model(config):
-    from transformers import LlamaForCausalLM
-
-    torch.manual_seed(0)
-    return LlamaForCausalLM(config)
+    """``(tokenizer, build)``: ``build()`` makes the example's tiny Llama afresh (seed 0)."""
+    tokenizer = EXAMPLE.tiny_model_and_tokenizer(0)[1]
+    return tokenizer, lambda: EXAMPLE.tiny_model_and_tokenizer(0)[0]
 
 
 def make_dataset():
@@ -156,13 +144,13 @@ def make_args(output_dir, *, max_steps, save_steps=None, num_iterations=1, **ext
 
 
 def make_run(tiny_lm, output_dir, *, rule="insight", m=M, k=G, dataset=None, **args_kw):
-    tokenizer, config = tiny_lm
+    tokenizer, build = tiny_lm
     dataset = make_dataset() if dataset is None else dataset
     selector = OnlineSelector(POOL, rule, OnlineConfig(m=m, k=k, m_hat=M_HAT), seed=SEED)
     log: list = []
     handed = spy_on_batches(selector)
     trainer = InSightGRPOTrainer(
-        build_model(config),
+        build(),
         [make_verifier(log, selector)],
         make_args(output_dir, **args_kw),
         dataset,
@@ -317,13 +305,13 @@ def test_resume_continues_exactly_with_generation_dependent_rewards(tiny_lm, tmp
     num_iterations=2 a chunk lasts two steps; with gradient accumulation a step takes two
     micro-batches of one generation batch."""
     checkpoint, max_steps, extra, m, replayed = RESUMES[case]
-    tokenizer, config = tiny_lm
+    tokenizer, build = tiny_lm
 
     def run(output_dir, resume=None):
         selector = OnlineSelector(POOL, "insight", OnlineConfig(m=m, k=G, m_hat=M_HAT), seed=SEED)
         log: list = []
         trainer = InSightGRPOTrainer(
-            build_model(config),
+            build(),
             [generation_dependent_verifier(log)],
             make_args(output_dir, max_steps=max_steps, save_steps=checkpoint, **extra),
             make_dataset(),
@@ -360,7 +348,7 @@ def test_building_blocks_in_a_plain_grpo_trainer(tiny_lm, tmp_path):
     through the callback alone (checkpoint under output_dir)."""
     from trl import GRPOTrainer
 
-    tokenizer, config = tiny_lm
+    tokenizer, build = tiny_lm
     dataset = make_dataset()
 
     def run(max_steps, resume):
@@ -375,7 +363,7 @@ def test_building_blocks_in_a_plain_grpo_trainer(tiny_lm, tmp_path):
         reward = SelectorReward(make_verifier(log, selector), selector)
         args = make_args(tmp_path, max_steps=max_steps, save_steps=2)
         trainer = MyTrainer(
-            build_model(config),
+            build(),
             [reward],
             args,
             dataset,
