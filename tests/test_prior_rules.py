@@ -143,7 +143,6 @@ def test_trl_trainer_runs_a_rule_with_a_prior_per_group(tmp_path):
         SEED,
         G,
         M,
-        build_model,
         make_args,
         make_dataset,
         make_verifier,
@@ -152,7 +151,7 @@ def test_trl_trainer_runs_a_rule_with_a_prior_per_group(tmp_path):
 
     from insight_bayes.integrations.trl import InSightGRPOTrainer
 
-    tokenizer, config = tiny_lm_fixture.__wrapped__()
+    tokenizer, build = tiny_lm_fixture.__wrapped__()
     dataset = make_dataset()
     groups = np.arange(POOL) % 3
     selector = OnlineSelector(
@@ -161,7 +160,7 @@ def test_trl_trainer_runs_a_rule_with_a_prior_per_group(tmp_path):
     )  # fmt: skip
     log: list = []
     trainer = InSightGRPOTrainer(
-        build_model(config),
+        build(),
         [make_verifier(log, selector)],
         make_args(tmp_path, max_steps=3),
         dataset,
