@@ -291,7 +291,7 @@ _SIM_VS_HARNESS = SavedResult(
     "sim-vs-harness",
     ("manifest.json", "predictions.csv", "agreement.csv", "scores.csv", "structure.json"),
     _sim_vs_harness("sim-vs-harness"),
-    "tens of minutes on 2 cores (the four harness studies and rlvr-gradients must exist)",
+    "not timed here (the four harness studies and rlvr-gradients must exist)",
 )
 #: The measured learner against four harness studies; quick: the committed comparison.
 SIM_VS_HARNESS = (_SIM_VS_HARNESS, _SIM_VS_HARNESS)
