@@ -21,15 +21,22 @@ from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.rewards import Rollout, bernoulli_rollout
 from insight_bayes.validation import check_ids, check_int, check_probability
 
-__all__ = ["Environment", "FixedRateEnvironment", "Rollout", "TrueRates"]
+__all__ = [
+    "Diagnosed",
+    "Environment",
+    "FixedRateEnvironment",
+    "PromptGroups",
+    "Rollout",
+    "TrueRates",
+]
 
 
 @runtime_checkable
 class Environment(Protocol):
     """What the selection loop needs from a task and a learner.
 
-    Metric names returned by :meth:`learn`, :meth:`evaluate` and the optional
-    ``diagnostics(belief, ids, rewards)`` are namespaced (``"train/..."``,
+    Metric names returned by :meth:`learn`, :meth:`evaluate` and, for an environment
+    that is also :class:`Diagnosed`, ``diagnostics`` are namespaced (``"train/..."``,
     ``"eval/..."``, ``"belief/..."``) and land as columns of the per-step records.
     """
 
@@ -62,6 +69,32 @@ class TrueRates(Protocol):
 
     def true_rates(self, ids: np.ndarray) -> np.ndarray:
         """True probability that a response to each prompt in ``ids`` is correct."""
+
+
+@runtime_checkable
+class Diagnosed(Protocol):
+    """An environment that reports extra metrics after each learner step.
+
+    The loop calls :meth:`diagnostics` after the belief has seen the step's rewards and
+    adds what it returns (namespaced, e.g. ``"belief/..."``) to the step's record.
+    Simulators use it to score the belief against the true rates they hold.
+    """
+
+    def diagnostics(
+        self, belief: BetaBelief, ids: np.ndarray, rollout: Rollout
+    ) -> Mapping[str, float]:
+        """Metrics of this step: ``belief`` after the update, the chosen ``ids``, their
+        ``rollout``."""
+
+
+@runtime_checkable
+class PromptGroups(Protocol):
+    """An environment that knows a feature group of each prompt (for example the harness's
+    digit tier), which rules with a per-group prior use (``insight-eb:prior=group``)."""
+
+    @property
+    def prompt_groups(self) -> np.ndarray | None:
+        """Integer group id of each prompt, shape ``(pool_size,)``, or ``None``."""
 
 
 class FixedRateEnvironment:

@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from insight_bayes.beliefs.beta_belief import BetaBelief
-from insight_bayes.environment import Environment
+from insight_bayes.environment import Diagnosed, Environment
 from insight_bayes.rewards import RewardMode, Rollout, binarize_rewards, informative_groups
 from insight_bayes.selectors import Selector, draw_candidates, selector_from_label
 from insight_bayes.validation import check_int, check_real
@@ -300,11 +300,8 @@ class SelectionLoop:
             ids, rewards, successes, trials, fractional=cfg.reward_mode == "fractional"
         )
         self.step_count += 1
-        diagnostics: Callable[..., Mapping[str, float]] | None = getattr(
-            self.env, "diagnostics", None
-        )
-        if diagnostics is not None:
-            metrics.update(diagnostics(self.belief, ids, batch.rollout))
+        if isinstance(self.env, Diagnosed):
+            metrics.update(self.env.diagnostics(self.belief, ids, batch.rollout))
         if cfg.eval_every and self.step_count % cfg.eval_every == 0:
             metrics.update(self.env.evaluate(self.env_rng))
         return StepRecord(

@@ -31,7 +31,7 @@ def advice_rules(mu_grid: tuple[float, ...] = MU_GRID) -> list[str]:
 
     Pre-rollout: not privileged and keeps the chosen prompts (no rollout filter).
     """
-    from insight_bayes.selectors import available_selectors, selector_from_label
+    from insight_bayes.selectors import DifficultyWeighted, available_selectors, selector_from_label
     from insight_bayes.selectors.base import KeepChosen
 
     labels = ["random"]
@@ -41,7 +41,7 @@ def advice_rules(mu_grid: tuple[float, ...] = MU_GRID) -> list[str]:
         rule = selector_from_label(name)
         if rule.privileged or not isinstance(rule.rollout_filter, KeepChosen):
             continue
-        if getattr(rule, "mu", None) is not None:
+        if isinstance(rule, DifficultyWeighted):
             labels.extend(f"{name}:mu={mu:g}" for mu in mu_grid)
         else:
             labels.append(name)

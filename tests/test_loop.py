@@ -12,6 +12,7 @@ from insight_bayes import (
     SelectionLoop,
     available_selectors,
 )
+from insight_bayes.environment import Diagnosed
 from insight_bayes.rewards import Rollout
 
 
@@ -130,3 +131,31 @@ def test_m_larger_than_pool_and_mismatched_belief_are_refused(env):
         SelectionLoop(env, "random", LoopConfig(m=4), belief=BetaBelief(5))
     with pytest.raises(TypeError, match="Environment protocol"):
         SelectionLoop(object(), "random", LoopConfig(m=4))
+
+
+def test_diagnostics_come_only_from_a_diagnosed_environment(env):
+    class Plain:
+        """The four members of Environment and nothing else."""
+
+        def __init__(self, inner):
+            self.inner = inner
+            self.pool_size = inner.pool_size
+
+        def rollout(self, ids, k, rng):
+            return self.inner.rollout(ids, k, rng)
+
+        def learn(self, ids, rollout, rng):
+            return self.inner.learn(ids, rollout, rng)
+
+        def evaluate(self, rng):
+            return self.inner.evaluate(rng)
+
+    assert isinstance(env, Diagnosed) and not isinstance(Plain(env), Diagnosed)
+    cfg = LoopConfig(m=10, k=4, steps=2, eval_every=0)
+    loop = SelectionLoop(env, "random", cfg, seed=0)
+    rec = loop.step()
+    expected = np.abs(loop.belief.mean - env.rates).mean()
+    assert rec.metrics["belief/mean_abs_error"] == pytest.approx(expected)
+    plain = SelectionLoop(Plain(env), "random", cfg, seed=0).step()
+    assert not any(name.startswith("belief/") for name in plain.metrics)
+    assert plain.ids.tolist() == rec.ids.tolist()  # same draws: only the diagnostics differ

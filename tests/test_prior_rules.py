@@ -14,6 +14,7 @@ import pytest
 from insight_bayes import FixedRateEnvironment, LoopConfig, SelectionLoop
 from insight_bayes.acquisition import distance_score, wmi_score
 from insight_bayes.beliefs.beta_belief import BetaBelief
+from insight_bayes.environment import PromptGroups
 from insight_bayes.integrations import OnlineConfig, OnlineSelector
 from insight_bayes.selectors import (
     EB_RULES,
@@ -203,3 +204,12 @@ def test_rlvr_study_gives_the_digit_tier_as_group(tmp_path):
     loop = SelectionLoop(env, "insight-eb:prior=group", config.loop, seed=0)
     assert loop.belief.prior.hierarchical
     np.testing.assert_array_equal(loop.belief.prior.groups, groups)
+
+
+def test_only_an_environment_with_prompt_groups_binds_them():
+    rule = selector_from_label("insight-eb:prior=group")
+    assert isinstance(TieredEnvironment(RATES), PromptGroups)
+    assert not isinstance(FixedRateEnvironment(RATES), PromptGroups)
+    assert rule.bind(FixedRateEnvironment(RATES)) is rule
+    belief = rule.bind(TieredEnvironment(RATES)).new_belief(RATES.size)
+    assert belief.prior.hierarchical

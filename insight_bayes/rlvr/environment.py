@@ -106,7 +106,7 @@ class GRPOEnvironment:
                 policy.pad_id,
                 self.device,
             )
-            if self.test and getattr(task, "unique_answer", False)
+            if self.test and task.unique_answer
             else None
         )
         self._tokens = 0
@@ -268,10 +268,10 @@ class GRPOEnvironment:
         """Exact success probability of each problem of ``split`` (``"test"`` or ``"pool"``;
         ``ids`` selects some), as a tensor; with ``grad`` it carries the graph, so that
         its gradient with respect to the policy's parameters can be taken."""
-        if not getattr(self.task, "unique_answer", False):
+        if not self.task.unique_answer:
             raise ValueError(
                 f"exact pass@1 needs a task with a unique answer; task {self.task.name!r} "
-                f"has unique_answer={getattr(self.task, 'unique_answer', False)}"
+                f"has unique_answer={self.task.unique_answer}"
             )
         if split == "test":
             if self._exact_batch is None:

@@ -51,6 +51,7 @@ from insight_bayes.selectors.registry import (
     selector_from_label,
 )
 from insight_bayes.selectors.rules import (
+    DifficultyWeighted,
     DynamicSampling,
     ExpectedDifficulty,
     InSight,
@@ -88,6 +89,7 @@ __all__ = [
     "PAPER_RULES",
     "REFERENCE_RULES",
     "Batch",
+    "DifficultyWeighted",
     "DynamicSampling",
     "EmpiricalBayesRule",
     "ExpectedDifficulty",

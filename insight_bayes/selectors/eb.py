@@ -30,9 +30,10 @@ from insight_bayes.acquisition import distance_score, wmi_score
 from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.beliefs.prior import EmpiricalBayesPrior
 from insight_bayes.beliefs.prior_fit import Hyperprior
+from insight_bayes.environment import PromptGroups
 from insight_bayes.selectors.base import Selector
 from insight_bayes.selectors.registry import register_selector
-from insight_bayes.selectors.rules import _WeightParams
+from insight_bayes.selectors.rules import DifficultyWeighted
 from insight_bayes.validation import check_int, check_real
 
 __all__ = ["EB_RULES", "EmpiricalBayesRule", "InSightEB", "MoPPSEB"]
@@ -76,7 +77,7 @@ class EmpiricalBayesRule(Selector):
 
     def bind(self, env: Any) -> Selector:
         """This rule with the environment's ``prompt_groups`` when it has them."""
-        groups = getattr(env, "prompt_groups", None)
+        groups = env.prompt_groups if isinstance(env, PromptGroups) else None
         if groups is None or self.prior == "global":
             return self
         bound = copy.copy(self)
@@ -122,7 +123,7 @@ class EmpiricalBayesRule(Selector):
         return BetaBelief(n_prompts, prior=prior, **settings)
 
     def check_belief(self, belief: BetaBelief) -> None:
-        prior = getattr(belief, "prior", None)
+        prior = belief.prior
         if prior is None:
             raise ValueError(
                 f"rule {self.name!r} needs a belief with a learned prior, got a "
@@ -137,7 +138,7 @@ class EmpiricalBayesRule(Selector):
 
 @register_selector("insight-eb")
 @dataclass(frozen=True)
-class InSightEB(EmpiricalBayesRule, _WeightParams):
+class InSightEB(EmpiricalBayesRule, DifficultyWeighted):
     r"""InSight (Eq. 16) on the belief with a learned prior: ``w(m) I_K(alpha, beta)``.
 
     Attributes

@@ -22,14 +22,14 @@ from insight_bayes.beliefs.dirichlet import DirichletBelief, dirichlet_mutual_in
 from insight_bayes.beliefs.noisy_belief import NoisyBetaBelief
 from insight_bayes.beliefs.noisy_maths import check_noise_rates, noisy_mutual_information
 from insight_bayes.selectors.registry import register_selector
-from insight_bayes.selectors.rules import _WeightParams
+from insight_bayes.selectors.rules import DifficultyWeighted
 
 __all__ = ["InSightGraded", "InSightNoisy"]
 
 
 @register_selector("insight-noisy")
 @dataclass(frozen=True)
-class InSightNoisy(_WeightParams):
+class InSightNoisy(DifficultyWeighted):
     r"""InSight for a noisy verifier: ``w(m) I(p; S)`` with ``S ~ Binomial(K, p')``.
 
     .. math::
@@ -83,7 +83,7 @@ class InSightNoisy(_WeightParams):
 
 @register_selector("insight-graded")
 @dataclass(frozen=True)
-class InSightGraded(_WeightParams):
+class InSightGraded(DifficultyWeighted):
     r"""InSight for graded rewards: ``w(m) I_K(c)`` with a Dirichlet over reward categories.
 
     .. math::

@@ -111,7 +111,13 @@ class MutualInformationOnly(Selector):
 
 
 @dataclass(frozen=True)
-class _WeightParams(Selector):
+class DifficultyWeighted(Selector):
+    """A rule whose score carries the difficulty weight ``w(m)`` of Eq. 15: its
+    parameters ``mu`` (preferred difficulty, in [0, 1]) and ``eta`` (sharpness, >= 0).
+
+    ``isinstance(rule, DifficultyWeighted)`` is how a caller asks whether a rule has ``mu``
+    (for example to scan it over a grid)."""
+
     mu: float = PAPER_MU
     eta: float = PAPER_ETA
 
@@ -126,7 +132,7 @@ class _WeightParams(Selector):
 
 @register_selector("weight")
 @dataclass(frozen=True)
-class WeightOnly(_WeightParams):
+class WeightOnly(DifficultyWeighted):
     """Ablation: the difficulty weight ``w(m)`` alone (Eq. 15) at the mean belief.
 
     Attributes
@@ -143,7 +149,7 @@ class WeightOnly(_WeightParams):
 
 @register_selector("insight")
 @dataclass(frozen=True)
-class InSight(_WeightParams):
+class InSight(DifficultyWeighted):
     r"""InSight: weighted mutual information ``w(m) I_K(alpha, beta)`` (Eq. 16), mean belief.
 
     Attributes
@@ -162,7 +168,7 @@ class InSight(_WeightParams):
 
 @register_selector("insight-sampled")
 @dataclass(frozen=True)
-class InSightSampled(_WeightParams):
+class InSightSampled(DifficultyWeighted):
     r"""Ablation: ``w(phi_hat) I_K(alpha, beta)`` with ``phi_hat ~ Beta(alpha, beta)``.
 
     Attributes

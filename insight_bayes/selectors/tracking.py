@@ -17,7 +17,7 @@ from insight_bayes.beliefs.drift import DriftFit
 from insight_bayes.beliefs.tracking_belief import TrackingBelief
 from insight_bayes.selectors.base import Selector
 from insight_bayes.selectors.registry import register_selector
-from insight_bayes.selectors.rules import _WeightParams
+from insight_bayes.selectors.rules import DifficultyWeighted
 from insight_bayes.validation import check_real
 
 __all__ = ["InSightTracking", "MoPPSTracking", "TrackingRule"]
@@ -60,7 +60,7 @@ class TrackingRule(Selector):
 
 @register_selector("insight-tracking")
 @dataclass(frozen=True)
-class InSightTracking(TrackingRule, _WeightParams):
+class InSightTracking(TrackingRule, DifficultyWeighted):
     r"""InSight (Eq. 16) on the propagated belief: ``w(m') I_K(alpha', beta')``.
 
     ``(alpha', beta')`` is each candidate's Beta propagated from its last visit to the
@@ -84,7 +84,7 @@ class InSightTracking(TrackingRule, _WeightParams):
 
     def __post_init__(self) -> None:
         TrackingRule.__post_init__(self)
-        _WeightParams.__post_init__(self)
+        DifficultyWeighted.__post_init__(self)
         if self.evidence not in ("propagated", "stored"):
             raise ValueError(f"evidence must be 'propagated' or 'stored', got {self.evidence!r}")
 
