@@ -11,13 +11,13 @@ reproduce`` runs it).
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from insight_bayes.results.reader import read_manifest, read_table
 from paper_figures.sources import ABLATIONS, pick, shown
 from paper_figures.style import SEQUENTIAL, apply_style, greek, rule_style
 from paper_figures.tables import fmt_interval
@@ -34,9 +34,9 @@ def load_ablations(results: Path, quick: bool = False) -> tuple[pd.DataFrame, st
     """
     saved = pick(ABLATIONS, quick)
     folder = saved.require(Path(results))
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = read_manifest(folder)
     info = manifest.get("ablations", {})
-    table = pd.read_csv(folder / "summary.csv")
+    table = read_table(folder, "summary")
     source = (
         f"{'QUICK: ' if quick else ''}saved ablations {shown(folder)} of scenario "
         f"{info.get('base', '?')} with {len(info.get('seeds', [])) or '?'} seeds "

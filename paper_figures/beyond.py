@@ -9,7 +9,6 @@ numbers come from :mod:`insight_bayes.analysis.beyond` and
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from insight_bayes.analysis.beyond import beyond_table, coverage_over_time
+from insight_bayes.results.reader import read_manifest, read_table
 from insight_bayes.results.targets import relative_targets, speedup_curve
 from paper_figures.style import apply_style, ordered_rules, rule_style
 from paper_figures.tables import fmt_interval
@@ -68,11 +68,11 @@ def load_beyond(folder: Path, scenario: str, *, n_boot: int = 2000) -> BeyondRes
     """
     folder = Path(folder)
     sc = get_scenario(scenario)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = read_manifest(folder)
     keys = list(manifest.get("config", {}).get("scenarios") or manifest.get("scenarios", {}))
     if sc.key not in keys:
         raise ValueError(f"{folder} holds scenarios {keys}, not {sc.key}")
-    steps = pd.read_parquet(folder / "steps.parquet")
+    steps = read_table(folder, "steps")
     steps = steps[steps["scenario"] == sc.key].reset_index(drop=True)
     targets = curve_targets(sc, steps)
     table = beyond_table(steps, sc.target_accuracy, n_boot=n_boot)

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from insight_bayes.results.reader import read_table
 from paper_figures.style import apply_style, greek
 
 __all__ = ["fidelity_printable", "fig_fidelity", "load_fidelity"]
@@ -21,9 +22,9 @@ def load_fidelity(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     """``(fidelity, summary, cells)`` of a saved grid."""
     folder = Path(folder)
     return (
-        pd.read_csv(folder / "fidelity.csv"),
-        pd.read_csv(folder / "fidelity_summary.csv"),
-        pd.read_csv(folder / "cells.csv"),
+        read_table(folder, "fidelity"),
+        read_table(folder, "fidelity_summary"),
+        read_table(folder, "cells"),
     )
 
 

@@ -50,11 +50,11 @@ def folder_summary(results: Results, *, n_boot: int = 2000) -> pd.DataFrame:
     its steps table
     (:meth:`insight_bayes.results.reader.Results.summary`).
     """
-    path = results.folder / "summary.csv"
-    if path.exists():
-        import pandas as pd
-
-        table = pd.read_csv(path)
+    try:
+        table = results.table("summary")
+    except FileNotFoundError:
+        table = None
+    if table is not None:
         keys = [c for c in ("scenario", "rule") if c in table.columns]
         if {"rule", "speedup", "ci_low", "ci_high"} <= set(table.columns) and not (
             table.duplicated(keys).any()

@@ -11,7 +11,6 @@ raises :class:`~paper_figures.sources.MissingResult` naming the command that mak
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from insight_bayes.analysis.speedups import study_tables
+from insight_bayes.analysis.speedups import speedup_columns
+from insight_bayes.results.reader import load_results
 from paper_figures.curves import curves_by_rule, interval_by_rule, interval_legend
 from paper_figures.sources import HARNESS, pick, shown
 from paper_figures.style import apply_style, ordered_rules
@@ -89,19 +89,15 @@ def load_harness(results: Path, quick: bool = False) -> HarnessResults:
     """
     saved = pick(HARNESS, quick)
     folder = saved.require(Path(results))
-    manifest = json.loads((folder / "manifest.json").read_text())
+    res = load_results(folder)
     source = (
         f"{'SMOKE study (numbers are only a smoke test): ' if quick else ''}saved study "
-        f"{shown(folder)} (git {str(manifest.get('git_revision'))[:10]})"
+        f"{shown(folder)} (git {str(res.manifest.get('git_revision'))[:10]})"
     )
-    config = manifest["config"]
-    steps = pd.read_parquet(folder / "steps.parquet")
-    prompts = pd.read_parquet(folder / "prompts.parquet")
-    pool = pd.read_parquet(folder / "pool.parquet")
-    study = config.get("study", {})
-    stt, speedups = study_tables(
-        steps, float(study.get("target", 0.5)), metric=study.get("metric", "eval/pass1")
-    )
+    config = res.manifest["config"]
+    steps, prompts, pool = res.steps, res.table("prompts"), res.table("pool")
+    stt = res.table("steps_to_target")
+    speedups = speedup_columns(res.table("summary"))
     return HarnessResults(folder, config, steps, prompts, pool, stt, speedups, source)
 
 

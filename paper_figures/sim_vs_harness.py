@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from insight_bayes.results.reader import read_table
 from paper_figures.style import OKABE_ITO, apply_style, ordered_rules, rule_style
 
 __all__ = ["PRIMARY_FRACTION", "agreement_line", "fig_sim_vs_harness", "sim_vs_harness_table"]
@@ -24,7 +25,7 @@ _STUDY_COLOURS = [OKABE_ITO[c] for c in ("blue", "orange", "green", "purple", "g
 
 def agreement_line(folder: Path, fraction: float = PRIMARY_FRACTION) -> str:
     """One sentence: Spearman's rho and York's slope at ``fraction``."""
-    stats = pd.read_csv(Path(folder) / "agreement.csv")
+    stats = read_table(folder, "agreement")
     row = stats[np.isclose(stats["fraction"], fraction)].iloc[0]
     return (
         f"at {fraction:.0%} of Random's gain, over {int(row['n'])} (study, rule) points: "
@@ -37,7 +38,7 @@ def agreement_line(folder: Path, fraction: float = PRIMARY_FRACTION) -> str:
 
 def sim_vs_harness_table(folder: Path, fraction: float = PRIMARY_FRACTION) -> pd.DataFrame:
     """Per (study, rule): predicted and realised speed-up at ``fraction`` with intervals."""
-    table = pd.read_csv(Path(folder) / "predictions.csv")
+    table = read_table(folder, "predictions")
     t = table[np.isclose(table["fraction"], fraction)]
     rows = []
     for study in dict.fromkeys(t["study"]):
@@ -62,8 +63,8 @@ def fig_sim_vs_harness(folder: Path, fraction: float = PRIMARY_FRACTION) -> plt.
     calibrated simulator (the fit)."""
     apply_style()
     folder = Path(folder)
-    table = pd.read_csv(folder / "predictions.csv")
-    curves = pd.read_csv(folder / "calibration_curves.csv")
+    table = read_table(folder, "predictions")
+    curves = read_table(folder, "calibration_curves")
     t = table[np.isclose(table["fraction"], fraction)]
     studies = list(dict.fromkeys(table["study"]))
     colour = {s: _STUDY_COLOURS[i % len(_STUDY_COLOURS)] for i, s in enumerate(studies)}

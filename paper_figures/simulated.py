@@ -4,14 +4,14 @@
 sweep, with the PyMC posterior that ``insight-bayes sweep ... --bayes`` saved) or, with
 ``quick``, the small stand-in ``RESULTS/scratch/sim-quick``. It never simulates or fits:
 a missing folder raises :class:`~paper_figures.sources.MissingResult` naming the command
-that makes it (``insight-bayes reproduce`` runs it). Steps-to-target
-and speed-ups are computed from the saved steps by :mod:`insight_bayes.analysis`.
+that makes it (``insight-bayes reproduce`` runs it). Everything is read through
+:func:`insight_bayes.results.load_results`: the steps, and the steps-to-target and
+speed-ups the report stage saved (``steps_to_target.csv``, ``summary.csv``).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from insight_bayes.analysis.speedups import sweep_tables
+from insight_bayes.analysis.speedups import speedup_columns
+from insight_bayes.results.reader import load_results
 from paper_figures.curves import curves_by_rule, interval_by_rule, interval_legend
 from paper_figures.sources import SIMULATED, pick, shown
 from paper_figures.style import apply_style, ordered_rules
@@ -67,22 +68,31 @@ def load_simulation(results: Path, quick: bool = False) -> SimResults:
     """
     saved = pick(SIMULATED, quick)
     folder = saved.require(Path(results))
-    manifest = json.loads((folder / "manifest.json").read_text())
+    res = load_results(folder)
+    manifest = res.manifest
     keys = list(manifest.get("config", {}).get("scenarios") or manifest.get("scenarios", {}))
     scenario = get_scenario("quick" if quick else "countdown-paper")
     if scenario.key not in keys:
         raise ValueError(f"{folder} holds scenarios {keys}, not {scenario.key}")
-    steps = pd.read_parquet(folder / "steps.parquet")
-    steps = steps[steps["scenario"] == scenario.key].reset_index(drop=True)
+
+    def of_scenario(table: pd.DataFrame) -> pd.DataFrame:
+        return table[table["scenario"] == scenario.key].reset_index(drop=True)
+
+    steps = of_scenario(res.steps)
     seeds = int(steps["seed"].nunique())
-    posterior_path = folder / "speedup_posterior.csv"
-    posterior = pd.read_csv(posterior_path) if posterior_path.exists() else None
+    posterior = (
+        res.table("speedup_posterior") if (folder / "speedup_posterior.csv").exists() else None
+    )
     source = (
         f"{'QUICK stand-in, not the paper scenario: ' if quick else ''}saved sweep {shown(folder)} "
         f"(scenario {scenario.key}, {seeds} seeds, git {str(manifest.get('git_revision'))[:10]}, "
         f"{manifest.get('updated', manifest.get('created', '?'))[:10]})"
     )
-    stt, speedups, summary = sweep_tables(steps, scenario.target_accuracy)
+    stt = of_scenario(res.table("steps_to_target"))
+    summary = of_scenario(res.table("summary"))
+    seconds = steps[steps["step"] > 0].groupby("rule")["step_seconds"].mean()
+    summary["ms_per_step"] = summary["rule"].map(seconds) * 1e3
+    speedups = speedup_columns(summary)
     return SimResults(scenario, steps, stt, speedups, summary, posterior, source, seeds)
 
 

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from insight_bayes.results.reader import read_table
 from paper_figures.curves import curves_by_rule
 from paper_figures.style import apply_style, ordered_rules, rule_style
 
@@ -28,9 +29,9 @@ def tiered_table(folder: Path) -> pd.DataFrame:
     """Per rule: binary informative share (from the choices), speed-up to Random's final
     gain (fraction 1) per step and per rollout with intervals, AUC gain with interval."""
     folder = Path(folder)
-    curve = pd.read_csv(folder / "speedup_curve.csv")
-    auc = pd.read_csv(folder / "auc.csv").set_index("rule")
-    choices = pd.read_parquet(folder / "choices.parquet", columns=["rule", "successes", "trials"])
+    curve = read_table(folder, "speedup_curve")
+    auc = read_table(folder, "auc").set_index("rule")
+    choices = read_table(folder, "choices", columns=["rule", "successes", "trials"])
     share = _binary_informative(choices)
     rows = []
     for rule in ordered_rules(curve["rule"].unique()):
@@ -54,8 +55,8 @@ def fig_tiered(folder: Path, metric: str = "eval/pass1_exact") -> plt.Figure:
     curve over the relative targets with 95% intervals."""
     apply_style()
     folder = Path(folder)
-    steps = pd.read_parquet(folder / "steps.parquet")
-    curve = pd.read_csv(folder / "speedup_curve.csv")
+    steps = read_table(folder, "steps")
+    curve = read_table(folder, "speedup_curve")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
     curves_by_rule(axes[0], steps, metric)
     axes[0].set(
@@ -85,7 +86,7 @@ def fig_tiered(folder: Path, metric: str = "eval/pass1_exact") -> plt.Figure:
 def intervention_table(folder: Path) -> pd.DataFrame:
     """The slopes table of the causal test (``slopes.csv``): per prior, model and term, the
     slope in points of held-out pass@1 per e-fold, its intervals, VIF and placebo p."""
-    slopes = pd.read_csv(Path(folder) / "slopes.csv")
+    slopes = read_table(folder, "slopes")
     columns = ["prior", "model", "term", "slope", "ci_low", "ci_high", "batch_ci_low",
                "batch_ci_high", "vif", "placebo_p", "n_batches", "n_cells"]  # fmt: skip
     return slopes[columns].round(4)
@@ -96,7 +97,7 @@ def fig_intervention(folder: Path) -> plt.Figure:
     effect of the applied update at each level of the varied term (its batch-mean log on
     x), against the uniform control batches (dotted)."""
     apply_style()
-    arms = pd.read_csv(Path(folder) / "arms.csv")
+    arms = read_table(folder, "arms")
     uniform = arms[arms["family"] == "uniform"]
     families = [("vary-evidence", "log_mi", "log mean evidence term (MI, nats)"),
                 ("vary-weight", "log_weight", "log mean difficulty weight")]  # fmt: skip

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import logging
 import textwrap
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +142,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``insight-bayes sweep``."""
+    from insight_bayes.results.report import AnalysisPlan, write_report
     from insight_bayes.results.store import ResultStore
-    from insight_bayes.results.summary import analysis_summary, summary_table
     from simulations.scenarios import SCENARIOS, get_scenario
     from simulations.sweep import run_sweep
 
@@ -174,33 +173,36 @@ def run(args: argparse.Namespace) -> int:
     target = scenario.target_accuracy if args.target is None else args.target
     store = ResultStore(out)
     steps = result.steps
-    if "eval/accuracy" not in steps.columns or steps["eval/accuracy"].isna().all():
-        table = summary_table(steps)
-        table.to_csv(result.out / "summary.csv", index=False)
-        _finish(table, args, target, result.out, ["no held-out evaluation in this scenario: "
-                                                  "no steps-to-target or speed-ups"])  # fmt: skip
-        return 0
-    stt, table = analysis_summary(
-        steps, target, metric="eval/accuracy", baseline=args.baseline, n_boot=args.n_boot
+    plan = AnalysisPlan(
+        metric="eval/accuracy",
+        target=target,
+        baseline=args.baseline,
+        curve_targets=scenario.curve_targets,
+        baseline_final=True,
+        n_boot=args.n_boot,
     )
-    stt.to_csv(result.out / "steps_to_target.csv", index=False)
-    table.to_csv(result.out / "summary.csv", index=False)
-    written = ["summary.csv", "steps_to_target.csv", *_write_curves(steps, scenario, args, out)]
+    tables = write_report(result.out, steps, plan)
+    table = tables.get("summary")
+    if "steps_to_target" not in tables:
+        why = (f"no {args.baseline} runs" if "eval/accuracy" in steps.columns
+               else "no held-out evaluation in this scenario")  # fmt: skip
+        _finish(table, args, target, result.out, [f"{why}: no steps-to-target or speed-ups"])
+        return 0
+    stt = tables["steps_to_target"]
+    written = [f"{name}.csv" for name in tables]
     notes = []
     if args.bayes:
         from insight_bayes.models.speedup_fit import fit_speedup
+        from insight_bayes.results.io import atomic_write_bytes
 
         fit = fit_speedup(stt, baseline=args.baseline, draws=args.draws, tune=args.draws)
-        fit.summary.to_csv(result.out / "speedup_posterior.csv", index=False)
+        atomic_write_bytes(
+            result.out / "speedup_posterior.csv", fit.summary.to_csv(index=False).encode()
+        )
         written.append("speedup_posterior.csv")
         notes.append(_posterior_line(fit.summary))
     manifest = store.read_manifest()
-    manifest["analysis"] = {
-        "metric": "eval/accuracy",
-        "target": target,
-        "baseline": args.baseline,
-        "n_boot": args.n_boot,
-    }
+    manifest["analysis"] = plan.record()
     store.write_manifest(manifest)
     notes.insert(
         0,
@@ -236,35 +238,6 @@ def _posterior_line(posterior) -> str:
         f"speed-up {row['speedup_median']:.2f}x (94% HDI {row['hdi_low']:.2f}-"
         f"{row['hdi_high']:.2f}); speedup_posterior.csv has every rule"
     )
-
-
-def _write_curves(steps, scenario, args, out) -> list[str]:
-    """The speed-up curve at the scenario's targets, steps to the baseline's final
-    accuracy (each seed's own) and the learning-curve AUC, written as CSV; their names."""
-    from insight_bayes.results.auc import auc_table
-    from insight_bayes.results.targets import relative_steps_to_target, speedup_report
-
-    if args.baseline not in set(steps["rule"]):
-        return []
-    written = []
-    if scenario.curve_targets:
-        curve = speedup_report(
-            steps, scenario.curve_targets, baseline=args.baseline, n_boot=args.n_boot
-        )
-        curve.to_csv(Path(out) / "speedup_curve.csv", index=False)
-        written.append("speedup_curve.csv")
-    try:
-        reached = relative_steps_to_target(steps, [1.0], baseline=args.baseline)
-    except ValueError as err:
-        log.info("no steps to %s's final accuracy: %s", args.baseline, err)
-    else:
-        final = speedup_report(None, reached=reached, baseline=args.baseline, n_boot=args.n_boot)
-        final.to_csv(Path(out) / "speedup_to_baseline_final.csv", index=False)
-        written.append("speedup_to_baseline_final.csv")
-    auc = auc_table(steps, baseline=args.baseline, n_boot=args.n_boot)
-    auc.to_csv(Path(out) / "auc.csv", index=False)
-    written.append("auc.csv")
-    return written
 
 
 def _run_grid(args, base) -> int:

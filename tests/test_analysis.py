@@ -5,12 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from insight_bayes.analysis import (
-    cost_frame,
-    speedups_per_step_and_rollout,
-    study_summary,
-    study_tables,
-)
+from insight_bayes.analysis import cost_frame, speedup_columns, study_summary
+from insight_bayes.results.report import AnalysisPlan, derive_tables
 
 
 def _steps(values: dict[str, list[float]], metric: str) -> pd.DataFrame:
@@ -38,12 +34,14 @@ def _study_steps() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_study_tables_summary_and_cost_by_hand():
+def test_saved_speedups_summary_and_cost_by_hand():
     steps = _study_steps()
-    stt, sp = study_tables(steps, 0.5)
+    tables = derive_tables(steps, AnalysisPlan(metric="eval/pass1", target=0.5))
+    stt = tables["steps_to_target"]
     assert stt.set_index(["rule", "seed"])["steps_to_target"].groupby("rule").mean().to_dict() == {
         "insight": 2, "random": 4
     }  # fmt: skip
+    sp = speedup_columns(tables["summary"])
     row = sp.set_index("rule").loc["insight"]
     assert row["speedup"] == 2.0 and row["rollout_speedup"] == 2.0
     assert (row["ci_low"], row["ci_high"]) == (2.0, 2.0)  # identical seeds: no spread
@@ -60,13 +58,24 @@ def test_study_tables_summary_and_cost_by_hand():
 
 
 def test_speedups_per_step_and_rollout_differ_when_rollouts_do():
-    stt = pd.DataFrame(
-        {"scenario": "s", "rule": ["random"] * 2 + ["ds"] * 2, "seed": [0, 1, 0, 1],
-         "steps_to_target": [10, 10, 5, 5], "rollouts_to_target": [80, 80, 80, 80],
-         "censored": False}
-    )  # fmt: skip
-    sp = speedups_per_step_and_rollout(stt, n_boot=200).set_index("rule")
+    """Dynamic Sampling's shape: half the steps, the same rollouts."""
+    rows = []
+    for rule, hit, per_step in (("random", 4, 8), ("ds", 2, 16)):
+        for seed in range(2):
+            for step in range(6):
+                rows.append(
+                    {"scenario": "s", "rule": rule, "seed": seed, "step": step,
+                     "rollouts": per_step * (step > 0),
+                     "eval/accuracy": 0.5 if step >= hit else 0.1}
+                )  # fmt: skip
+    tables = derive_tables(pd.DataFrame(rows), AnalysisPlan(metric="eval/accuracy", target=0.5))
+    sp = speedup_columns(tables["summary"]).set_index("rule")
     assert sp.loc["ds", "speedup"] == 2.0 and sp.loc["ds", "rollout_speedup"] == 1.0
+
+
+def test_a_summary_without_speedups_is_refused():
+    with pytest.raises(ValueError, match="no speed-ups"):
+        speedup_columns(pd.DataFrame({"rule": ["random"], "final_accuracy": [0.5]}))
 
 
 def test_importing_the_analysis_and_the_figures_imports_neither_pymc_nor_torch():

@@ -150,14 +150,13 @@ def _settings(manifest: dict) -> list[str]:
 
 def _summary(folder: Path, manifest: dict) -> list[str]:
     """The headline and the summary table that ``insight-bayes plot`` prints."""
-    import pandas as pd
 
     from insight_bayes.results.headline import summary_text
+    from insight_bayes.results.reader import read_table
 
-    path = folder / "summary.csv"
-    if not path.exists():
+    if not (folder / "summary.csv").exists():
         return []
-    summary = pd.read_csv(path)
+    summary = read_table(folder, "summary")
     if "rule" not in summary.columns:
         return []
     analysis = manifest.get("analysis", {}) if isinstance(manifest.get("analysis"), dict) else {}
@@ -175,12 +174,13 @@ def _summary(folder: Path, manifest: dict) -> list[str]:
 
 def _tables(folder: Path) -> list[str]:
     """Every CSV of the folder: small ones printed, large ones listed."""
-    import pandas as pd
+
+    from insight_bayes.results.reader import read_table
 
     lines: list[str] = []
     listed: list[str] = []
     for path in sorted(folder.glob("*.csv")):
-        frame = pd.read_csv(path)
+        frame = read_table(folder, path.stem)
         if len(frame) > MAX_ROWS or len(frame.columns) > 24:
             listed.append(f"- `{path.name}`: {len(frame):,} rows x {len(frame.columns)} columns")
             continue
@@ -362,8 +362,11 @@ def quote(results: Path, name: str) -> str:
     """
     import pandas as pd
 
+    from insight_bayes.results.reader import read_table
+
     file, keys, template = NUMBERS[name]
-    frame = pd.read_csv(results / file)
+    path = results / file
+    frame = read_table(path.parent, path.stem)
     mask = pd.Series(True, index=frame.index)
     for column, value in keys.items():
         mask &= frame[column] == value

@@ -7,8 +7,8 @@ that fit), never by :mod:`insight_bayes` itself.
 
 Modules, one concern each:
 
-* :mod:`.speedups`: steps-to-target and paired bootstrap speed-ups per training step and
-  per rollout, for a sweep or a study (:func:`sweep_tables`, :func:`study_tables`);
+* :mod:`.speedups`: the speed-up columns (per training step and per rollout) of a saved
+  summary (:func:`speedup_columns`); the report stage computed them;
 * :mod:`.summaries`: per-rule summaries of a study and the cost of Dynamic Sampling
   (:func:`study_summary`, :func:`cost_frame`);
 * :mod:`.agreement`: predicted against realised speed-ups, Spearman's rho and York's
@@ -23,14 +23,11 @@ Modules, one concern each:
 from insight_bayes.analysis.agreement import agreement_stats, prediction_table, york_fit
 from insight_bayes.analysis.beyond import beyond_table, coverage_over_time
 from insight_bayes.analysis.regression import harness_regressions, regression_data
-from insight_bayes.analysis.speedups import (
-    speedups_per_step_and_rollout,
-    study_tables,
-    sweep_tables,
-)
+from insight_bayes.analysis.speedups import SPEEDUP_COLUMNS, speedup_columns
 from insight_bayes.analysis.summaries import cost_frame, study_summary
 
 __all__ = [
+    "SPEEDUP_COLUMNS",
     "agreement_stats",
     "beyond_table",
     "coverage_over_time",
@@ -38,9 +35,7 @@ __all__ = [
     "harness_regressions",
     "prediction_table",
     "regression_data",
-    "speedups_per_step_and_rollout",
+    "speedup_columns",
     "study_summary",
-    "study_tables",
-    "sweep_tables",
     "york_fit",
 ]

@@ -29,7 +29,7 @@ def study_summary(steps: pd.DataFrame, speedups: pd.DataFrame, metric: str) -> p
         The study's tidy steps table (``rule, seed, step, <metric>, informative_share,
         rollouts, step_seconds``).
     speedups : DataFrame
-        :func:`insight_bayes.analysis.speedups.study_tables`' speed-ups.
+        :func:`insight_bayes.analysis.speedups.speedup_columns` of the saved summary.
     metric : str
         The held-out metric (``eval/pass1``).
 
@@ -69,7 +69,7 @@ def cost_frame(
     settings : iterable of (name, steps, speedups)
         For example ``("simulated", sweep_steps, sweep_speedups)`` and ``("harness",
         study_steps, study_speedups)``; speed-ups as from
-        :func:`insight_bayes.analysis.speedups.speedups_per_step_and_rollout`.
+        :func:`insight_bayes.analysis.speedups.speedup_columns` of a saved summary.
 
     Returns
     -------

@@ -10,7 +10,10 @@ Modules, one concern each:
 * :mod:`~insight_bayes.results.auc`, :mod:`~insight_bayes.results.summary`,
   :mod:`~insight_bayes.results.bootstrap`: AUC, the summary table, the (draw, seed) bootstrap;
 * :mod:`~insight_bayes.results.prompts`: the per-prompt information table;
-* :mod:`~insight_bayes.results.reader`: :func:`load_results`, one reader for both;
+* :mod:`~insight_bayes.results.report`: the one report stage (:func:`write_report`: every
+  derived table of a folder, from its steps and its :class:`AnalysisPlan`);
+* :mod:`~insight_bayes.results.reader`: :func:`load_results`, one reader for both, and
+  :func:`read_table` for every saved table;
 * :mod:`~insight_bayes.results.headline`: the headline and summary table commands print;
 * :mod:`~insight_bayes.results.plots`: the hook through which a folder's pictures are drawn.
 
@@ -52,6 +55,11 @@ _LAZY = {
     "Results": "reader",
     "analysis_summary": "summary",
     "load_results": "reader",
+    "read_manifest": "reader",
+    "read_table": "reader",
+    "AnalysisPlan": "report",
+    "derive_tables": "report",
+    "write_report": "report",
     "headline": "headline",
     "summary_text": "headline",
     "draw_folder": "plots",

@@ -30,7 +30,7 @@ from insight_bayes.results.schema import check_steps
 from insight_bayes.results.summary import analysis_summary
 from insight_bayes.results.targets import bootstrap_speedups, speedup_curve, steps_to_target
 
-__all__ = ["Results", "load_results"]
+__all__ = ["Results", "load_results", "read_manifest", "read_table"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,21 @@ class Results:
         if "draw" not in self.steps.columns:
             return [0]
         return sorted(int(d) for d in self.steps["draw"].unique())
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        """The analysis plan the folder's derived tables were written with (the manifest's
+        ``analysis`` entry; :class:`~insight_bayes.results.report.AnalysisPlan`)."""
+        return dict(self.manifest.get("analysis", {}))
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A saved table of the folder by name: a derived table the report stage wrote
+        (``"summary"``, ``"speedup_curve"``, ``"auc"``, ...; ``<name>.csv``) or another
+        Parquet table (``"pool"``, ``"prompts"``). Raises ``FileNotFoundError`` naming
+        what the folder holds when it has no such table."""
+        if name in self.tables:
+            return self.tables[name]
+        return read_table(self.folder, name)
 
     def steps_to_target(self, target: float | Sequence[float] | None = None) -> pd.DataFrame:
         """Interpolated, censored steps-to-target per run (default: the folder's target)."""
@@ -158,6 +173,34 @@ def _check_draw_steps(steps: pd.DataFrame) -> pd.DataFrame:
     return steps
 
 
+def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """A results folder's ``manifest.json`` (``{}`` when it has none)."""
+    path = Path(folder) / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def read_table(
+    folder: str | os.PathLike[str], name: str, *, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The table ``name`` of a results folder: ``<name>.parquet`` or ``<name>.csv``.
+
+    The one way the figures, the notebooks and the docs read a saved table of any result
+    (sweeps and studies, and the grids, comparisons and tests whose folders hold only
+    tables). Raises ``FileNotFoundError`` listing the tables the folder holds.
+    """
+    folder = Path(folder)
+    for suffix, read in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
+        path = folder / f"{name}{suffix}"
+        if path.exists():
+            table = read(path)
+            return table[list(columns)] if columns is not None else table
+    held = sorted(p.stem for p in folder.glob("*") if p.suffix in (".parquet", ".csv"))
+    raise FileNotFoundError(
+        f"{folder} has no table {name!r} ({name}.parquet or {name}.csv); it holds "
+        + (", ".join(held) if held else "no table")
+    )
+
+
 def load_results(folder: str | os.PathLike[str]) -> Results:
     """Read a sweep's or a study's results folder (the same object for both).
 
@@ -170,8 +213,7 @@ def load_results(folder: str | os.PathLike[str]) -> Results:
             f"{folder} holds no steps.parquet; make it with `insight-bayes sweep SCENARIO "
             f"--out {folder}` or `insight-bayes rlvr-study CONFIG --out {folder}`"
         )
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest = read_manifest(folder)
     fmt = manifest.get("format", "")
     if fmt == MANIFEST_FORMAT:
         kind = manifest["kind"]

@@ -47,6 +47,7 @@ from insight_bayes.rlvr.study_jobs import (
     run_study_job,
     study_jobs,
 )
+from insight_bayes.rlvr.study_plan import analysis_plan
 
 if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays light
     import pandas as pd
@@ -79,9 +80,9 @@ def gather(store: ResultStore, config: StudyConfig, keys: list) -> dict[str, pd.
     """Consolidate the complete runs among ``keys`` and write the study's derived tables."""
     import pandas as pd
 
-    from insight_bayes.results.io import atomic_write_bytes
+    from insight_bayes.acquisition import PAPER_ETA, PAPER_MU
     from insight_bayes.results.prompts import prompt_information
-    from insight_bayes.results.summary import analysis_summary
+    from insight_bayes.results.report import write_report
 
     steps, choices = store.consolidate(keys)
     if steps.empty:
@@ -96,53 +97,13 @@ def gather(store: ResultStore, config: StudyConfig, keys: list) -> dict[str, pd.
             choices,
             steps,
             config.loop.k,
-            mu=insight.get("mu", 0.3),
-            eta=insight.get("eta", 3.0),
+            mu=insight.get("mu", PAPER_MU),
+            eta=insight.get("eta", PAPER_ETA),
             pool=pool.drop(columns=["prompt"]) if pool is not None else None,
             metric=config.study.metric,
         )
         store.write_table("prompts", tables["prompts"])
-    study = config.study
-    if study.metric in steps and study.baseline in set(steps["rule"]):
-        stt, summary = analysis_summary(
-            steps, study.target, metric=study.metric, baseline=study.baseline
-        )
-        tables["steps_to_target"], tables["summary"] = stt, summary
-        names = ["steps_to_target", "summary"]
-        if study.target_fractions:
-            from insight_bayes.results.auc import auc_table
-            from insight_bayes.results.targets import relative_targets, speedup_curve
-
-            try:
-                targets = relative_targets(
-                    steps, study.target_fractions, metric=study.metric, baseline=study.baseline
-                )
-            except ValueError as err:  # e.g. the baseline has not improved yet
-                log.warning("no relative targets: %s", err)
-            else:
-                curve = speedup_curve(steps, targets, metric=study.metric, baseline=study.baseline)
-                curve.insert(
-                    curve.columns.get_loc("target") + 1,
-                    "fraction",
-                    curve["target"].map(dict(zip(targets, study.target_fractions, strict=True))),
-                )
-                per_rollout = speedup_curve(
-                    steps, targets, metric=study.metric, baseline=study.baseline,
-                    measure="rollouts_to_target",
-                )  # fmt: skip
-                curve["rollout_speedup"] = per_rollout["speedup"].to_numpy()
-                curve["rollout_ci_low"] = per_rollout["ci_low"].to_numpy()
-                curve["rollout_ci_high"] = per_rollout["ci_high"].to_numpy()
-                tables["speedup_curve"] = curve
-                names.append("speedup_curve")
-            # the area under the learning curve needs no target (and is the one measure left
-            # when the baseline does not improve)
-            tables["auc"] = auc_table(steps, metric=study.metric, baseline=study.baseline)
-            names.append("auc")
-        for name in names:
-            atomic_write_bytes(
-                store.root / f"{name}.csv", tables[name].to_csv(index=False).encode()
-            )
+    tables.update(write_report(store.root, steps, analysis_plan(config)))
     return tables
 
 
@@ -362,7 +323,7 @@ def run_single_study(
             config.raw,
             rules=list(study.rules),
             seeds=list(study.seeds),
-            analysis={"metric": study.metric, "target": study.target, "baseline": study.baseline},
+            analysis=analysis_plan(config).record(),
             previous=old,
             torch=True,
             key=config.key,

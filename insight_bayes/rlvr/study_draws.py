@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from insight_bayes.rlvr.config import StudyConfig
+from insight_bayes.rlvr.study_plan import analysis_plan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,11 +53,9 @@ def gather_draws(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, 
     """
     import pandas as pd
 
-    from insight_bayes.results.auc import auc_table
-    from insight_bayes.results.io import atomic_write_bytes, build_manifest, utc_now
+    from insight_bayes.results.io import build_manifest, utc_now
+    from insight_bayes.results.report import write_report
     from insight_bayes.results.store import ResultStore
-    from insight_bayes.results.summary import analysis_summary
-    from insight_bayes.results.targets import draw_relative_steps_to_target
 
     store = ResultStore(out)
     study = config.study
@@ -95,28 +94,8 @@ def gather_draws(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, 
     if choices_parts:
         tables["choices"] = pd.concat(choices_parts, ignore_index=True)
         store.write_table("choices", tables["choices"])
-    names = []
-    if study.metric in steps and study.baseline in set(steps["rule"]):
-        tables["steps_to_target"], tables["summary"] = analysis_summary(
-            steps, study.target, metric=study.metric, baseline=study.baseline
-        )
-        names += ["steps_to_target", "summary"]
-        if study.target_fractions:
-            try:
-                reached = draw_relative_steps_to_target(
-                    steps, study.target_fractions, metric=study.metric, baseline=study.baseline
-                )
-            except ValueError as err:  # e.g. a draw's baseline has not improved yet
-                log.warning("no relative targets: %s", err)
-            else:
-                tables["speedup_curve"] = _draw_speedup_curve(reached, study.baseline)
-                names.append("speedup_curve")
-            tables["auc"] = auc_table(steps, metric=study.metric, baseline=study.baseline)
-            names.append("auc")
-        for name in names:
-            atomic_write_bytes(
-                store.root / f"{name}.csv", tables[name].to_csv(index=False).encode()
-            )
+    plan = analysis_plan(config)
+    tables.update(write_report(store.root, steps, plan))
     done = runs["complete"] == runs["expected"]
     store.write_manifest(
         build_manifest(
@@ -125,10 +104,7 @@ def gather_draws(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, 
             rules=list(study.rules),
             seeds=list(study.seeds),
             analysis={
-                "metric": study.metric,
-                "target": study.target,
-                "baseline": study.baseline,
-                "target_fractions": list(study.target_fractions),
+                **plan.record(),
                 "relative_targets": "per draw: the draw's step-0 mean plus a fraction of "
                 "its baseline's mean final gain",
                 "bootstrap": "hierarchical: draws with replacement, then seeds within each "
@@ -154,25 +130,3 @@ def _design(root: Path) -> dict[str, Any]:
     from insight_bayes.rlvr.design import read_design
 
     return read_design(root)
-
-
-def _draw_speedup_curve(reached: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """The speed-up curve of per-draw relative targets, in steps and in rollouts.
-
-    ``reached`` is :func:`~insight_bayes.results.targets.draw_relative_steps_to_target`
-    (``target`` holds the fraction). Returns one row per (fraction, rule) with ``target``
-    (mean over draws of the draws' own targets), ``fraction``, the columns of
-    :func:`~insight_bayes.results.targets.bootstrap_speedups` in steps, and
-    ``rollout_speedup, rollout_ci_low, rollout_ci_high, rollout_between_draw_share``.
-    """
-    from insight_bayes.results.targets import bootstrap_speedups
-
-    curve = bootstrap_speedups(reached, baseline=baseline)
-    mean_target = reached.groupby("target")["target_value"].mean()
-    curve = curve.rename(columns={"target": "fraction"})
-    curve.insert(0, "target", curve["fraction"].map(mean_target))
-    if "rollouts_to_target" in reached.columns:
-        per_rollout = bootstrap_speedups(reached, baseline=baseline, measure="rollouts_to_target")
-        for column in ("speedup", "ci_low", "ci_high", "between_draw_share"):
-            curve[f"rollout_{column}"] = per_rollout[column].to_numpy()
-    return curve
