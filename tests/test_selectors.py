@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -390,3 +393,25 @@ def test_privileged_rules_are_refused_outside_simulators():
     SelectionLoop(RealTraining(), "insight", LoopConfig(m=2, k=4, steps=1, eval_every=0)).run(
         progress=False
     )
+
+
+def test_top_m_breaks_ties_the_same_on_every_cpu():
+    """numpy's partition picks among ties by its SIMD kernel; top_m must not depend on it:
+    the same choice with the CPU's vector extensions on and with numpy told to ignore them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, numpy as np; from insight_bayes.selectors.base import top_m; "
+        "s = np.r_[np.zeros(200), np.ones(56), np.full(40, 0.5)]; "
+        "print(json.dumps([top_m(s, 64, 3).tolist(), top_m(np.zeros(300), 32, 4).tolist()]))"
+    )
+    outputs = []
+    for env in ({}, {"NPY_DISABLE_CPU_FEATURES": "X86_V3"}):
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, **env}, check=True)  # fmt: skip
+        outputs.append(run.stdout)
+    assert outputs[0] == outputs[1]
+    first = json.loads(outputs[0])[0]  # the 56 ones first, then 8 of the 0.5s
+    assert len(first) == 64 and len(set(first)) == 64
+    assert set(first[:56]) == set(range(200, 256)) and set(first[56:]) <= set(range(256, 296))

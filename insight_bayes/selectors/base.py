@@ -95,8 +95,11 @@ def draw_candidates(pool_size: int, m_hat: int, rng: RngLike) -> np.ndarray:
 def top_m(scores: np.ndarray, m: int, rng: RngLike) -> np.ndarray:
     """Positions of the ``m`` largest ``scores``, best first, ties broken at random (Eq. 17).
 
-    The scores are visited in a uniformly random order before a partial sort, so among
-    equal scores at the cut every subset is equally likely.
+    The scores are visited in a uniformly random order, then sorted with a stable sort,
+    so among equal scores at the cut every subset is equally likely, and the result is
+    the same on every machine: a stable sort has one answer, whereas ``np.argpartition``
+    picks among ties by its SIMD kernel (numpy 2.x gives different subsets with and
+    without AVX2), which made runs differ between CPUs.
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 1:
@@ -106,12 +109,7 @@ def top_m(scores: np.ndarray, m: int, rng: RngLike) -> np.ndarray:
         raise ValueError("scores contain NaN; a selector must never produce NaN")
     gen = as_generator(rng)
     order = gen.permutation(scores.size)
-    shuffled = scores[order]
-    if m < scores.size:
-        part = np.argpartition(-shuffled, m - 1)[:m]
-    else:
-        part = np.arange(scores.size)
-    best_first = part[np.argsort(-shuffled[part], kind="stable")]
+    best_first = np.argsort(-scores[order], kind="stable")[:m]
     return order[best_first]
 
 
