@@ -23,8 +23,11 @@ from pathlib import Path
 from paper_figures.sources import (
     ABLATIONS,
     BEYOND,
+    BEYOND_ROBUSTNESS,
+    EB,
     HARNESS,
     INTERVENTION,
+    NOISY,
     REPO,
     ROBUSTNESS,
     SIM_VS_HARNESS,
@@ -37,13 +40,16 @@ from paper_figures.sources import (
 
 __all__ = ["RESULTS", "Step", "add_arguments", "plan", "reproduce", "run"]
 
-#: Every result of the figures by name, in the order they are made (each one's inputs
-#: first: the harness studies before the comparison that reads them).
+#: Every saved result by name, in the order they are made (each one's inputs first: the
+#: harness studies before the comparison that reads them).
 RESULTS: dict[str, tuple[SavedResult, SavedResult]] = {
     "simulated": SIMULATED,
     "ablations": ABLATIONS,
     "beyond": BEYOND,
     "robustness": ROBUSTNESS,
+    "eb": EB,
+    "noisy": NOISY,
+    "beyond-robustness": BEYOND_ROBUSTNESS,
     "harness": HARNESS,
     "tiered": TIERED,
     "intervention": INTERVENTION,

@@ -26,6 +26,9 @@ from pathlib import Path
 __all__ = [
     "ABLATIONS",
     "BEYOND",
+    "BEYOND_ROBUSTNESS",
+    "EB",
+    "NOISY",
     "HARNESS",
     "ROBUSTNESS",
     "INTERVENTION",
@@ -210,9 +213,19 @@ ABLATIONS = (
 )
 
 
-def _grid(scenario: str, seeds: int, workers: int, out: str) -> Callable:
+def _grid(scenario: str, seeds: int, workers: int, out: str, rules: str = "") -> Callable:
     def arguments(results: Path) -> list[str]:
-        return ["sweep", scenario, "--grid", "robustness", "--seeds", str(seeds), "--workers",
+        chosen = ["--rules", rules] if rules else []
+        return ["sweep", scenario, "--grid", "robustness", *chosen, "--seeds", str(seeds),
+                "--workers", str(workers), "--no-plots", "--no-progress", "--out",
+                str(results / out)]  # fmt: skip
+
+    return arguments
+
+
+def _rules_sweep(scenario: str, rules: str, seeds: int, workers: int, out: str) -> Callable:
+    def arguments(results: Path) -> list[str]:
+        return ["sweep", scenario, "--rules", rules, "--seeds", str(seeds), "--workers",
                 str(workers), "--no-plots", "--no-progress", "--out",
                 str(results / out)]  # fmt: skip
 
@@ -323,6 +336,64 @@ BEYOND = (
         "scratch/sim-beyond-quick",
         ("manifest.json", "steps.parquet"),
         _beyond_sweep("quick", 2, 1, "scratch/sim-beyond-quick"),
+    ),
+)
+
+
+_EB_RULES = "random,insight,mopps,expected-difficulty,weight,insight-eb,mopps-eb"
+
+#: The learned-prior rules against the paper's pre-rollout rules (full, quick).
+EB = (
+    SavedResult(
+        "sweep of the learned-prior rules",
+        "sim-eb",
+        ("manifest.json", "steps.parquet", "summary.csv"),
+        _rules_sweep("countdown-paper", _EB_RULES, 10, 2, "sim-eb"),
+        "a few minutes on 2 cores",
+    ),
+    SavedResult(
+        "QUICK sweep of the learned-prior rules",
+        "scratch/sim-eb-quick",
+        ("manifest.json", "steps.parquet", "summary.csv"),
+        _rules_sweep("quick", _EB_RULES, 2, 1, "scratch/sim-eb-quick"),
+    ),
+)
+
+_NOISY_RULES = "insight,insight-noisy:eps0=0.1,eps1=0.1,random"
+
+#: InSight with and without the noisy-verifier belief under a noisy verifier (full, quick).
+NOISY = (
+    SavedResult(
+        "sweep with a noisy verifier",
+        "sim-beyond-noisy",
+        ("manifest.json", "steps.parquet", "summary.csv"),
+        _rules_sweep("countdown-noisy", _NOISY_RULES, 10, 2, "sim-beyond-noisy"),
+        "about a minute on 2 cores",
+    ),
+    SavedResult(
+        "QUICK sweep with a noisy verifier",
+        "scratch/sim-noisy-quick",
+        ("manifest.json", "steps.parquet", "summary.csv"),
+        _rules_sweep("quick", _NOISY_RULES, 2, 1, "scratch/sim-noisy-quick"),
+    ),
+)
+
+_BEYOND_GRID_RULES = "random,insight,oracle,mopps-tracking,insight-adaptive"
+
+#: The best rules beyond InSight over the robustness grid (full, quick).
+BEYOND_ROBUSTNESS = (
+    SavedResult(
+        "robustness grid of the rules beyond InSight",
+        "sim-beyond-robustness",
+        ("manifest.json", "cells.csv", "grid_speedups.csv"),
+        _grid("countdown-paper", 4, 2, "sim-beyond-robustness", _BEYOND_GRID_RULES),
+        "about 6 min on 2 cores",
+    ),
+    SavedResult(
+        "QUICK robustness grid of the rules beyond InSight",
+        "scratch/sim-beyond-robustness-quick",
+        ("manifest.json", "cells.csv", "grid_speedups.csv"),
+        _grid("quick", 2, 1, "scratch/sim-beyond-robustness-quick", _BEYOND_GRID_RULES),
     ),
 )
 

@@ -57,9 +57,6 @@ TITLES = {
 #: Commands of folders whose manifest does not record one and that
 #: :mod:`paper_figures.sources` does not name.
 COMMANDS = {
-    "sim-beyond-noisy": "insight-bayes sweep countdown-noisy --rules "
-    "insight,insight-noisy:eps0=0.1,eps1=0.1,random --seeds 10 --workers 2 "
-    "--out results/sim-beyond-noisy",
     "rlvr-cpu-tiered-narrow": "insight-bayes rlvr-study configs/rlvr/cpu-tiered-narrow.toml "
     "--out results/rlvr-cpu-tiered-narrow --device cpu --threads 1 --workers 2",
     "rlvr-cpu-tiered-mid": "insight-bayes rlvr-study configs/rlvr/cpu-tiered-mid.toml "
