@@ -359,9 +359,10 @@ EB = (
     ),
 )
 
-_NOISY_RULES = "insight,insight-noisy:eps0=0.1,eps1=0.1,random"
+_NOISY_RULES = "random,insight,insight-noisy:eps0=0.1,eps1=0.1,oracle"
 
-#: InSight with and without the noisy-verifier belief under a noisy verifier (full, quick).
+#: InSight with and without the noisy-verifier belief under a noisy verifier, with Random
+#: and the oracle (full, quick).
 NOISY = (
     SavedResult(
         "sweep with a noisy verifier",
