@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -335,6 +336,19 @@ def test_two_draws_end_to_end_one_folder_per_draw(tmp_path, capsys):
     # a single-draw study may not run into a multi-draw study's top level
     with pytest.raises(ValueError, match="multi-draw study"):
         run_study(config.draw_config(0), out, device="cpu", cache_dir=tmp_path / "cache")
+    # a study stopped in its first draw, before the top-level manifest of older versions
+    # existed, resumes: only draw-0 with one finished run is left
+    stopped = tmp_path / "stopped"
+    (stopped / "draw-0").mkdir(parents=True)
+    for name in ("manifest.json", "pool.parquet", "runs"):
+        src = out / "draw-0" / name
+        dst = stopped / "draw-0" / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    shutil.rmtree(next((stopped / "draw-0" / "runs").iterdir()) / "insight")
+    argv[argv.index(str(out))] = str(stopped)
+    assert main(argv) == 0
+    assert "3 runs trained, 1 resumed" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(_strip(load_results(stopped).steps), _strip(res.steps))
 
 
 def test_resume_after_a_crash(tmp_path, monkeypatch):

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from insight_bayes.rlvr.config import StudyConfig, load_config
-from insight_bayes.rlvr.study_draws import draw_folder, gather_draws
+from insight_bayes.rlvr.study_draws import draw_folder, gather_draws, start_draws_manifest
 from insight_bayes.rlvr.study_jobs import (
     CUDA_MATMUL_PRECISION,
     _device_name,
@@ -198,6 +198,7 @@ def run_study(
     from insight_bayes.results.runner import RunReport
 
     root = _check_draws_folder(config, out)
+    start_draws_manifest(config, root)  # so that a stopped study is resumed, not refused
     results = {
         draw: run_single_study(config.draw_config(draw), draw_folder(root, draw), **kwargs)
         for draw in config.study.draws

@@ -169,14 +169,22 @@ def _shaping(raw: dict) -> dict:
 
 def _claim(config, args: argparse.Namespace) -> None:
     """Refuse an --out holding another study (see :mod:`insight_bayes.results.folders`);
-    a folder holding only the design checks' record is this study's."""
+    a folder holding only the design checks' record is this study's, and so is a
+    multi-draw study's top level stopped before its manifest was written (only draw
+    folders: each draw folder is checked against its draw's config when it resumes)."""
     import os
+    import re
 
     from insight_bayes.results.folders import claim_folder
     from insight_bayes.results.io import plain
 
-    if os.path.isdir(args.out) and set(os.listdir(args.out)) <= {"design.json"}:
-        return
+    if os.path.isdir(args.out):
+        held = set(os.listdir(args.out))
+        if held <= {"design.json"}:
+            return
+        draws_only = all(re.fullmatch(r"draw-\d+", name) for name in held - {"design.json"})
+        if config.multi_draw and "manifest.json" not in held and draws_only:
+            return
 
     def identity(manifest: dict) -> dict:
         found = {

@@ -15,7 +15,7 @@ from insight_bayes.rlvr.study_plan import analysis_plan
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["draw_folder", "gather_draws"]
+__all__ = ["draw_folder", "gather_draws", "start_draws_manifest"]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,33 @@ log = logging.getLogger(__name__)
 def draw_folder(out: str | os.PathLike[str], draw: int) -> Path:
     """The study folder of task draw ``draw`` of a multi-draw study: ``out/draw-{draw}``."""
     return Path(out) / f"draw-{draw}"
+
+
+def start_draws_manifest(config: StudyConfig, out: str | os.PathLike[str]) -> None:
+    """Write a multi-draw study's top-level manifest (status ``running``) unless it has
+    one: the study's config, rules, seeds, draws and analysis plan, so that a study stopped
+    in its first draw is recognised, and resumed, by the next call."""
+    from insight_bayes.results.io import build_manifest
+    from insight_bayes.results.store import ResultStore
+
+    store = ResultStore(out)
+    if store.read_manifest():
+        return
+    store.root.mkdir(parents=True, exist_ok=True)
+    study = config.study
+    store.write_manifest(
+        build_manifest(
+            "study",
+            config.raw,
+            rules=list(study.rules),
+            seeds=list(study.seeds),
+            analysis=analysis_plan(config).record(),
+            key=config.key,
+            config_digest=config.digest(),
+            draws=list(study.draws),
+            status="running",
+        )
+    )
 
 
 def gather_draws(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
