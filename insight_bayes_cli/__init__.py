@@ -31,6 +31,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "insight_bayes.rlvr.intervention_cli",
         "causal test: does the evidence term at a fixed weight raise the applied update's effect",
     ),
+    "rlvr-decide": (
+        "insight_bayes.rlvr.decide_cli",
+        "over harness designs: the best new rule against the best incumbent, paired",
+    ),
     "rlvr-gradients": (
         "insight_bayes.rlvr.gradients_cli",
         "a group's AdamW-applied update at Random-run checkpoints: noise, transfer, memorisation",

@@ -92,7 +92,7 @@ def utc_now() -> str:
 
 
 #: What wrote a results folder: a sweep, a harness study, or an intervention study.
-MANIFEST_KINDS = ("sweep", "study", "intervention", "gradients", "sim-vs-harness")
+MANIFEST_KINDS = ("sweep", "study", "intervention", "gradients", "sim-vs-harness", "decision")
 
 
 def build_manifest(
@@ -110,7 +110,7 @@ def build_manifest(
 
     Parameters
     ----------
-    kind : {"sweep", "study", "intervention", "sim-vs-harness"}
+    kind : {"sweep", "study", "intervention", "gradients", "sim-vs-harness", "decision"}
         Which command wrote the folder.
     config : mapping
         Everything that shapes the runs (a sweep's scenarios, a study's TOML), as JSON.

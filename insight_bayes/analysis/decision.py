@@ -1,0 +1,145 @@
+"""Does a new rule beat the best incumbent? A paired decision over harness designs.
+
+For each study (one harness design, replicated over task draws and seeds) and each
+target fraction ``f`` of Random's gain, the *best incumbent* is the incumbent rule with
+the largest point speed-up over Random at ``f``, and the *best new rule* the new rule
+with the largest one; both are read from the same steps-to-target table
+(:func:`insight_bayes.results.targets.draw_relative_steps_to_target`: targets placed per
+draw). The decision statistic is the new rule's speed-up **relative to the best
+incumbent**,
+
+.. math::
+    r_f = \\frac{\\overline{T}_{\\mathrm{incumbent}}(f)}{\\overline{T}_{\\mathrm{new}}(f)},
+
+in training steps and in rollouts, with the hierarchical bootstrap over (draws, then
+seeds) of :func:`insight_bayes.results.targets.bootstrap_speedups`, paired on
+``(draw, seed)``. Choosing the best of several rules by its point estimate and then
+testing it on the same runs favours the chosen rule a little (a winner's curse); the
+table says which rules were compared so a reader can discount it.
+
+Nothing here trains or writes: ``insight-bayes rlvr-decide``
+(:mod:`insight_bayes.rlvr.decide_cli`) is the command that writes the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from insight_bayes.results.targets import bootstrap_speedups, draw_relative_steps_to_target
+
+__all__ = ["decision_table", "verdict"]
+
+
+def decision_table(
+    steps: pd.DataFrame,
+    *,
+    new: Sequence[str],
+    incumbents: Sequence[str],
+    fractions: Sequence[float],
+    metric: str,
+    baseline: str = "random",
+    n_boot: int = 2000,
+) -> pd.DataFrame:
+    """The best new rule against the best incumbent at each fraction of one study.
+
+    Parameters
+    ----------
+    steps : DataFrame
+        A study's steps table (with a ``draw`` column when it has several task draws).
+    new, incumbents : sequence of str
+        Rule labels; every one must have runs in ``steps``.
+    fractions : sequence of float
+        Targets as fractions of the baseline's mean final gain, in (0, 1].
+    metric : str
+        Held-out metric column.
+    baseline : str
+        The rule the targets and the first speed-ups are relative to (Random).
+    n_boot : int
+        Bootstrap replicates.
+
+    Returns
+    -------
+    DataFrame
+        One row per fraction: ``fraction, best_new, best_incumbent`` and their speed-ups
+        over ``baseline`` (``new_vs_baseline, incumbent_vs_baseline``), then ``ratio,
+        ci_low, ci_high, p_faster`` (the best new rule against the best incumbent, in
+        steps) and ``rollout_ratio, rollout_ci_low, rollout_ci_high``, ``n_draws``,
+        ``n_seeds``.
+
+    Raises
+    ------
+    ValueError
+        When a named rule has no runs, or the lists overlap.
+    """
+    new, incumbents = list(new), list(incumbents)
+    if not new or not incumbents or set(new) & set(incumbents):
+        raise ValueError(
+            f"give non-empty, disjoint lists of new rules and incumbents, got {new} and "
+            f"{incumbents}"
+        )
+    present = set(steps["rule"])
+    missing = [r for r in (*new, *incumbents, baseline) if r not in present]
+    if missing:
+        raise ValueError(f"no runs of {missing} in this study (it has {sorted(present)})")
+    reached = draw_relative_steps_to_target(steps, fractions, metric=metric, baseline=baseline)
+    against = bootstrap_speedups(reached, baseline=baseline, n_boot=n_boot).set_index(
+        ["target", "rule"]
+    )["speedup"]
+    rows = []
+    for fraction in sorted(set(reached["target"])):
+        at = against.loc[fraction]
+        best_new = max(new, key=lambda r: at[r])
+        best_old = max(incumbents, key=lambda r: at[r])
+        pair = reached[(reached["target"] == fraction) & reached["rule"].isin([best_new, best_old])]
+        steps_ratio = bootstrap_speedups(pair, baseline=best_old, n_boot=n_boot)
+        rollout_ratio = bootstrap_speedups(
+            pair, baseline=best_old, measure="rollouts_to_target", n_boot=n_boot
+        )
+        s = steps_ratio.set_index("rule").loc[best_new]
+        r = rollout_ratio.set_index("rule").loc[best_new]
+        rows.append(
+            {
+                "fraction": float(fraction),
+                "best_new": best_new,
+                "best_incumbent": best_old,
+                "new_vs_baseline": float(at[best_new]),
+                "incumbent_vs_baseline": float(at[best_old]),
+                "ratio": float(s["speedup"]),
+                "ci_low": float(s["ci_low"]),
+                "ci_high": float(s["ci_high"]),
+                "p_faster": float(s["p_faster"]),
+                "rollout_ratio": float(r["speedup"]),
+                "rollout_ci_low": float(r["ci_low"]),
+                "rollout_ci_high": float(r["ci_high"]),
+                "n_draws": int(s["n_draws"]) if "n_draws" in s else 1,
+                "n_seeds": int(s["n_seeds"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def verdict(
+    table: pd.DataFrame, *, fraction: float = 1.0, goal: float = 1.10, floor: float = 0.95
+) -> dict[str, object]:
+    """Whether a decision table (one row per (design, fraction)) meets the goal.
+
+    The goal, fixed before the runs: at ``fraction``, the best new rule is at least
+    ``goal`` times the best incumbent with the interval's lower end above 1 on at least
+    two designs, and its point ratio is never below ``floor``.
+
+    Returns ``{"designs", "clear_wins", "below_floor", "met"}``.
+    """
+    at = table[table["fraction"] == fraction]
+    if at.empty:
+        raise ValueError(f"the table has no row at fraction {fraction}")
+    wins = at[(at["ratio"] >= goal) & (at["ci_low"] > 1.0)]
+    below = at[at["ratio"] < floor]
+    design = at["design"] if "design" in at.columns else pd.Series(range(len(at)))
+    return {
+        "designs": int(len(at)),
+        "clear_wins": [str(d) for d in design.loc[wins.index]],
+        "below_floor": [str(d) for d in design.loc[below.index]],
+        "met": bool(len(wins) >= min(2, len(at)) and below.empty),
+    }

@@ -1,0 +1,105 @@
+"""Does a new rule beat the best incumbent over several harness designs?
+
+    insight-bayes rlvr-decide STUDY [STUDY ...] --new insight-eb,mopps-eb \
+        --incumbents insight,mopps,expected-difficulty,weight --out results/rlvr-eb-decision
+
+For every study folder (one harness design, over task draws and seeds) and every target
+fraction of Random's gain, the best new rule against the best incumbent, paired over
+(draw, seed), in steps and in rollouts (:func:`insight_bayes.analysis.decision_table`).
+Writes OUT/decision.csv (one row per design and fraction) and OUT/manifest.json (the
+studies, the rule lists, the goal), prints the table and the verdict: the goal is met
+when, at --fraction, the ratio is at least --goal with the interval above 1 on at least
+two designs, and never below --floor. The goal is an argument so that it is stated
+before the runs; the defaults are the evidence-term decision's.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_arguments", "run"]
+
+
+def _labels(text: str) -> list[str]:
+    labels = [t.strip() for t in text.split(",") if t.strip()]
+    if not labels:
+        raise argparse.ArgumentTypeError(f"expected comma-separated rule labels, got {text!r}")
+    return labels
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``insight-bayes rlvr-decide``."""
+    from insight_bayes.cli_types import positive_int
+
+    parser.add_argument("studies", nargs="+", help="study folders (one per harness design)")
+    parser.add_argument("--new", type=_labels, required=True, help="new rules, e.g. insight-eb")
+    parser.add_argument(
+        "--incumbents", type=_labels, required=True,
+        help="rules to beat, e.g. insight,mopps,expected-difficulty,weight",
+    )  # fmt: skip
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--fraction", type=float, default=1.0, help="fraction of the verdict (default 1.0)"
+    )
+    parser.add_argument("--goal", type=float, default=1.10, help="ratio to reach (1.10)")
+    parser.add_argument("--floor", type=float, default=0.95, help="ratio never to fall below")
+    parser.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap replicates")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the decision table and print it with the verdict."""
+    import pandas as pd
+
+    from insight_bayes.analysis.decision import decision_table, verdict
+    from insight_bayes.results.io import atomic_write_bytes, build_manifest
+    from insight_bayes.results.reader import load_results
+    from insight_bayes.results.store import ResultStore
+
+    parts = []
+    for folder in args.studies:
+        res = load_results(folder)
+        fractions = res.plan.get("target_fractions") or [0.25, 0.5, 0.75, 1.0]
+        table = decision_table(
+            res.steps, new=args.new, incumbents=args.incumbents, fractions=fractions,
+            metric=res.metric, baseline=res.baseline, n_boot=args.n_boot,
+        )  # fmt: skip
+        table.insert(0, "design", Path(folder).name)
+        parts.append(table)
+    table = pd.concat(parts, ignore_index=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "decision.csv", table.to_csv(index=False).encode())
+    result = verdict(table, fraction=args.fraction, goal=args.goal, floor=args.floor)
+    store = ResultStore(out)
+    store.write_manifest(
+        build_manifest(
+            "decision",
+            {"studies": [str(s) for s in args.studies], "new": args.new,
+             "incumbents": args.incumbents},
+            rules=[*args.new, *args.incumbents],
+            seeds=[],
+            analysis={"fraction": args.fraction, "goal": args.goal, "floor": args.floor,
+                      "n_boot": args.n_boot},
+            previous=store.read_manifest(),
+            verdict=result,
+        )
+    )  # fmt: skip
+    shown = table.assign(
+        ratio=[f"{r:.3f} [{lo:.3f}, {hi:.3f}]" for r, lo, hi in
+               zip(table["ratio"], table["ci_low"], table["ci_high"], strict=True)],
+        per_rollout=[f"{r:.3f} [{lo:.3f}, {hi:.3f}]" for r, lo, hi in
+                     zip(table["rollout_ratio"], table["rollout_ci_low"],
+                         table["rollout_ci_high"], strict=True)],
+    )[["design", "fraction", "best_new", "best_incumbent", "ratio", "per_rollout", "n_draws",
+       "n_seeds"]]  # fmt: skip
+    print(shown.to_string(index=False))
+    print(
+        f"goal at {args.fraction:g} of Random's gain: >= {args.goal:g}x the best incumbent with "
+        f"the interval above 1 on >= 2 designs, never below {args.floor:g}x: "
+        + ("MET" if result["met"] else "NOT MET")
+        + f" (clear wins: {', '.join(result['clear_wins']) or 'none'}; below the floor: "
+        + f"{', '.join(result['below_floor']) or 'none'})"
+    )
+    print(f"results in {out}")
+    return 0
