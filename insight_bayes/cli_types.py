@@ -18,6 +18,7 @@ __all__ = [
     "existing_file",
     "int_at_least",
     "nonnegative_int",
+    "nonnegative_ints",
     "positive_int",
     "rule_label",
     "rule_labels",
@@ -68,6 +69,19 @@ def nonnegative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
     return value
+
+
+def nonnegative_ints(text: str) -> tuple[int, ...]:
+    """Comma-separated integers >= 0, at least one (``"0,25,50"``: draws, seeds, steps)."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"expected integers >= 0, got {text!r}")
+    return values
 
 
 def unit_interval(text: str) -> float:

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from insight_bayes.selectors import PAPER_RULES
 from simulations.environments import PoolComposition
 from simulations.scenarios import Scenario, get_scenario
 
@@ -47,13 +48,7 @@ __all__ = [
 #: The rules of every cell: the paper's rules that choose before the rollouts, the mu
 #: ablation, Dynamic Sampling and the oracle ceiling.
 GRID_RULES: tuple[str, ...] = (
-    "random",
-    "mopps",
-    "expected-difficulty",
-    "inverse-evidence",
-    "mi",
-    "weight",
-    "insight",
+    *(r for r in PAPER_RULES if r not in ("insight-sampled", "dynamic-sampling")),
     "insight:mu=0.1",
     "insight:mu=0.7",
     "dynamic-sampling",

@@ -71,8 +71,8 @@ def test_the_command_writes_the_table_and_says_the_verdict(tmp_path, capsys):
 
     folders = []
     for name, hits in (
-        ("d1", {"random": 8, "a": 4, "n": 2}),
-        ("d2", {"random": 8, "a": 4, "n": 3}),
+        ("d1", {"random": 8, "insight": 4, "insight-eb": 2}),
+        ("d2", {"random": 8, "insight": 4, "insight-eb": 3}),
     ):
         folder = tmp_path / name
         folder.mkdir()
@@ -83,7 +83,8 @@ def test_the_command_writes_the_table_and_says_the_verdict(tmp_path, capsys):
         (folder / "manifest.json").write_text(json.dumps({"kind": "study", "analysis": analysis}))
         folders.append(str(folder))
     out = tmp_path / "decision"
-    argv = ["rlvr-decide", *folders, "--new", "n", "--incumbents", "a", "--out", str(out)]
+    argv = ["rlvr-decide", *folders, "--new", "insight-eb", "--incumbents", "insight"]
+    argv += ["--out", str(out)]
     assert main([*argv, "--n-boot", "200"]) == 0
     text = capsys.readouterr().out
     assert "MET (clear wins: d1, d2" in text

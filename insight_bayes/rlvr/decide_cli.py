@@ -21,21 +21,14 @@ from pathlib import Path
 __all__ = ["add_arguments", "run"]
 
 
-def _labels(text: str) -> list[str]:
-    labels = [t.strip() for t in text.split(",") if t.strip()]
-    if not labels:
-        raise argparse.ArgumentTypeError(f"expected comma-separated rule labels, got {text!r}")
-    return labels
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes rlvr-decide``."""
-    from insight_bayes.cli_types import positive_int
+    from insight_bayes.cli_types import positive_int, rule_labels
 
     parser.add_argument("studies", nargs="+", help="study folders (one per harness design)")
-    parser.add_argument("--new", type=_labels, required=True, help="new rules, e.g. insight-eb")
+    parser.add_argument("--new", type=rule_labels, required=True, help="new rules, e.g. insight-eb")
     parser.add_argument(
-        "--incumbents", type=_labels, required=True,
+        "--incumbents", type=rule_labels, required=True,
         help="rules to beat, e.g. insight,mopps,expected-difficulty,weight",
     )  # fmt: skip
     parser.add_argument("--out", required=True, help="output folder")

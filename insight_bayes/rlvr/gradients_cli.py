@@ -23,39 +23,38 @@ DEFAULT_STUDIES = ("results/rlvr-cpu-tiered", "results/rlvr-cpu-tiered-mid",
                    "results/rlvr-cpu-tiered-narrow")  # fmt: skip
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"expected integers >= 0, got {text!r}")
-    return values
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes rlvr-gradients``."""
-    from insight_bayes.cli_types import int_at_least, positive_int, toml_file
+    from insight_bayes.cli_types import (
+        int_at_least,
+        nonnegative_ints,
+        positive_int,
+        toml_file,
+    )
 
     parser.add_argument(
         "config", type=toml_file, help="study config (TOML), e.g. configs/rlvr/cpu-tiered.toml"
     )
     parser.add_argument("--out", required=True, help="output folder (resumable)")
     parser.add_argument(
-        "--draws", type=_ints, default=None,
+        "--draws", type=nonnegative_ints, default=None,
         help="task draws, e.g. 0,1,2 (default: the config's [study] draws, else 0)",
     )  # fmt: skip
     parser.add_argument(
-        "--checkpoints", type=_ints, default=(0, 25, 50, 100), help="Random-run steps (0,25,50,100)"
+        "--checkpoints",
+        type=nonnegative_ints,
+        default=(0, 25, 50, 100),
+        help="Random-run steps (0,25,50,100)",
     )
     parser.add_argument("--groups", type=positive_int, default=48, help="prompts per checkpoint")
     parser.add_argument(
         "--replicates", type=int_at_least(2), default=4, help="rollout groups per prompt, >= 2"
     )
     parser.add_argument(
-        "--k", type=_ints, default=None, help="group sizes, e.g. 4,8,16 (default: the config's K)"
+        "--k",
+        type=nonnegative_ints,
+        default=None,
+        help="group sizes, e.g. 4,8,16 (default: the config's K)",
     )
     parser.add_argument(
         "--check-replicates", type=int, default=1,

@@ -21,30 +21,27 @@ from pathlib import Path
 __all__ = ["add_arguments", "analyse", "headline", "run"]
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"expected integers >= 0, got {text!r}")
-    return values
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes rlvr-intervention``."""
-    from insight_bayes.cli_types import int_at_least, positive_int, toml_file
+    from insight_bayes.cli_types import (
+        int_at_least,
+        nonnegative_ints,
+        positive_int,
+        toml_file,
+    )
 
     parser.add_argument(
         "config", type=toml_file, help="study config (TOML), e.g. configs/rlvr/cpu-tiered.toml"
     )
     parser.add_argument("--out", required=True, help="output folder (resumable)")
-    parser.add_argument("--draws", type=_ints, default=(0, 1, 2), help="task draws (0,1,2)")
-    parser.add_argument("--seeds", type=_ints, default=(0, 1, 2), help="Random-run seeds (0,1,2)")
     parser.add_argument(
-        "--checkpoints", type=_ints, default=(25, 50),
+        "--draws", type=nonnegative_ints, default=(0, 1, 2), help="task draws (0,1,2)"
+    )
+    parser.add_argument(
+        "--seeds", type=nonnegative_ints, default=(0, 1, 2), help="Random-run seeds (0,1,2)"
+    )
+    parser.add_argument(
+        "--checkpoints", type=nonnegative_ints, default=(25, 50),
         help="Random-run steps, all > 0 (25,50); checkpoint 0 is refused (every belief "
         "is the prior: neither term varies)",
     )  # fmt: skip
