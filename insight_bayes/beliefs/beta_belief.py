@@ -23,10 +23,17 @@ from insight_bayes.validation import (
     read_npz_file,
 )
 
-__all__ = ["BELIEF_FORMAT_VERSION", "BetaBelief"]
+__all__ = ["BELIEF_FORMAT_VERSION", "BetaBelief", "read_only"]
 
 #: Version tag written into saved beliefs; bump when the layout changes.
 BELIEF_FORMAT_VERSION = 1
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that refuses writes: how every belief hands out its state."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 class BetaBelief:
@@ -103,15 +110,11 @@ class BetaBelief:
     # ------------------------------------------------------------------ views
     @property
     def alpha(self) -> np.ndarray:
-        view = self._alpha.view()
-        view.flags.writeable = False
-        return view
+        return read_only(self._alpha)
 
     @property
     def beta(self) -> np.ndarray:
-        view = self._beta.view()
-        view.flags.writeable = False
-        return view
+        return read_only(self._beta)
 
     @property
     def n_prompts(self) -> int:

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from insight_bayes import _special
-from insight_bayes.beliefs.beta_belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief, read_only
 from insight_bayes.beta import (
     PARALLEL_MIN_SIZE,
     _scalar_or_array,
@@ -280,9 +280,7 @@ class DirichletBelief(BetaBelief):
     @property
     def concentration(self) -> np.ndarray:
         """Dirichlet parameters, shape ``(N, 3)`` (read-only view)."""
-        view = self._counts.view()
-        view.flags.writeable = False
-        return view
+        return read_only(self._counts)
 
     def _sync(self) -> None:
         self._alpha = self._counts[:, 0].copy()

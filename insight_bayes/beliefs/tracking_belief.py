@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from insight_bayes.beliefs.beta_belief import BetaBelief
+from insight_bayes.beliefs.beta_belief import BetaBelief, read_only
 from insight_bayes.beliefs.drift import DriftFit, DriftParams
 from insight_bayes.beliefs.prior import EmpiricalBayesPrior
 from insight_bayes.beliefs.tracking_maths import (
@@ -124,28 +124,20 @@ class TrackingBelief(BetaBelief):
 
     @property
     def alpha(self) -> np.ndarray:
-        view = self._pool()[0].view()
-        view.flags.writeable = False
-        return view
+        return read_only(self._pool()[0])
 
     @property
     def beta(self) -> np.ndarray:
-        view = self._pool()[1].view()
-        view.flags.writeable = False
-        return view
+        return read_only(self._pool()[1])
 
     @property
     def stored_alpha(self) -> np.ndarray:
         """Belief parameters at each prompt's last visit (read-only)."""
-        view = self._alpha.view()
-        view.flags.writeable = False
-        return view
+        return read_only(self._alpha)
 
     @property
     def stored_beta(self) -> np.ndarray:
-        view = self._beta.view()
-        view.flags.writeable = False
-        return view
+        return read_only(self._beta)
 
     @property
     def last_visit(self) -> np.ndarray:
