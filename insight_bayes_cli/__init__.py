@@ -31,10 +31,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "insight_bayes.rlvr.intervention_cli",
         "causal test: does the evidence term at a fixed weight raise the applied update's effect",
     ),
-    "rlvr-decide": (
-        "insight_bayes.rlvr.decide_cli",
-        "over harness designs: the best new rule against the best incumbent, paired",
-    ),
     "rlvr-gradients": (
         "insight_bayes.rlvr.gradients_cli",
         "a group's AdamW-applied update at Random-run checkpoints: noise, transfer, memorisation",
@@ -46,6 +42,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "advise": (
         "simulations.advise",
         "from a folder of Random runs: each pre-rollout rule's predicted speed-up; the pick",
+    ),
+    "decide": (
+        "insight_bayes.decide_cli",
+        "over designs (studies or sweeps): the best new rule against the best incumbent, paired",
     ),
     "figures": ("paper_figures.__main__", "regenerate every figure and table of the paper"),
     "plot": ("paper_figures.folder_plots", "headline, summary and pictures of a saved sweep/study"),

@@ -61,7 +61,7 @@ def test_the_verdict_needs_two_clear_wins_and_no_loss_below_the_floor():
     out = verdict(table([(1.2, 1.05), (1.15, 1.01), (0.90, 0.8)]))
     assert not out["met"] and out["below_floor"] == ["d2"]
     with pytest.raises(ValueError, match="no row at fraction 0.5"):
-        verdict(table([(1.2, 1.05)]), fraction=0.5)
+        verdict(table([(1.2, 1.05)]), at=0.5)
 
 
 def test_the_command_writes_the_table_and_says_the_verdict(tmp_path, capsys):
@@ -83,7 +83,7 @@ def test_the_command_writes_the_table_and_says_the_verdict(tmp_path, capsys):
         (folder / "manifest.json").write_text(json.dumps({"kind": "study", "analysis": analysis}))
         folders.append(str(folder))
     out = tmp_path / "decision"
-    argv = ["rlvr-decide", *folders, "--new", "insight-eb", "--incumbents", "insight"]
+    argv = ["decide", *folders, "--new", "insight-eb", "--incumbents", "insight"]
     argv += ["--out", str(out)]
     assert main([*argv, "--n-boot", "200"]) == 0
     text = capsys.readouterr().out
@@ -92,3 +92,15 @@ def test_the_command_writes_the_table_and_says_the_verdict(tmp_path, capsys):
     assert table["ratio"].round(6).tolist() == [2.0, round(4 / 3, 6)]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "decision" and manifest["verdict"]["met"]
+
+
+def test_absolute_targets_for_sweeps_and_one_kind_of_target_only():
+    steps = _steps({"random": 8, "old-a": 4, "new-a": 2}, draws=1)
+    table = decision_table(
+        steps.drop(columns="draw"), new=["new-a"], incumbents=["old-a"], targets=[0.5],
+        metric="eval/pass1", n_boot=200,
+    )  # fmt: skip
+    assert table.columns[0] == "target" and table["ratio"].tolist() == [pytest.approx(2.0)]
+    with pytest.raises(ValueError, match="not both"):
+        decision_table(steps, new=["new-a"], incumbents=["old-a"], fractions=[1.0],
+                       targets=[0.5], metric="eval/pass1")  # fmt: skip

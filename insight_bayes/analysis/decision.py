@@ -1,12 +1,12 @@
-"""Does a new rule beat the best incumbent? A paired decision over harness designs.
+"""Does a new rule beat the best incumbent? A paired decision over designs.
 
-For each study (one harness design, replicated over task draws and seeds) and each
-target fraction ``f`` of Random's gain, the *best incumbent* is the incumbent rule with
-the largest point speed-up over Random at ``f``, and the *best new rule* the new rule
-with the largest one; both are read from the same steps-to-target table
-(:func:`insight_bayes.results.targets.draw_relative_steps_to_target`: targets placed per
-draw). The decision statistic is the new rule's speed-up **relative to the best
-incumbent**,
+For each results folder (a harness design replicated over task draws and seeds, or a
+simulated sweep) and each target (a fraction ``f`` of Random's gain, placed per task draw
+by :func:`insight_bayes.results.targets.draw_relative_steps_to_target`, or an absolute
+metric value), the *best incumbent* is the incumbent rule with the largest point
+speed-up over Random at that target, and the *best new rule* the new rule with the
+largest one; both are read from the same steps-to-target table. The decision statistic
+is the new rule's speed-up **relative to the best incumbent**,
 
 .. math::
     r_f = \\frac{\\overline{T}_{\\mathrm{incumbent}}(f)}{\\overline{T}_{\\mathrm{new}}(f)},
@@ -17,8 +17,8 @@ seeds) of :func:`insight_bayes.results.targets.bootstrap_speedups`, paired on
 testing it on the same runs favours the chosen rule a little (a winner's curse); the
 table says which rules were compared so a reader can discount it.
 
-Nothing here trains or writes: ``insight-bayes rlvr-decide``
-(:mod:`insight_bayes.rlvr.decide_cli`) is the command that writes the table.
+Nothing here trains or writes: ``insight-bayes decide`` (:mod:`insight_bayes.decide_cli`)
+is the command that writes the table.
 """
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from insight_bayes.results.targets import bootstrap_speedups, draw_relative_steps_to_target
+from insight_bayes.results.targets import (
+    bootstrap_speedups,
+    draw_relative_steps_to_target,
+    steps_to_target,
+)
 
 __all__ = ["decision_table", "verdict"]
 
@@ -37,7 +41,8 @@ def decision_table(
     *,
     new: Sequence[str],
     incumbents: Sequence[str],
-    fractions: Sequence[float],
+    fractions: Sequence[float] = (),
+    targets: Sequence[float] = (),
     metric: str,
     baseline: str = "random",
     n_boot: int = 2000,
@@ -51,7 +56,10 @@ def decision_table(
     new, incumbents : sequence of str
         Rule labels; every one must have runs in ``steps``.
     fractions : sequence of float
-        Targets as fractions of the baseline's mean final gain, in (0, 1].
+        Targets as fractions of the baseline's mean final gain, in (0, 1] (placed per
+        task draw).
+    targets : sequence of float
+        Absolute targets of ``metric`` instead (give one of the two).
     metric : str
         Held-out metric column.
     baseline : str
@@ -62,8 +70,9 @@ def decision_table(
     Returns
     -------
     DataFrame
-        One row per fraction: ``fraction, best_new, best_incumbent`` and their speed-ups
-        over ``baseline`` (``new_vs_baseline, incumbent_vs_baseline``), then ``ratio,
+        One row per target: ``fraction`` (or ``target``), ``best_new,
+        best_incumbent`` and their speed-ups over ``baseline`` (``new_vs_baseline,
+        incumbent_vs_baseline``), then ``ratio,
         ci_low, ci_high, p_faster`` (the best new rule against the best incumbent, in
         steps) and ``rollout_ratio, rollout_ci_low, rollout_ci_high``, ``n_draws``,
         ``n_seeds``.
@@ -83,7 +92,13 @@ def decision_table(
     missing = [r for r in (*new, *incumbents, baseline) if r not in present]
     if missing:
         raise ValueError(f"no runs of {missing} in this study (it has {sorted(present)})")
-    reached = draw_relative_steps_to_target(steps, fractions, metric=metric, baseline=baseline)
+    if bool(len(fractions)) == bool(len(targets)):
+        raise ValueError("give fractions (relative targets) or targets (absolute), not both")
+    if len(fractions):
+        reached = draw_relative_steps_to_target(steps, fractions, metric=metric, baseline=baseline)
+    else:
+        reached = steps_to_target(steps, list(targets), metric=metric)
+    column = "fraction" if len(fractions) else "target"
     against = bootstrap_speedups(reached, baseline=baseline, n_boot=n_boot).set_index(
         ["target", "rule"]
     )["speedup"]
@@ -101,7 +116,7 @@ def decision_table(
         r = rollout_ratio.set_index("rule").loc[best_new]
         rows.append(
             {
-                "fraction": float(fraction),
+                column: float(fraction),
                 "best_new": best_new,
                 "best_incumbent": best_old,
                 "new_vs_baseline": float(at[best_new]),
@@ -121,25 +136,27 @@ def decision_table(
 
 
 def verdict(
-    table: pd.DataFrame, *, fraction: float = 1.0, goal: float = 1.10, floor: float = 0.95
+    table: pd.DataFrame, *, at: float = 1.0, goal: float = 1.10, floor: float = 0.95
 ) -> dict[str, object]:
-    """Whether a decision table (one row per (design, fraction)) meets the goal.
+    """Whether a decision table (one row per (design, target)) meets the goal.
 
-    The goal, fixed before the runs: at ``fraction``, the best new rule is at least
+    The goal, fixed before the runs: at target ``at`` (a fraction, or an absolute
+    target when the table has ``target`` rows), the best new rule is at least
     ``goal`` times the best incumbent with the interval's lower end above 1 on at least
     two designs, and its point ratio is never below ``floor``.
 
     Returns ``{"designs", "clear_wins", "below_floor", "met"}``.
     """
-    at = table[table["fraction"] == fraction]
-    if at.empty:
-        raise ValueError(f"the table has no row at fraction {fraction}")
-    wins = at[(at["ratio"] >= goal) & (at["ci_low"] > 1.0)]
-    below = at[at["ratio"] < floor]
-    design = at["design"] if "design" in at.columns else pd.Series(range(len(at)))
+    column = "fraction" if "fraction" in table.columns else "target"
+    rows = table[table[column] == at]
+    if rows.empty:
+        raise ValueError(f"the table has no row at {column} {at}")
+    wins = rows[(rows["ratio"] >= goal) & (rows["ci_low"] > 1.0)]
+    below = rows[rows["ratio"] < floor]
+    design = rows["design"] if "design" in rows.columns else pd.Series(range(len(rows)))
     return {
-        "designs": int(len(at)),
+        "designs": int(len(rows)),
         "clear_wins": [str(d) for d in design.loc[wins.index]],
         "below_floor": [str(d) for d in design.loc[below.index]],
-        "met": bool(len(wins) >= min(2, len(at)) and below.empty),
+        "met": bool(len(wins) >= min(2, len(rows)) and below.empty),
     }
