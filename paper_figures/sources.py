@@ -223,10 +223,13 @@ def _grid(scenario: str, seeds: int, workers: int, out: str, rules: str = "") ->
     return arguments
 
 
-def _rules_sweep(scenario: str, rules: str, seeds: int, workers: int, out: str) -> Callable:
+def _rules_sweep(
+    scenario: str, rules: str, seeds: int, workers: int, out: str, against: str = ""
+) -> Callable:
     def arguments(results: Path) -> list[str]:
+        paired = ["--against", against] if against else []
         return ["sweep", scenario, "--rules", rules, "--seeds", str(seeds), "--workers",
-                str(workers), "--no-plots", "--no-progress", "--out",
+                str(workers), *paired, "--no-plots", "--no-progress", "--out",
                 str(results / out)]  # fmt: skip
 
     return arguments
@@ -315,9 +318,7 @@ def _beyond_sweep(scenario: str, seeds: int, workers: int, out: str) -> Callable
         from insight_bayes.selectors import BEYOND_RULES
 
         rules = ",".join((*BEYOND_RULES, "insight", "random", "oracle"))
-        return ["sweep", scenario, "--rules", rules, "--seeds", str(seeds), "--workers",
-                str(workers), "--no-plots", "--no-progress", "--out",
-                str(results / out)]  # fmt: skip
+        return _rules_sweep(scenario, rules, seeds, workers, out, against="insight")(results)
 
     return arguments
 
@@ -348,14 +349,14 @@ EB = (
         "sweep of the learned-prior rules",
         "sim-eb",
         ("manifest.json", "steps.parquet", "summary.csv"),
-        _rules_sweep("countdown-paper", _EB_RULES, 10, 2, "sim-eb"),
+        _rules_sweep("countdown-paper", _EB_RULES, 10, 2, "sim-eb", against="insight,mopps"),
         "a few minutes on 2 cores",
     ),
     SavedResult(
         "QUICK sweep of the learned-prior rules",
         "scratch/sim-eb-quick",
         ("manifest.json", "steps.parquet", "summary.csv"),
-        _rules_sweep("quick", _EB_RULES, 2, 1, "scratch/sim-eb-quick"),
+        _rules_sweep("quick", _EB_RULES, 2, 1, "scratch/sim-eb-quick", against="insight,mopps"),
     ),
 )
 
@@ -368,7 +369,7 @@ NOISY = (
         "sweep with a noisy verifier",
         "sim-beyond-noisy",
         ("manifest.json", "steps.parquet", "summary.csv"),
-        _rules_sweep("countdown-noisy", _NOISY_RULES, 10, 2, "sim-beyond-noisy"),
+        _rules_sweep("countdown-noisy", _NOISY_RULES, 10, 2, "sim-beyond-noisy", against="insight"),
         "about a minute on 2 cores",
     ),
     SavedResult(

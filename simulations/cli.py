@@ -113,6 +113,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="reference rule of the speed-ups (default random)",
     )
     parser.add_argument(
+        "--against",
+        type=rule_labels,
+        default=(),
+        help="also write the paired speed-ups of every rule against these rules, e.g. "
+        "insight (against_<rule>.csv, at --target)",
+    )
+    parser.add_argument(
         "--n-boot",
         type=int_at_least(100),
         default=2000,
@@ -179,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         curve_targets=scenario.curve_targets,
         baseline_final=True,
+        references=tuple(args.against),
         n_boot=args.n_boot,
     )
     tables = write_report(result.out, steps, plan)

@@ -93,3 +93,19 @@ def test_write_report_writes_each_table_once_and_the_reader_reads_them_back(tmp_
         np.testing.assert_allclose(back[numeric], table[numeric])
     with pytest.raises(FileNotFoundError, match="holds auc, steps, steps_to_target, summary"):
         read_table(tmp_path, "speedup_curve")
+
+
+def test_references_add_paired_speedups_against_another_rule(tmp_path):
+    plan = AnalysisPlan("eval/pass1", 0.5, references=("insight",))
+    assert plan.record()["references"] == ["insight"]
+    tables = write_report(tmp_path, _steps(), plan)
+    saved = read_table(tmp_path, "against_insight")
+    assert list(tables["against_insight"].columns) == list(saved.columns)
+    against = saved.set_index("rule")
+    # InSight reaches 0.5 at step 2, Random at step 4: Random is half as fast as InSight
+    assert against.loc["random", "speedup"] == pytest.approx(0.5)
+    assert against.loc["random", "rollout_speedup"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="no runs of the reference 'mopps'"):
+        derive_tables(_steps(), AnalysisPlan("eval/pass1", 0.5, references=("mopps",)))
+    with pytest.raises(ValueError, match="not a further reference"):
+        AnalysisPlan("eval/pass1", 0.5, references=("random",))

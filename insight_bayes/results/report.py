@@ -16,6 +16,8 @@ atomically, through the store:
                                   (studies; per task draw when the steps have a ``draw``)
 ``speedup_to_baseline_final.csv`` speed-up to each seed's baseline final value (sweeps)
 ``auc.csv``                       area under the learning curve and its gain over baseline
+``against_<rule>.csv``            speed-ups at ``target`` against another rule (paired),
+                                  for each rule of ``references``
 ================================= ==========================================================
 
 The sweep command and the harness study (one draw or several) call :func:`write_report`;
@@ -79,6 +81,9 @@ class AnalysisPlan:
         its step-0 mean (a harness study's, placed per task draw); empty: none.
     baseline_final : bool
         Also write the speed-up to each seed's own baseline final value.
+    references : sequence of str
+        Rules to compare every rule with as well (``against_<rule>``: paired speed-ups at
+        ``target``, in steps and in rollouts), e.g. ``("insight",)``.
     n_boot : int
         Bootstrap replicates of every interval.
     """
@@ -89,6 +94,7 @@ class AnalysisPlan:
     curve_targets: tuple[float, ...] = ()
     target_fractions: tuple[float, ...] = ()
     baseline_final: bool = False
+    references: tuple[str, ...] = ()
     n_boot: int = 2000
 
     def __post_init__(self) -> None:
@@ -98,6 +104,9 @@ class AnalysisPlan:
             raise ValueError(f"n_boot must be >= 1, got {self.n_boot}")
         object.__setattr__(self, "curve_targets", tuple(float(t) for t in self.curve_targets))
         object.__setattr__(self, "target_fractions", tuple(float(f) for f in self.target_fractions))
+        object.__setattr__(self, "references", tuple(self.references))
+        if self.baseline in self.references:
+            raise ValueError(f"the baseline {self.baseline!r} is not a further reference")
 
     def record(self) -> dict[str, Any]:
         """The plan as the manifest's ``analysis`` entry (JSON-ready)."""
@@ -111,6 +120,8 @@ class AnalysisPlan:
             out["curve_targets"] = list(self.curve_targets)
         if self.target_fractions:
             out["target_fractions"] = list(self.target_fractions)
+        if self.references:
+            out["references"] = list(self.references)
         return out
 
 
@@ -147,6 +158,14 @@ def derive_tables(steps: pd.DataFrame, plan: AnalysisPlan) -> dict[str, pd.DataF
     # the area under the learning curve needs no target (and is the one measure left
     # when the baseline does not improve)
     tables["auc"] = auc_table(steps, metric=plan.metric, baseline=plan.baseline, n_boot=plan.n_boot)
+    present = set(steps["rule"])
+    for reference in plan.references:
+        if reference not in present:
+            raise ValueError(f"no runs of the reference {reference!r} (rules: {sorted(present)})")
+        tables[f"against_{reference}"] = speedup_report(
+            None, reached=tables["steps_to_target"], baseline=reference, oracle=None,
+            n_boot=plan.n_boot,
+        )  # fmt: skip
     return tables
 
 
@@ -158,7 +177,7 @@ def write_report(
     Returns the tables written, by name.
     """
     tables = derive_tables(steps, plan)
-    for name in REPORT_TABLES:
+    for name in [*REPORT_TABLES, *(f"against_{r}" for r in plan.references)]:
         if name in tables:
             atomic_write_bytes(
                 Path(folder) / f"{name}.csv", tables[name].to_csv(index=False).encode()
