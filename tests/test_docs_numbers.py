@@ -1,11 +1,10 @@
 """Numbers the documentation quotes match the saved results in ``results/``.
 
-Pages quote results in two ways. Most write ``{{ name }}``, a MyST substitution that
-``docs/_ext/results_pages.py`` reads from a file under ``results/`` at build time: each
-name must exist and pick exactly one row of its file. The derivation page
-(``docs/guide/beyond.md``) still types its tables; their numbers are read here from the
-CSV files, directly with pandas, and compared at the precision the page prints. The
-README and the short guide pages quote no speed-up by hand at all.
+Pages quote results through ``{{ name }}``, a MyST substitution that
+``docs/_ext/results_pages.py`` reads from files under ``results/`` at build time: a number
+(``NUMBERS``: each name must pick exactly one row of its file) or a whole table
+(``TABLES``: one row per rule, each cell read from the saved tables). The README and the
+short guide pages quote no speed-up by hand at all.
 """
 
 from __future__ import annotations
@@ -36,8 +35,9 @@ def test_every_substitution_a_page_uses_is_read_from_results():
     numbers = _extension()
     used = {name for page in PAGES for name in SUBSTITUTION.findall(page.read_text())}
     assert used, "the pages quote results through substitutions"
-    assert used <= set(numbers.NUMBERS), sorted(used - set(numbers.NUMBERS))
-    for name in sorted(used):
+    known = set(numbers.NUMBERS) | set(numbers.TABLES)
+    assert used <= known, sorted(used - known)
+    for name in sorted(used & set(numbers.NUMBERS)):
         assert re.search(r"\d", numbers.quote(RESULTS, name)), name
 
 
@@ -66,38 +66,27 @@ def test_page_types_no_speedup_by_hand(page):
     assert not typed, typed
 
 
-def _rows(page: str, pattern: str) -> list[tuple[str, ...]]:
-    return re.findall(pattern, (ROOT / page).read_text(), flags=re.M)
+def test_every_table_a_page_shows_is_built_from_results():
+    numbers = _extension()
+    used = {name for page in PAGES for name in SUBSTITUTION.findall(page.read_text())}
+    tables = used & set(numbers.TABLES)
+    assert {"beyond_signal_table", "noisy_table", "eb_table"} <= tables
+    for name in sorted(tables):
+        text = numbers.table(RESULTS, name)
+        lines = text.splitlines()
+        assert len(lines) == 2 + len(numbers.TABLES[name][1]), name
+        assert all(line.startswith("| ") and line.endswith(" |") for line in lines), name
 
 
-def test_beyond_rules_table_matches_the_sweep():
-    summary = pd.read_csv(RESULTS / "sim-beyond" / "summary.csv").set_index("rule")
-    auc = pd.read_csv(RESULTS / "sim-beyond" / "auc.csv").set_index("rule")
-    rows = _rows(
-        "docs/guide/beyond.md",
-        r"^\| ([a-z-]+) \| (\d\.\d\d) \[(\d\.\d\d), (\d\.\d\d)\] \|.*\| (-?\d\.\d{3}) \|$",
-    )
-    assert len(rows) >= 6
-    for rule, speedup, low, high, gain in rows:
-        row = summary.loc[rule]
-        assert (speedup, low, high) == (
-            f"{row.speedup:.2f}", f"{row.ci_low:.2f}", f"{row.ci_high:.2f}"
-        ), rule  # fmt: skip
-        assert float(gain) == pytest.approx(auc.loc[rule, "auc_gain"], abs=5e-4), rule
-
-
-def test_beyond_noisy_row_matches_the_sweep():
-    summary = pd.read_csv(RESULTS / "sim-beyond-noisy" / "summary.csv").set_index("rule")
-    rows = _rows(
-        "docs/guide/beyond.md",
-        r"insight-noisy vs random \| (\d\.\d{3}) \[(\d\.\d{3}), (\d\.\d{3})\] "
-        r"\(InSight (\d\.\d{3})\) \| oracle (\d\.\d{3})",
-    )
-    assert len(rows) == 1
-    speedup, low, high, insight, oracle = map(float, rows[0])
-    noisy = summary.loc["insight-noisy:eps0=0.1,eps1=0.1"]
-    assert (speedup, low, high) == pytest.approx(
-        (noisy.speedup, noisy.ci_low, noisy.ci_high), abs=5e-4
-    )
-    assert insight == pytest.approx(summary.loc["insight", "speedup"], abs=5e-4)
-    assert oracle == pytest.approx(summary.loc["oracle", "speedup"], abs=5e-4)
+def test_a_table_cell_is_the_row_it_names():
+    numbers = _extension()
+    summary = pd.read_csv(RESULTS / "sim-eb" / "summary.csv").set_index("rule")
+    row = summary.loc["insight-eb"]
+    cell = f"{row.speedup:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]"
+    line = next(x for x in numbers.table(RESULTS, "eb_table").splitlines() if "`insight-eb`" in x)
+    assert line.split(" | ")[1] == cell
+    # rows are in the order of their speed-up, fastest first
+    shown = [
+        x.split(" | ")[0].strip("| `") for x in numbers.table(RESULTS, "eb_table").splitlines()[2:]
+    ]
+    assert shown == list(summary.loc[shown, "speedup"].sort_values(ascending=False).index)

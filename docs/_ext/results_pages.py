@@ -254,6 +254,7 @@ _SLOPE = "rlvr-intervention/slopes.csv"
 _CLAIMS = "sim-countdown-paper-robustness/fidelity_summary.csv"
 _CAUSAL = "{slope:+.3f} points per e-fold (95% CI {ci_low:+.3f} to {ci_high:+.3f}; VIF {vif:.1f})"
 _SCORES = "sim-vs-harness/scores.csv"
+_PAIRED = "{speedup:.3f}x (95% CI {ci_low:.3f}-{ci_high:.3f})"
 _CLAIM = "{reproduced} reproduced, {refuted} refuted, {unresolved} unresolved of {cases}"
 
 #: The numbers the prose pages quote, as MyST substitutions (``{{ ref_insight }}``):
@@ -342,6 +343,27 @@ NUMBERS: dict[str, tuple[str, dict, str]] = {
         _SCORES, {"scope": "all", "study": "rlvr-cpu-tiered-narrow"},
         "error {male:.2f}, coverage {coverage:.0%}, Spearman {spearman_at_1:.2f}",
     ),
+    "eb_insight_vs_insight": (
+        "sim-eb/against_insight.csv", {"rule": "insight-eb"}, _PAIRED
+    ),
+    "eb_mopps_vs_mopps": ("sim-eb/against_mopps.csv", {"rule": "mopps-eb"}, _PAIRED),
+    "eb_mopps_eb_final": ("sim-eb/summary.csv", {"rule": "mopps-eb"}, "{final_accuracy:.3f}"),
+    "eb_mopps_final": ("sim-eb/summary.csv", {"rule": "mopps"}, "{final_accuracy:.3f}"),
+    "eb_insight_065": (
+        "sim-eb/speedup_curve.csv", {"rule": "insight-eb", "target": 0.65}, "{speedup:.2f}x"
+    ),
+    "eb_plain_065": (
+        "sim-eb/speedup_curve.csv", {"rule": "insight", "target": 0.65}, "{speedup:.2f}x"
+    ),
+    "graded_vs_insight": ("sim-beyond/against_insight.csv", {"rule": "insight-graded"}, _PAIRED),
+    "beyond_best_vs_insight": (
+        "sim-beyond/against_insight.csv", {"rule": "mopps-tracking"}, _PAIRED
+    ),
+    "beyond_best_vs_random": ("sim-beyond/summary.csv", {"rule": "mopps-tracking"}, _SPEED),
+    "beyond_best_of_oracle": (
+        "sim-beyond/speedup_curve.csv", {"rule": "mopps-tracking", "target": 0.6},
+        "{oracle_fraction:.0%}",
+    ),
     "gpu_insight_auc": (
         "rlvr-gpu-tiered/auc.csv", {"rule": "insight"},
         "{auc_gain:+.3f} ({gain_ci_low:.3f} to {gain_ci_high:.3f})",
@@ -357,11 +379,20 @@ def quote(results: Path, name: str) -> str:
     LookupError
         When the key columns do not pick exactly one row of the file.
     """
+    file, keys, template = NUMBERS[name]
+    try:
+        row = _row(results, file, keys)
+    except LookupError as err:
+        raise LookupError(f"{name}: {err}") from None
+    return template.format(**row.to_dict())
+
+
+def _row(results: Path, file: str, keys: dict):
+    """The one row of ``results/file`` that ``keys`` picks (``LookupError`` otherwise)."""
     import pandas as pd
 
     from insight_bayes.results.reader import read_table
 
-    file, keys, template = NUMBERS[name]
     path = results / file
     frame = read_table(path.parent, path.stem)
     mask = pd.Series(True, index=frame.index)
@@ -369,13 +400,112 @@ def quote(results: Path, name: str) -> str:
         mask &= frame[column] == value
     rows = frame[mask]
     if len(rows) != 1:
-        raise LookupError(f"{name}: {keys} picks {len(rows)} rows of {file}, not 1")
-    return template.format(**rows.iloc[0].to_dict())
+        raise LookupError(f"{keys} picks {len(rows)} rows of {file}, not 1")
+    return rows.iloc[0]
+
+
+def _never(row) -> str:
+    """``to Random's final``: the speed-up, or how many runs never got there."""
+    if row.n_censored >= row.n_seeds:
+        return f"never ({row.n_censored:.0f} of {row.n_seeds:.0f} censored)"
+    return f"{row.speedup:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}]"
+
+
+_BEYOND = "sim-beyond"
+_AT = {"target": 0.6}
+
+#: Tables the pages show, as MyST substitutions (``{{ beyond_signal_table }}`` alone on a
+#: line): name -> (sources: alias -> (file under ``results/``, key columns besides
+#: ``rule``), rows: rule -> label, columns: (header, format of the aliases' rows, or a
+#: callable of the row of the first alias named in the format)). Every cell is read from
+#: the saved tables when the site is built.
+TABLES: dict[str, tuple[dict, dict, tuple]] = {
+    "beyond_signal_table": (
+        {"s": (f"{_BEYOND}/summary.csv", {}), "i": (f"{_BEYOND}/against_insight.csv", {}),
+         "c": (f"{_BEYOND}/speedup_curve.csv", _AT),
+         "f": (f"{_BEYOND}/speedup_to_baseline_final.csv", {}), "a": (f"{_BEYOND}/auc.csv", {})},
+        {r: f"`{r}`" for r in ("oracle", "insight-adaptive", "insight", "signal-information",
+                               "learning-signal", "expected-std")},
+        (("speed-up vs Random at 0.6", "{s.speedup:.2f} [{s.ci_low:.2f}, {s.ci_high:.2f}]"),
+         ("against InSight (paired)", "{i.speedup:.3f} [{i.ci_low:.3f}, {i.ci_high:.3f}]"),
+         ("fraction of the oracle's", "{c.oracle_fraction:.3f}"),
+         ("to Random's final accuracy", ("f", _never)),
+         ("AUC gain", "{a.auc_gain:+.3f}")),
+    ),
+    "beyond_all_table": (
+        {"s": (f"{_BEYOND}/summary.csv", {}), "i": (f"{_BEYOND}/against_insight.csv", {}),
+         "c": (f"{_BEYOND}/speedup_curve.csv", _AT), "a": (f"{_BEYOND}/auc.csv", {})},
+        {r: f"`{r}`" for r in ("mopps-tracking", "insight-tracking", "insight-adaptive",
+                               "insight-graded", "insight-noisy", "signal-information",
+                               "learning-signal", "expected-std", "insight")},
+        (("speed-up vs Random at 0.6", "{s.speedup:.2f} [{s.ci_low:.2f}, {s.ci_high:.2f}]"),
+         ("against InSight (paired)", "{i.speedup:.3f} [{i.ci_low:.3f}, {i.ci_high:.3f}]"),
+         ("fraction of the oracle's", "{c.oracle_fraction:.2f}"),
+         ("final accuracy", "{s.final_accuracy:.3f}"),
+         ("AUC gain", "{a.auc_gain:+.3f}")),
+    ),
+    "noisy_table": (
+        {"s": ("sim-beyond-noisy/summary.csv", {}),
+         "i": ("sim-beyond-noisy/against_insight.csv", {}),
+         "a": ("sim-beyond-noisy/auc.csv", {})},
+        {"insight-noisy:eps0=0.1,eps1=0.1": "`insight-noisy` (ε0 = ε1 = 0.1)",
+         "insight": "`insight`", "oracle": "`oracle`"},
+        (("speed-up vs Random at 0.6", "{s.speedup:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]"),
+         ("against InSight (paired)", "{i.speedup:.3f} [{i.ci_low:.3f}, {i.ci_high:.3f}]"),
+         ("final accuracy", "{s.final_accuracy:.3f}"),
+         ("AUC gain", "{a.auc_gain:+.4f} [{a.gain_ci_low:+.4f}, {a.gain_ci_high:+.4f}]")),
+    ),
+    "eb_table": (
+        {"s": ("sim-eb/summary.csv", {})},
+        {r: f"`{r}`" for r in ("insight-eb", "insight", "weight", "mopps", "mopps-eb",
+                               "expected-difficulty")},
+        (("speed-up vs Random at 0.6", "{s.speedup:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]"),
+         ("final accuracy", "{s.final_accuracy:.3f}"),
+         ("mixed groups", "{s.informative_share:.3f}")),
+    ),
+}  # fmt: skip
+
+
+def table(results: Path, name: str) -> str:
+    """The Markdown table of :data:`TABLES` entry ``name``, read from ``results``, its rows
+    in the order of the speed-up of the first column's source (fastest first).
+
+    Raises
+    ------
+    LookupError
+        When a row's keys do not pick exactly one row of a file.
+    """
+    sources, rows, columns = TABLES[name]
+    first = next(iter(sources))
+    found = []
+    for rule, label in rows.items():
+        picked = {}
+        for alias, (file, keys) in sources.items():
+            try:
+                picked[alias] = _row(results, file, {"rule": rule, **keys})
+            except LookupError as err:
+                raise LookupError(f"{name}: {err}") from None
+        cells = [label]
+        for _, spec in columns:
+            if isinstance(spec, tuple):
+                alias, function = spec
+                cells.append(function(picked[alias]))
+            else:
+                cells.append(spec.format(**picked))
+        found.append((-float(picked[first].speedup), cells))
+    header = ["rule", *(h for h, _ in columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(c) + " |" for _, c in sorted(found, key=lambda x: x[0])]
+    return "\n".join(lines)
 
 
 def substitutions(results: Path) -> dict[str, str]:
-    """Every :data:`NUMBERS` entry as text, for ``myst_substitutions``."""
-    return {name: quote(results, name) for name in NUMBERS}
+    """Every :data:`NUMBERS` entry as text and every :data:`TABLES` entry as a Markdown
+    table, for ``myst_substitutions``."""
+    return {
+        **{name: quote(results, name) for name in NUMBERS},
+        **{name: table(results, name) for name in TABLES},
+    }
 
 
 def _on_builder_inited(app) -> None:
