@@ -75,7 +75,9 @@ def test_every_table_a_page_shows_is_built_from_results():
         text = numbers.table(RESULTS, name)
         lines = text.splitlines()
         assert len(lines) == 2 + len(numbers.TABLES[name][1]), name
-        assert all(line.startswith("| ") and line.endswith(" |") for line in lines), name
+        rows = [lines[0], *lines[2:]]
+        assert set(lines[1].split("|")[1:-1]) == {"---"}, name
+        assert all(line.startswith("| ") and line.endswith(" |") for line in rows), name
 
 
 def test_a_table_cell_is_the_row_it_names():
