@@ -199,6 +199,14 @@ def test_gather_only_on_a_multi_draw_folder(tmp_path):
     assert res.kind == "study" and res.draws == [0, 1, 2] and res.seeds == [0, 1]
     fast = res.speedups().set_index("rule").loc["insight"]
     assert fast.n_draws == 3 and fast.n_seeds == 6
+    # a committed study keeps its draws' tables, not their runs: gathered again, the top
+    # level is the same
+    before = {n: pd.read_csv(out / f"{n}.csv") for n in ("summary", "speedup_curve", "auc")}
+    for draw in (0, 1, 2):
+        shutil.rmtree(out / f"draw-{draw}" / "runs")
+    gather_study(config, out)
+    for name, table in before.items():
+        pd.testing.assert_frame_equal(pd.read_csv(out / f"{name}.csv"), table)
 
 
 def test_gather_only_on_a_multi_draw_folder_with_missing_draws(tmp_path):

@@ -3,11 +3,11 @@
     python tools/compare_results.py results/sim-countdown-paper /tmp/again/sim-countdown-paper
 
 Every CSV and Parquet table of the first folder must exist in the second with the same
-shape and columns; numbers must be equal to the bit (NaN where NaN), text equal. Wall-clock
-columns (``*_seconds``, ``ms_per_step``, ``seconds_to_target``) differ from run to run and are left out. Prints one
-line per table (``identical`` or what differs, with the largest absolute difference) and
-exits 1 when any table differs: the check that a re-simulated sweep or a re-gathered study
-is the committed one.
+shape and columns; numbers must be equal to the bit (NaN where NaN), text equal.
+Wall-clock columns (``*_seconds``, ``ms_per_step``, ``seconds_to_target``) differ from
+run to run and are left out. Prints one line per table (``identical``, or what differs
+with the largest absolute difference) and exits 1 when any table differs: the check that
+a re-simulated sweep or a re-gathered study is the committed one.
 """
 
 from __future__ import annotations

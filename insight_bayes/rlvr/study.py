@@ -398,8 +398,11 @@ def _gather_multi_draw(config: StudyConfig, out: str | os.PathLike[str]) -> dict
         except ValueError as err:
             if "no finished run" not in str(err):
                 raise
-            log.warning("draw %d: %s", draw, err)
-            continue
+            if not (folder / "steps.parquet").exists():
+                log.warning("draw %d: %s", draw, err)
+                continue
+            # a committed draw: its runs are not kept, its gathered tables are
+            log.info("draw %d: no runs, its gathered tables are read as they are", draw)
         gathered.append(draw)
     if not gathered:
         raise ValueError(f"{root} holds no finished run of any draw of this study")
