@@ -26,7 +26,7 @@ torch = pytest.importorskip("torch")
 
 from insight_bayes.results.store import ResultStore, RunKey  # noqa: E402
 from insight_bayes.rlvr import study  # noqa: E402
-from insight_bayes.rlvr.config import GRPOConfig, load_config  # noqa: E402
+from insight_bayes.rlvr.config import load_config  # noqa: E402
 from insight_bayes.rlvr.grpo import (  # noqa: E402
     build_batch,
     grpo_update,
@@ -35,6 +35,7 @@ from insight_bayes.rlvr.grpo import (  # noqa: E402
 )
 from insight_bayes.rlvr.model import ModelConfig, TinyLM, generate, left_pad, token_logprobs  # noqa: E402
 from insight_bayes.rlvr.policy import CharPolicy  # noqa: E402
+from insight_bayes.rlvr.run_sections import GRPOConfig  # noqa: E402
 from insight_bayes.rlvr.stacked import (  # noqa: E402
     StackedLM,
     generate_runs,

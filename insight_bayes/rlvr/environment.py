@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from insight_bayes.rewards import Rollout
-from insight_bayes.rlvr.config import EvalConfig
 from insight_bayes.rlvr.grpo import (
     GRPOConfig,
     TokenBatch,
@@ -32,6 +31,7 @@ from insight_bayes.rlvr.grpo import (
     make_scheduler,
 )
 from insight_bayes.rlvr.policy import Policy
+from insight_bayes.rlvr.run_sections import EvalConfig
 from insight_bayes.rlvr.tasks.base import Problem, Task
 from insight_bayes.validation import check_ids, check_int
 

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from insight_bayes.rewards import ADVANTAGE_DDOF
-from insight_bayes.rlvr.config import GRPOConfig
 from insight_bayes.rlvr.model import left_pad
+from insight_bayes.rlvr.run_sections import GRPOConfig
 
 __all__ = [
     "GRPOConfig",

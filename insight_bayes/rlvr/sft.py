@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from insight_bayes.rlvr.config import WarmupConfig
 from insight_bayes.rlvr.grpo import build_batch
 from insight_bayes.rlvr.model import ModelConfig, TinyLM
 from insight_bayes.rlvr.policy import CharPolicy
+from insight_bayes.rlvr.run_sections import WarmupConfig
 from insight_bayes.rlvr.tasks.base import Task
 from insight_bayes.rlvr.tokenizer import CharTokenizer
 from insight_bayes.validation import SavedFileError, read_json_file

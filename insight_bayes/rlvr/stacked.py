@@ -31,7 +31,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from insight_bayes.rlvr.config import GRPOConfig
 from insight_bayes.rlvr.grpo import TokenBatch, clipped_policy_loss, kl_to_reference
 from insight_bayes.rlvr.model import (
     KVCache,
@@ -42,6 +41,7 @@ from insight_bayes.rlvr.model import (
     positions_from_valid,
     sample_next,
 )
+from insight_bayes.rlvr.run_sections import GRPOConfig
 from insight_bayes.validation import check_int
 
 __all__ = [
