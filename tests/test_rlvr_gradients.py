@@ -21,14 +21,10 @@ from insight_bayes.rlvr.applied_update import (  # noqa: E402
     clip_gradient,
     group_gradient,
 )
+from insight_bayes.rlvr.checkpoint_probe import set_weights  # noqa: E402
 from insight_bayes.rlvr.environment import GRPOEnvironment  # noqa: E402
-from insight_bayes.rlvr.gradients import (  # noqa: E402
-    _set_weights,
-    is_done,
-    run_gradients,
-    signal_noise_table,
-    stratified_prompts,
-)
+from insight_bayes.rlvr.gradient_tables import is_done, signal_noise_table  # noqa: E402
+from insight_bayes.rlvr.gradients import run_gradients, stratified_prompts  # noqa: E402
 from insight_bayes.rlvr.grpo import GRPOConfig  # noqa: E402
 from insight_bayes.rlvr.model import ModelConfig, TinyLM  # noqa: E402
 from insight_bayes.rlvr.policy import CharPolicy  # noqa: E402
@@ -176,11 +172,11 @@ def test_first_order_effect_matches_a_finite_difference():
 
     j0, s0 = objectives()
     eps = 1e-2  # a small step along the update (lr 1e-2: dθ itself is ~1e-2 per weight)
-    _set_weights(params, base, eps * delta)
+    set_weights(params, base, eps * delta)
     j1, s1 = objectives()
-    _set_weights(params, base, -eps * delta)
+    set_weights(params, base, -eps * delta)
     j2, s2 = objectives()
-    _set_weights(params, base, None)
+    set_weights(params, base, None)
     for j, t in enumerate(sorted(grads)):
         fd = (j1[j] - j2[j]) / (2 * eps)
         assert float(grads[t] @ delta) == pytest.approx(fd, rel=2e-2)

@@ -113,9 +113,6 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import json
 import logging
 import os
 import time
@@ -137,14 +134,14 @@ from insight_bayes.rlvr.applied_update import (
     clip_gradient,
     group_gradient,
 )
-from insight_bayes.rlvr.config import StudyConfig, load_config
+from insight_bayes.rlvr.checkpoint_probe import exact_success, random_checkpoints, set_weights
+from insight_bayes.rlvr.config import load_config
+from insight_bayes.rlvr.gradient_tables import _write_part, gather_gradients, is_done
 from insight_bayes.validation import check_int
 
 __all__ = [
     "BAND_EDGES",
     "run_gradients",
-    "signal_noise_table",
-    "random_checkpoints",
     "stratified_prompts",
 ]
 
@@ -220,25 +217,6 @@ def stratified_prompts(
 
 # ----------------------------------------------------------------------------- one checkpoint
 @torch.no_grad()
-def _exact(env, split: str, ids: np.ndarray | None = None) -> np.ndarray:
-    return env.exact_success(split, ids).double().cpu().numpy()
-
-
-@torch.no_grad()
-def _set_weights(
-    params: list[torch.nn.Parameter], base: list[torch.Tensor], delta: torch.Tensor | None
-) -> None:
-    """``params <- base (+ delta)`` (``delta`` flat; the sum rounded to the weights' dtype)."""
-    offset = 0
-    for p, b in zip(params, base, strict=True):
-        n = p.numel()
-        if delta is None:
-            p.copy_(b)
-        else:
-            p.copy_((b.double() + delta[offset : offset + n].view_as(p)).to(p.dtype))
-        offset += n
-
-
 def measure_checkpoint(
     env,
     optimizer_state: dict[str, Any],
@@ -268,8 +246,8 @@ def measure_checkpoint(
     tier_list = [int(t) for t in np.unique(test_tiers)]
     n_test = np.array([(test_tiers == t).sum() for t in tier_list], dtype=np.float64)
     weights = n_test / n_test.sum()
-    p_pool = _exact(env, "pool")
-    test_p = _exact(env, "test")
+    p_pool = exact_success(env, "pool")
+    test_p = exact_success(env, "test")
     J = np.array([test_p[test_tiers == t].mean() for t in tier_list])
     grad_J = _tier_gradients(env, test_tiers)
     G = torch.stack([grad_J[t] for t in tier_list])  # (tiers, params)
@@ -309,12 +287,12 @@ def measure_checkpoint(
                 if not bool(torch.any(delta != 0)):
                     test_new, self_new = test_p, float(p_pool[pid])
                 elif r < check_replicates:
-                    _set_weights(params, base, delta)
+                    set_weights(params, base, delta)
                     try:
-                        test_new = _exact(env, "test")
-                        self_new = float(_exact(env, "pool", np.array([pid]))[0])
+                        test_new = exact_success(env, "test")
+                        self_new = float(exact_success(env, "pool", np.array([pid]))[0])
                     finally:
-                        _set_weights(params, base, None)
+                        set_weights(params, base, None)
                 else:
                     test_new, self_new = np.full_like(test_p, np.nan), float("nan")
                 actual = np.array([(test_new - test_p)[test_tiers == t].mean() for t in tier_list])
@@ -393,132 +371,7 @@ def measure_checkpoint(
     return pd.DataFrame(group_rows), pd.DataFrame(effect_rows), pd.DataFrame(checkpoint_rows)
 
 
-# ----------------------------------------------------------------------------- summaries
-def signal_noise_table(groups: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
-    """Per (draw, checkpoint, prompt_id, k): signal and noise of the update and gradient.
-
-    Recomputed from the per-replicate rows of ``groups.parquet`` (``*_norm`` and
-    ``*_dot_mean``), so it needs no vectors: with ``R`` replicates,
-    ``||mean||^2 = mean_r <x_r, mean>`` and ``sum_r ||x_r - mean||^2 =
-    sum_r ||x_r||^2 - R ||mean||^2``. Columns: see the module docstring.
-    """
-    keys = ["draw", "checkpoint", "prompt_id", "k"]
-    rows = []
-    wide = (
-        effects.pivot_table(index=[*keys, "replicate"], columns="target_tier", values="effect")
-        .groupby(level=keys)
-        .mean()
-    )
-    wide.columns = [f"effect_tier_{int(c)}" for c in wide.columns]
-    for key, g in groups.groupby(keys, sort=True):
-        R = len(g)
-        row = dict(zip(keys, key, strict=True))
-        row |= {
-            "tier": int(g["tier"].iloc[0]),
-            "band": int(g["band"].iloc[0]),
-            "p_hat": float(g["p_hat"].iloc[0]),
-            "replicates": R,
-            "mixed_share": float(g["mixed"].mean()),
-        }
-        for name, norm, dot in (
-            ("update", "update_norm", "update_dot_mean"),
-            ("grad", "grad_norm", "grad_dot_mean"),
-            ("lin", "lin_norm", "lin_dot_mean"),
-        ):
-            if norm not in g or dot not in g:
-                continue
-            mean_sq = max(float(g[dot].mean()), 0.0)
-            total_dev = max(float((g[norm] ** 2).sum()) - R * mean_sq, 0.0)
-            msd = total_dev / R
-            s2 = total_dev / (R - 1) if R > 1 else float("nan")
-            unbiased = mean_sq - s2 / R if R > 1 else float("nan")
-            row |= {
-                f"{name}_signal": mean_sq**0.5,
-                f"{name}_noise": msd,
-                f"{name}_noise_rms": msd**0.5,
-                f"{name}_signal_sq_unbiased": unbiased,
-                f"{name}_noise_to_signal": s2 / unbiased if unbiased > 0 else float("nan"),
-            }
-        for col in ("self_effect", "heldout_effect", "own_tier_effect"):
-            row[col] = float(g[col].mean())
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    return table.merge(wide.reset_index(), on=keys, how="left")
-
-
 # ----------------------------------------------------------------------------- the study
-def _part_paths(root: Path, draw: int, checkpoint: int) -> dict[str, Path]:
-    base = root / "runs" / f"draw-{draw:04d}"
-    stem = f"checkpoint-{checkpoint:05d}"
-    return {
-        name: base / f"{stem}.{name}.parquet" for name in ("groups", "effects", "checkpoints")
-    } | {"done": base / f"{stem}.done.json"}
-
-
-def is_done(root: str | os.PathLike[str], draw: int, checkpoint: int) -> bool:
-    """Whether (draw, checkpoint) finished: its marker parses and its files have its sizes."""
-    paths = _part_paths(Path(root), draw, checkpoint)
-    try:
-        marker = json.loads(paths["done"].read_text())
-    except (OSError, ValueError):
-        return False
-    return all(
-        paths[name].exists() and paths[name].stat().st_size == size
-        for name, size in marker.get("sizes", {}).items()
-    ) and set(marker.get("sizes", {})) == {"groups", "effects", "checkpoints"}
-
-
-def _write_part(root: Path, draw: int, checkpoint: int, tables: dict[str, pd.DataFrame]) -> None:
-    from insight_bayes.results.io import atomic_write_json, atomic_write_parquet
-
-    paths = _part_paths(root, draw, checkpoint)
-    sizes = {}
-    for name, df in tables.items():
-        df = df.copy()
-        df.insert(0, "checkpoint", checkpoint)
-        df.insert(0, "draw", draw)
-        sizes[name] = atomic_write_parquet(paths[name], df)
-    atomic_write_json(paths["done"], {"draw": draw, "checkpoint": checkpoint, "sizes": sizes})
-
-
-def _snapshot(env) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    weights = {k: v.detach().clone() for k, v in env.policy.model.state_dict().items()}
-    return weights, copy.deepcopy(env.optimizer.state_dict())
-
-
-def random_checkpoints(
-    env, config: StudyConfig, checkpoints: Sequence[int], seed: int, progress: bool = False
-):
-    """Run Random on ``env`` with the study's settings and yield its state at ``checkpoints``.
-
-    The run is the study's Random run at ``seed`` (``config.loop`` up to the last
-    checkpoint, evaluating as the study does, so its random numbers are the study's). At
-    each checkpoint step, before that step's update, it yields ``(step, weights,
-    optimizer_state, loop)``: copies of the policy's weights and the AdamW state, and the
-    loop itself (its ``belief`` holds the counts so far; do not step it).
-    """
-    from tqdm.auto import tqdm
-
-    from insight_bayes.loop import SelectionLoop
-
-    todo = sorted({check_int(c, "checkpoint", min_value=0) for c in checkpoints})
-    horizon = dataclasses.replace(config.loop, steps=max(todo))
-    loop = SelectionLoop(env, "random", horizon, seed=seed, rule="random")
-    bar = tqdm(total=max(todo), desc=f"random seed {seed}", disable=not progress)
-    if horizon.eval_every:
-        loop.evaluate()  # as iter_steps does: the same random numbers as the study's run
-    while True:
-        step = loop.step_count
-        if step in todo:
-            weights, opt_state = _snapshot(env)
-            yield step, weights, opt_state, loop
-        if step >= max(todo):
-            break
-        loop.step()
-        bar.update(1)
-    bar.close()
-
-
 def run_gradients(
     raw: dict[str, Any],
     out: str | os.PathLike[str],
@@ -572,7 +425,7 @@ def run_gradients(
         harness = harness_for(config, device, cache_dir, progress)
         env = harness.environment()
         probe = harness.environment()
-        p_warmup = _exact(probe, "pool")
+        p_warmup = exact_success(probe, "pool")
         for step, weights, opt_state, _ in random_checkpoints(env, config, todo, seed, progress):
             probe.policy.model.load_state_dict(weights)
             rng = np.random.default_rng([seed, d, step, 977])
@@ -595,26 +448,3 @@ def run_gradients(
             )
             log.info("draw %d checkpoint %d done", d, step)
     return gather_gradients(root, draws, checkpoints)
-
-
-def gather_gradients(
-    root: str | os.PathLike[str], draws: Sequence[int], checkpoints: Sequence[int]
-) -> dict[str, pd.DataFrame]:
-    """Consolidate the finished parts into ``groups.parquet``, ``effects.parquet``,
-    ``checkpoints.csv`` and ``signal_noise.csv`` (atomic writes); return the tables."""
-    from insight_bayes.results.io import atomic_write_bytes, atomic_write_parquet
-
-    root = Path(root)
-    done = [(d, c) for d in draws for c in checkpoints if is_done(root, d, c)]
-    if not done:
-        return {}
-    tables = {}
-    for name in ("groups", "effects", "checkpoints"):
-        frames = [pd.read_parquet(_part_paths(root, d, c)[name]) for d, c in done]
-        tables[name] = pd.concat(frames, ignore_index=True)
-    tables["signal_noise"] = signal_noise_table(tables["groups"], tables["effects"])
-    atomic_write_parquet(root / "groups.parquet", tables["groups"])
-    atomic_write_parquet(root / "effects.parquet", tables["effects"])
-    for name in ("checkpoints", "signal_noise"):
-        atomic_write_bytes(root / f"{name}.csv", tables[name].to_csv(index=False).encode())
-    return tables

@@ -256,7 +256,7 @@ def measure_batches(
         batch_gradient,
         clip_gradient,
     )
-    from insight_bayes.rlvr.gradients import _exact, _set_weights
+    from insight_bayes.rlvr.checkpoint_probe import exact_success, set_weights
 
     params = _params(env)
     test_tiers = np.array([p.features["digits"] for p in env.test], dtype=np.int64)
@@ -264,7 +264,7 @@ def measure_batches(
     shares = np.array([(test_tiers == t).mean() for t in tier_list])
     grad_tiers = _tier_gradients(env, test_tiers)
     grad_J = sum(float(w) * grad_tiers[t] for w, t in zip(shares, tier_list, strict=True))
-    test_p = _exact(env, "test")
+    test_p = exact_success(env, "test")
     base = [p.detach().clone() for p in params]
     zero = [torch.zeros_like(p) for p in params]
     drift = _flat(adamw_delta(params, zero, optimizer_state)).double()
@@ -287,11 +287,11 @@ def measure_batches(
         if not bool(torch.any(delta != 0)):
             actual = 0.0
         elif index < check_batches:
-            _set_weights(params, base, delta)
+            set_weights(params, base, delta)
             try:
-                actual = float(_exact(env, "test").mean() - test_p.mean())
+                actual = float(exact_success(env, "test").mean() - test_p.mean())
             finally:
-                _set_weights(params, base, None)
+                set_weights(params, base, None)
         successes = rollout.correct.sum(axis=1)
         rows.append(
             {
@@ -369,8 +369,8 @@ def run_intervention(
         atomic_write_parquet,
         remove_stale_temporaries,
     )
+    from insight_bayes.rlvr.checkpoint_probe import random_checkpoints
     from insight_bayes.rlvr.config import load_config
-    from insight_bayes.rlvr.gradients import random_checkpoints
     from insight_bayes.rlvr.harness import harness_for
 
     root = Path(out)
