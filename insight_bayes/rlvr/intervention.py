@@ -4,7 +4,7 @@ Does a batch whose prompts carry more *evidence* (the mutual information of Eq. 
 belief, :func:`insight_bayes.beta.mutual_information`) teach the policy more, at a fixed
 *difficulty weight* (Eq. 15, :func:`insight_bayes.acquisition.difficulty_weight`), and
 the reverse? At checkpoints of Random runs of the harness (the study's GRPO settings,
-:func:`insight_bayes.rlvr.gradients.random_checkpoints`), for every task draw and run:
+:func:`insight_bayes.rlvr.checkpoint_probe.random_checkpoints`), for every task draw and run:
 
 1. **Terms.** Each pool prompt's weight ``w_i`` and evidence term ``I_i`` at the Random
    run's belief, under two priors: ``flat`` (the run's own ``Beta(1, 1)`` belief) and
@@ -358,7 +358,7 @@ def run_intervention(
 
     For each task draw (:meth:`~insight_bayes.rlvr.config.StudyConfig.draw_config`) the
     harness is built once; for each seed a fresh environment runs Random
-    (:func:`~insight_bayes.rlvr.gradients.random_checkpoints`) and at each checkpoint a
+    (:func:`~insight_bayes.rlvr.checkpoint_probe.random_checkpoints`) and at each checkpoint a
     separate environment with the checkpoint's weights measures the batches of
     :func:`design_batches` (random numbers from ``(seed, draw, checkpoint)``). Finished
     parts (``runs/``) are skipped, so a killed job resumes; ``batches.parquet`` gathers
