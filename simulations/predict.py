@@ -13,7 +13,7 @@ Three parts, each a function:
    held-out curve bends as it does). The objective is that of
    :mod:`simulations.calibrate`, summed over draws,
    ``L = sum_draws [sum_e z_e^2 + sum_b z_b^2]`` (Random's held-out gain and
-   training-success curves, :func:`simulations.calibrate.harness_record`, each point's
+   training-success curves, :func:`simulations.harness_record.harness_record`, each point's
    z-score against its standard error over the harness's seeds). The calibration
    posterior on the grid is ``w ~ exp(-(L - L_min) / (2 phi))`` with the
    over-dispersion ``phi = max(1, L_min / n_points)`` (a misfit the model cannot remove
@@ -59,7 +59,7 @@ import pandas as pd
 from insight_bayes.loop import LoopConfig, SelectionLoop
 from insight_bayes.selectors import selector_from_label
 from insight_bayes.validation import check_int, check_real
-from simulations.calibrate import EmpiricalLearningConfig, HarnessRecord, harness_record
+from simulations.harness_record import EmpiricalLearningConfig, HarnessRecord, harness_record
 from simulations.scenarios import Scenario
 from simulations.structure import learner_settings
 

@@ -20,7 +20,7 @@ import pandas as pd
 from insight_bayes.loop import LoopConfig, SelectionLoop
 from insight_bayes.selectors import selector_from_label
 from insight_bayes.validation import check_int
-from simulations.calibrate import EmpiricalLearningConfig, fit_tier_priors
+from simulations.harness_record import EmpiricalLearningConfig, fit_tier_priors
 from simulations.structure import learner_settings
 
 __all__ = ["write_random_study"]

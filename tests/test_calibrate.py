@@ -10,14 +10,12 @@ import pandas as pd
 import pytest
 
 from insight_bayes_cli import main
-from simulations.calibrate import (
+from simulations.calibrate import calibrated_scenario, fit_knobs, random_curves
+from simulations.harness_record import (
     EmpiricalLearningConfig,
     HarnessRecord,
-    calibrated_scenario,
-    fit_knobs,
     fit_tier_priors,
     harness_record,
-    random_curves,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
