@@ -145,14 +145,10 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from simulations.predict import (
-        calibrate,
-        depletion_grid,
-        lr_grid,
-        predict_study,
-        read_study,
-    )
+    from simulations.predict import predict_study
     from simulations.structure import load_structure
+    from simulations.study_calibration import calibrate
+    from simulations.study_data import depletion_grid, lr_grid, read_study
 
     structure_path = Path(args.structure)
     if not structure_path.exists():

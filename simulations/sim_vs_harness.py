@@ -4,7 +4,7 @@ For each harness study folder (one task draw, or draw-<d>/ sub-folders): the
 measured learner's structure is fitted once from results/rlvr-gradients (module
 simulations.structure; written to OUT/structure.json and reused); per study only what
 Random's runs identify is fitted (learning rate, transfer depletion, the harness's
-run-to-run noise; simulations.predict.calibrate); every rule of the study is then
+run-to-run noise; simulations.study_calibration.calibrate); every rule of the study is then
 predicted, with 90% prediction intervals for what the harness reports at its seeds and
 draws (simulations.predict.predict_study), and compared with the speed-up the harness
 realised.
@@ -84,16 +84,11 @@ def run(args: argparse.Namespace) -> int:
 
     from insight_bayes.analysis.agreement import agreement_stats
     from insight_bayes.results.io import atomic_write_bytes, build_manifest
-    from simulations.predict import (
-        calibrate,
-        depletion_grid,
-        lr_grid,
-        predict_study,
-        read_study,
-        realised_table,
-        scores,
-    )
+    from simulations.predict import predict_study
+    from simulations.predict_scores import realised_table, scores
     from simulations.structure import fit_structure, load_structure, write_structure
+    from simulations.study_calibration import calibrate
+    from simulations.study_data import depletion_grid, lr_grid, read_study
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

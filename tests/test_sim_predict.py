@@ -13,17 +13,12 @@ from insight_bayes.results.targets import steps_to_target
 from insight_bayes_cli import main
 from simulations.environments import LearningPool
 from simulations.environments.learning import grpo_logit_gradient
-from simulations.predict import (
-    _steps_to,
-    calibrate,
-    depletion_grid,
-    lr_grid,
-    pseudo_studies,
-    read_study,
-    scores,
-)
+from simulations.predict import _steps_to, pseudo_studies
+from simulations.predict_scores import scores
 from simulations.random_study import write_random_study
 from simulations.structure import learner_settings, memorization_rate, mixed_signal
+from simulations.study_calibration import calibrate
+from simulations.study_data import depletion_grid, lr_grid, read_study
 
 GRADIENTS = Path(__file__).resolve().parents[1] / "results" / "rlvr-gradients"
 
