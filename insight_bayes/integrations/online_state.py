@@ -106,8 +106,9 @@ class OnlineState:
             When the saved pool is smaller than this selector's, keep this selector's
             size: the saved prompts keep their ids and beliefs, and the ones beyond them
             start at the prior (as after
-            :meth:`~insight_bayes.integrations.online.OnlineSelector.grow`). Without it a pool-size mismatch
-            is refused; a saved pool larger than this selector's always is.
+            :meth:`~insight_bayes.integrations.online.OnlineSelector.grow`). Without it a
+            pool-size mismatch is refused; a saved pool larger than this selector's always
+            is.
 
         Raises ``ValueError`` if the state is for another rule, rule parameters, seed,
         ``m``, ``k``, reward binarisation or pool size, or is malformed.
