@@ -401,7 +401,7 @@ def test_measured_learner_refuses_shared_without_energy():
 
 
 def test_rate_table_interpolates_on_the_logit_and_scales_with_k():
-    from simulations.environments.learning_config import rate_table
+    from simulations.environments.learner_tables import rate_table
 
     table = ((0.1, 4.0), (0.5, 1.0), (0.9, 9.0))
     got = rate_table(np.array([0.001, 0.1, 0.5, 0.9, 0.999]), table)

@@ -12,7 +12,7 @@ import pytest
 from insight_bayes.results.targets import steps_to_target
 from insight_bayes_cli import main
 from simulations.environments import LearningPool
-from simulations.environments.learning import grpo_logit_gradient
+from simulations.environments.learner_tables import grpo_logit_gradient
 from simulations.predict import _steps_to, pseudo_studies
 from simulations.predict_scores import scores
 from simulations.random_study import write_random_study

@@ -15,7 +15,7 @@ import json
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -33,9 +33,6 @@ from insight_bayes.selectors import (
     make_selector,
 )
 from insight_bayes.validation import SavedFileError, check_ids, check_int, read_json_file
-
-if TYPE_CHECKING:
-    from insight_bayes.integrations.online import OnlineSelector
 
 __all__ = ["OnlineState"]
 
@@ -211,12 +208,12 @@ class OnlineState:
 
     @_class_or_instance_method
     def load(
-        target: OnlineSelector | type[OnlineSelector],
+        target: OnlineState | type[OnlineState],
         path: str | Path,
         *,
         replay_pending: bool = True,
         grow_pool: bool = False,
-    ) -> OnlineSelector:
+    ) -> OnlineState:
         """Restore from a JSON file written by :meth:`save`; return the selector.
 
         Called on the class, ``OnlineSelector.load(path)`` builds the selector the file
@@ -265,7 +262,7 @@ class OnlineState:
         return selector
 
     @classmethod
-    def _from_state(cls, state: Mapping[str, Any]) -> OnlineSelector:
+    def _from_state(cls, state: Mapping[str, Any]) -> OnlineState:
         """A fresh selector with the rule, config, seed, pool and belief class of ``state``."""
         version = int(state.get("format_version", -1))
         if version != ONLINE_FORMAT_VERSION:

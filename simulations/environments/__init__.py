@@ -1,7 +1,7 @@
 """Simulated environments: stationary and learning pools, reward noise and grading."""
 
-from simulations.environments.learning import LearningPool, grpo_logit_gradient
-from simulations.environments.learning_config import LearningConfig
+from simulations.environments.learner_tables import grpo_logit_gradient
+from simulations.environments.learning import LearningConfig, LearningPool
 from simulations.environments.noise import Verifier, observed_rate
 from simulations.environments.stationary import PoolComposition, StationaryConfig, StationaryPool
 

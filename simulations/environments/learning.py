@@ -55,7 +55,8 @@ The model, in full
   ``results/rlvr-gradients`` measured on the GRPO harness, between the two limits above.
   Every table below is a ``(success rate, value)`` list measured at ``K = k_ref``,
   log-interpolated on the logit of the rate and flat beyond its ends
-  (:func:`rate_table`), scaled to other ``K`` by ``(k_ref / K)^exponent``.
+  (:func:`~simulations.environments.learner_tables.rate_table`), scaled to other ``K``
+  by ``(k_ref / K)^exponent``.
 
   - *Signal by success rate* (``signal_weight``): a mixed group's held-out signal, per
     unit of the GRPO scalar ``g_i``, depends on its rate (the harness's low-rate mixed
@@ -102,6 +103,7 @@ composition, the number of skill groups, the verifier, the learner (``linear``,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import expit, logit
@@ -110,42 +112,163 @@ from insight_bayes.beliefs.beta_belief import BetaBelief
 from insight_bayes.rewards import (
     Rollout,
     bernoulli_outcomes,
-    group_advantages,
     informative_probability,
 )
-from insight_bayes.validation import RngLike, as_generator, check_ids, check_int
+from insight_bayes.validation import RngLike, as_generator, check_ids, check_int, check_real
 from simulations.environments.calibration import belief_calibration
-from simulations.environments.learning_config import LearningConfig, rate_table
+from simulations.environments.learner_tables import _check_table, grpo_logit_gradient, rate_table
+from simulations.environments.noise import Verifier
+from simulations.environments.stationary import PoolComposition
 
-__all__ = ["LearningPool", "grpo_logit_gradient"]
+__all__ = ["LearningConfig", "LearningPool"]
 
 
-def grpo_logit_gradient(
-    rewards: np.ndarray, correct: np.ndarray, rates: np.ndarray, eps: float = 1e-6
-) -> np.ndarray:
-    """Per-group policy-gradient estimate with respect to the prompt's logit.
+@dataclass(frozen=True)
+class LearningConfig:
+    """Configuration of a :class:`LearningPool` (see the module docstring for the model).
 
-    ``g = (1/K) sum_k A_k (c_k - phi)``, ``A_k = (r_k - mean r) / (std r + eps)``.
-
-    Parameters
+    Attributes
     ----------
-    rewards : ndarray, shape (G, K)
-        Observed (possibly noisy or graded) rewards.
-    correct : ndarray of bool, shape (G, K)
-        Whether each rollout was actually correct.
-    rates : ndarray, shape (G,)
-        Success rates ``phi`` at which the rollouts were drawn.
-    eps : float
-        Stabiliser of the standard deviation.
-
-    Returns
-    -------
-    ndarray, shape (G,)
-        Zero for groups whose rewards are all equal.
+    pool_size : int
+        Training prompts (>= 1).
+    heldout_size : int
+        Held-out prompts used only for ``eval/accuracy`` (>= 1).
+    n_groups : int
+        Skill groups ``G`` (>= 1).
+    composition : PoolComposition
+        Distribution of the initial success rates (train and held-out alike).
+    group_spread : float
+        Standard deviation of the per-group shift of the difficulty logits (>= 0).
+    learning_rate : float
+        Step size of the group abilities (> 0), logits per unit of mean gradient.
+    transfer : float
+        Share of each group's update spread evenly over all groups, in [0, 1].
+    memorization_rate : float
+        Step size of the prompt-specific offsets ``u_i`` (>= 0); does not reach held-out.
+    forgetting : float
+        Per-step decay of abilities and offsets toward their start, in [0, 1).
+    advantage_eps : float
+        ``eps`` of the group-normalised advantage (> 0).
+    calibration_sample : int
+        Pool-wide belief metrics use a fixed random sample of this many prompts when
+        the pool is larger (the whole pool otherwise); keeps 10^6-prompt pools fast.
+    verifier : Verifier
+        Reward noise and grading.
+    learner : {"linear", "adam", "measured"}
+        How the group abilities step: proportional to the mean gradient, along its
+        Adam direction (``learning_rate`` is then the step in logits), or the measured
+        learner (noisy group updates, clipping, warm-up, memorisation through the
+        optimiser; see the module docstring).
+    adam_beta1, adam_beta2, adam_eps : float
+        Adam's moment decays and stabiliser (``learner="adam"`` only).
+    ability_cap : float, optional
+        Bound on the expressed ability, ``cap tanh(theta / cap)`` (> 0); ``None``: none.
+    eval_samples : int
+        0: ``eval/accuracy`` is the exact expected pass@1. ``S > 0``: the mean of ``S``
+        sampled outcomes per held-out prompt.
+    update_noise, signal_weight, group_energy : tuple of (float, float)
+        ``learner="measured"``: measured ``(success rate, value)`` tables at ``K =
+        table_reference_k`` (rates increasing in (0, 1), values > 0): the held-out
+        noise-to-signal of a mixed group, its held-out signal per unit of ``g``, its
+        squared gradient norm. Empty: no noise, weight 1, no energy (``"shared"`` needs
+        ``group_energy``).
+    table_reference_k : int
+        The ``K`` of the tables.
+    noise_k_exponent, energy_k_exponent : float
+        The tables scale as ``(table_reference_k / K)^exponent``.
+    coherence : float
+        ``c2`` in [0, 1]: the coherent share of the batch's squared norm.
+    max_grad_norm : float, optional
+        Clipping threshold of ``sqrt(E_t)`` (``"shared"`` only); ``None``: none.
+    measured_optimizer : {"shared", "adam", "sgd"}
+        ``learner="measured"``: the shared-preconditioner AdamW model, or the limits'.
+    transfer_depletion : float, optional
+        ``learner="measured"``: ``n0`` of the depletion of a prompt's transfer with its
+        earlier mixed groups (> 0); ``None``: none.
+    warmup_steps : int
+        ``learner="measured"``: linear learning-rate ramp ``min(1, t / warmup_steps)``.
+    memorize_through_optimizer : bool
+        ``learner="measured"``: the prompt offsets step under the optimiser's scale.
     """
-    adv = group_advantages(rewards, eps)
-    score = np.asarray(correct, dtype=np.float64) - np.asarray(rates)[:, None]
-    return (adv * score).mean(axis=1)
+
+    pool_size: int = 2000
+    heldout_size: int = 512
+    n_groups: int = 8
+    composition: PoolComposition = field(default_factory=PoolComposition)
+    group_spread: float = 0.5
+    learning_rate: float = 2.0
+    transfer: float = 0.2
+    memorization_rate: float = 0.5
+    forgetting: float = 0.0
+    advantage_eps: float = 1e-6
+    calibration_sample: int = 20_000
+    verifier: Verifier = field(default_factory=Verifier)
+    learner: str = "linear"
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+    ability_cap: float | None = None
+    eval_samples: int = 0
+    update_noise: tuple[tuple[float, float], ...] = ()
+    signal_weight: tuple[tuple[float, float], ...] = ()
+    group_energy: tuple[tuple[float, float], ...] = ()
+    table_reference_k: int = 8
+    noise_k_exponent: float = 1.0
+    energy_k_exponent: float = 0.5
+    coherence: float = 0.0
+    max_grad_norm: float | None = None
+    measured_optimizer: str = "shared"
+    transfer_depletion: float | None = None
+    warmup_steps: int = 0
+    memorize_through_optimizer: bool = True
+
+    def __post_init__(self) -> None:
+        check_int(self.pool_size, "pool_size", min_value=1)
+        check_int(self.heldout_size, "heldout_size", min_value=1)
+        check_int(self.n_groups, "n_groups", min_value=1)
+        check_real(self.group_spread, "group_spread", low=0.0)
+        check_real(self.learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+        check_real(self.transfer, "transfer", low=0.0, high=1.0)
+        check_real(self.memorization_rate, "memorization_rate", low=0.0)
+        check_real(self.forgetting, "forgetting", low=0.0, high=1.0, high_inclusive=False)
+        check_real(self.advantage_eps, "advantage_eps", low=0.0, low_inclusive=False)
+        check_int(self.calibration_sample, "calibration_sample", min_value=1)
+        if self.learner not in ("linear", "adam", "measured"):
+            raise ValueError(
+                f"learner must be 'linear', 'adam' or 'measured', got {self.learner!r}"
+            )
+        if self.measured_optimizer not in ("shared", "adam", "sgd"):
+            raise ValueError(
+                "measured_optimizer must be 'shared', 'adam' or 'sgd', "
+                f"got {self.measured_optimizer!r}"
+            )
+        check_int(self.table_reference_k, "table_reference_k", min_value=1)
+        check_int(self.warmup_steps, "warmup_steps", min_value=0)
+        check_real(self.noise_k_exponent, "noise_k_exponent")
+        check_real(self.energy_k_exponent, "energy_k_exponent")
+        check_real(self.coherence, "coherence", low=0.0, high=1.0)
+        if self.transfer_depletion is not None:
+            check_real(self.transfer_depletion, "transfer_depletion", low=0.0, low_inclusive=False)
+        if self.max_grad_norm is not None:
+            check_real(self.max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
+        for name in ("update_noise", "signal_weight", "group_energy"):
+            _check_table(getattr(self, name), name)
+        if (
+            self.learner == "measured"
+            and self.measured_optimizer == "shared"
+            and not self.group_energy
+        ):
+            raise ValueError("measured_optimizer='shared' needs the group_energy table")
+        check_real(self.adam_beta1, "adam_beta1", low=0.0, high=1.0, high_inclusive=False)
+        check_real(self.adam_beta2, "adam_beta2", low=0.0, high=1.0, high_inclusive=False)
+        check_real(self.adam_eps, "adam_eps", low=0.0, low_inclusive=False)
+        if self.ability_cap is not None:
+            check_real(self.ability_cap, "ability_cap", low=0.0, low_inclusive=False)
+        check_int(self.eval_samples, "eval_samples", min_value=0)
+
+    def build(self, rng: RngLike) -> LearningPool:
+        """A fresh learner and pool drawn from ``rng``."""
+        return LearningPool(self, rng)
 
 
 class LearningPool:
