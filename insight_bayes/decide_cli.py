@@ -10,9 +10,9 @@ best incumbent, paired over (draw, seed), in steps and in rollouts
 (:func:`insight_bayes.analysis.decision_table`). Writes OUT/decision.csv (one row per
 design and target) and OUT/manifest.json (the folders, the rule lists, the goal), prints
 the table and the verdict: the goal is met when, at --at, the ratio is at least --goal
-with the interval above 1 on at least two designs, and never below --floor. The goal is
-an argument so that it is stated before the runs; the defaults are the evidence-term
-decision's.
+with the interval above 1 on at least --min-wins designs (2), and never below --floor.
+The goal is an argument so that it is stated before the runs; the defaults are the
+evidence-term decision's.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--goal", type=float, default=1.10, help="ratio to reach (1.10)")
     parser.add_argument("--floor", type=float, default=0.95, help="ratio never to fall below")
+    parser.add_argument(
+        "--min-wins", type=positive_int, default=2, help="designs the goal must be met on (2)"
+    )
     parser.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap replicates")
 
 
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "decision.csv", table.to_csv(index=False).encode())
-    result = verdict(table, at=args.at, goal=args.goal, floor=args.floor)
+    result = verdict(table, at=args.at, goal=args.goal, floor=args.floor, min_wins=args.min_wins)
     store = ResultStore(out)
     store.write_manifest(
         build_manifest(
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             rules=[*args.new, *args.incumbents],
             seeds=[],
             analysis={"at": args.at, "targets": args.targets, "goal": args.goal,
-                      "floor": args.floor, "n_boot": args.n_boot},
+                      "floor": args.floor, "min_wins": args.min_wins, "n_boot": args.n_boot},
             previous=store.read_manifest(),
             verdict=result,
         )
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"goal at {'target' if args.targets else 'fraction'} {args.at:g}: >= {args.goal:g}x the "
         "best incumbent with "
-        f"the interval above 1 on >= 2 designs, never below {args.floor:g}x: "
+        f"the interval above 1 on >= {args.min_wins} designs, never below {args.floor:g}x: "
         + ("MET" if result["met"] else "NOT MET")
         + f" (clear wins: {', '.join(result['clear_wins']) or 'none'}; below the floor: "
         + f"{', '.join(result['below_floor']) or 'none'})"

@@ -60,6 +60,9 @@ def test_the_verdict_needs_two_clear_wins_and_no_loss_below_the_floor():
     assert not out["met"] and out["clear_wins"] == ["d0"]
     out = verdict(table([(1.2, 1.05), (1.15, 1.01), (0.90, 0.8)]))
     assert not out["met"] and out["below_floor"] == ["d2"]
+    one = verdict(table([(1.5, 1.3)]))  # one design, however clear, is not two
+    assert not one["met"] and one["clear_wins"] == ["d0"]
+    assert verdict(table([(1.5, 1.3)]), min_wins=1)["met"]
     with pytest.raises(ValueError, match="no row at fraction 0.5"):
         verdict(table([(1.2, 1.05)]), at=0.5)
 

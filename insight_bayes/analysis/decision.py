@@ -136,14 +136,20 @@ def decision_table(
 
 
 def verdict(
-    table: pd.DataFrame, *, at: float = 1.0, goal: float = 1.10, floor: float = 0.95
+    table: pd.DataFrame,
+    *,
+    at: float = 1.0,
+    goal: float = 1.10,
+    floor: float = 0.95,
+    min_wins: int = 2,
 ) -> dict[str, object]:
     """Whether a decision table (one row per (design, target)) meets the goal.
 
     The goal, fixed before the runs: at target ``at`` (a fraction, or an absolute
     target when the table has ``target`` rows), the best new rule is at least
     ``goal`` times the best incumbent with the interval's lower end above 1 on at least
-    two designs, and its point ratio is never below ``floor``.
+    ``min_wins`` designs (so a table of fewer designs cannot meet it), and its point
+    ratio is never below ``floor``.
 
     Returns ``{"designs", "clear_wins", "below_floor", "met"}``.
     """
@@ -158,5 +164,5 @@ def verdict(
         "designs": int(len(rows)),
         "clear_wins": [str(d) for d in design.loc[wins.index]],
         "below_floor": [str(d) for d in design.loc[below.index]],
-        "met": bool(len(wins) >= min(2, len(rows)) and below.empty),
+        "met": bool(len(wins) >= min_wins and below.empty),
     }
