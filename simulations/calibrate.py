@@ -5,8 +5,8 @@ knobs are fitted to **Random's** harness runs only, then the calibrated simulato
 predicts every other rule's speed-up, which is compared with the speed-up the harness
 realised.
 
-What the calibration reads from a study folder (:func:`~simulations.harness_record.harness_record`)
---------------------------------------------------------------------------------------------------
+What the calibration reads (:func:`~simulations.harness_record.harness_record`)
+-------------------------------------------------------------------------------
 * **The warm-up pool table** (``pool.parquet``): each prompt's warm-up success count
   ``s_i`` of ``n`` samples and its tier (a ``feature_*`` column, e.g. the number of
   digits). Each tier ``t`` gets a Beta prior fitted by maximum likelihood to its
