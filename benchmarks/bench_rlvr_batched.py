@@ -8,7 +8,7 @@ extrapolated from them.
 
 The same 8 runs (the config's rules at seed 0, then Random at seed 1, ...) are trained for
 ``--steps`` steps from the config's warm-up, one block of N runs after another: N = 1 is
-today's path (one :class:`~insight_bayes.rlvr.environment.GRPOEnvironment` per run), N > 1
+today's path (one :class:`~insight_bayes.rlvr.grpo_environment.GRPOEnvironment` per run), N > 1
 the batched path (:func:`insight_bayes.rlvr.batched.train_block`). The held-out evaluation
 every ``eval_every`` steps is timed apart (one evaluation of every run). CPU seconds are the
 process's (``time.process_time``, every thread); the load average of the machine is written

@@ -24,7 +24,7 @@ __all__ = ["PACKAGE_FOLDERS", "SUBCOMMANDS", "build_parser", "build_parser_for",
 #: name -> (module, one-line help), in the order of ``insight-bayes --help``.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("insight_bayes.demo", "print the selection table of every rule on a small pool"),
-    "sweep": ("simulations.cli", "simulate every rule over seeds on a scenario; speed-ups"),
+    "sweep": ("simulations.sweep_cli", "simulate every rule over seeds on a scenario; speed-ups"),
     "ablations": ("simulations.ablations_cli", "the five ablations of InSight; their table"),
     "rlvr-study": ("insight_bayes.rlvr.study_cli", "GRPO rules x seeds from one cached warm-up"),
     "rlvr-intervention": (

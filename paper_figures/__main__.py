@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")  # files only; notebooks keep their inline backend
     # Imported here: building the command's parser must stay light (no pandas, no PyMC).
-    from paper_figures.registry import FIGURES, FigureContext, run_all
+    from paper_figures.figure_registry import FIGURES, FigureContext, run_all
 
     if args.list:
         print("\n".join(FIGURES))

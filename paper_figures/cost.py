@@ -14,7 +14,7 @@ import pandas as pd
 
 from insight_bayes.analysis.summaries import cost_frame
 from paper_figures.curves import bar_by_rule, interval_by_rule, interval_legend
-from paper_figures.harness import HarnessResults
+from paper_figures.harness_figures import HarnessResults
 from paper_figures.simulated import SimResults
 from paper_figures.style import apply_style
 from paper_figures.tables import fmt_interval

@@ -84,8 +84,9 @@ def test_importing_the_analysis_and_the_figures_imports_neither_pymc_nor_torch()
     from pathlib import Path
 
     code = (
-        "import sys, insight_bayes.analysis, paper_figures.registry, paper_figures.harness, "
-        "paper_figures.simulated; print('pymc' in sys.modules, 'torch' in sys.modules)"
+        "import sys, insight_bayes.analysis, paper_figures.figure_registry, "
+        "paper_figures.harness_figures, paper_figures.simulated; "
+        "print('pymc' in sys.modules, 'torch' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run(

@@ -40,7 +40,7 @@ def test_the_check_finds_every_form_of_upward_import():
     source = (
         "import simulations.sweep\n"
         "def f():\n    from paper_figures import registry\n"
-        "import importlib\nimportlib.import_module('simulations.cli')\n"
+        "import importlib\nimportlib.import_module('simulations.sweep_cli')\n"
         "TABLE = {'figures': ('paper_figures.__main__', 'help')}\n"
         "FOLDERS = ('insight_bayes', 'simulations')\n"
         "'''Prose naming :mod:`simulations.scenarios` is fine.'''\n"

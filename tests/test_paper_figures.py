@@ -20,7 +20,7 @@ import pytest
 
 from insight_bayes.selectors import BEYOND_RULES, PAPER_RULES, REFERENCE_RULES
 from insight_bayes_cli import build_parser_for, main
-from paper_figures.registry import FIGURES, FigureContext, run_all
+from paper_figures.figure_registry import FIGURES, FigureContext, run_all
 from paper_figures.sources import (
     ABLATIONS,
     BEYOND,

@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 from insight_bayes import LoopConfig, SelectionLoop  # noqa: E402
 from insight_bayes.environment import Environment  # noqa: E402
 from insight_bayes.rewards import Rollout  # noqa: E402
-from insight_bayes.rlvr.environment import EvalConfig, GRPOEnvironment  # noqa: E402
 from insight_bayes.rlvr.grpo import GRPOConfig  # noqa: E402
+from insight_bayes.rlvr.grpo_environment import EvalConfig, GRPOEnvironment  # noqa: E402
 from insight_bayes.rlvr.model import ModelConfig, TinyLM  # noqa: E402
 from insight_bayes.rlvr.policy import CharPolicy  # noqa: E402
 from insight_bayes.rlvr.tasks import Grade, Problem, make_splits, make_task  # noqa: E402

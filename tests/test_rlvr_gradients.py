@@ -22,10 +22,10 @@ from insight_bayes.rlvr.applied_update import (  # noqa: E402
     group_gradient,
 )
 from insight_bayes.rlvr.checkpoint_probe import set_weights  # noqa: E402
-from insight_bayes.rlvr.environment import GRPOEnvironment  # noqa: E402
 from insight_bayes.rlvr.gradient_tables import is_done, signal_noise_table  # noqa: E402
 from insight_bayes.rlvr.gradients import run_gradients, stratified_prompts  # noqa: E402
 from insight_bayes.rlvr.grpo import GRPOConfig  # noqa: E402
+from insight_bayes.rlvr.grpo_environment import GRPOEnvironment  # noqa: E402
 from insight_bayes.rlvr.model import ModelConfig, TinyLM  # noqa: E402
 from insight_bayes.rlvr.policy import CharPolicy  # noqa: E402
 from insight_bayes.rlvr.selection_stats import selection_stats  # noqa: E402

@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-from insight_bayes.rlvr.environment import EvalConfig, GRPOEnvironment  # noqa: E402
 from insight_bayes.rlvr.grpo import GRPOConfig  # noqa: E402
+from insight_bayes.rlvr.grpo_environment import EvalConfig, GRPOEnvironment  # noqa: E402
 from insight_bayes.rlvr.hf import load_policy  # noqa: E402
 from insight_bayes.rlvr.study import load_config, run_study  # noqa: E402
 from insight_bayes.rlvr.tasks import make_splits, make_task  # noqa: E402

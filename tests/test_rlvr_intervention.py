@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from insight_bayes.analysis.intervention import (
+from insight_bayes.analysis.causal_slopes import (
     causal_slopes,
     hierarchical_bootstrap,
     permutation_p,
@@ -162,8 +162,8 @@ def test_causal_slopes_table_from_designed_batches():
 def test_batch_gradient_is_the_token_weighted_sum_of_its_groups():
     from insight_bayes.rewards import Rollout
     from insight_bayes.rlvr.applied_update import batch_gradient, group_gradient
-    from insight_bayes.rlvr.environment import GRPOEnvironment
     from insight_bayes.rlvr.grpo import GRPOConfig
+    from insight_bayes.rlvr.grpo_environment import GRPOEnvironment
     from insight_bayes.rlvr.model import ModelConfig, TinyLM
     from insight_bayes.rlvr.policy import CharPolicy
     from insight_bayes.rlvr.tasks import make_splits, make_task

@@ -4,7 +4,7 @@ one batched computation.
 :func:`train_block` trains ``R`` (rule, seed) runs of one study in one process. Each run is
 the shared :class:`~insight_bayes.loop.SelectionLoop` with its own selector, beliefs,
 random streams and tables, driving its own :class:`RunEnvironment` (a
-:class:`~insight_bayes.rlvr.environment.GRPOEnvironment`: the same grading, training
+:class:`~insight_bayes.rlvr.grpo_environment.GRPOEnvironment`: the same grading, training
 batches, advantages and metrics). What differs is where the model work goes: a run's
 environment hands its generation, its GRPO update and its log-probabilities to the block
 (:class:`RunBlock`), which waits until every run has asked, then serves all the requests
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from insight_bayes.rlvr.environment import GRPOEnvironment
 from insight_bayes.rlvr.grpo import TokenBatch, make_optimizer, make_scheduler
+from insight_bayes.rlvr.grpo_environment import GRPOEnvironment
 from insight_bayes.rlvr.stacked import (
     StackedLM,
     generate_runs,
@@ -79,7 +79,7 @@ class _Lane:
 class RunEnvironment(GRPOEnvironment):
     """A GRPO environment whose model work is done by its :class:`RunBlock`.
 
-    It is a :class:`~insight_bayes.rlvr.environment.GRPOEnvironment` on the harness's
+    It is a :class:`~insight_bayes.rlvr.grpo_environment.GRPOEnvironment` on the harness's
     warm-up policy (its tokenizer, and the answer log-probability before the first step,
     which is the warm-up's); sampling (``_generate``), the update (``_update``) and
     log-probabilities (``_logprobs``) are the block's, on run ``index`` of its stacked model.

@@ -235,7 +235,7 @@ def gate_pool(env, k: int, settings: GateSettings, rng: np.random.Generator) -> 
 
     Draws one group of ``k`` rollouts per pool prompt, then an independent sample of
     ``settings.samples`` per prompt for the rates (see :func:`measure_pool`). ``env`` is a
-    :class:`~insight_bayes.rlvr.environment.GRPOEnvironment` (any environment whose
+    :class:`~insight_bayes.rlvr.grpo_environment.GRPOEnvironment` (any environment whose
     ``pool`` holds problems with ``features`` works).
     """
     ids = np.arange(env.pool_size)

@@ -4,7 +4,7 @@
 :class:`~insight_bayes.rlvr.config.StudyConfig` (:func:`harness_for` memoises it, so a
 worker process that runs several (rule, seed) runs warms up, or loads the cached
 warm-up, once). Each run gets a fresh copy of the warm-up policy in a
-:class:`~insight_bayes.rlvr.environment.GRPOEnvironment`.
+:class:`~insight_bayes.rlvr.grpo_environment.GRPOEnvironment`.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class Harness:
 
     def environment(self):
         """A GRPO environment on a fresh copy of the warm-up policy."""
-        from insight_bayes.rlvr.environment import GRPOEnvironment
+        from insight_bayes.rlvr.grpo_environment import GRPOEnvironment
 
         reference = None
         if self.config.grpo.kl_coef > 0:

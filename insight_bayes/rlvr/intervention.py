@@ -33,7 +33,7 @@ the reverse? At checkpoints of Random runs of the harness (the study's GRPO sett
 
 Checkpoint 0 is refused: every belief is then the prior, so both terms are the same for
 every prompt and no batch can differ in either (the old test's "quintiles" there were
-random batches). The analysis is :mod:`insight_bayes.analysis.intervention`.
+random batches). The analysis is :mod:`insight_bayes.analysis.causal_slopes`.
 
 Table (one row per (draw, seed, checkpoint, prior, family, stratum, level, batch)):
 ``prior`` (``flat``, ``eb``; ``none`` for the uniform control), ``family``

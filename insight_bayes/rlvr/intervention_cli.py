@@ -72,7 +72,7 @@ def analyse(out: str | Path, n_boot: int, seed: int = 0) -> dict:
     and headline.txt; return the tables."""
     import pandas as pd
 
-    from insight_bayes.analysis.intervention import arm_table, causal_slopes
+    from insight_bayes.analysis.causal_slopes import arm_table, causal_slopes
     from insight_bayes.results.io import atomic_write_bytes
 
     root = Path(out)
@@ -128,7 +128,7 @@ def _readme(command: str, manifest: dict) -> str:
     return f"""# rlvr-intervention: the evidence term at a fixed weight vs the update's effect
 
 Written by `insight-bayes rlvr-intervention` (modules `insight_bayes.rlvr.intervention`,
-design and measurement, and `insight_bayes.analysis.intervention`, the model; their
+design and measurement, and `insight_bayes.analysis.causal_slopes`, the model; their
 docstrings document every column). Command:
 
 ```

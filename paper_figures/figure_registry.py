@@ -92,7 +92,7 @@ def _simulation(ctx: FigureContext):
 @functools.cache
 def _harness(ctx: FigureContext):
     """The saved harness study, read once per figures run and shared."""
-    from paper_figures.harness import load_harness
+    from paper_figures.harness_figures import load_harness
 
     return load_harness(ctx.results, ctx.quick)
 
@@ -133,7 +133,7 @@ def _fig4_simulated(ctx: FigureContext) -> list[Path]:
 
 
 def _fig4_harness(ctx: FigureContext) -> list[Path]:
-    from paper_figures.harness import fig4_harness
+    from paper_figures.harness_figures import fig4_harness
 
     h = _harness(ctx)
     caption = (
@@ -141,7 +141,7 @@ def _fig4_harness(ctx: FigureContext) -> list[Path]:
         f"mean over seeds with a 95% band. Right: speed-up to {h.metric} >= {h.target:g} "
         f"versus Random per step (filled) and per rollout (open), bootstrap over seeds. "
         f"Configuration: {h.describe()}. Source: {h.source}. "
-        + _made_by(ctx, "paper_figures.harness.fig4_harness")
+        + _made_by(ctx, "paper_figures.harness_figures.fig4_harness")
     )
     return save_figure(fig4_harness(h), ctx.out, "fig4_harness", caption)
 
@@ -163,14 +163,14 @@ def _table_main(ctx: FigureContext) -> list[Path]:
 
 
 def _table_harness(ctx: FigureContext) -> list[Path]:
-    from paper_figures.harness import harness_table
+    from paper_figures.harness_figures import harness_table
 
     h = _harness(ctx)
     caption = (
         f"Harness table: rules against metrics of the RLVR harness ({h.describe()}). Final "
         f"held-out {h.metric}, steps to {h.target:g}, speed-ups per step and per rollout with "
         "bootstrap 95% intervals over seeds, informative share, rollouts and seconds per step. "
-        f"Source: {h.source}. " + _made_by(ctx, "paper_figures.harness.harness_table")
+        f"Source: {h.source}. " + _made_by(ctx, "paper_figures.harness_figures.harness_table")
     )
     return save_table(harness_table(h), ctx.out, "table_harness", caption)
 
@@ -236,7 +236,7 @@ _FOLDER_SOURCES: dict[str, str] = {}
 
 
 def _fidelity(ctx: FigureContext) -> list[Path]:
-    from paper_figures.fidelity import fidelity_printable, fig_fidelity, load_fidelity
+    from paper_figures.fidelity_figures import fidelity_printable, fig_fidelity, load_fidelity
     from paper_figures.sources import ROBUSTNESS
 
     folder, source = _saved_folder(ctx, ROBUSTNESS)
@@ -247,7 +247,7 @@ def _fidelity(ctx: FigureContext) -> list[Path]:
         "Each cell: the share of relative targets (25-100% of Random's gain) at which the "
         "claim was reproduced minus the share at which it was refuted (paired bootstrap 95% "
         f"intervals over seeds). Source: {source}. "
-        + _made_by(ctx, "paper_figures.fidelity.fig_fidelity")
+        + _made_by(ctx, "paper_figures.fidelity_figures.fig_fidelity")
     )
     paths = save_figure(fig_fidelity(fidelity, cells), ctx.out, "fig_fidelity", caption)
     caption = (
@@ -282,7 +282,7 @@ def _tiered(ctx: FigureContext) -> list[Path]:
 
 
 def _sim_vs_harness(ctx: FigureContext) -> list[Path]:
-    from paper_figures.sim_vs_harness import (
+    from paper_figures.prediction_figures import (
         agreement_line,
         fig_sim_vs_harness,
         sim_vs_harness_table,
@@ -299,7 +299,7 @@ def _sim_vs_harness(ctx: FigureContext) -> list[Path]:
         "(paired bootstrap over seeds), dotted: identity. Right: the fit, Random's held-out "
         f"gain in the harness (95% intervals) and in its calibrated simulator. "
         f"{agreement_line(folder)}. Source: {source}. "
-        + _made_by(ctx, "paper_figures.sim_vs_harness.fig_sim_vs_harness")
+        + _made_by(ctx, "paper_figures.prediction_figures.fig_sim_vs_harness")
     )
     paths = save_figure(fig_sim_vs_harness(folder), ctx.out, "fig_sim_vs_harness", caption)
     caption = (
@@ -331,13 +331,13 @@ def _intervention(ctx: FigureContext) -> list[Path]:
         "log weight and log evidence term in one model with cell intercepts (draw, run, "
         "checkpoint), per prior; 95% hierarchical-bootstrap intervals (draws, runs, batches), "
         "batch-bootstrap intervals, VIF, placebo permutation p. "
-        f"Source: {source}. " + _made_by(ctx, "insight_bayes.analysis.intervention.causal_slopes")
+        f"Source: {source}. " + _made_by(ctx, "insight_bayes.analysis.causal_slopes.causal_slopes")
     )
     return paths + save_table(intervention_table(folder), ctx.out, "table_intervention", caption)
 
 
 def _beyond(ctx: FigureContext) -> list[Path]:
-    from paper_figures.beyond import beyond_printable, fig_beyond, load_beyond
+    from paper_figures.beyond_figures import beyond_printable, fig_beyond, load_beyond
     from paper_figures.sources import BEYOND
 
     folder, source = _saved_folder(ctx, BEYOND)
@@ -351,7 +351,8 @@ def _beyond(ctx: FigureContext) -> list[Path]:
         "bootstrap 95% intervals over seeds (censored runs count at the horizon). Right: "
         "share of the chosen prompts whose true rate lies in the belief's 90% interval "
         "(belief/coverage_chosen, a diagnostic no rule reads), mean over seeds with a 95% "
-        f"band; nominal 0.9 dotted. {where} " + _made_by(ctx, "paper_figures.beyond.fig_beyond")
+        f"band; nominal 0.9 dotted. {where} "
+        + _made_by(ctx, "paper_figures.beyond_figures.fig_beyond")
     )
     paths = save_figure(fig_beyond(b), ctx.out, "fig_beyond", caption)
     caption = (

@@ -3,7 +3,7 @@
 :func:`load_harness` reads a saved study folder (``RESULTS/rlvr-cpu-study``, written by
 ``insight-bayes rlvr-study configs/rlvr/cpu.toml``) or, with ``quick``, the smoke study
 ``RESULTS/scratch/rlvr-smoke``. Whether the simulator predicts the harness is
-:mod:`paper_figures.sim_vs_harness`. Nothing here trains or simulates: a missing folder
+:mod:`paper_figures.prediction_figures`. Nothing here trains or simulates: a missing folder
 raises :class:`~paper_figures.sources.MissingResult` naming the command that makes it,
 (``insight-bayes reproduce`` runs it).
 """
