@@ -23,10 +23,12 @@ from pathlib import Path
 from paper_figures.sources import (
     ABLATIONS,
     BEYOND,
+    BEYOND_MEASURED,
     BEYOND_ROBUSTNESS,
     EB,
     HARNESS,
     INTERVENTION,
+    MEASURED,
     NOISY,
     REPO,
     ROBUSTNESS,
@@ -54,6 +56,8 @@ RESULTS: dict[str, tuple[SavedResult, SavedResult]] = {
     "tiered": TIERED,
     "intervention": INTERVENTION,
     "sim-vs-harness": SIM_VS_HARNESS,
+    "measured": MEASURED,
+    "beyond-measured": BEYOND_MEASURED,
 }
 
 

@@ -26,10 +26,12 @@ from pathlib import Path
 __all__ = [
     "ABLATIONS",
     "BEYOND",
+    "BEYOND_MEASURED",
     "BEYOND_ROBUSTNESS",
     "EB",
     "NOISY",
     "HARNESS",
+    "MEASURED",
     "ROBUSTNESS",
     "INTERVENTION",
     "TIERED",
@@ -213,10 +215,14 @@ ABLATIONS = (
 )
 
 
-def _grid(scenario: str, seeds: int, workers: int, out: str, rules: str = "") -> Callable:
+def _grid(
+    scenario: str, seeds: int, workers: int, out: str, rules: str = "", grid: str = "robustness"
+) -> Callable:
     def arguments(results: Path) -> list[str]:
         chosen = ["--rules", rules] if rules else []
-        return ["sweep", scenario, "--grid", "robustness", *chosen, "--seeds", str(seeds),
+        if grid == "measured":  # the structure the comparison with the harness fitted
+            chosen += ["--structure", str(results / "sim-vs-harness" / "structure.json")]
+        return ["sweep", scenario, "--grid", grid, *chosen, "--seeds", str(seeds),
                 "--workers", str(workers), "--no-plots", "--no-progress", "--out",
                 str(results / out)]  # fmt: skip
 
@@ -396,6 +402,57 @@ BEYOND_ROBUSTNESS = (
         "scratch/sim-beyond-robustness-quick",
         ("manifest.json", "cells.csv", "grid_speedups.csv"),
         _grid("quick", 2, 1, "scratch/sim-beyond-robustness-quick", _BEYOND_GRID_RULES),
+    ),
+)
+
+
+_GRID_FILES = ("manifest.json", "cells.csv", "fidelity.csv", "fidelity_summary.csv",
+               "grid_speedups.csv")  # fmt: skip
+
+#: The robustness grid under the learner measured on the harness (discount and pool
+#: strength; its structure is the comparison's ``structure.json``) (full, quick).
+MEASURED = (
+    SavedResult(
+        "robustness grid under the measured learner",
+        "sim-countdown-paper-measured",
+        _GRID_FILES,
+        _grid("countdown-paper", 6, 2, "sim-countdown-paper-measured", grid="measured"),
+        "a few minutes on 2 cores",
+    ),
+    SavedResult(
+        "QUICK robustness grid under the measured learner",
+        "scratch/sim-quick-measured",
+        _GRID_FILES,
+        _grid("quick", 2, 1, "scratch/sim-quick-measured", grid="measured"),
+    ),
+)
+
+
+def _beyond_grid(scenario: str, seeds: int, workers: int, out: str) -> Callable:
+    def arguments(results: Path) -> list[str]:
+        from insight_bayes.selectors import BEYOND_RULES
+
+        rules = ",".join((*BEYOND_RULES, "insight", "random", "oracle"))
+        return _grid(scenario, seeds, workers, out, rules, grid="measured")(results)
+
+    return arguments
+
+
+#: Every rule beyond InSight (with InSight, Random and the oracle) under the measured
+#: learner, over its grid (full, quick).
+BEYOND_MEASURED = (
+    SavedResult(
+        "rules beyond InSight under the measured learner",
+        "sim-beyond-measured",
+        _GRID_FILES,
+        _beyond_grid("countdown-paper", 6, 2, "sim-beyond-measured"),
+        "about 10 min on 2 cores",
+    ),
+    SavedResult(
+        "QUICK rules beyond InSight under the measured learner",
+        "scratch/sim-beyond-quick-measured",
+        _GRID_FILES,
+        _beyond_grid("quick", 2, 1, "scratch/sim-beyond-quick-measured"),
     ),
 )
 

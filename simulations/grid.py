@@ -13,6 +13,12 @@ analysis in every cell:
 * model strength, on the base cell only: the starting pool from weak (half the prompts
   unsolvable, 5% solved) to strong (10% unsolvable, half solved).
 
+Both learners are limits (the linear one builds selection's payoff in, the Adam-like one
+takes it out). :func:`measured_cells` is the same grid under the **measured learner**
+(``learner="measured"``, :mod:`simulations.structure`): noisy group updates through an
+AdamW-like optimiser, with the transfer and memorisation measured on the GRPO harness, so
+memorisation is not a knob there; the discount and the pool strength vary as above.
+
 All cells draw their pools from the base scenario's seeds (paired). Targets are
 **relative** (decided before any cell ran): the step-0 held-out accuracy plus
 ``GRID_FRACTIONS`` of Random's mean final gain in that cell, so that every cell, weak or
@@ -30,6 +36,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from insight_bayes.selectors import PAPER_RULES
 from simulations.environments import PoolComposition
@@ -39,8 +46,10 @@ __all__ = [
     "ADAM_LEARNING_RATE",
     "GRID_FRACTIONS",
     "GRID_RULES",
+    "MEASURED_LEARNING_RATE",
     "STRENGTHS",
     "Cell",
+    "measured_cells",
     "robustness_cells",
     "run_grid",
 ]
@@ -66,6 +75,18 @@ ADAM_LEARNING_RATE = 0.05
 
 #: Bound on the Adam learner's expressed ability (logits): a saturating curve.
 ADAM_ABILITY_CAP = 10.0
+
+#: Step size of the measured learner on the base scenario, calibrated like the Adam-like
+#: learner's on Random alone before any other rule ran under it (2026-12-04): Random's mean
+#: final held-out accuracy at 200 steps over seeds 0-2 within 0.02 of the linear
+#: learner's (0.852). lr 0.45 gave 0.849 (0.42: 0.820, 0.47: 0.866; 0.1 / 0.3 / 0.5 / 1.0:
+#: 0.508 / 0.687 / 0.886 / 0.974).
+MEASURED_LEARNING_RATE = 0.45
+
+#: The GRPO harness's learning-rate warm-up (steps) and clipping threshold, which the
+#: measured learner models.
+MEASURED_WARMUP_STEPS = 10
+MEASURED_MAX_GRAD_NORM = 1.0
 
 #: Starting pools from weak to strong (the paper: gains shrink as the prior strengthens).
 STRENGTHS: dict[str, PoolComposition] = {
@@ -137,6 +158,61 @@ def robustness_cells(
     for strength in strengths:
         cells.append(_cell(base, base_memorization, base.discount, "linear", strength))
     return cells
+
+
+def measured_cells(
+    structure: dict[str, Any],
+    base: str | Scenario = "countdown-paper",
+    *,
+    discount: Sequence[float] = (1.0, 0.9, 0.5),
+    strengths: Sequence[str] = ("weak", "strong", "strongest"),
+    learning_rate: float = MEASURED_LEARNING_RATE,
+) -> list[Cell]:
+    """The grid under the measured learner: the discounts on the base pool, then the
+    other pool strengths at the base scenario's discount.
+
+    Parameters
+    ----------
+    structure : dict
+        :func:`simulations.structure.fit_structure`'s output (the committed one is
+        ``results/sim-vs-harness/structure.json``); it sets the learner's tables, its
+        transfer and its memorisation (:func:`simulations.structure.learner_settings`).
+    base : str or Scenario
+        The base scenario (its pools, loop and targets).
+    discount : sequence of float
+        The belief discounts ``lambda`` (Eq. 6) of the base-pool cells.
+    strengths : sequence of str
+        Keys of :data:`STRENGTHS` run at the base discount.
+    learning_rate : float
+        The measured learner's step (:data:`MEASURED_LEARNING_RATE`, calibrated on Random).
+    """
+    from simulations.structure import learner_settings
+
+    base = get_scenario(base)
+    unknown = sorted(set(strengths) - set(STRENGTHS))
+    if unknown:
+        raise ValueError(f"unknown strength(s) {unknown}; available: {list(STRENGTHS)}")
+    settings = learner_settings(structure, base.env.n_groups)
+    memorization = float(settings["memorization_rate"])
+
+    def cell(d: float, strength: str) -> Cell:
+        name = f"measured-lam{d:g}" + ("" if strength == "base" else f"-{strength}")
+        env = dataclasses.replace(
+            base.env, **settings, composition=STRENGTHS[strength],
+            learning_rate=float(learning_rate), warmup_steps=MEASURED_WARMUP_STEPS,
+            max_grad_norm=MEASURED_MAX_GRAD_NORM,
+        )  # fmt: skip
+        scenario = base.variant(
+            name,
+            f"grid cell: measured learner (lr {learning_rate:g}, memorisation "
+            f"{memorization:.3g}, transfer {settings['transfer']:.3g}), lambda {d:g}, "
+            f"{strength} pool",
+            env=env,
+            discount=float(d),
+        )
+        return Cell(name, memorization, float(d), "measured", strength, scenario)
+
+    return [cell(d, "base") for d in discount] + [cell(base.discount, s) for s in strengths]
 
 
 def run_grid(

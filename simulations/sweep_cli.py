@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import textwrap
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +139,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--grid",
-        choices=("robustness",),
+        choices=("robustness", "measured"),
         default=None,
-        help="run the robustness grid around SCENARIO (memorisation x discount x learner, "
-        "and model strength) and write the fidelity table of the paper's claims",
+        help="run a grid around SCENARIO and write the fidelity table of the paper's claims: "
+        "'robustness' (memorisation x discount x the linear and Adam-like learners, and "
+        "model strength) or 'measured' (discount and model strength under the learner "
+        "measured on the harness, from --structure)",
+    )
+    parser.add_argument(
+        "--structure",
+        default="results/sim-vs-harness/structure.json",
+        help="--grid measured: the measured learner's structure (written by "
+        "'insight-bayes sim-vs-harness'; default: the committed one)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
@@ -261,10 +270,27 @@ def _run_grid(args, base) -> int:
     )
     from insight_bayes.results.io import atomic_write_bytes
     from insight_bayes.results.store import ResultStore
-    from simulations.grid import GRID_FRACTIONS, GRID_RULES, robustness_cells, run_grid
+    from simulations.grid import (
+        GRID_FRACTIONS,
+        GRID_RULES,
+        MEASURED_LEARNING_RATE,
+        measured_cells,
+        robustness_cells,
+        run_grid,
+    )
 
-    cells = robustness_cells(base)
-    out = args.out or f"results/scratch/{base.name}-robustness"
+    grid: dict = {"name": args.grid, "base": base.key}
+    if args.grid == "measured":
+        from simulations.structure import load_structure
+
+        structure_path = Path(args.structure)
+        if not structure_path.is_file():
+            raise SystemExit(f"--structure {structure_path}: no such file")
+        cells = measured_cells(load_structure(structure_path), base)
+        grid |= {"structure": str(structure_path), "learning_rate": MEASURED_LEARNING_RATE}
+    else:
+        cells = robustness_cells(base)
+    out = args.out or f"results/scratch/{base.name}-{args.grid}"
     result = run_grid(
         cells,
         args.seeds,
@@ -283,8 +309,10 @@ def _run_grid(args, base) -> int:
     report, auc, reached = grid_tables(result.steps, GRID_FRACTIONS, n_boot=args.n_boot)
     fidelity = fidelity_table(reached, meta, n_boot=args.n_boot)
     summary = claim_summary(fidelity)
-    base_cell = next(c for c in cells if c.strength == "base" and c.learner == "linear"
-                     and c.memorization == base.env.memorization_rate
+    # the reference cell: the base pool at the base scenario's settings (the grid's first
+    # learner; under the measured learner, memorisation is measured, not the base's)
+    base_cell = next(c for c in cells if c.strength == "base" and c.learner == cells[0].learner
+                     and (c.learner == "measured" or c.memorization == base.env.memorization_rate)
                      and c.discount == base.discount)  # fmt: skip
     tau = ranking_agreement(report, base_cell.scenario.key)
     violations = oracle_violations(
@@ -297,8 +325,7 @@ def _run_grid(args, base) -> int:
         atomic_write_bytes(store.root / f"{name}.csv", table.to_csv(index=False).encode())
     manifest = store.read_manifest()
     manifest["grid"] = {
-        "name": "robustness",
-        "base": base.key,
+        **grid,
         "fractions": list(GRID_FRACTIONS),
         "seconds": result.seconds,
         "n_boot": args.n_boot,
