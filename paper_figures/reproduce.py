@@ -26,6 +26,7 @@ from paper_figures.sources import (
     BEYOND_MEASURED,
     BEYOND_ROBUSTNESS,
     EB,
+    EB_MEASURED,
     HARNESS,
     INTERVENTION,
     MEASURED,
@@ -58,6 +59,7 @@ RESULTS: dict[str, tuple[SavedResult, SavedResult]] = {
     "sim-vs-harness": SIM_VS_HARNESS,
     "measured": MEASURED,
     "beyond-measured": BEYOND_MEASURED,
+    "eb-measured": EB_MEASURED,
 }
 
 

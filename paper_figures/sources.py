@@ -29,6 +29,7 @@ __all__ = [
     "BEYOND_MEASURED",
     "BEYOND_ROBUSTNESS",
     "EB",
+    "EB_MEASURED",
     "NOISY",
     "HARNESS",
     "MEASURED",
@@ -453,6 +454,25 @@ BEYOND_MEASURED = (
         "scratch/sim-beyond-quick-measured",
         _GRID_FILES,
         _beyond_grid("quick", 2, 1, "scratch/sim-beyond-quick-measured"),
+    ),
+)
+
+
+#: The learned-prior rules and their incumbents under the measured learner, over its grid
+#: (the simulator's secondary table of the evidence-term decision) (full, quick).
+EB_MEASURED = (
+    SavedResult(
+        "learned-prior rules under the measured learner",
+        "sim-eb-measured",
+        _GRID_FILES,
+        _grid("countdown-paper", 6, 2, "sim-eb-measured", _EB_RULES, grid="measured"),
+        "a few minutes on 2 cores",
+    ),
+    SavedResult(
+        "QUICK learned-prior rules under the measured learner",
+        "scratch/sim-eb-quick-measured",
+        _GRID_FILES,
+        _grid("quick", 2, 1, "scratch/sim-eb-quick-measured", _EB_RULES, grid="measured"),
     ),
 )
 

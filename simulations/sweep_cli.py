@@ -318,10 +318,14 @@ def _run_grid(args, base) -> int:
     violations = oracle_violations(
         report, [r for r in GRID_RULES if r not in ("dynamic-sampling", "oracle")]
     )
+    tables = [("cells", meta), ("grid_speedups", report), ("grid_auc", auc),
+              ("fidelity", fidelity), ("fidelity_summary", summary),
+              ("ranking_tau", tau), ("oracle_violations", violations)]  # fmt: skip
+    goal = _beyond_goal(reached, meta, args.n_boot)
+    if goal is not None:
+        tables.append(("goal_cells", goal))
     store = ResultStore(out)
-    for name, table in (("cells", meta), ("grid_speedups", report), ("grid_auc", auc),
-                        ("fidelity", fidelity), ("fidelity_summary", summary),
-                        ("ranking_tau", tau), ("oracle_violations", violations)):  # fmt: skip
+    for name, table in tables:
         atomic_write_bytes(store.root / f"{name}.csv", table.to_csv(index=False).encode())
     manifest = store.read_manifest()
     manifest["grid"] = {
@@ -353,6 +357,27 @@ def _run_grid(args, base) -> int:
         if pictures:
             print(f"pictures: {', '.join(str(p) for p in pictures)}")
     return 0
+
+
+def _beyond_goal(reached, meta, n_boot: int):
+    """``goal_cells``: the simulator goal of every rule beyond InSight the grid ran (1.10x
+    InSight, paired, and 85% of the oracle; :func:`insight_bayes.analysis.beyond.goal_cells`)
+    per cell and target, or ``None`` when the grid has none of them, InSight or the oracle."""
+    import pandas as pd
+
+    from insight_bayes.analysis.beyond import goal_cells
+    from insight_bayes.selectors import BEYOND_RULES
+
+    ran = set(reached["rule"])
+    beyond = [r for r in BEYOND_RULES if r in ran]
+    if not beyond or not {"insight", "oracle"} <= ran:
+        return None
+    cells = meta[["cell", "scenario"]]
+    return pd.concat(
+        [goal_cells(reached, r, n_boot=n_boot).merge(cells, on="scenario").assign(rule=r)
+         for r in beyond],
+        ignore_index=True,
+    )  # fmt: skip
 
 
 def _wide_display():

@@ -100,7 +100,8 @@ def test_the_measured_grid_cli_writes_the_fidelity_tables_and_checks_its_structu
     from insight_bayes_cli import main
 
     out = tmp_path / "grid"
-    argv = ["sweep", "quick", "--grid", "measured", "--rules", "random,insight,mopps",
+    rules = "random,insight,oracle,insight-adaptive"
+    argv = ["sweep", "quick", "--grid", "measured", "--rules", rules,
             "--seeds", "2", "--workers", "1", "--no-plots", "--no-progress",
             "--out", str(out)]  # fmt: skip
     with pytest.raises(SystemExit, match="no such file"):
@@ -113,5 +114,10 @@ def test_the_measured_grid_cli_writes_the_fidelity_tables_and_checks_its_structu
     assert set(fidelity["scenario"]) - {"weak vs strongest"} <= set(cells["scenario"])
     from insight_bayes.results.reader import read_manifest
 
+    goal = pd.read_csv(out / "goal_cells.csv")  # a rule beyond InSight ran with InSight, oracle
+    assert set(goal["rule"]) == {"insight-adaptive"} and len(goal) == 6 * 4
+    assert set(goal["cell"]) == set(cells["cell"])
+    assert (goal["meets"] == ((goal["ratio"] >= 1.10) & (goal["ratio_low"] > 1.0)
+                              & (goal["oracle_fraction"] >= 0.85))).all()  # fmt: skip
     grid = read_manifest(out)["grid"]
     assert grid["name"] == "measured" and grid["structure"] == str(structure)
