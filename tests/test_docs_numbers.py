@@ -35,7 +35,9 @@ def test_every_substitution_a_page_uses_is_read_from_results():
     numbers = _extension()
     used = {name for page in PAGES for name in SUBSTITUTION.findall(page.read_text())}
     assert used, "the pages quote results through substitutions"
-    known = set(numbers.NUMBERS) | set(numbers.TABLES)
+    known = (
+        set(numbers.NUMBERS) | set(numbers.TABLES) | set(numbers.DECISIONS) | set(numbers.COUNTS)
+    )
     assert used <= known, sorted(used - known)
     for name in sorted(used & set(numbers.NUMBERS)):
         assert re.search(r"\d", numbers.quote(RESULTS, name)), name
@@ -92,3 +94,56 @@ def test_a_table_cell_is_the_row_it_names():
         x.split(" | ")[0].strip("| `") for x in numbers.table(RESULTS, "eb_table").splitlines()[2:]
     ]
     assert shown == list(summary.loc[shown, "speedup"].sort_values(ascending=False).index)
+
+
+def test_a_count_is_the_number_of_rows_of_its_table():
+    numbers = _extension()
+    file, *_ = numbers.COUNTS["oracle_violations_measured"]
+    rows = len(pd.read_csv(RESULTS / file))
+    assert numbers.count(RESULTS, "oracle_violations_measured").startswith(f"{rows} ")
+    file, scope, match, _ = numbers.COUNTS["beyond_goal_measured_mopps_tracking"]
+    goal = pd.read_csv(RESULTS / file)
+    mine = goal[goal["rule"] == scope["rule"]]
+    expected = f"{int(mine['meets'].sum())} of {len(mine)} (cell, target) cases"
+    assert match == {"meets": True}
+    assert numbers.count(RESULTS, "beyond_goal_measured_mopps_tracking") == expected
+    numbers.COUNTS["missing"] = (file, {"rule": "no-such-rule"}, {}, "{n}")
+    try:
+        with pytest.raises(LookupError, match="picks no row"):
+            numbers.count(RESULTS, "missing")
+    finally:
+        del numbers.COUNTS["missing"]
+
+
+def test_a_decision_table_shows_every_row_and_the_saved_verdict(tmp_path):
+    import json
+
+    numbers = _extension()
+    numbers.DECISIONS.setdefault("eb_decision_table", "rlvr-eb-decision")
+    folder = tmp_path / numbers.DECISIONS["eb_decision_table"]
+    with pytest.raises(LookupError, match="no decision.csv"):
+        numbers.decision(tmp_path, "eb_decision_table")
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame({
+        "design": ["a", "a", "b"], "fraction": [0.5, 1.0, 1.0],
+        "best_new": ["insight-eb"] * 3, "best_incumbent": ["mopps"] * 3,
+        "new_vs_baseline": [2.0, 3.0, 1.5], "incumbent_vs_baseline": [1.5, 2.0, 1.6],
+        "ratio": [1.333, 1.5, 0.9375], "ci_low": [0.9, 1.2, 0.7], "ci_high": [1.8, 1.9, 1.2],
+        "p_faster": [0.8, 1.0, 0.3], "rollout_ratio": [1.333, 1.5, 0.9375],
+        "rollout_ci_low": [0.9, 1.2, 0.7], "rollout_ci_high": [1.8, 1.9, 1.2],
+        "n_draws": [3, 3, 3], "n_seeds": [6, 6, 6],
+    })  # fmt: skip
+    frame.to_csv(folder / "decision.csv", index=False)
+    (folder / "manifest.json").write_text(json.dumps({"format": "insight-bayes-results/1"}))
+    with pytest.raises(LookupError, match="no verdict"):
+        numbers.decision(tmp_path, "eb_decision_table")
+    verdict = {"designs": 2, "clear_wins": ["a"], "below_floor": ["b"], "met": False}
+    analysis = {"at": 1.0, "goal": 1.1, "floor": 0.95, "min_wins": 2}
+    (folder / "manifest.json").write_text(
+        json.dumps({"format": "insight-bayes-results/1", "verdict": verdict, "analysis": analysis})
+    )
+    text = numbers.decision(tmp_path, "eb_decision_table")
+    lines = text.splitlines()
+    assert len([x for x in lines if x.startswith("| `")]) == 3
+    assert "| `b` | 100% | `insight-eb` | `mopps` | 1.50x | 1.60x | 0.94 [0.70, 1.20] |" in text
+    assert "**not met**" in text and "Clear wins: `a`; below the floor: `b`." in text

@@ -52,6 +52,12 @@ TITLES = {
     "rlvr-intervention": "A causal test of the decomposition: batches by score quintile",
     "rlvr-gradients": "Per-group gradients of the tiered design",
     "rlvr-gradients-k": "Per-group gradients of the tiered design at K = 4 and 16",
+    "sim-countdown-paper-measured": "The robustness grid under the learner measured on the harness",
+    "sim-beyond-measured": "Rules beyond InSight under the learner measured on the harness",
+    "rlvr-eb-tiered": "Evidence-term decision: the tiered design over 3 task draws",
+    "rlvr-eb-k16": "Evidence-term decision: K = 16, M = 16 over 3 task draws",
+    "rlvr-eb-narrow": "Evidence-term decision: a 1-3 digit pool over 3 task draws",
+    "rlvr-eb-decision": "Does the learned prior pay? The paired decision over three designs",
 }
 
 #: Commands of folders whose manifest does not record one and that
@@ -62,6 +68,14 @@ COMMANDS = {
     "rlvr-cpu-tiered-mid": "insight-bayes rlvr-study configs/rlvr/cpu-tiered-mid.toml "
     "--out results/rlvr-cpu-tiered-mid --device cpu --threads 1 --workers 2",
     "rlvr-gpu-tiered": "bash benchmarks/run_gpu_study.sh",
+    **{
+        f"rlvr-eb-{design}": f"insight-bayes rlvr-study configs/rlvr/eb-{design}.toml "
+        f"--out results/rlvr-eb-{design} --device cpu --threads 1 --workers 2"
+        for design in ("tiered", "k16", "narrow")
+    },
+    "rlvr-eb-decision": "insight-bayes decide results/rlvr-eb-tiered results/rlvr-eb-k16 "
+    "results/rlvr-eb-narrow --new insight-eb,mopps-eb "
+    "--incumbents insight,mopps,expected-difficulty,weight --out results/rlvr-eb-decision",
 }
 
 
@@ -252,6 +266,14 @@ _FINAL = "sim-countdown-paper/speedup_to_baseline_final.csv"
 _TIER = "rlvr-cpu-tiered/speedup_curve.csv"
 _SLOPE = "rlvr-intervention/slopes.csv"
 _CLAIMS = "sim-countdown-paper-robustness/fidelity_summary.csv"
+_CLAIMS_MEASURED = "sim-countdown-paper-measured/fidelity_summary.csv"
+#: The paper's claims the findings page tabulates (its name -> the fidelity table's id).
+_CLAIM_IDS = {
+    "insight_random": "insight>random", "insight_mopps": "insight>mopps",
+    "ed_mopps": "ed>mopps", "ie_random": "ie~random", "mi_wmi": "mi<wmi",
+    "weight_wmi": "weight<wmi", "ds_costly": "ds-costly", "mu": "mu0.3best",
+    "speedup_range": "speedup1.5-2.2", "shrinks": "shrinks",
+}  # fmt: skip
 _CAUSAL = "{slope:+.3f} points per e-fold (95% CI {ci_low:+.3f} to {ci_high:+.3f}; VIF {vif:.1f})"
 _SCORES = "sim-vs-harness/scores.csv"
 _PAIRED = "{speedup:.3f}x (95% CI {ci_low:.3f}-{ci_high:.3f})"
@@ -283,13 +305,11 @@ NUMBERS: dict[str, tuple[str, dict, str]] = {
     "ref_oracle_score_final_of_oracle": (
         _FINAL, {"rule": "oracle-score:rule=insight"}, "{oracle_fraction:.0%}"
     ),
-    "claim_insight_random": (_CLAIMS, {"claim": "insight>random"}, _CLAIM),
-    "claim_insight_mopps": (_CLAIMS, {"claim": "insight>mopps"}, _CLAIM),
-    "claim_ed_mopps": (_CLAIMS, {"claim": "ed>mopps"}, _CLAIM),
-    "claim_ie_random": (_CLAIMS, {"claim": "ie~random"}, _CLAIM),
-    "claim_ds_costly": (_CLAIMS, {"claim": "ds-costly"}, _CLAIM),
-    "claim_mu": (_CLAIMS, {"claim": "mu0.3best"}, _CLAIM),
-    "claim_shrinks": (_CLAIMS, {"claim": "shrinks"}, _CLAIM),
+    **{
+        f"claim_{name}{suffix}": (file, {"claim": claim}, _CLAIM)
+        for name, claim in _CLAIM_IDS.items()
+        for suffix, file in (("", _CLAIMS), ("_measured", _CLAIMS_MEASURED))
+    },
     "beyond_mopps_tracking": ("sim-beyond/summary.csv", {"rule": "mopps-tracking"}, _SPEED),
     "beyond_insight_tracking": ("sim-beyond/summary.csv", {"rule": "insight-tracking"}, _SPEED),
     "cpu_insight": ("rlvr-cpu-study/summary.csv", {"rule": "insight"}, _SPEED),
@@ -466,6 +486,106 @@ TABLES: dict[str, tuple[dict, dict, tuple]] = {
 }  # fmt: skip
 
 
+_MEASURED_BASE = {"scenario": "countdown-paper-measured-lam1@v2"}
+
+
+def _reached(template: str):
+    """A cell formatter: ``template`` of the row, or "-" when every run was censored."""
+
+    def cell(row) -> str:
+        return "-" if row.n_censored >= row.n_seeds else template.format(row=row)
+
+    return cell
+
+
+_GRID_COLUMNS = (
+    ("at 100% of Random's gain", ("s", _never)),
+    ("at 50%", ("h", _never)),
+    ("per rollout at 100%", ("s", _reached("{row.rollout_speedup:.2f}"))),
+    ("fraction of the oracle's at 100%", ("s", _reached("{row.oracle_fraction:.2f}"))),
+)
+
+
+def _grid_sources(folder: str) -> dict:
+    file = f"{folder}/grid_speedups.csv"
+    return {"s": (file, {**_MEASURED_BASE, "fraction": 1.0}),
+            "h": (file, {**_MEASURED_BASE, "fraction": 0.5})}  # fmt: skip
+
+
+#: The base cell of the grids under the measured learner: speed-ups over Random.
+TABLES["measured_grid_table"] = (
+    _grid_sources("sim-countdown-paper-measured"),
+    {r: f"`{r}`" for r in ("oracle", "dynamic-sampling", "insight", "insight:mu=0.1",
+                           "insight:mu=0.7", "mopps", "expected-difficulty", "weight", "mi",
+                           "inverse-evidence")},
+    _GRID_COLUMNS,
+)  # fmt: skip
+TABLES["beyond_measured_table"] = (
+    _grid_sources("sim-beyond-measured"),
+    {r: f"`{r}`" for r in ("oracle", "mopps-tracking", "insight-tracking", "insight-adaptive",
+                           "insight-graded", "insight-noisy", "signal-information",
+                           "learning-signal", "expected-std", "insight")},
+    _GRID_COLUMNS,
+)  # fmt: skip
+
+TABLES["eb_measured_table"] = (
+    _grid_sources("sim-eb-measured"),
+    {r: f"`{r}`" for r in ("insight-eb", "mopps-eb", "insight", "mopps", "expected-difficulty",
+                           "weight")},
+    _GRID_COLUMNS[:2],
+)  # fmt: skip
+
+#: Row counts the pages quote (``{{ name }}``): name -> (file under ``results/``, the rows
+#: in scope (key columns), the rows counted among them (key columns), text with ``{n}``
+#: (counted) and ``{total}`` (in scope)).
+COUNTS: dict[str, tuple[str, dict, dict, str]] = {
+    "oracle_violations_limits": (
+        "sim-countdown-paper-robustness/oracle_violations.csv", {}, {},
+        "{n} (cell, target, rule) cases",
+    ),
+    "oracle_violations_measured": (
+        "sim-countdown-paper-measured/oracle_violations.csv", {}, {},
+        "{n} (cell, target, rule) cases",
+    ),
+    **{
+        f"beyond_goal_measured_{rule.replace('-', '_')}": (
+            "sim-beyond-measured/goal_cells.csv", {"rule": rule}, {"meets": True},
+            "{n} of {total} (cell, target) cases",
+        )
+        for rule in ("mopps-tracking", "insight-tracking", "insight-adaptive")
+    },
+}  # fmt: skip
+
+
+def count(results: Path, name: str) -> str:
+    """The text of :data:`COUNTS` entry ``name``: how many rows of its table are in scope
+    and how many of those match.
+
+    Raises
+    ------
+    LookupError
+        When no row is in scope.
+    """
+    import pandas as pd
+
+    from insight_bayes.results.reader import read_table
+
+    file, scope, match, template = COUNTS[name]
+    path = results / file
+    frame = read_table(path.parent, path.stem)
+
+    def picked(frame, keys):
+        mask = pd.Series(True, index=frame.index)
+        for column, value in keys.items():
+            mask &= frame[column] == value
+        return frame[mask]
+
+    inside = picked(frame, scope)
+    if scope and inside.empty:
+        raise LookupError(f"{name}: {scope} picks no row of {file}")
+    return template.format(n=len(picked(inside, match)), total=len(inside))
+
+
 def table(results: Path, name: str) -> str:
     """The Markdown table of :data:`TABLES` entry ``name``, read from ``results``, its rows
     in the order of the speed-up of the first column's source (fastest first).
@@ -499,12 +619,67 @@ def table(results: Path, name: str) -> str:
     return "\n".join(lines)
 
 
+#: Decisions the pages show (``{{ eb_decision_table }}`` alone on a line): name -> the
+#: folder ``insight-bayes decide`` wrote. The table is its ``decision.csv``, one row per
+#: (design, fraction), and the verdict line is read from its manifest.
+DECISIONS: dict[str, str] = {}
+
+
+def _interval(row, prefix: str = "") -> str:
+    ratio, low, high = (row[f"{prefix}{c}"] for c in ("ratio", "ci_low", "ci_high"))
+    return f"{ratio:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def decision(results: Path, name: str) -> str:
+    """The Markdown table and verdict of :data:`DECISIONS` entry ``name``.
+
+    Raises
+    ------
+    LookupError
+        When the folder has no decision table or its manifest no verdict.
+    """
+    from insight_bayes.results.reader import read_manifest, read_table
+
+    folder = results / DECISIONS[name]
+    if not (folder / "decision.csv").exists():
+        raise LookupError(f"{name}: {folder} holds no decision.csv")
+    frame = read_table(folder, "decision")
+    manifest = read_manifest(folder)
+    found, goal = manifest.get("verdict"), manifest.get("analysis", {})
+    if not found:
+        raise LookupError(f"{name}: the manifest of {folder} has no verdict")
+    header = ["design", "share of Random's gain", "best new rule", "best incumbent",
+              "new vs Random", "incumbent vs Random", "new vs incumbent (paired)",
+              "per rollout", "task draws / runs"]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for _, row in frame.iterrows():
+        cells = [f"`{row.design}`", f"{row.fraction:.0%}", f"`{row.best_new}`",
+                 f"`{row.best_incumbent}`", f"{row.new_vs_baseline:.2f}x",
+                 f"{row.incumbent_vs_baseline:.2f}x", _interval(row),
+                 _interval(row, "rollout_"), f"{row.n_draws:.0f} / {row.n_seeds:.0f}"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    wins = ", ".join(f"`{d}`" for d in found["clear_wins"]) or "none"
+    below = ", ".join(f"`{d}`" for d in found["below_floor"]) or "none"
+    lines += [
+        "",
+        f"**Goal at {goal.get('at', 1.0):.0%} of Random's gain** (at least "
+        f"{goal.get('goal', 1.1):.2f}x the best incumbent with the paired interval above 1 on at "
+        f"least {goal.get('min_wins', 2)} of the {found['designs']} designs, never below "
+        f"{goal.get('floor', 0.95):.2f}x): **{'met' if found['met'] else 'not met'}**. "
+        f"Clear wins: {wins}; below the floor: {below}.",
+    ]
+    return "\n".join(lines)
+
+
 def substitutions(results: Path) -> dict[str, str]:
-    """Every :data:`NUMBERS` entry as text and every :data:`TABLES` entry as a Markdown
-    table, for ``myst_substitutions``."""
+    """Every :data:`NUMBERS` entry as text, every :data:`TABLES` entry as a Markdown table
+    and every :data:`DECISIONS` entry as a table with its verdict, for
+    ``myst_substitutions``."""
     return {
         **{name: quote(results, name) for name in NUMBERS},
         **{name: table(results, name) for name in TABLES},
+        **{name: decision(results, name) for name in DECISIONS},
+        **{name: count(results, name) for name in COUNTS},
     }
 
 
