@@ -33,6 +33,8 @@ def _cell_label(cell) -> str:
     strength = getattr(cell, "strength", "base")
     if isinstance(strength, str) and strength != "base":
         return f"{strength} pool"
+    if str(cell.learner) == "measured":  # memorisation is measured there, not a knob
+        return f"$\\lambda$ {cell.discount:g}, measured learner"
     learner = {"linear": "linear", "adam": "Adam-like"}.get(str(cell.learner), str(cell.learner))
     return f"memorisation {cell.memorization:g}, $\\lambda$ {cell.discount:g}, {learner}"
 

@@ -235,28 +235,51 @@ def _saved_folder(ctx: FigureContext, pair) -> tuple[Path, str]:
 _FOLDER_SOURCES: dict[str, str] = {}
 
 
+def _fidelity_of(pair, grid: str, suffix: str):
+    """The fidelity figure and table of one saved grid (``suffix`` names the files)."""
+
+    def make(ctx: FigureContext) -> list[Path]:
+        from paper_figures.fidelity_figures import (
+            fidelity_printable,
+            fig_fidelity,
+            load_fidelity,
+        )
+
+        folder, source = _saved_folder(ctx, pair)
+        fidelity, summary, cells = load_fidelity(folder)
+        caption = (
+            f"Fidelity of the paper's claims in the simulator's {grid}. Each cell: the share "
+            "of relative targets (25-100% of Random's gain) at which the claim was reproduced "
+            "minus the share at which it was refuted (paired bootstrap 95% intervals over "
+            f"seeds). Source: {source}. "
+            + _made_by(ctx, "paper_figures.fidelity_figures.fig_fidelity")
+        )
+        paths = save_figure(fig_fidelity(fidelity, cells), ctx.out, f"fig_{suffix}", caption)
+        caption = (
+            f"The paper's claims over the {grid}: cases (cells x relative targets) where "
+            "each is reproduced, refuted or unresolved (95% interval straddles the boundary), "
+            "and the verdict (holds / refuted everywhere, or depends on the assumptions). "
+            f"Source: {source}. " + _made_by(ctx, "insight_bayes.analysis.fidelity.claim_summary")
+        )
+        return paths + save_table(fidelity_printable(summary), ctx.out, f"table_{suffix}", caption)
+
+    return make
+
+
 def _fidelity(ctx: FigureContext) -> list[Path]:
-    from paper_figures.fidelity_figures import fidelity_printable, fig_fidelity, load_fidelity
     from paper_figures.sources import ROBUSTNESS
 
-    folder, source = _saved_folder(ctx, ROBUSTNESS)
-    fidelity, summary, cells = load_fidelity(folder)
-    caption = (
-        "Fidelity of the paper's claims in the simulator's robustness grid (memorisation x "
-        "belief discount x learner on the paper-shaped pool, and pools from weak to strong). "
-        "Each cell: the share of relative targets (25-100% of Random's gain) at which the "
-        "claim was reproduced minus the share at which it was refuted (paired bootstrap 95% "
-        f"intervals over seeds). Source: {source}. "
-        + _made_by(ctx, "paper_figures.fidelity_figures.fig_fidelity")
-    )
-    paths = save_figure(fig_fidelity(fidelity, cells), ctx.out, "fig_fidelity", caption)
-    caption = (
-        "The paper's claims over the robustness grid: cases (cells x relative targets) where "
-        "each is reproduced, refuted or unresolved (95% interval straddles the boundary), and "
-        f"the verdict (holds / refuted everywhere, or depends on the assumptions). Source: "
-        f"{source}. " + _made_by(ctx, "insight_bayes.analysis.fidelity.claim_summary")
-    )
-    return paths + save_table(fidelity_printable(summary), ctx.out, "table_fidelity", caption)
+    grid = ("robustness grid (memorisation x belief discount x the linear and Adam-like "
+            "learners on the paper-shaped pool, and pools from weak to strong)")  # fmt: skip
+    return _fidelity_of(ROBUSTNESS, grid, "fidelity")(ctx)
+
+
+def _fidelity_measured(ctx: FigureContext) -> list[Path]:
+    from paper_figures.sources import MEASURED
+
+    grid = ("grid under the learner measured on the GRPO harness (belief discount on the "
+            "paper-shaped pool, and pools from weak to strong)")  # fmt: skip
+    return _fidelity_of(MEASURED, grid, "fidelity_measured")(ctx)
 
 
 def _tiered(ctx: FigureContext) -> list[Path]:
@@ -378,6 +401,7 @@ FIGURES.update(
         "cost": _cost,
         "sim_vs_harness": _sim_vs_harness,
         "fidelity": _fidelity,
+        "fidelity_measured": _fidelity_measured,
         "tiered": _tiered,
         "intervention": _intervention,
         "beyond": _beyond,

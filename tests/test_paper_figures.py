@@ -40,7 +40,8 @@ EXPECTED = {
     "fig2_variance_reduction", "fig_information_vs_evidence", "fig3_weight",
     "fig_wmi_landscape", "fig4_simulated", "fig4_harness", "table_main", "table_harness",
     "fig_ablations", "fig_cost", "table_cost", "fig_sim_vs_harness", "table_sim_vs_harness",
-    "fig_fidelity", "table_fidelity", "fig_tiered", "table_tiered", "fig_intervention",
+    "fig_fidelity", "table_fidelity", "fig_fidelity_measured", "table_fidelity_measured",
+    "fig_tiered", "table_tiered", "fig_intervention",
     "table_intervention", "fig_beyond", "table_beyond",
     *(f"table_ablation_{a}" for a in ("components", "belief", "mu", "m_hat", "discount")),
 }  # fmt: skip
