@@ -8,7 +8,10 @@ sweep) and every target (fractions of Random's gain, by default the folder's
 ``target_fractions``; or absolute values with --targets), the best new rule against the
 best incumbent, paired over (draw, seed), in steps and in rollouts
 (:func:`insight_bayes.analysis.decision_table`). Writes OUT/decision.csv (one row per
-design and target) and OUT/manifest.json (the folders, the rule lists, the goal), prints
+design and target), OUT/speedups.csv (every compared rule's speed-up over Random per design
+and target), OUT/ranking.csv (the rules ranked by their geometric-mean speed-up over the
+designs, :func:`insight_bayes.analysis.decision.design_ranking`) and OUT/manifest.json (the
+folders, the rule lists, the goal), prints
 the table and the verdict: the goal is met when, at --at, the ratio is at least --goal
 with the interval above 1 on at least --min-wins designs (2), and never below --floor.
 The goal is an argument so that it is stated before the runs; the defaults are the
@@ -66,12 +69,17 @@ def run(args: argparse.Namespace) -> int:
     """Write the decision table and print it with the verdict."""
     import pandas as pd
 
-    from insight_bayes.analysis.decision import decision_table, verdict
+    from insight_bayes.analysis.decision import (
+        decision_table,
+        design_ranking,
+        speedups_over_baseline,
+        verdict,
+    )
     from insight_bayes.results.io import atomic_write_bytes, build_manifest
     from insight_bayes.results.reader import load_results
     from insight_bayes.results.store import ResultStore
 
-    parts = []
+    parts, speedups = [], []
     for folder in args.studies:
         res = load_results(folder)
         where = (
@@ -84,10 +92,19 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         table.insert(0, "design", Path(folder).name)
         parts.append(table)
+        every = speedups_over_baseline(
+            res.steps, metric=res.metric, baseline=res.baseline, n_boot=args.n_boot, **where
+        )
+        every.insert(0, "design", Path(folder).name)
+        speedups.append(every[every["rule"].isin([*args.new, *args.incumbents])])
     table = pd.concat(parts, ignore_index=True)
+    speedups = pd.concat(speedups, ignore_index=True)
+    ranking = design_ranking(speedups)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "decision.csv", table.to_csv(index=False).encode())
+    atomic_write_bytes(out / "speedups.csv", speedups.to_csv(index=False).encode())
+    atomic_write_bytes(out / "ranking.csv", ranking.to_csv(index=False).encode())
     result = verdict(table, at=args.at, goal=args.goal, floor=args.floor, min_wins=args.min_wins)
     store = ResultStore(out)
     store.write_manifest(

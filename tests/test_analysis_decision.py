@@ -5,7 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from insight_bayes.analysis.decision import decision_table, verdict
+from insight_bayes.analysis.decision import (
+    decision_table,
+    design_ranking,
+    speedups_over_baseline,
+    verdict,
+)
 
 
 def _steps(hits: dict[str, int], draws: int = 2, seeds: int = 2) -> pd.DataFrame:
@@ -95,6 +100,45 @@ def test_the_command_writes_the_table_and_says_the_verdict(tmp_path, capsys):
     assert table["ratio"].round(6).tolist() == [2.0, round(4 / 3, 6)]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "decision" and manifest["verdict"]["met"]
+    # every compared rule over Random: insight 2x on both; insight-eb 4x and 8/3x
+    every = pd.read_csv(out / "speedups.csv").set_index(["design", "rule"])["speedup"]
+    assert every.round(6).to_dict() == {
+        ("d1", "insight"): 2.0, ("d1", "insight-eb"): 4.0,
+        ("d2", "insight"): 2.0, ("d2", "insight-eb"): round(8 / 3, 6),
+    }  # fmt: skip
+    ranking = pd.read_csv(out / "ranking.csv")
+    assert ranking["rule"].tolist() == ["insight-eb", "insight"]
+    assert ranking["geomean_speedup"].iloc[0] == pytest.approx((4 * 8 / 3) ** 0.5)
+    assert ranking["worst_design"].iloc[0] == "d2"
+
+
+def test_the_ranking_is_the_geometric_mean_over_designs():
+    rows = [("d1", "a", 2.0), ("d2", "a", 0.5), ("d1", "b", 1.5), ("d2", "b", 1.5),
+            ("d1", "c", 4.0), ("d2", "c", 0.25)]  # fmt: skip
+    speedups = pd.DataFrame(rows, columns=["design", "rule", "speedup"]).assign(fraction=1.0)
+    ranking = design_ranking(speedups).set_index("rule")
+    # a: sqrt(2 x 0.5) = 1; b: 1.5; c: sqrt(4 x 0.25) = 1, worse on its worst design
+    assert ranking.loc["b", "rank"] == 1
+    assert ranking.loc["a", "geomean_speedup"] == pytest.approx(1.0)
+    assert ranking.loc["c", "geomean_speedup"] == pytest.approx(1.0)
+    assert (ranking.loc["c", "worst_speedup"], ranking.loc["c", "worst_design"]) == (0.25, "d2")
+    with pytest.raises(ValueError, match="every design"):
+        design_ranking(speedups[~((speedups.design == "d2") & (speedups.rule == "a"))])
+    with pytest.raises(ValueError, match="positive and finite"):
+        design_ranking(speedups.assign(speedup=speedups["speedup"].where(speedups.rule != "a", 0)))
+
+
+def test_speedups_over_baseline_are_those_the_decision_picks_from():
+    steps = _steps({"random": 8, "old-a": 4, "new-b": 5})
+    every = speedups_over_baseline(steps, fractions=[1.0], metric="eval/pass1", n_boot=200)
+    assert set(every["rule"]) == {"old-a", "new-b"}  # not the baseline itself
+    at = every.set_index("rule")["speedup"]
+    assert at["old-a"] == pytest.approx(2.0) and at["new-b"] == pytest.approx(8 / 5)
+    table = decision_table(
+        steps, new=["new-b"], incumbents=["old-a"], fractions=[1.0], metric="eval/pass1",
+        n_boot=200,
+    )  # fmt: skip
+    assert table["new_vs_baseline"].iloc[0] == pytest.approx(at["new-b"])
 
 
 def test_absolute_targets_for_sweeps_and_one_kind_of_target_only():

@@ -17,14 +17,20 @@ Modules, one concern each:
 * :mod:`.regression`: realised gain against the belief's difficulty and evidence terms
   (:func:`regression_data`, :func:`harness_regressions`);
 * :mod:`.decision`: the best new rule against the best incumbent over harness designs,
-  paired (:func:`decision_table`, :func:`verdict`);
+  paired, and the rules ranked over designs (:func:`decision_table`, :func:`verdict`,
+  :func:`speedups_over_baseline`, :func:`design_ranking`);
 * :mod:`.beyond`: the rules beyond InSight against Random, InSight and the oracle, and
   their belief coverage over time (:func:`beyond_table`, :func:`coverage_over_time`).
 """
 
 from insight_bayes.analysis.agreement import agreement_stats, prediction_table, york_fit
 from insight_bayes.analysis.beyond import beyond_table, coverage_over_time
-from insight_bayes.analysis.decision import decision_table, verdict
+from insight_bayes.analysis.decision import (
+    decision_table,
+    design_ranking,
+    speedups_over_baseline,
+    verdict,
+)
 from insight_bayes.analysis.regression import harness_regressions, regression_data
 from insight_bayes.analysis.speedups import SPEEDUP_COLUMNS, speedup_columns
 from insight_bayes.analysis.summaries import cost_frame, study_summary
@@ -34,12 +40,14 @@ __all__ = [
     "agreement_stats",
     "beyond_table",
     "coverage_over_time",
-    "decision_table",
     "cost_frame",
+    "decision_table",
+    "design_ranking",
     "harness_regressions",
     "prediction_table",
     "regression_data",
     "speedup_columns",
+    "speedups_over_baseline",
     "study_summary",
     "verdict",
     "york_fit",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from insight_bayes.results.targets import (
@@ -33,7 +34,7 @@ from insight_bayes.results.targets import (
     steps_to_target,
 )
 
-__all__ = ["decision_table", "verdict"]
+__all__ = ["decision_table", "design_ranking", "speedups_over_baseline", "verdict"]
 
 
 def decision_table(
@@ -92,12 +93,7 @@ def decision_table(
     missing = [r for r in (*new, *incumbents, baseline) if r not in present]
     if missing:
         raise ValueError(f"no runs of {missing} in this study (it has {sorted(present)})")
-    if bool(len(fractions)) == bool(len(targets)):
-        raise ValueError("give fractions (relative targets) or targets (absolute), not both")
-    if len(fractions):
-        reached = draw_relative_steps_to_target(steps, fractions, metric=metric, baseline=baseline)
-    else:
-        reached = steps_to_target(steps, list(targets), metric=metric)
+    reached = _reached(steps, fractions, targets, metric, baseline)
     column = "fraction" if len(fractions) else "target"
     against = bootstrap_speedups(reached, baseline=baseline, n_boot=n_boot).set_index(
         ["target", "rule"]
@@ -133,6 +129,88 @@ def decision_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _reached(steps, fractions, targets, metric, baseline) -> pd.DataFrame:
+    """Steps to each target of every run: relative (placed per task draw) or absolute."""
+    if bool(len(fractions)) == bool(len(targets)):
+        raise ValueError("give fractions (relative targets) or targets (absolute), not both")
+    if len(fractions):
+        return draw_relative_steps_to_target(steps, fractions, metric=metric, baseline=baseline)
+    return steps_to_target(steps, list(targets), metric=metric)
+
+
+def speedups_over_baseline(
+    steps: pd.DataFrame,
+    *,
+    fractions: Sequence[float] = (),
+    targets: Sequence[float] = (),
+    metric: str,
+    baseline: str = "random",
+    n_boot: int = 2000,
+) -> pd.DataFrame:
+    """Every rule's speed-up over ``baseline`` at each target of one study.
+
+    The same targets and hierarchical paired bootstrap as :func:`decision_table` (which
+    picks the best rules from these point estimates). Returns one row per (target, rule
+    other than the baseline): ``fraction`` (or ``target``), ``rule, speedup, ci_low,
+    ci_high, n_censored, n_seeds``.
+    """
+    reached = _reached(steps, fractions, targets, metric, baseline)
+    table = bootstrap_speedups(reached, baseline=baseline, n_boot=n_boot)
+    table = table[table["rule"] != baseline]
+    column = "fraction" if len(fractions) else "target"
+    out = table[["target", "rule", "speedup", "ci_low", "ci_high", "n_censored", "n_seeds"]]
+    return out.rename(columns={"target": column}).reset_index(drop=True)
+
+
+def design_ranking(speedups: pd.DataFrame) -> pd.DataFrame:
+    r"""Rank rules over designs by the geometric mean of their speed-up over the baseline.
+
+    For each target and rule seen on every design,
+
+    .. math::
+        G = \exp\Big(\frac{1}{D} \sum_{d=1}^{D} \log s_d\Big),
+
+    the geometric mean of its point speed-ups :math:`s_d` over the :math:`D` designs (a
+    rule twice as fast on one design and half as fast on another scores 1), with the worst
+    design's speed-up beside it. Rank 1 is the highest :math:`G` at that target.
+
+    Parameters
+    ----------
+    speedups : DataFrame
+        :func:`speedups_over_baseline` rows with a ``design`` column.
+
+    Returns
+    -------
+    DataFrame
+        ``fraction`` (or ``target``), ``rule, geomean_speedup, worst_speedup,
+        worst_design, n_designs, rank``, best first within each target.
+
+    Raises
+    ------
+    ValueError
+        When a speed-up is not positive and finite, or a rule misses a design.
+    """
+    column = "fraction" if "fraction" in speedups.columns else "target"
+    values = speedups["speedup"].to_numpy(dtype=float)
+    if not np.all(np.isfinite(values) & (values > 0)):
+        raise ValueError("every speed-up must be positive and finite")
+    designs = speedups["design"].nunique()
+    rows = []
+    for (at, rule), part in speedups.groupby([column, "rule"], sort=True):
+        if part["design"].nunique() != designs:
+            raise ValueError(f"rule {rule!r} has no speed-up on every design at {column} {at}")
+        worst = part.loc[part["speedup"].idxmin()]
+        rows.append({
+            column: float(at), "rule": rule,
+            "geomean_speedup": float(np.exp(np.log(part["speedup"].to_numpy(float)).mean())),
+            "worst_speedup": float(worst["speedup"]), "worst_design": str(worst["design"]),
+            "n_designs": int(designs),
+        })  # fmt: skip
+    out = pd.DataFrame(rows).sort_values([column, "geomean_speedup"], ascending=[True, False])
+    out["rank"] = out.groupby(column).cumcount() + 1
+    return out.reset_index(drop=True)
 
 
 def verdict(
