@@ -104,3 +104,37 @@ def test_summary_text_is_headline_then_table_and_checks_the_target():
     assert rest == summary_table_text(s, metric="m", baseline="random")
     with pytest.raises(ValueError, match="target"):
         summary_text(s, baseline="random", metric="m", target=float("nan"))
+
+
+def test_an_undefined_interval_is_said_so_with_its_reason():
+    from insight_bayes.results.headline import UNDEFINED_NOTE
+
+    summary = make_summary()
+    defined = summary_text(summary, baseline="random", metric="eval/accuracy", target=0.6)
+    assert "undefined" not in defined
+    summary.loc[summary["rule"] == "insight", ["ci_low", "ci_high"]] = float("nan")
+    text = summary_text(summary, baseline="random", metric="eval/accuracy", target=0.6)
+    assert "1.42x faster than random (interval undefined*)" in text.splitlines()[0]
+    assert "1.42x [undefined*]" in text
+    assert text.endswith(UNDEFINED_NOTE) and "nan" not in text
+
+
+def test_a_zero_over_zero_replicate_leaves_the_interval_undefined_without_a_warning():
+    import warnings
+
+    import numpy as np
+
+    from insight_bayes.results.targets import bootstrap_speedups
+
+    # draw 1: every run met the target at step 0; draw 0: insight twice as fast
+    rows = [(0, "random", s, 8.0) for s in range(2)] + [(0, "insight", s, 4.0) for s in range(2)]
+    rows += [(1, r, s, 0.0) for r in ("random", "insight") for s in range(2)]
+    reached = pd.DataFrame(rows, columns=["draw", "rule", "seed", "steps_to_target"]).assign(
+        target=0.3, censored=False, horizon=10, rollouts_to_target=lambda d: d.steps_to_target
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = bootstrap_speedups(reached, baseline="random", n_boot=400, rng=0)
+    row = out.set_index("rule").loc["insight"]
+    assert row["speedup"] == pytest.approx(2.0)  # the draw at 0 adds 0 to both means
+    assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])

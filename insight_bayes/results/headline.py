@@ -56,7 +56,7 @@ def _candidates(summary: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 def _times(value: float, low: float, high: float, baseline: str) -> str:
     """``1.42x faster than random (95% CI 1.21-1.66)``, or slower for a speed-up below 1."""
-    interval = f"95% CI {low:.2f}-{high:.2f}"
+    interval = f"95% CI {low:.2f}-{high:.2f}" if pd.notna(low) else "interval undefined*"
     if value >= 1.0:
         return f"{value:.2f}x faster than {baseline} ({interval})"
     return f"{1.0 / value:.2f}x slower than {baseline} (speed-up {value:.2f}, {interval})"
@@ -144,7 +144,17 @@ def _interval(value: float, low: float, high: float, is_baseline: bool) -> str:
         return "1.00x (baseline)"
     if pd.isna(value):
         return "-"
+    if pd.isna(low) or pd.isna(high):
+        return f"{value:.2f}x [undefined*]"
     return f"{value:.2f}x [{low:.2f}, {high:.2f}]"
+
+
+#: The footnote of an undefined interval (a 0/0 ratio of mean steps in some replicates).
+UNDEFINED_NOTE = (
+    "* interval undefined: in some bootstrap replicates every resampled run of both rules met "
+    "the target before training (0 steps), so the ratio of mean steps is 0/0 there; the target "
+    "is too low for some task draw or seed (steps_to_target.csv)"
+)
 
 
 def _columns(
@@ -296,4 +306,9 @@ def summary_text(
     table = summary_table_text(
         summary, metric=metric, baseline=baseline, width=width, max_rows=max_rows
     )
-    return f"{headline(summary, baseline=baseline, metric=metric, target=target)}\n\n{table}"
+    text = f"{headline(summary, baseline=baseline, metric=metric, target=target)}\n\n{table}"
+    if _has_speedups(summary):
+        rows = summary[(summary["rule"] != baseline) & summary["speedup"].notna()]
+        if (rows["ci_low"].isna() | rows["ci_high"].isna()).any():
+            text += f"\n{UNDEFINED_NOTE}"
+    return text

@@ -223,12 +223,14 @@ def bootstrap_speedups(
                 idx, weight = hierarchical_bootstrap_index(
                     _unit_draws(cost.loc[keys].index), n_boot, gen
                 )
-                boot = _replicate_means(tb, idx, weight) / _replicate_means(tr, idx, weight)
+                with np.errstate(invalid="ignore"):  # 0/0: no run needed a step (NaN)
+                    boot = _replicate_means(tb, idx, weight) / _replicate_means(tr, idx, weight)
             else:
                 tb, tr = base.to_numpy(float), cost.to_numpy(float)
                 ib, wb = hierarchical_bootstrap_index(_unit_draws(base.index), n_boot, gen)
                 ir, wr = hierarchical_bootstrap_index(_unit_draws(cost.index), n_boot, gen)
-                boot = _replicate_means(tb, ib, wb) / _replicate_means(tr, ir, wr)
+                with np.errstate(invalid="ignore"):
+                    boot = _replicate_means(tb, ib, wb) / _replicate_means(tr, ir, wr)
             low, high = _percentile_interval(boot, level)
             row = {
                 **label,
