@@ -234,7 +234,8 @@ def test_reproduce_lists_its_plan_and_refuses_an_unknown_name(tmp_path, capsys):
     lines = printed.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "simulated", "ablations", "beyond", "robustness", "eb", "noisy", "beyond-robustness",
-        "harness", "tiered", "intervention", "sim-vs-harness",
+        "harness", "tiered", "intervention", "sim-vs-harness", "measured", "beyond-measured",
+        "eb-measured",
     ]  # fmt: skip
     assert not any(tmp_path.iterdir())  # --list does nothing
     assert main(["reproduce", "--results", str(tmp_path), "--only", "nosuch"]) == 2
