@@ -147,3 +147,17 @@ def test_a_decision_table_shows_every_row_and_the_saved_verdict(tmp_path):
     assert len([x for x in lines if x.startswith("| `")]) == 3
     assert "| `b` | 100% | `insight-eb` | `mopps` | 1.50x | 1.60x | 0.94 [0.70, 1.20] |" in text
     assert "**not met**" in text and "Clear wins: `a`; below the floor: `b`." in text
+
+
+def test_the_readme_names_the_default_the_decision_ranked_first():
+    """The README's recommended default and its verdict follow ``results/rlvr-eb-decision``."""
+    import json
+
+    ranking = pd.read_csv(RESULTS / "rlvr-eb-decision" / "ranking.csv")
+    first = ranking[(ranking["fraction"] == 1.0) & (ranking["rank"] == 1)]["rule"].item()
+    verdict = json.loads((RESULTS / "rlvr-eb-decision" / "manifest.json").read_text())["verdict"]
+    readme = (ROOT / "README.md").read_text()
+    named = re.search(r"recommended default is `([^`]+)`", readme)
+    assert named is not None and named.group(1) == first
+    section = readme[named.start() : readme.index("## Tests")]
+    assert ("**not met**" in section) == (not verdict["met"])

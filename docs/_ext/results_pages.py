@@ -367,6 +367,12 @@ NUMBERS: dict[str, tuple[str, dict, str]] = {
         "sim-eb/against_insight.csv", {"rule": "insight-eb"}, _PAIRED
     ),
     "eb_mopps_vs_mopps": ("sim-eb/against_mopps.csv", {"rule": "mopps-eb"}, _PAIRED),
+    "eb_default": (
+        "rlvr-eb-decision/ranking.csv", {"fraction": 1.0, "rank": 1},
+        "`{rule}` ({geomean_speedup:.2f}x faster than Random to 100% of Random's gain, the "
+        "geometric mean over the three designs; {worst_speedup:.2f}x on its worst, "
+        "`{worst_design}`)",
+    ),
     "eb_mopps_eb_final": ("sim-eb/summary.csv", {"rule": "mopps-eb"}, "{final_accuracy:.3f}"),
     "eb_mopps_final": ("sim-eb/summary.csv", {"rule": "mopps"}, "{final_accuracy:.3f}"),
     "eb_insight_065": (
@@ -535,6 +541,23 @@ TABLES["eb_measured_table"] = (
     _GRID_COLUMNS[:2],
 )  # fmt: skip
 
+_DECIDED = "rlvr-eb-decision"
+_AT_FULL = {"fraction": 1.0}
+
+#: The evidence-term decision's rules over its three designs, ranked by the geometric mean
+#: of their speed-up over Random at 100% of Random's gain (``ranking.csv``).
+TABLES["eb_harness_table"] = (
+    {"r": (f"{_DECIDED}/ranking.csv", _AT_FULL),
+     **{alias: (f"{_DECIDED}/speedups.csv", {"design": f"rlvr-eb-{design}", **_AT_FULL})
+        for alias, design in (("t", "tiered"), ("k", "k16"), ("n", "narrow"))}},
+    {r: f"`{r}`" for r in ("insight-eb", "mopps-eb", "insight", "mopps", "expected-difficulty",
+                           "weight")},
+    (("geometric mean over the designs", "{r.geomean_speedup:.2f}"),
+     ("tiered (K = 8, M = 32)", ("t", _never)),
+     ("K = 16, M = 16", ("k", _never)),
+     ("1-3 digit pool", ("n", _never))),
+)  # fmt: skip
+
 #: Row counts the pages quote (``{{ name }}``): name -> (file under ``results/``, the rows
 #: in scope (key columns), the rows counted among them (key columns), text with ``{n}``
 #: (counted) and ``{total}`` (in scope)).
@@ -612,7 +635,8 @@ def table(results: Path, name: str) -> str:
                 cells.append(function(picked[alias]))
             else:
                 cells.append(spec.format(**picked))
-        found.append((-float(picked[first].speedup), cells))
+        order = picked[first].get("speedup", picked[first].get("geomean_speedup"))
+        found.append((-float(order), cells))
     header = ["rule", *(h for h, _ in columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(c) + " |" for _, c in sorted(found, key=lambda x: x[0])]
@@ -622,7 +646,7 @@ def table(results: Path, name: str) -> str:
 #: Decisions the pages show (``{{ eb_decision_table }}`` alone on a line): name -> the
 #: folder ``insight-bayes decide`` wrote. The table is its ``decision.csv``, one row per
 #: (design, fraction), and the verdict line is read from its manifest.
-DECISIONS: dict[str, str] = {}
+DECISIONS: dict[str, str] = {"eb_decision_table": "rlvr-eb-decision"}
 
 
 def _interval(row, prefix: str = "") -> str:
