@@ -558,6 +558,27 @@ TABLES["eb_harness_table"] = (
      ("1-3 digit pool", ("n", _never))),
 )  # fmt: skip
 
+#: ``insight-bayes advise`` on each evidence-term design's Random runs, against what the
+#: harness realised (the decision's ``speedups.csv``), at 100% of Random's gain.
+TABLES["advise_eb_table"] = (
+    {**{f"p{a}": (f"advise-eb/{d}/advice.csv", _AT_FULL)
+        for a, d in (("t", "tiered"), ("k", "k16"), ("n", "narrow"))},
+     **{f"r{a}": (f"{_DECIDED}/speedups.csv", {"design": f"rlvr-eb-{d}", **_AT_FULL})
+        for a, d in (("t", "tiered"), ("k", "k16"), ("n", "narrow"))}},
+    {r: f"`{r}`" for r in ("insight-eb", "mopps-eb", "insight", "mopps", "expected-difficulty",
+                           "weight")},
+    tuple(
+        column
+        for a, label in (("t", "tiered"), ("k", "K = 16"), ("n", "1-3 digits"))
+        for column in (
+            (f"{label}: predicted [90% PI]",
+             f"{{p{a}.predicted:.2f}} [{{p{a}.predicted_low:.2f}}, {{p{a}.predicted_high:.2f}}]"),
+            (f"{label}: realised [95% CI]",
+             f"{{r{a}.speedup:.2f}} [{{r{a}.ci_low:.2f}}, {{r{a}.ci_high:.2f}}]"),
+        )
+    ),
+)  # fmt: skip
+
 #: Row counts the pages quote (``{{ name }}``): name -> (file under ``results/``, the rows
 #: in scope (key columns), the rows counted among them (key columns), text with ``{n}``
 #: (counted) and ``{total}`` (in scope)).
@@ -635,7 +656,8 @@ def table(results: Path, name: str) -> str:
                 cells.append(function(picked[alias]))
             else:
                 cells.append(spec.format(**picked))
-        order = picked[first].get("speedup", picked[first].get("geomean_speedup"))
+        row = picked[first]  # rows sort by the first source's speed-up, mean or prediction
+        order = row.get("speedup", row.get("geomean_speedup", row.get("predicted")))
         found.append((-float(order), cells))
     header = ["rule", *(h for h, _ in columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
