@@ -320,12 +320,18 @@ _SIM_VS_HARNESS = SavedResult(
 SIM_VS_HARNESS = (_SIM_VS_HARNESS, _SIM_VS_HARNESS)
 
 
+def _beyond_rules() -> str:
+    """Every rule beyond InSight, with InSight, Random and the oracle (one label list)."""
+    from insight_bayes.selectors import BEYOND_RULES
+
+    return ",".join((*BEYOND_RULES, "insight", "random", "oracle"))
+
+
 def _beyond_sweep(scenario: str, seeds: int, workers: int, out: str) -> Callable:
     def arguments(results: Path) -> list[str]:
-        from insight_bayes.selectors import BEYOND_RULES
-
-        rules = ",".join((*BEYOND_RULES, "insight", "random", "oracle"))
-        return _rules_sweep(scenario, rules, seeds, workers, out, against="insight")(results)
+        return _rules_sweep(scenario, _beyond_rules(), seeds, workers, out, against="insight")(
+            results
+        )
 
     return arguments
 
@@ -431,10 +437,7 @@ MEASURED = (
 
 def _beyond_grid(scenario: str, seeds: int, workers: int, out: str) -> Callable:
     def arguments(results: Path) -> list[str]:
-        from insight_bayes.selectors import BEYOND_RULES
-
-        rules = ",".join((*BEYOND_RULES, "insight", "random", "oracle"))
-        return _grid(scenario, seeds, workers, out, rules, grid="measured")(results)
+        return _grid(scenario, seeds, workers, out, _beyond_rules(), grid="measured")(results)
 
     return arguments
 
