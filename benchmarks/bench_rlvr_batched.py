@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 
@@ -38,6 +39,21 @@ from insight_bayes.rlvr.config import load_config
 from insight_bayes.rlvr.design import designed_config, read_design
 from insight_bayes.rlvr.harness import Harness, resolve_device
 from insight_bayes.selectors import selector_from_label
+
+
+def _commit() -> str:
+    """The commit of the checkout whose ``insight_bayes`` is imported (``+`` if modified)."""
+    import insight_bayes
+
+    root = Path(insight_bayes.__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def _runs(config, n: int) -> list[tuple[str, int]]:
@@ -132,6 +148,7 @@ def extrapolate(table: pd.DataFrame, config, device: str, cores: int = 2) -> pd.
         loop.steps * table[f"{kind}_per_run_step"] + evaluations * table[f"{kind}_per_run_eval"]
     )
     out = table.copy()
+    out.insert(0, "code", _commit())
     out["study_runs"] = runs
     out["study_minutes"] = seconds / per / 60
     out["goal_minutes"] = 30.0 if device == "cpu" else 8.0
@@ -149,6 +166,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--design", default=None, help="a study's design.json (its warm-up, lr)")
     parser.add_argument("--out", default=None, help="CSV of the table (and a .md next to it)")
+    parser.add_argument(
+        "--append", action="store_true", help="add the rows to --out (another commit's code)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     blocks = [int(b) for b in args.blocks.split(",")]
@@ -169,6 +189,8 @@ def main() -> None:
         print(table.round(4).to_string(index=False))
     if args.out:
         table.insert(0, "config", args.config)
+        if args.append and os.path.exists(args.out):
+            table = pd.concat([pd.read_csv(args.out), table], ignore_index=True)
         table.to_csv(args.out, index=False)
         with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
             f.write(header + "\n\n" + table.round(4).to_markdown(index=False) + "\n")

@@ -99,6 +99,8 @@ def test_build_batch_masks_completion_targets():
     # logprob column t predicts token t + 1: completions are the last 2 and 3 tokens
     assert batch.completion.tolist() == [[False, False, True, True], [False, True, True, True]]
     assert batch.n_completion_tokens == 5
+    assert batch.completion_width == 3  # the longest completion's columns
+    assert build_batch([[1, 4], [1]], [[], []], pad_id=0).completion_width == 1
     with pytest.raises(ValueError, match="one each"):
         build_batch([[1]], [[2], [3]], 0)
 

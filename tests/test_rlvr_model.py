@@ -7,6 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from insight_bayes.rlvr.model import (  # noqa: E402
+    KVBuffer,
     ModelConfig,
     TinyLM,
     generate,
@@ -171,3 +172,33 @@ def test_shared_prompt_prefix_gives_the_samples_of_repeated_prompts():
     assert torch.equal(greedy[0], greedy[2])  # greedy samples of one prompt agree
     with pytest.raises(ValueError, match="repeats"):
         generate(model, prompts, 6, repeats=0, **kw)
+
+
+def test_last_columns_equal_those_of_the_full_forward():
+    """``last = n`` computes only the final layer's last queries: the same log-probabilities
+    as the last ``n`` columns of the full pass, padding included."""
+    model = _model(2, n_layer=3)
+    tokens, valid = left_pad([[1, 4, 5, 6, 7, 8, 9], [1, 9, 10, 11], [1, 5]], 0)
+    full = token_logprobs(model, tokens, valid, 0.7, suppress=(0, 1))
+    for n in (1, 3, tokens.size(1) - 1):
+        part = token_logprobs(model, tokens, valid, 0.7, suppress=(0, 1), last=n)
+        assert part.shape == (3, n)
+        torch.testing.assert_close(part, full[:, -n:], atol=1e-6, rtol=1e-6)
+    for bad in (0, tokens.size(1)):
+        with pytest.raises(ValueError, match="last"):
+            token_logprobs(model, tokens, valid, last=bad)
+
+
+def test_kv_buffer_appends_in_place_and_refuses_overflow():
+    k, v = torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5)
+    buffer = KVBuffer(k, v, capacity=6)
+    k1, v1 = torch.randn(2, 3, 1, 5), torch.randn(2, 3, 1, 5)
+    keys, values = buffer.append(k1, v1)
+    assert torch.equal(keys, torch.cat([k, k1], dim=2))
+    assert torch.equal(values, torch.cat([v, v1], dim=2))
+    buffer.append(k1, v1)
+    assert buffer.length == 6
+    with pytest.raises(ValueError, match="full"):
+        buffer.append(k1, v1)
+    with pytest.raises(ValueError, match="capacity"):
+        KVBuffer(k, v, capacity=3)

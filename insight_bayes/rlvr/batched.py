@@ -105,15 +105,16 @@ class RunEnvironment(GRPOEnvironment):
     def _update(self, batch, advantages):
         return self._block.request(self._index, "update", (batch, advantages))
 
-    def _logprobs(self, tokens, valid, temperature=1.0):
+    def _logprobs(self, tokens, valid, temperature=1.0, last=None):
         if not self._block.started:  # the warm-up's, before the block's first step
-            return super()._logprobs(tokens, valid, temperature)
+            return super()._logprobs(tokens, valid, temperature, last)
         if torch.is_grad_enabled():
             raise NotImplementedError(
                 "a batched run's gradients belong to its block (train it with "
                 "runs_per_process=1 to take gradients of one run)"
             )
-        return self._block.request(self._index, "logprobs", (tokens, valid, temperature))
+        logp = self._block.request(self._index, "logprobs", (tokens, valid, temperature))
+        return logp if last is None else logp[:, -last:]
 
 
 class RunBlock:

@@ -149,6 +149,13 @@ class TokenBatch:
     def n_completion_tokens(self) -> int:
         return int(self.completion.sum())
 
+    @property
+    def completion_width(self) -> int:
+        """Columns of ``completion`` from its first completion token to the end (at least
+        1): every completion lies in them, since the batch is left-padded."""
+        cols = torch.nonzero(self.completion.any(dim=0)).flatten()
+        return max(1, self.completion.size(1) - int(cols[0])) if cols.numel() else 1
+
 
 def build_batch(
     prompts: Sequence[Sequence[int]],
@@ -188,11 +195,13 @@ def grpo_update(
     """
     model = policy.model
     model.train()
-    mask = batch.completion
+    # only the completions' columns are scored (the last layer computes nothing else)
+    width = batch.completion_width
+    mask = batch.completion[:, -width:]
     logp_ref = None
     if reference is not None and config.kl_coef > 0:
         with torch.no_grad():
-            logp_ref = reference.logprobs(batch.tokens, batch.valid)
+            logp_ref = reference.logprobs(batch.tokens, batch.valid, last=width)
     n_tokens = mask.to(torch.float32).sum().clamp(min=1.0)
     tokens, valid = batch.tokens, batch.valid
     if logp_ref is None:
@@ -206,7 +215,7 @@ def grpo_update(
     logp_old = None
     metrics: dict[str, float] = {}
     for _ in range(config.updates_per_step):
-        logp = policy.logprobs(tokens, valid)
+        logp = policy.logprobs(tokens, valid, last=width)
         if logp_old is None:
             logp_old = logp.detach()  # on-policy: the batch was sampled from this policy
         loss, clip_fraction = clipped_policy_loss(

@@ -200,11 +200,25 @@ class GRPOEnvironment:
         )
 
     def _logprobs(
-        self, tokens: torch.Tensor, valid: torch.Tensor, temperature: float = 1.0
+        self,
+        tokens: torch.Tensor,
+        valid: torch.Tensor,
+        temperature: float = 1.0,
+        last: int | None = None,
     ) -> torch.Tensor:
-        """Per-token log-probabilities under the policy (every evaluation goes through it;
-        a batched run computes them with its block)."""
-        return self.policy.logprobs(tokens, valid, temperature)
+        """Per-token log-probabilities under the policy, of the last ``last`` columns when
+        given (every evaluation goes through it; a batched run computes them with its
+        block)."""
+        return self.policy.logprobs(tokens, valid, temperature, last=last)
+
+    def _completion_logprobs(
+        self, batch: TokenBatch, temperature: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities of ``batch``'s completion columns and their mask, both
+        ``(B, batch.completion_width)`` (the columns before hold no completion token)."""
+        width = batch.completion_width
+        logp = self._logprobs(batch.tokens, batch.valid, temperature, last=width)
+        return logp, batch.completion[:, -width:].to(logp.dtype)
 
     def training_batch(self, ids: np.ndarray, rollout: Rollout) -> tuple[TokenBatch, torch.Tensor]:
         """The token batch of ``rollout``'s completions and their group advantages.
@@ -293,8 +307,7 @@ class GRPOEnvironment:
         else:
             raise ValueError(f"split must be 'test' or 'pool', got {split!r}")
         with torch.set_grad_enabled(grad):
-            logp = self._logprobs(batch.tokens, batch.valid, self.grpo.temperature)
-            mask = batch.completion.to(logp.dtype)
+            logp, mask = self._completion_logprobs(batch, self.grpo.temperature)
             return torch.exp((logp * mask).sum(dim=1))
 
     def _exact_metrics(self) -> dict[str, float]:
@@ -378,8 +391,7 @@ class GRPOEnvironment:
         )
         if not shared:
             return self._exact_metrics(), self._answer_logprob()
-        logp = self._logprobs(exact.tokens, exact.valid, 1.0)
-        mask = exact.completion.to(logp.dtype)
+        logp, mask = self._completion_logprobs(exact, 1.0)
         per_row = (logp * mask).sum(dim=1)
         n = lp.tokens.shape[0]
         answer = float(per_row[:n].sum() / mask[:n].sum())
@@ -390,6 +402,5 @@ class GRPOEnvironment:
         batch = self._logprob_batch
         if batch is None:
             return float("nan")
-        logp = self._logprobs(batch.tokens, batch.valid)
-        mask = batch.completion.to(logp.dtype)
+        logp, mask = self._completion_logprobs(batch)
         return float((logp * mask).sum() / mask.sum())

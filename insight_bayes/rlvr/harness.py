@@ -64,6 +64,10 @@ class Harness:
 
         self.config = config
         self.device = device
+        if device == "cpu":
+            from insight_bayes.rlvr.allocator import keep_freed_memory
+
+            keep_freed_memory()
         self.task = config.task.make_task()
         self.pool, self.test = make_splits(
             self.task, config.task.pool_size, config.task.test_size, config.task.seed

@@ -58,7 +58,11 @@ class HFPolicy:
         return self.tokenizer.decode(ids, skip_special_tokens=True).replace(" ", "")
 
     def logprobs(
-        self, tokens: torch.Tensor, valid: torch.Tensor, temperature: float = 1.0
+        self,
+        tokens: torch.Tensor,
+        valid: torch.Tensor,
+        temperature: float = 1.0,
+        last: int | None = None,
     ) -> torch.Tensor:
         out = self.model(
             input_ids=tokens,
@@ -67,7 +71,8 @@ class HFPolicy:
             use_cache=False,
         )
         logp = torch.log_softmax(out.logits[:, :-1].float() / temperature, dim=-1)
-        return logp.gather(-1, tokens[:, 1:, None]).squeeze(-1)
+        logp = logp.gather(-1, tokens[:, 1:, None]).squeeze(-1)
+        return logp if last is None else logp[:, -last:]
 
     @torch.no_grad()
     def generate(

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from insight_bayes.validation import check_int, check_real
 
 __all__ = [
+    "KVBuffer",
     "ModelConfig",
     "TinyLM",
     "attention_mask",
@@ -29,7 +30,38 @@ __all__ = [
     "token_logprobs",
 ]
 
-KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+KVCache = list  # per layer: a ``(keys, values)`` pair, or a :class:`KVBuffer`
+
+
+class KVBuffer:
+    """One layer's cached keys and values in preallocated storage ``(B, H, capacity, d)``.
+
+    :meth:`append` writes the new keys and values in place and returns views of all of
+    them so far, so a generation step copies only its own token's (concatenating the
+    cache instead copies every earlier token's at every step). The views hold the same
+    values in the same order as the concatenated tensors, so attention over them is the
+    same computation.
+    """
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, capacity: int) -> None:
+        b, h, t, d = keys.shape
+        if capacity < t:
+            raise ValueError(f"capacity={capacity} is smaller than the {t} cached tokens")
+        self._k = keys.new_empty(b, h, capacity, d)
+        self._v = values.new_empty(b, h, capacity, d)
+        self._k[:, :, :t] = keys
+        self._v[:, :, :t] = values
+        self.length = t
+
+    def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store ``keys``/``values`` ``(B, H, t, d)`` after the cached ones; return all."""
+        end = self.length + keys.size(2)
+        if end > self._k.size(2):
+            raise ValueError(f"KV buffer full: {end} tokens > capacity {self._k.size(2)}")
+        self._k[:, :, self.length : end] = keys
+        self._v[:, :, self.length : end] = values
+        self.length = end
+        return self._k[:, :, :end], self._v[:, :, :end]
 
 
 @dataclass(frozen=True)
@@ -100,21 +132,25 @@ class _Attention(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        key_valid: torch.Tensor,
-        cache: tuple[torch.Tensor, torch.Tensor] | None,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        mask: torch.Tensor,
+        cache: tuple[torch.Tensor, torch.Tensor] | KVBuffer | None,
+        last: int | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | KVBuffer]:
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        if cache is not None:
+        if isinstance(cache, KVBuffer):
+            k, v = cache.append(k, v)
+        elif cache is not None:
             k = torch.cat([cache[0], k], dim=2)
             v = torch.cat([cache[1], v], dim=2)
-        mask = attention_mask(t, key_valid)
+        if last is not None:  # only the last queries' outputs are wanted
+            q, mask, t = q[:, :, -last:], mask[..., -last:, :], last
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
         )
         y = y.transpose(1, 2).contiguous().view(b, t, c)
-        return self.proj(y), (k, v)
+        return self.proj(y), cache if isinstance(cache, KVBuffer) else (k, v)
 
 
 class _Block(nn.Module):
@@ -130,18 +166,19 @@ class _Block(nn.Module):
             nn.Dropout(cfg.dropout),
         )
 
-    def forward(self, x, key_valid, cache):
-        a, new_cache = self.attn(self.ln1(x), key_valid, cache)
-        x = x + a
+    def forward(self, x, mask, cache, last=None):
+        a, new_cache = self.attn(self.ln1(x), mask, cache, last)
+        x = (x if last is None else x[:, -last:]) + a
         return x + self.mlp(self.ln2(x)), new_cache
 
 
 class TinyLM(nn.Module):
     """Decoder-only transformer: token and position embeddings, pre-norm blocks, tied head.
 
-    ``forward(idx, positions, key_valid, cache)`` returns ``(logits, cache)`` with
-    logits of shape ``(B, T, vocab_size)``; ``key_valid`` covers the cached keys and the
-    new tokens, shape ``(B, T_cache + T)``.
+    ``forward(idx, positions, key_valid, cache, last)`` returns ``(logits, cache)`` with
+    logits of shape ``(B, T, vocab_size)``, or ``(B, last, vocab_size)`` for the last
+    ``last`` positions only; ``key_valid`` covers the cached keys and the new tokens,
+    shape ``(B, T_cache + T)``.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -167,13 +204,21 @@ class TinyLM(nn.Module):
         positions: torch.Tensor,
         key_valid: torch.Tensor,
         cache: KVCache | None = None,
+        last: int | None = None,
     ) -> tuple[torch.Tensor, KVCache]:
         if int(positions.max()) >= self.config.block_size:
             raise ValueError(f"sequence longer than block_size={self.config.block_size} tokens")
+        if last is not None:
+            last = check_int(last, "last", min_value=1, max_value=idx.size(1))
         x = self.tok(idx) + self.pos(positions)
+        mask = attention_mask(idx.size(1), key_valid)  # one mask, shared by every layer
         new_cache: KVCache = []
+        final = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
-            x, kv = block(x, key_valid, None if cache is None else cache[i])
+            # the last layer's queries, MLP and head only where logits are wanted: the
+            # keys and values of every earlier token are still computed
+            layer_cache = None if cache is None else cache[i]
+            x, kv = block(x, mask, layer_cache, last if i == final else None)
             new_cache.append(kv)
         return self.head(self.ln_f(x)), new_cache
 
@@ -222,14 +267,22 @@ def token_logprobs(
     valid: torch.Tensor,
     temperature: float = 1.0,
     suppress: Sequence[int] = (),
+    last: int | None = None,
 ) -> torch.Tensor:
     """``log p(tokens[:, t+1] | tokens[:, :t+1])`` for every ``t``: shape ``(B, T - 1)``.
 
     ``p`` is ``softmax(logits / temperature)`` over the tokens not in ``suppress``: the
-    distribution :func:`generate` samples with the same arguments.
+    distribution :func:`generate` samples with the same arguments. With ``last = n``
+    only the last ``n`` columns, shape ``(B, n)``: the log-probabilities of the last
+    ``n`` tokens (a left-padded batch's completions), whose logits are all the final
+    layer computes (:meth:`TinyLM.forward`).
     """
-    logits, _ = model(tokens, positions_from_valid(valid), valid)
-    return logprobs_from_logits(logits, tokens, temperature, suppress)
+    if last is None:
+        logits, _ = model(tokens, positions_from_valid(valid), valid)
+        return logprobs_from_logits(logits, tokens, temperature, suppress)
+    last = check_int(last, "last", min_value=1, max_value=tokens.size(1) - 1)
+    logits, _ = model(tokens, positions_from_valid(valid), valid, last=last + 1)
+    return logprobs_from_logits(logits, tokens[:, -(last + 1) :], temperature, suppress)
 
 
 def logprobs_from_logits(
@@ -268,7 +321,7 @@ def sample_next(
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate(
     model: TinyLM,
     prompts: Sequence[Sequence[int]],
@@ -318,15 +371,22 @@ def generate(
     for step in range(max_new_tokens):
         if use_cache:
             logits, cache = model(inp, inp_pos, valid, cache)
-            if step == 0 and repeats > 1:  # share each prompt's prefix among its samples
-                logits = logits.repeat_interleave(repeats, 0)
-                cache = [
-                    (k.repeat_interleave(repeats, 0), v.repeat_interleave(repeats, 0))
-                    for k, v in cache
-                ]
-                tokens, positions, valid = (
-                    z.repeat_interleave(repeats, 0) for z in (tokens, positions, valid)
+            if step == 0:
+                if repeats > 1:  # share each prompt's prefix among its samples
+                    logits = logits.repeat_interleave(repeats, 0)
+                    cache = [
+                        (k.repeat_interleave(repeats, 0), v.repeat_interleave(repeats, 0))
+                        for k, v in cache
+                    ]
+                    tokens, positions, valid = (
+                        z.repeat_interleave(repeats, 0) for z in (tokens, positions, valid)
+                    )
+                width = tokens.size(1)
+                cache = [KVBuffer(k, v, width + max_new_tokens) for k, v in cache]
+                valid_buffer = torch.ones(
+                    b, width + max_new_tokens, dtype=torch.bool, device=device
                 )
+                valid_buffer[:, :width] = valid
         else:
             logits, _ = model(tokens, positions, valid)
         nxt = sample_next(logits[:, -1], temperature, generator, suppress)
@@ -337,8 +397,11 @@ def generate(
         if bool(done.all()):
             break
         inp, inp_pos = nxt[:, None], next_pos[:, None]
-        tokens = torch.cat([tokens, inp], dim=1)
-        positions = torch.cat([positions, inp_pos], dim=1)
-        valid = torch.cat([valid, torch.ones(b, 1, dtype=torch.bool, device=device)], dim=1)
+        if use_cache:  # the new token is real: its key is valid from now on
+            valid = valid_buffer[:, : valid.size(1) + 1]
+        else:
+            tokens = torch.cat([tokens, inp], dim=1)
+            positions = torch.cat([positions, inp_pos], dim=1)
+            valid = torch.cat([valid, torch.ones(b, 1, dtype=torch.bool, device=device)], dim=1)
         next_pos = next_pos + 1
     return out[:, :steps]

@@ -48,10 +48,15 @@ class Policy(Protocol):
         ``j`` of prompt ``i``), shape ``(B repeats, L)``, ``pad_id`` after ``eos_id``."""
 
     def logprobs(
-        self, tokens: torch.Tensor, valid: torch.Tensor, temperature: float = 1.0
+        self,
+        tokens: torch.Tensor,
+        valid: torch.Tensor,
+        temperature: float = 1.0,
+        last: int | None = None,
     ) -> torch.Tensor:
         """Per-token ``log p(tokens[:, t+1] | tokens[:, :t+1])``, shape ``(B, T - 1)``, at
-        the sampling ``temperature``."""
+        the sampling ``temperature``; with ``last = n`` only the last ``n`` columns
+        ``(B, n)`` (those of a left-padded batch's completions)."""
 
 
 class CharPolicy:
@@ -96,5 +101,5 @@ class CharPolicy:
             suppress=self.suppress,
         )
 
-    def logprobs(self, tokens, valid, temperature=1.0):
-        return token_logprobs(self.model, tokens, valid, temperature, self.suppress)
+    def logprobs(self, tokens, valid, temperature=1.0, last=None):
+        return token_logprobs(self.model, tokens, valid, temperature, self.suppress, last)
