@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
 import subprocess
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from insight_bayes.rlvr.batched import train_block
 from insight_bayes.rlvr.config import load_config
 from insight_bayes.rlvr.design import designed_config, read_design
 from insight_bayes.rlvr.harness import Harness, resolve_device
+from insight_bayes.rlvr.study_jobs import device_name
 from insight_bayes.selectors import selector_from_label
 
 
@@ -179,7 +179,7 @@ def main() -> None:
     params = sum(p.numel() for p in harness.policy.model.parameters())
     header = (
         f"config {args.config}  device {harness.device} "
-        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared)  "
+        f"({device_name(harness.device)}, {os.cpu_count()} cores, shared)  "
         f"threads {torch.get_num_threads()}  torch "
         f"{torch.__version__}  parameters {params:,}  M={harness.config.loop.m} "
         f"K={harness.config.loop.k}"

@@ -172,3 +172,62 @@ def test_update_skips_zero_advantage_rows_without_changing_the_gradient():
     for name, p in policy.model.named_parameters():
         torch.testing.assert_close(p.detach() - before[name], want[name], rtol=1e-5, atol=1e-7)
     assert metrics["train/loss"] == pytest.approx(float(loss.detach()), rel=1e-6)
+
+
+def _groups_batch(policy, repeats=True):
+    texts = {"12+3=": ["51", "5", "512", "9"], "7+45=": ["25", "2", "4", "5260"], "3+3=": ["6"] * 4}
+    prompts, completions = [], []
+    for prompt, answers in texts.items():
+        prompts += [policy.prompt_ids(prompt)] * len(answers)
+        completions += [policy.completion_ids(a) for a in answers]
+    return build_batch(prompts, completions, policy.pad_id, repeats=4 if repeats else None)
+
+
+def test_shared_prompt_logprobs_equal_scoring_every_row():
+    """Each prompt run once for its K completions: the same completion log-probabilities
+    and the same gradient as scoring every prompt-completion row in full."""
+    policy = _policy(1)
+    batch = _groups_batch(policy)
+    width = batch.completion_width
+    full = policy.logprobs(batch.tokens, batch.valid)[:, -width:] * batch.completion[:, -width:]
+    full.sum().backward()
+    want = {n: p.grad.clone() for n, p in policy.model.named_parameters()}
+    policy.model.zero_grad()
+    shared = policy.shared_prompt_logprobs(batch.groups) * batch.groups.mask
+    torch.testing.assert_close(shared.sum(dim=1), full.sum(dim=1), rtol=1e-6, atol=1e-5)
+    shared.sum().backward()
+    for name, p in policy.model.named_parameters():
+        torch.testing.assert_close(p.grad, want[name], rtol=1e-5, atol=1e-6)
+
+
+def test_update_on_groups_equals_the_update_on_rows():
+    adv = torch.tensor([1.0, -1.0, 0.5, -0.5, 0.0, 0.0, 2.0, -2.0, 0.0, 0.0, 0.0, 0.0])
+    # SGD at lr 1: each update is minus the clipped gradient (AdamW's first step would
+    # divide rounding-level gradients by their own size)
+    config = GRPOConfig(lr=1.0, max_grad_norm=1e9, weight_decay=0.0)
+    moved = []
+    for grouped in (True, False):
+        policy = _policy(2)
+        batch = _groups_batch(policy, repeats=grouped)
+        assert (batch.groups is not None) == grouped
+        before = {n: p.detach().clone() for n, p in policy.model.named_parameters()}
+        sgd = torch.optim.SGD(policy.model.parameters(), lr=1.0)
+        grpo_update(policy, sgd, batch, adv, config)
+        moved.append({n: p.detach() - before[n] for n, p in policy.model.named_parameters()})
+    for name, delta in moved[0].items():
+        torch.testing.assert_close(delta, moved[1][name], rtol=1e-5, atol=1e-7)
+    assert max(float(d.abs().max()) for d in moved[0].values()) > 1e-3  # it did move
+
+
+def test_grouped_batch_needs_whole_groups_of_one_prompt():
+    with pytest.raises(ValueError, match="groups of repeats=2"):
+        build_batch([[1, 4]] * 3, [[5, 2]] * 3, 0, repeats=2)
+    with pytest.raises(ValueError, match="share one prompt"):
+        build_batch([[1, 4], [1, 5]], [[5, 2], [6, 2]], 0, repeats=2)
+    batch = build_batch([[1, 4]] * 2 + [[1, 6, 7]] * 2, [[5, 2], [2], [8, 9, 2], [2]], 0, repeats=2)
+    groups = batch.groups
+    assert groups.prompt_tokens.tolist() == [[0, 1, 4], [1, 6, 7]]
+    assert groups.completions.tolist() == [[5, 2, 0], [2, 0, 0], [8, 9, 2], [2, 0, 0]]
+    assert groups.mask.sum().item() == batch.n_completion_tokens
+    second = groups.select(torch.tensor([1]))
+    assert second.prompt_tokens.tolist() == [[1, 6, 7]] and second.completions.shape == (2, 3)

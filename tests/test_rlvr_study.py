@@ -479,3 +479,13 @@ def test_bad_config_fails_before_training(tmp_path, monkeypatch, capsys):
     assert "model.path" in capsys.readouterr().err
     with pytest.raises(ValueError, match="does not exist"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_the_manifest_names_the_cpu_kernels():
+    """Float results (a warm-up from one seed) differ between CPU kernel sets, so a study's
+    manifest says which it ran on."""
+    torch = pytest.importorskip("torch")
+    from insight_bayes.rlvr.study_jobs import device_name
+
+    name = device_name("cpu")
+    assert name.endswith(f"({torch.backends.cpu.get_cpu_capability()} kernels)")

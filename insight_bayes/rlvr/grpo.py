@@ -26,9 +26,11 @@ from torch import nn
 from insight_bayes.rewards import ADVANTAGE_DDOF
 from insight_bayes.rlvr.model import left_pad
 from insight_bayes.rlvr.run_sections import GRPOConfig
+from insight_bayes.validation import check_int
 
 __all__ = [
     "GRPOConfig",
+    "PromptGroups",
     "TokenBatch",
     "build_batch",
     "clipped_policy_loss",
@@ -137,13 +139,45 @@ def make_scheduler(
 
 # ------------------------------------------------------------------ batches
 @dataclass
+class PromptGroups:
+    """A batch of GRPO groups laid out by group: each prompt once, its completions after.
+
+    ``prompt_tokens``/``prompt_valid`` ``(G, P)`` left-padded; ``completions`` ``(G K, C)``
+    right-padded, row ``i K + j`` the ``j``-th completion of prompt ``i``; ``mask``
+    ``(G K, C)`` True at completion tokens. What
+    :func:`~insight_bayes.rlvr.model.shared_prompt_logprobs` scores.
+    """
+
+    prompt_tokens: torch.Tensor
+    prompt_valid: torch.Tensor
+    completions: torch.Tensor
+    mask: torch.Tensor
+    repeats: int
+
+    def select(self, groups: torch.Tensor) -> PromptGroups:
+        """The groups ``groups`` (indices), with all their completions."""
+        k = self.repeats
+        rows = (groups[:, None] * k + torch.arange(k, device=groups.device)).reshape(-1)
+        return PromptGroups(
+            self.prompt_tokens[groups],
+            self.prompt_valid[groups],
+            self.completions[rows],
+            self.mask[rows],
+            k,
+        )
+
+
+@dataclass
 class TokenBatch:
     """Prompts and completions packed left-padded: ``tokens``/``valid`` ``(B, T)``,
-    ``completion`` ``(B, T - 1)`` True where the predicted token belongs to a completion."""
+    ``completion`` ``(B, T - 1)`` True where the predicted token belongs to a completion;
+    ``groups``, when the rows are groups of one prompt's completions, the same batch laid
+    out by group (:class:`PromptGroups`)."""
 
     tokens: torch.Tensor
     valid: torch.Tensor
     completion: torch.Tensor
+    groups: PromptGroups | None = None
 
     @property
     def n_completion_tokens(self) -> int:
@@ -162,12 +196,20 @@ def build_batch(
     completions: Sequence[Sequence[int]],
     pad_id: int,
     device: torch.device | str = "cpu",
+    repeats: int | None = None,
 ) -> TokenBatch:
-    """Concatenate each prompt with its completion and left-pad them into one batch."""
+    """Concatenate each prompt with its completion and left-pad them into one batch.
+
+    With ``repeats = K`` rows ``i K .. i K + K - 1`` are ``K`` completions of one prompt
+    (a GRPO group), and the batch also carries them laid out by group (``groups``).
+    """
     if len(prompts) != len(completions):
         raise ValueError(
             f"got {len(prompts)} prompts but {len(completions)} completions; need one each"
         )
+    groups = None
+    if repeats is not None:
+        groups = _prompt_groups(prompts, completions, pad_id, device, repeats)
     seqs = [list(p) + list(c) for p, c in zip(prompts, completions, strict=True)]
     tokens, valid = left_pad(seqs, pad_id, device)
     width = tokens.size(1)
@@ -175,7 +217,24 @@ def build_batch(
     for i, c in enumerate(completions):
         if len(c):
             completion[i, width - len(c) :] = True
-    return TokenBatch(tokens, valid, completion[:, 1:].to(device))
+    return TokenBatch(tokens, valid, completion[:, 1:].to(device), groups)
+
+
+def _prompt_groups(prompts, completions, pad_id, device, repeats) -> PromptGroups:
+    k = check_int(repeats, "repeats", min_value=1)
+    if len(prompts) % k:
+        raise ValueError(f"{len(prompts)} rows are not groups of repeats={k}")
+    firsts = [list(prompts[i]) for i in range(0, len(prompts), k)]
+    if any(list(prompts[i]) != firsts[i // k] for i in range(len(prompts))):
+        raise ValueError(f"rows i K .. i K + {k - 1} must share one prompt (repeats={k})")
+    prompt_tokens, prompt_valid = left_pad(firsts, pad_id, device)
+    width = max(1, max(len(c) for c in completions))
+    comp = torch.full((len(completions), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(completions), width), dtype=torch.bool)
+    for i, c in enumerate(completions):
+        comp[i, : len(c)] = torch.as_tensor(list(c), dtype=torch.long)
+        mask[i, : len(c)] = True
+    return PromptGroups(prompt_tokens, prompt_valid, comp.to(device), mask.to(device), k)
 
 
 # ------------------------------------------------------------------ one update
@@ -204,7 +263,27 @@ def grpo_update(
             logp_ref = reference.logprobs(batch.tokens, batch.valid, last=width)
     n_tokens = mask.to(torch.float32).sum().clamp(min=1.0)
     tokens, valid = batch.tokens, batch.valid
-    if logp_ref is None:
+
+    def score() -> torch.Tensor:
+        return policy.logprobs(tokens, valid, last=width)
+
+    groups = batch.groups
+    if logp_ref is None and groups is not None and hasattr(policy, "shared_prompt_logprobs"):
+        # Rows are GRPO groups: each kept group's prompt is run once for its K completions
+        # (equal to scoring every row in full, to rounding). Groups whose advantages are
+        # all 0 add exactly 0 to the loss and its gradient and are left out; the
+        # normaliser stays the whole batch's token count, so the update is unchanged.
+        per_group = advantages.reshape(-1, groups.repeats)
+        kept = torch.nonzero((per_group != 0).any(dim=1)).squeeze(-1)
+        if kept.numel() == 0:
+            kept = torch.zeros(1, dtype=torch.long, device=advantages.device)
+        groups = groups.select(kept)
+        mask, advantages = groups.mask, per_group[kept].reshape(-1)
+
+        def score() -> torch.Tensor:
+            return policy.shared_prompt_logprobs(groups)
+
+    elif logp_ref is None:
         # Rows with a zero advantage (all-equal groups) add exactly 0 to the loss and to
         # its gradient; without a KL term they need no forward or backward pass. The
         # normaliser stays the whole batch's token count, so the update is unchanged.
@@ -215,7 +294,7 @@ def grpo_update(
     logp_old = None
     metrics: dict[str, float] = {}
     for _ in range(config.updates_per_step):
-        logp = policy.logprobs(tokens, valid, last=width)
+        logp = score()
         if logp_old is None:
             logp_old = logp.detach()  # on-policy: the batch was sampled from this policy
         loss, clip_fraction = clipped_policy_loss(

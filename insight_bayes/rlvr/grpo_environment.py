@@ -234,7 +234,10 @@ class GRPOEnvironment:
         graded = rollout.correct if self.grpo.advantage_reward == "binary" else rollout.rewards
         rewards_t = torch.as_tensor(np.asarray(graded, dtype=np.float32))
         advantages = group_advantages(rewards_t, self.grpo.adv_eps).reshape(-1).to(self.device)
-        return build_batch(prompts, completions, self.policy.pad_id, self.device), advantages
+        sizes = {len(comps) for comps in rollout.payload}
+        repeats = sizes.pop() if len(sizes) == 1 else None  # groups of one size
+        batch = build_batch(prompts, completions, self.policy.pad_id, self.device, repeats)
+        return batch, advantages
 
     def evaluate(self, rng: np.random.Generator) -> Mapping[str, float]:
         """Held-out ``eval/pass1`` (mean over ``samples`` per problem) and ``eval/greedy``."""

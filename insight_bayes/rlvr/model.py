@@ -26,6 +26,7 @@ __all__ = [
     "left_pad",
     "logprobs_from_logits",
     "positions_from_valid",
+    "shared_prompt_logprobs",
     "sample_next",
     "token_logprobs",
 ]
@@ -283,6 +284,62 @@ def token_logprobs(
     last = check_int(last, "last", min_value=1, max_value=tokens.size(1) - 1)
     logits, _ = model(tokens, positions_from_valid(valid), valid, last=last + 1)
     return logprobs_from_logits(logits, tokens[:, -(last + 1) :], temperature, suppress)
+
+
+def shared_prompt_logprobs(
+    model: TinyLM,
+    prompt_tokens: torch.Tensor,
+    prompt_valid: torch.Tensor,
+    completions: torch.Tensor,
+    repeats: int,
+    temperature: float = 1.0,
+    suppress: Sequence[int] = (),
+) -> torch.Tensor:
+    """Log-probabilities of ``repeats`` completions of each prompt, each prompt run once.
+
+    The same quantity as :func:`token_logprobs` on every prompt-completion pair, laid out
+    by completion: ``out[i K + j, t] = log p(c_{ij,t} | x_i, c_{ij,<t})``. Each prompt
+    ``x_i`` goes through the model once and its keys and values are shared by its ``K``
+    completions (as in :func:`generate`), so a GRPO group's prompt tokens cost ``1 / K``
+    of scoring every row in full; gradients flow to the shared prompt pass. Float results
+    equal :func:`token_logprobs`'s to rounding.
+
+    Parameters
+    ----------
+    prompt_tokens, prompt_valid : Tensor, shape (G, P)
+        Left-padded prompts.
+    completions : Tensor, shape (G K, C)
+        Completion ``j`` of prompt ``i`` in row ``i K + j``, right-padded (padding after a
+        completion is never read by its tokens).
+    repeats : int
+        ``K``, completions per prompt.
+
+    Returns
+    -------
+    Tensor, shape (G K, C)
+        Column ``t`` scores completion token ``t``; columns after a completion's end hold
+        the padding's (meaningless) values: mask them.
+    """
+    repeats = check_int(repeats, "repeats", min_value=1)
+    g, k = prompt_tokens.size(0), repeats
+    if completions.size(0) != g * k:
+        raise ValueError(f"{completions.size(0)} completions for {g} prompts x {k} repeats")
+    positions = positions_from_valid(prompt_valid)
+    head, cache = model(prompt_tokens, positions, prompt_valid, last=1)
+    cache = [(key.repeat_interleave(k, 0), value.repeat_interleave(k, 0)) for key, value in cache]
+    c = completions.size(1)
+    start = (positions[:, -1:] + 1).repeat_interleave(k, 0)
+    steps = torch.arange(c, device=completions.device)
+    # padding after a short completion may run past the longest sequence: clamp it
+    comp_positions = (start + steps).clamp(max=model.config.block_size - 1)
+    key_valid = torch.cat(
+        [prompt_valid.repeat_interleave(k, 0), torch.ones_like(completions, dtype=torch.bool)],
+        dim=1,
+    )
+    logits, _ = model(completions, comp_positions, key_valid, cache)
+    logits = torch.cat([head.repeat_interleave(k, 0), logits], dim=1)  # (G K, C + 1, V)
+    tokens = torch.cat([completions[:, :1], completions], dim=1)  # column 0 is never a target
+    return logprobs_from_logits(logits, tokens, temperature, suppress)
 
 
 def logprobs_from_logits(

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from insight_bayes.rlvr.model import TinyLM, generate, token_logprobs
+from insight_bayes.rlvr.model import TinyLM, generate, shared_prompt_logprobs, token_logprobs
 from insight_bayes.rlvr.tokenizer import CharTokenizer
 
 __all__ = ["CharPolicy", "Policy"]
@@ -103,3 +103,16 @@ class CharPolicy:
 
     def logprobs(self, tokens, valid, temperature=1.0, last=None):
         return token_logprobs(self.model, tokens, valid, temperature, self.suppress, last)
+
+    def shared_prompt_logprobs(self, groups, temperature=1.0):
+        """Log-probabilities of a :class:`~insight_bayes.rlvr.grpo.PromptGroups` batch's
+        completions, each prompt run once (``(G K, C)``, laid out as ``groups.mask``)."""
+        return shared_prompt_logprobs(
+            self.model,
+            groups.prompt_tokens,
+            groups.prompt_valid,
+            groups.completions,
+            groups.repeats,
+            temperature,
+            self.suppress,
+        )

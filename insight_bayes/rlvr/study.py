@@ -40,9 +40,9 @@ from insight_bayes.rlvr.config import StudyConfig, load_config
 from insight_bayes.rlvr.study_draws import draw_folder, gather_draws, start_draws_manifest
 from insight_bayes.rlvr.study_jobs import (
     CUDA_MATMUL_PRECISION,
-    _device_name,
     block_jobs,
     default_runs_per_process,
+    device_name,
     run_block_job,
     run_study_job,
     study_jobs,
@@ -330,7 +330,7 @@ def run_single_study(
             key=config.key,
             config_digest=config.digest(),
             device=device,
-            device_name=_device_name(device),
+            device_name=device_name(device),
             backend=backend,
             workers=workers,
             runs_per_process=runs_per_process,

@@ -1,0 +1,64 @@
+"""Wall time of a finished harness study, end to end, from its own records.
+
+    PYTHONPATH=. python benchmarks/study_wall_time.py STUDY_FOLDER --kernels avx2 \\
+        --out benchmarks/results/rlvr_study_wall_cpu.csv
+
+Reads the study's ``manifest.json`` (``created`` to ``updated``, the workers, the commit)
+and every run's ``*.done.json`` (its wall seconds), and appends one row: the study's
+minutes from its first record to its last (warm-up, pool gate, every run), the runs'
+summed minutes, and the 30-minute goal of the CPU tiered study. Time a study that ran in
+one sitting: a resumed one's records span the pause. ``--kernels`` records
+which CPU kernels the run was allowed (``ATEN_CPU_CAPABILITY``); the load average is not
+known afterwards, so run it with nothing else on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+
+def study_row(folder: Path, kernels: str) -> dict:
+    """One row of timings for the finished study in ``folder``."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    runs = manifest["runs"]
+    if manifest.get("status") != "complete" or runs["complete"] != runs["expected"]:
+        raise SystemExit(f"{folder}: the study has not finished ({runs})")
+    done = [json.loads(p.read_text()) for p in sorted(folder.glob("runs/*/*/*.done.json"))]
+    start, end = (datetime.fromisoformat(manifest[k]) for k in ("created", "updated"))
+    return {
+        "study": folder.name,
+        "code": manifest["git_revision"][:7],
+        "kernels": kernels,
+        "device": manifest["device"],
+        "workers": manifest["workers"],
+        "torch_threads": manifest["torch_threads"],
+        "runs": runs["complete"],
+        "wall_minutes": (end - start).total_seconds() / 60,
+        "run_minutes_summed": sum(d["wall_seconds"] for d in done) / 60,
+        "goal_minutes": 30.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--kernels", required=True, help="e.g. avx2 or avx512 (what it ran on)")
+    parser.add_argument("--out", default=None, help="CSV to append the row to (.md beside it)")
+    args = parser.parse_args()
+    table = pd.DataFrame([study_row(args.folder, args.kernels)])
+    if args.out and os.path.exists(args.out):
+        table = pd.concat([pd.read_csv(args.out), table], ignore_index=True)
+    print(table.round(2).to_string(index=False))
+    if args.out:
+        table.to_csv(args.out, index=False)
+        Path(args.out).with_suffix(".md").write_text(table.round(2).to_markdown(index=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
