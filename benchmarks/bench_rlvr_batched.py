@@ -37,7 +37,14 @@ from insight_bayes.rlvr.batched import train_block
 from insight_bayes.rlvr.config import load_config
 from insight_bayes.rlvr.design import designed_config, read_design
 from insight_bayes.rlvr.harness import Harness, resolve_device
-from insight_bayes.rlvr.study_jobs import device_name
+
+try:
+    from insight_bayes.rlvr.study_jobs import device_name
+except ImportError:  # timing an older commit's code (PYTHONPATH=that checkout)
+    import platform
+
+    def device_name(device: str) -> str:
+        return f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()} kernels)"
 from insight_bayes.selectors import selector_from_label
 
 
