@@ -45,6 +45,8 @@ except ImportError:  # timing an older commit's code (PYTHONPATH=that checkout)
 
     def device_name(device: str) -> str:
         return f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()} kernels)"
+
+
 from insight_bayes.selectors import selector_from_label
 
 

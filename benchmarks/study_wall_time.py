@@ -1,15 +1,15 @@
 """Wall time of a finished harness study, end to end, from its own records.
 
-    PYTHONPATH=. python benchmarks/study_wall_time.py STUDY_FOLDER --kernels avx2 \\
+    PYTHONPATH=. python benchmarks/study_wall_time.py STUDY_FOLDER \\
         --out benchmarks/results/rlvr_study_wall_cpu.csv
 
 Reads the study's ``manifest.json`` (``created`` to ``updated``, the workers, the commit)
 and every run's ``*.done.json`` (its wall seconds), and appends one row: the study's
 minutes from its first record to its last (warm-up, pool gate, every run), the runs'
 summed minutes, and the 30-minute goal of the CPU tiered study. Time a study that ran in
-one sitting: a resumed one's records span the pause. ``--kernels`` records
-which CPU kernels the run was allowed (``ATEN_CPU_CAPABILITY``); the load average is not
-known afterwards, so run it with nothing else on the machine.
+one sitting: a resumed one's records span the pause. The CPU kernels come from the
+manifest's ``device_name`` (``--kernels`` for a study recorded before it named them); the
+load average is not known afterwards, so run the study with nothing else on the machine.
 """
 
 from __future__ import annotations
@@ -17,15 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 
-def study_row(folder: Path, kernels: str) -> dict:
+def study_row(folder: Path, kernels: str | None = None) -> dict:
     """One row of timings for the finished study in ``folder``."""
     manifest = json.loads((folder / "manifest.json").read_text())
+    named = re.search(r"\((\w+) kernels\)", manifest.get("device_name", ""))
+    kernels = kernels or (named.group(1) if named else None)
+    if kernels is None:
+        raise SystemExit(f"{folder}: the manifest does not name the CPU kernels; pass --kernels")
     runs = manifest["runs"]
     if manifest.get("status") != "complete" or runs["complete"] != runs["expected"]:
         raise SystemExit(f"{folder}: the study has not finished ({runs})")
@@ -39,6 +44,7 @@ def study_row(folder: Path, kernels: str) -> dict:
         "workers": manifest["workers"],
         "torch_threads": manifest["torch_threads"],
         "runs": runs["complete"],
+        "warmup_cached": bool(manifest["warmup"].get("cached", False)),
         "wall_minutes": (end - start).total_seconds() / 60,
         "run_minutes_summed": sum(d["wall_seconds"] for d in done) / 60,
         "goal_minutes": 30.0,
@@ -48,7 +54,7 @@ def study_row(folder: Path, kernels: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--kernels", required=True, help="e.g. avx2 or avx512 (what it ran on)")
+    parser.add_argument("--kernels", default=None, help="e.g. AVX2 (default: the manifest's)")
     parser.add_argument("--out", default=None, help="CSV to append the row to (.md beside it)")
     args = parser.parse_args()
     table = pd.DataFrame([study_row(args.folder, args.kernels)])

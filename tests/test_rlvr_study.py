@@ -489,3 +489,20 @@ def test_the_manifest_names_the_cpu_kernels():
 
     name = device_name("cpu")
     assert name.endswith(f"({torch.backends.cpu.get_cpu_capability()} kernels)")
+
+
+def test_a_finished_study_keeps_the_time_it_started(tmp_path, monkeypatch):
+    """``created`` is the first manifest write's time, ``updated`` the last's (the wall time
+    of a study in one sitting is their difference)."""
+    from insight_bayes.results import io
+
+    ticks = iter(f"2026-01-01T00:00:{s:02d}+00:00" for s in range(60))
+    monkeypatch.setattr(io, "utc_now", lambda: next(ticks))
+    raw = _raw()
+    raw["study"]["rules"], raw["study"]["seeds"], raw["loop"]["steps"] = ["random"], [0], 1
+    kw = {"device": "cpu", "cache_dir": tmp_path / "cache", "progress": False}
+    run_study(load_config(raw), tmp_path / "out", **kw)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["created"] < manifest["updated"]
+    assert manifest["created"] == "2026-01-01T00:00:00+00:00"

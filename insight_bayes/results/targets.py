@@ -232,13 +232,15 @@ def bootstrap_speedups(
                 with np.errstate(invalid="ignore"):
                     boot = _replicate_means(tb, ib, wb) / _replicate_means(tr, ir, wr)
             low, high = _percentile_interval(boot, level)
+            with np.errstate(invalid="ignore"):  # 0/0: printed as undefined (headline)
+                speedup = float(tb.mean() / tr.mean())
             row = {
                 **label,
                 "rule": rule,
                 "n_seeds": int(cost.size),
                 "n_censored": int(rdf["censored"].sum()),
                 "mean_cost": float(tr.mean()),
-                "speedup": float(tb.mean() / tr.mean()),
+                "speedup": speedup,
                 "ci_low": low,
                 "ci_high": high,
                 "p_faster": float(np.mean(boot > 1.0)),

@@ -325,7 +325,7 @@ def run_single_study(
             rules=list(study.rules),
             seeds=list(study.seeds),
             analysis=analysis_plan(config).record(),
-            previous=old,
+            previous=store.read_manifest() or old,  # keeps the first write's "created"
             torch=True,
             key=config.key,
             config_digest=config.digest(),
