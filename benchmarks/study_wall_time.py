@@ -42,7 +42,6 @@ def study_row(folder: Path, kernels: str | None = None) -> dict:
         "kernels": kernels,
         "device": manifest["device"],
         "workers": manifest["workers"],
-        "torch_threads": manifest["torch_threads"],
         "runs": runs["complete"],
         "warmup_cached": bool(manifest["warmup"].get("cached", False)),
         "wall_minutes": (end - start).total_seconds() / 60,

@@ -275,10 +275,10 @@ _TIERED = SavedResult(
     "rlvr-cpu-tiered",
     ("manifest.json", "steps.parquet", "choices.parquet", "speedup_curve.csv", "auc.csv"),
     _study("cpu-tiered.toml", "rlvr-cpu-tiered"),
-    "about an hour on 2 cores",
+    "about 25 min on 2 cores (benchmarks/results/rlvr_study_wall_cpu.md)",
 )
 #: The tiered harness study; its quick stand-in is the committed study itself
-#: (reading it takes a second; there is no cheap substitute for an hour of training).
+#: (reading it takes a second; there is no cheap substitute for 25 minutes of training).
 TIERED = (_TIERED, _TIERED)
 
 _INTERVENTION = SavedResult(

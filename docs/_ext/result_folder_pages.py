@@ -44,6 +44,7 @@ TITLES = {
     "sim-vs-harness": "Does the simulator predict the harness?",
     "rlvr-cpu-study": "The first CPU harness study (addition)",
     "rlvr-cpu-tiered": "The tiered CPU harness study",
+    "rlvr-cpu-tiered-warmup2": "The tiered CPU harness study again, from a second warm-up",
     "rlvr-cpu-tiered-narrow": "The tiered harness study, narrow operand tiers (1-3 digits)",
     "rlvr-cpu-tiered-mid": "The tiered harness study, middle operand tiers (1-5 digits)",
     "rlvr-cpu-k16": "The out-of-sample harness study at K = 16, over task draws",
@@ -67,6 +68,10 @@ COMMANDS = {
     "--out results/rlvr-cpu-tiered-narrow --device cpu --threads 1 --workers 2",
     "rlvr-cpu-tiered-mid": "insight-bayes rlvr-study configs/rlvr/cpu-tiered-mid.toml "
     "--out results/rlvr-cpu-tiered-mid --device cpu --threads 1 --workers 2",
+    "rlvr-cpu-tiered-warmup2": "PYTHONPATH=. python benchmarks/warmup_kernels.py --kernels avx2 "
+    "--keep-cache .cache/warmup-avx2 && insight-bayes rlvr-study configs/rlvr/cpu-tiered.toml "
+    "--out results/rlvr-cpu-tiered-warmup2 --device cpu --threads 1 --workers 2 "
+    "--cache-dir .cache/warmup-avx2",
     "rlvr-gpu-tiered": "bash benchmarks/run_gpu_study.sh",
     **{
         f"rlvr-eb-{design}": f"insight-bayes rlvr-study configs/rlvr/eb-{design}.toml "

@@ -16,6 +16,7 @@ _ROLL = "{rollout_speedup:.2f}x"
 _REF = "sim-countdown-paper/summary.csv"
 _FINAL = "sim-countdown-paper/speedup_to_baseline_final.csv"
 _TIER = "rlvr-cpu-tiered/speedup_curve.csv"
+_TIER2 = "rlvr-cpu-tiered-warmup2/speedup_curve.csv"
 _SLOPE = "rlvr-intervention/slopes.csv"
 _CLAIMS = "sim-countdown-paper-robustness/fidelity_summary.csv"
 _CLAIMS_MEASURED = "sim-countdown-paper-measured/fidelity_summary.csv"
@@ -71,6 +72,11 @@ NUMBERS: dict[str, tuple[str, dict, str]] = {
     "tiered_ed_full": (_TIER, {"rule": "expected-difficulty", "fraction": 1.0}, _SPEED),
     "tiered_ds_full": (_TIER, {"rule": "dynamic-sampling", "fraction": 1.0}, _SPEED),
     "tiered_ds_full_rollout": (_TIER, {"rule": "dynamic-sampling", "fraction": 1.0}, _ROLL),
+    **{
+        f"warmup2_{alias}_full": (_TIER2, {"rule": rule, "fraction": 1.0}, _SPEED)
+        for alias, rule in (("insight", "insight"), ("mopps", "mopps"),
+                            ("ed", "expected-difficulty"), ("ds", "dynamic-sampling"))
+    },  # fmt: skip
     "causal_flat_weight": (
         _SLOPE, {"prior": "flat", "model": "both terms", "term": "weight"}, _CAUSAL
     ),

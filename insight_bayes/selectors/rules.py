@@ -192,11 +192,11 @@ class DynamicSampling(Selector):
     :class:`~insight_bayes.selectors.filters.KeepInformative` (roll out ``3 M`` per
     round, keep groups with mixed binary outcomes, up to 10 rounds).
 
-    Its pre-rollout choice is uniform (score = a uniform draw), so :meth:`select` alone
-    is Random; the filter applied by ``gather`` (and so by the selection loop) is
-    what makes it Dynamic Sampling. Every rollout is counted in ``Batch.rollouts``; the
-    extra cost over a plain step is ``rollouts - M K``, so compare it per rollout as
-    well as per step.
+    Its pre-rollout choice is uniform (score = a uniform draw), so
+    :meth:`~insight_bayes.selectors.base.Selector.select` alone is Random; the filter
+    applied by ``gather`` (and so by the selection loop) is what makes it Dynamic
+    Sampling. Every rollout is counted in ``Batch.rollouts``; the extra cost over a plain
+    step is ``rollouts - M K``, so compare it per rollout as well as per step.
 
     Attributes
     ----------
