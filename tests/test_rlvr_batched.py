@@ -112,8 +112,8 @@ def test_stacked_generation_and_logprobs_equal_each_run_alone():
         torch.testing.assert_close(logp[j], alone, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("kl_coef", [0.0, 0.05])
-def test_stacked_grpo_update_equals_each_run_alone(kl_coef):
+@pytest.mark.parametrize(("kl_coef", "grouped"), [(0.0, False), (0.05, False), (0.0, True)])
+def test_stacked_grpo_update_equals_each_run_alone(kl_coef, grouped):
     tokenizer, (base,) = _tiny(1, seed=1)
     grpo = GRPOConfig(lr=1e-3, lr_warmup_steps=2, kl_coef=kl_coef, max_grad_norm=0.5,
                       weight_decay=0.01, updates_per_step=2)  # fmt: skip
@@ -130,11 +130,19 @@ def test_stacked_grpo_update_equals_each_run_alone(kl_coef):
         batches, advantages = [], []
         for j in range(runs):
             n = 2 + 2 * j  # runs with different numbers of rows and widths
-            prompts = [tokenizer.encode(f"{j}{i}+3{i}=", bos=True) for i in range(n)]
+            # grouped: pairs of rows share a prompt (GRPO groups of K = 2)
+            prompts = [tokenizer.encode(f"{j}{i // 2 if grouped else i}+3{i}=", bos=True)
+                       for i in range(n)]  # fmt: skip
+            if grouped:
+                prompts = [prompts[i - i % 2] for i in range(n)]
             comps = [tokenizer.encode(str(7 * i + j)[: 1 + i % 3], eos=True) for i in range(n)]
-            batches.append(build_batch(prompts, comps, tokenizer.pad_id))
+            batches.append(
+                build_batch(prompts, comps, tokenizer.pad_id, repeats=2 if grouped else None)
+            )
             adv = torch.randn(n, generator=rng)
             adv[0] = 0.0
+            if grouped:
+                adv[1] = 0.0  # the first group is all-equal: left out of the update
             if j == 2 and step == 1:
                 adv[:] = 0.0  # an all-zero step: AdamW still steps (decay, moments)
             advantages.append(adv)

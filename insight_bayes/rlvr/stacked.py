@@ -13,10 +13,14 @@ each run's rows are padded to the block's and the padding is never read.
   would draw (the draws of run ``r`` are :func:`~insight_bayes.rlvr.model.sample_next` on
   its rows alone);
 - :func:`logprobs_runs`: per-token log-probabilities of each run's token batch;
+- :func:`shared_prompt_logprobs_runs`: the same for GRPO groups, each prompt run once for
+  its ``K`` completions (:func:`~insight_bayes.rlvr.model.shared_prompt_logprobs` per run);
 - :func:`grpo_update_runs`: one GRPO step of every run: the clipped loss of
-  :mod:`insight_bayes.rlvr.grpo` per run, gradients clipped per run (the global norm of
-  ``torch.nn.utils.clip_grad_norm_`` taken over each run's parameters), and one AdamW step
-  of the stacked parameters (AdamW is elementwise, so it is every run's own AdamW).
+  :mod:`insight_bayes.rlvr.grpo` per run (on the groups' shared prompts when every run's
+  batch is groups and there is no KL term, as for a run alone), gradients clipped per run
+  (the global norm of ``torch.nn.utils.clip_grad_norm_`` taken over each run's
+  parameters), and one AdamW step of the stacked parameters (AdamW is elementwise, so it
+  is every run's own AdamW).
 
 Float results differ from separate runs by rounding only (``bmm`` sums in another order
 than ``linear``, padding widens attention rows by exactly-zero terms): about 1e-7
@@ -31,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from insight_bayes.rlvr.grpo import TokenBatch, clipped_policy_loss, kl_to_reference
+from insight_bayes.rlvr.grpo import PromptGroups, TokenBatch, clipped_policy_loss, kl_to_reference
 from insight_bayes.rlvr.model import (
     KVCache,
     ModelConfig,
@@ -51,6 +55,7 @@ __all__ = [
     "logprobs_runs",
     "pad_batches",
     "run_groups",
+    "shared_prompt_logprobs_runs",
 ]
 
 #: TinyLM's output head shares the token embedding's weight (stacked once).
@@ -184,6 +189,59 @@ def logprobs_runs(
     (:func:`~insight_bayes.rlvr.model.token_logprobs` per run)."""
     logits, _ = model(tokens, _positions(valid), valid, runs=runs)
     return logprobs_from_logits(logits, tokens, temperature, suppress)
+
+
+def shared_prompt_logprobs_runs(
+    model: StackedLM,
+    groups: PromptGroups,
+    temperature: float = 1.0,
+    suppress: Sequence[int] = (),
+    runs: Runs = None,
+) -> torch.Tensor:
+    """:func:`~insight_bayes.rlvr.model.shared_prompt_logprobs` per run: ``groups`` holds
+    ``(R', G, P)`` prompts and ``(R', G K, C)`` completions; returns ``(R', G K, C)``."""
+    k = groups.repeats
+    positions = _positions(groups.prompt_valid)
+    head, cache = model(groups.prompt_tokens, positions, groups.prompt_valid, runs=runs)
+    cache = [(key.repeat_interleave(k, 0), value.repeat_interleave(k, 0)) for key, value in cache]
+    completions = groups.completions
+    steps = torch.arange(completions.shape[-1], device=completions.device)
+    start = (positions[..., -1:] + 1).repeat_interleave(k, dim=1)
+    comp_positions = (start + steps).clamp(max=model.config.block_size - 1)
+    key_valid = torch.cat(
+        [
+            groups.prompt_valid.repeat_interleave(k, dim=1),
+            torch.ones_like(completions, dtype=torch.bool),
+        ],
+        dim=-1,
+    )
+    logits, _ = model(completions, comp_positions, key_valid, cache, runs=runs)
+    logits = torch.cat([head[:, :, -1:].repeat_interleave(k, dim=1), logits], dim=2)
+    tokens = torch.cat([completions[..., :1], completions], dim=-1)
+    return logprobs_from_logits(logits, tokens, temperature, suppress)
+
+
+def _pad_groups(parts: Sequence[PromptGroups], pad_id: int) -> PromptGroups:
+    """Runs' kept groups on one run axis: ``(R, G, P)`` prompts (left-padded) and ``(R,
+    G K, C)`` completions and masks (right-padded); padding groups have an empty mask."""
+    k = parts[0].repeats
+    r = len(parts)
+    g = max(int(p.prompt_tokens.shape[0]) for p in parts)
+    width = max(int(p.prompt_tokens.shape[1]) for p in parts)
+    c = max(int(p.completions.shape[1]) for p in parts)
+    device = parts[0].prompt_tokens.device
+    prompts = torch.full((r, g, width), pad_id, dtype=torch.long, device=device)
+    valid = torch.zeros((r, g, width), dtype=torch.bool, device=device)
+    completions = torch.full((r, g * k, c), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros((r, g * k, c), dtype=torch.bool, device=device)
+    for j, part in enumerate(parts):
+        n, w = part.prompt_tokens.shape
+        prompts[j, :n, width - w :] = part.prompt_tokens
+        valid[j, :n, width - w :] = part.prompt_valid
+        rows, cols = part.completions.shape
+        completions[j, :rows, :cols] = part.completions
+        mask[j, :rows, :cols] = part.mask
+    return PromptGroups(prompts, valid, completions, mask, k)
 
 
 # ------------------------------------------------------------------ generation
@@ -320,9 +378,36 @@ def grpo_update_runs(
     if len(batches) != r or len(advantages) != r:
         raise ValueError(f"need one batch and one advantage vector per run ({r})")
     kl = reference is not None and config.kl_coef > 0
-    parts, n_tokens, refs = [], [], []
+    n_tokens = [bt.completion.to(torch.float32).sum().clamp(min=1.0) for bt in batches]
+    repeats = {bt.groups.repeats if bt.groups is not None else None for bt in batches}
+    if not kl and len(repeats) == 1 and None not in repeats:
+        # every run's rows are GRPO groups: each kept group's prompt is run once for its
+        # K completions (as grpo_update does for a run alone)
+        kept_groups, kept_adv = [], []
+        for bt, a in zip(batches, advantages, strict=True):
+            per_group = a.reshape(-1, bt.groups.repeats)
+            kept = torch.nonzero((per_group != 0).any(dim=1)).squeeze(-1)
+            if kept.numel() == 0:
+                kept = torch.zeros(1, dtype=torch.long, device=a.device)
+            kept_groups.append(bt.groups.select(kept))
+            kept_adv.append(per_group[kept].reshape(-1))
+        grouped = _pad_groups(kept_groups, pad_id)
+        masks = grouped.mask
+        adv = torch.zeros(masks.shape[:2], dtype=kept_adv[0].dtype, device=masks.device)
+        for j, a in enumerate(kept_adv):
+            adv[j, : a.numel()] = a
+
+        def score(sl: slice) -> torch.Tensor:
+            part = PromptGroups(
+                grouped.prompt_tokens[sl], grouped.prompt_valid[sl], grouped.completions[sl],
+                masks[sl], grouped.repeats,
+            )  # fmt: skip
+            return shared_prompt_logprobs_runs(model, part, 1.0, suppress, sl)
+
+        return _update_steps(model, optimizer, score, masks, adv, n_tokens, None, config,
+                             scheduler, max_rows)  # fmt: skip
+    parts, refs = [], []
     for bt, adv in zip(batches, advantages, strict=True):
-        n_tokens.append(bt.completion.to(torch.float32).sum().clamp(min=1.0))
         if kl:
             with torch.no_grad():
                 refs.append(reference.logprobs(bt.tokens, bt.valid))
@@ -343,6 +428,19 @@ def grpo_update_runs(
         logp_ref = torch.zeros((r, rows, width - 1), device=batch.tokens.device)
         for j, lp in enumerate(refs):
             logp_ref[j, : lp.shape[0], width - 1 - lp.shape[1] :] = lp
+
+    def score(sl: slice) -> torch.Tensor:
+        return logprobs_runs(model, batch.tokens[sl], batch.valid[sl], 1.0, suppress, sl)
+
+    return _update_steps(model, optimizer, score, batch.completion, adv, n_tokens, logp_ref,
+                         config, scheduler, max_rows)  # fmt: skip
+
+
+def _update_steps(model, optimizer, score, masks, adv, n_tokens, logp_ref, config, scheduler,
+                  max_rows) -> list[dict[str, float]]:  # fmt: skip
+    """``config.updates_per_step`` AdamW steps of every run's clipped loss: ``score(sl)``
+    gives the log-probabilities of the runs ``sl`` laid out as ``masks[sl]``."""
+    r, rows = masks.shape[0], masks.shape[1]
     groups = run_groups(r, rows, max_rows or r * rows)
     metrics: list[dict[str, float]] = []
     logp_old: list[torch.Tensor | None] = [None] * len(groups)
@@ -351,13 +449,13 @@ def grpo_update_runs(
         optimizer.zero_grad(set_to_none=True)
         stats = []
         for g, sl in enumerate(groups):
-            logp = logprobs_runs(model, batch.tokens[sl], batch.valid[sl], 1.0, suppress, sl)
+            logp = score(sl)
             if logp_old[g] is None:
                 logp_old[g] = logp.detach()  # on-policy: sampled from this policy
             total = logp.new_zeros(())
             for j in range(sl.start, sl.stop):
                 i = j - sl.start
-                mask = batch.completion[j]
+                mask = masks[j]
                 loss, clip_fraction = clipped_policy_loss(
                     logp[i], logp_old[g][i], adv[j], mask, config.clip_eps, n_tokens[j]
                 )
