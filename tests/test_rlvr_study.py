@@ -506,3 +506,19 @@ def test_a_finished_study_keeps_the_time_it_started(tmp_path, monkeypatch):
     assert manifest["status"] == "complete"
     assert manifest["created"] < manifest["updated"]
     assert manifest["created"] == "2026-01-01T00:00:00+00:00"
+
+
+def test_resuming_on_other_kernels_says_so(tmp_path, caplog):
+    raw = _raw()
+    raw["study"]["rules"], raw["study"]["seeds"], raw["loop"]["steps"] = ["random"], [0], 1
+    config = load_config(raw)
+    kw = {"device": "cpu", "cache_dir": tmp_path / "cache", "progress": False}
+    run_study(config, tmp_path / "out", **kw)
+    path = tmp_path / "out" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    assert "is resumed on" not in caplog.text  # the first call: nothing to compare
+    manifest["device_name"] = "Some CPU (NEON kernels)"
+    path.write_text(json.dumps(manifest))
+    with caplog.at_level("WARNING", logger="insight_bayes.rlvr.study"):
+        run_study(config, tmp_path / "out", **kw)
+    assert "was trained on Some CPU (NEON kernels) and is resumed on" in caplog.text

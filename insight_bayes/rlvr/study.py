@@ -284,6 +284,15 @@ def run_single_study(
         )
     if old.get("draws") is not None:
         raise ValueError(f"{store.root} is the top level of a multi-draw study; use another --out")
+    here = device_name(device)
+    if old.get("device_name") and old["device_name"] != here:
+        log.warning(
+            "%s was trained on %s and is resumed on %s: float results differ between "
+            "devices and CPU kernel sets, so the new runs are not bit-identical to what the "
+            "first machine would have trained (the study stays valid as a whole; see the "
+            "harness page)",
+            store.root, old["device_name"], here,
+        )  # fmt: skip
     cache = str(Path(cache_dir if cache_dir is not None else default_cache_dir()).resolve())
     # the warm-up is trained (or loaded) here, once, before any worker needs it
     harness = harness_for(config, device, cache, progress)
@@ -330,7 +339,7 @@ def run_single_study(
             key=config.key,
             config_digest=config.digest(),
             device=device,
-            device_name=device_name(device),
+            device_name=here,
             backend=backend,
             workers=workers,
             runs_per_process=runs_per_process,
