@@ -166,6 +166,19 @@ class PromptGroups:
             k,
         )
 
+    def kept(self, advantages: torch.Tensor) -> tuple[PromptGroups, torch.Tensor]:
+        """The groups with a non-zero advantage and their advantages ``(G' K,)``.
+
+        An all-equal group adds exactly 0 to the clipped loss and its gradient, so the
+        update leaves it out; when every group is, the first is kept (zero advantages),
+        so the optimiser still steps (weight decay, moments) as on the whole batch.
+        """
+        per_group = advantages.reshape(-1, self.repeats)
+        kept = torch.nonzero((per_group != 0).any(dim=1)).squeeze(-1)
+        if kept.numel() == 0:
+            kept = torch.zeros(1, dtype=torch.long, device=advantages.device)
+        return self.select(kept), per_group[kept].reshape(-1)
+
 
 @dataclass
 class TokenBatch:
@@ -270,15 +283,10 @@ def grpo_update(
     groups = batch.groups
     if logp_ref is None and groups is not None and hasattr(policy, "shared_prompt_logprobs"):
         # Rows are GRPO groups: each kept group's prompt is run once for its K completions
-        # (equal to scoring every row in full, to rounding). Groups whose advantages are
-        # all 0 add exactly 0 to the loss and its gradient and are left out; the
-        # normaliser stays the whole batch's token count, so the update is unchanged.
-        per_group = advantages.reshape(-1, groups.repeats)
-        kept = torch.nonzero((per_group != 0).any(dim=1)).squeeze(-1)
-        if kept.numel() == 0:
-            kept = torch.zeros(1, dtype=torch.long, device=advantages.device)
-        groups = groups.select(kept)
-        mask, advantages = groups.mask, per_group[kept].reshape(-1)
+        # (equal to scoring every row in full, to rounding). The normaliser stays the
+        # whole batch's token count, so leaving all-equal groups out changes nothing.
+        groups, advantages = groups.kept(advantages)
+        mask = groups.mask
 
         def score() -> torch.Tensor:
             return policy.shared_prompt_logprobs(groups)

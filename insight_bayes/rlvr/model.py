@@ -22,10 +22,13 @@ __all__ = [
     "ModelConfig",
     "TinyLM",
     "attention_mask",
+    "completion_inputs",
+    "completion_logprobs",
     "generate",
     "left_pad",
     "logprobs_from_logits",
     "positions_from_valid",
+    "repeat_cache",
     "shared_prompt_logprobs",
     "sample_next",
     "token_logprobs",
@@ -37,11 +40,9 @@ KVCache = list  # per layer: a ``(keys, values)`` pair, or a :class:`KVBuffer`
 class KVBuffer:
     """One layer's cached keys and values in preallocated storage ``(B, H, capacity, d)``.
 
-    :meth:`append` writes the new keys and values in place and returns views of all of
-    them so far, so a generation step copies only its own token's (concatenating the
-    cache instead copies every earlier token's at every step). The views hold the same
-    values in the same order as the concatenated tensors, so attention over them is the
-    same computation.
+    :meth:`append` writes the new keys and values in place and returns views of all so
+    far: a generation step copies only its own token's, where concatenating copies every
+    earlier one. The views equal the concatenated tensors, so attention is unchanged.
     """
 
     def __init__(self, keys: torch.Tensor, values: torch.Tensor, capacity: int) -> None:
@@ -326,19 +327,55 @@ def shared_prompt_logprobs(
         raise ValueError(f"{completions.size(0)} completions for {g} prompts x {k} repeats")
     positions = positions_from_valid(prompt_valid)
     head, cache = model(prompt_tokens, positions, prompt_valid, last=1)
-    cache = [(key.repeat_interleave(k, 0), value.repeat_interleave(k, 0)) for key, value in cache]
-    c = completions.size(1)
-    start = (positions[:, -1:] + 1).repeat_interleave(k, 0)
-    steps = torch.arange(c, device=completions.device)
-    # padding after a short completion may run past the longest sequence: clamp it
-    comp_positions = (start + steps).clamp(max=model.config.block_size - 1)
-    key_valid = torch.cat(
-        [prompt_valid.repeat_interleave(k, 0), torch.ones_like(completions, dtype=torch.bool)],
-        dim=1,
+    comp_positions, key_valid = completion_inputs(
+        positions, prompt_valid, completions, k, model.config.block_size
     )
-    logits, _ = model(completions, comp_positions, key_valid, cache)
-    logits = torch.cat([head.repeat_interleave(k, 0), logits], dim=1)  # (G K, C + 1, V)
-    tokens = torch.cat([completions[:, :1], completions], dim=1)  # column 0 is never a target
+    logits, _ = model(completions, comp_positions, key_valid, repeat_cache(cache, k))
+    return completion_logprobs(head, logits, completions, k, temperature, suppress)
+
+
+def repeat_cache(cache: KVCache, repeats: int) -> KVCache:
+    """Each row's cached keys and values ``repeats`` times in a row: a prompt's, shared
+    by its ``repeats`` samples or completions (row ``i`` becomes rows ``i K .. i K + K - 1``)."""
+    return [(k.repeat_interleave(repeats, 0), v.repeat_interleave(repeats, 0)) for k, v in cache]
+
+
+def completion_inputs(
+    prompt_positions: torch.Tensor,
+    prompt_valid: torch.Tensor,
+    completions: torch.Tensor,
+    repeats: int,
+    block_size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions ``(..., G K, C)`` and key mask ``(..., G K, P + C)`` of ``repeats``
+    right-padded completions after each of ``G`` left-padded prompts ``(..., G, P)``;
+    padding past the longest sequence is clamped to ``block_size - 1`` (never read)."""
+    steps = torch.arange(completions.shape[-1], device=completions.device)
+    start = (prompt_positions[..., -1:] + 1).repeat_interleave(repeats, dim=-2)
+    positions = (start + steps).clamp(max=block_size - 1)
+    key_valid = torch.cat(
+        [
+            prompt_valid.repeat_interleave(repeats, dim=-2),
+            torch.ones_like(completions, dtype=torch.bool),
+        ],
+        dim=-1,
+    )
+    return positions, key_valid
+
+
+def completion_logprobs(
+    head: torch.Tensor,
+    logits: torch.Tensor,
+    completions: torch.Tensor,
+    repeats: int,
+    temperature: float = 1.0,
+    suppress: Sequence[int] = (),
+) -> torch.Tensor:
+    """Log-probabilities ``(..., G K, C)`` of completions from each prompt's last logits
+    ``head`` ``(..., G, 1, V)`` (which predict a completion's first token) and the
+    completions' own ``logits`` ``(..., G K, C, V)``."""
+    logits = torch.cat([head.repeat_interleave(repeats, dim=-3), logits], dim=-2)
+    tokens = torch.cat([completions[..., :1], completions], dim=-1)  # column 0: no target
     return logprobs_from_logits(logits, tokens, temperature, suppress)
 
 
@@ -431,10 +468,7 @@ def generate(
             if step == 0:
                 if repeats > 1:  # share each prompt's prefix among its samples
                     logits = logits.repeat_interleave(repeats, 0)
-                    cache = [
-                        (k.repeat_interleave(repeats, 0), v.repeat_interleave(repeats, 0))
-                        for k, v in cache
-                    ]
+                    cache = repeat_cache(cache, repeats)
                     tokens, positions, valid = (
                         z.repeat_interleave(repeats, 0) for z in (tokens, positions, valid)
                     )

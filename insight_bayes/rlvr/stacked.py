@@ -40,9 +40,12 @@ from insight_bayes.rlvr.model import (
     KVCache,
     ModelConfig,
     attention_mask,
+    completion_inputs,
+    completion_logprobs,
     left_pad,
     logprobs_from_logits,
     positions_from_valid,
+    repeat_cache,
     sample_next,
 )
 from insight_bayes.rlvr.run_sections import GRPOConfig
@@ -200,25 +203,14 @@ def shared_prompt_logprobs_runs(
 ) -> torch.Tensor:
     """:func:`~insight_bayes.rlvr.model.shared_prompt_logprobs` per run: ``groups`` holds
     ``(R', G, P)`` prompts and ``(R', G K, C)`` completions; returns ``(R', G K, C)``."""
-    k = groups.repeats
+    k, completions = groups.repeats, groups.completions
     positions = _positions(groups.prompt_valid)
     head, cache = model(groups.prompt_tokens, positions, groups.prompt_valid, runs=runs)
-    cache = [(key.repeat_interleave(k, 0), value.repeat_interleave(k, 0)) for key, value in cache]
-    completions = groups.completions
-    steps = torch.arange(completions.shape[-1], device=completions.device)
-    start = (positions[..., -1:] + 1).repeat_interleave(k, dim=1)
-    comp_positions = (start + steps).clamp(max=model.config.block_size - 1)
-    key_valid = torch.cat(
-        [
-            groups.prompt_valid.repeat_interleave(k, dim=1),
-            torch.ones_like(completions, dtype=torch.bool),
-        ],
-        dim=-1,
+    comp_positions, key_valid = completion_inputs(
+        positions, groups.prompt_valid, completions, k, model.config.block_size
     )
-    logits, _ = model(completions, comp_positions, key_valid, cache, runs=runs)
-    logits = torch.cat([head[:, :, -1:].repeat_interleave(k, dim=1), logits], dim=2)
-    tokens = torch.cat([completions[..., :1], completions], dim=-1)
-    return logprobs_from_logits(logits, tokens, temperature, suppress)
+    logits, _ = model(completions, comp_positions, key_valid, repeat_cache(cache, k), runs=runs)
+    return completion_logprobs(head[..., -1:, :], logits, completions, k, temperature, suppress)
 
 
 def _pad_groups(parts: Sequence[PromptGroups], pad_id: int) -> PromptGroups:
@@ -311,9 +303,7 @@ def generate_runs(
         logits, cache = model(inp, inp_pos, valid, cache, runs=select)
         if step == 0 and repeats > 1:  # share each prompt's prefix among its samples
             logits = logits.repeat_interleave(repeats, dim=1)
-            cache = [
-                (k.repeat_interleave(repeats, 0), v.repeat_interleave(repeats, 0)) for k, v in cache
-            ]
+            cache = repeat_cache(cache, repeats)
             valid = valid.repeat_interleave(repeats, dim=1)
         last = logits[:, :, -1]
         nxt = torch.full((r, b), pad_id, dtype=torch.long, device=device)
@@ -383,15 +373,9 @@ def grpo_update_runs(
     if not kl and len(repeats) == 1 and None not in repeats:
         # every run's rows are GRPO groups: each kept group's prompt is run once for its
         # K completions (as grpo_update does for a run alone)
-        kept_groups, kept_adv = [], []
-        for bt, a in zip(batches, advantages, strict=True):
-            per_group = a.reshape(-1, bt.groups.repeats)
-            kept = torch.nonzero((per_group != 0).any(dim=1)).squeeze(-1)
-            if kept.numel() == 0:
-                kept = torch.zeros(1, dtype=torch.long, device=a.device)
-            kept_groups.append(bt.groups.select(kept))
-            kept_adv.append(per_group[kept].reshape(-1))
-        grouped = _pad_groups(kept_groups, pad_id)
+        kept = [bt.groups.kept(a) for bt, a in zip(batches, advantages, strict=True)]
+        kept_adv = [a for _, a in kept]
+        grouped = _pad_groups([g for g, _ in kept], pad_id)
         masks = grouped.mask
         adv = torch.zeros(masks.shape[:2], dtype=kept_adv[0].dtype, device=masks.device)
         for j, a in enumerate(kept_adv):
