@@ -335,8 +335,8 @@ def shared_prompt_logprobs(
 
 
 def repeat_cache(cache: KVCache, repeats: int) -> KVCache:
-    """Each row's cached keys and values ``repeats`` times in a row: a prompt's, shared
-    by its ``repeats`` samples or completions (row ``i`` becomes rows ``i K .. i K + K - 1``)."""
+    """Each row's cached keys and values ``repeats`` times in a row: a prompt's, shared by
+    its samples or completions (row ``i`` becomes rows ``i K`` to ``i K + K - 1``)."""
     return [(k.repeat_interleave(repeats, 0), v.repeat_interleave(repeats, 0)) for k, v in cache]
 
 
