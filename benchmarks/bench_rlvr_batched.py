@@ -16,7 +16,9 @@ with each row, since a shared machine slows every timing.
 
 Extrapolation: ``runs x steps x cpu_per_run_step + runs x evaluations x cpu_per_run_eval``,
 divided by the cores (2 worker processes of 1 thread), against the 30-minute goal; on CUDA
-the same with wall seconds, against the 8-minute goal.
+the same with wall seconds, against the 8-minute goal. On CUDA the float32 matrix products
+run at the precision a study's block uses (``CUDA_MATMUL_PRECISION``, TF32), recorded in the
+``matmul_precision`` column (rows without it were timed in full float32).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from insight_bayes.rlvr.batched import train_block
 from insight_bayes.rlvr.config import load_config
 from insight_bayes.rlvr.design import designed_config, read_design
 from insight_bayes.rlvr.harness import Harness, resolve_device
+from insight_bayes.rlvr.study_jobs import CUDA_MATMUL_PRECISION
 
 try:
     from insight_bayes.rlvr.study_jobs import device_name
@@ -109,6 +112,8 @@ def bench(
     if record.get("passed"):  # the warm-up and lr the study's design checks kept
         base = designed_config(base, record)
     harness = Harness(base, resolve_device(device), cache, progress=False)
+    if harness.device == "cuda":  # what a study's block runs with (TF32 products)
+        torch.set_float32_matmul_precision(CUDA_MATMUL_PRECISION)
     runs = _runs(base, n_runs)
     rows = []
     for block in blocks:
@@ -139,6 +144,11 @@ def bench(
                 "wall_per_run_eval": eval_wall / len(runs),
                 "load_average": load,
             }
+            | (
+                {"matmul_precision": torch.get_float32_matmul_precision()}
+                if harness.device == "cuda"
+                else {}
+            )
         )
         print(rows[-1], flush=True)
     harness.config = base

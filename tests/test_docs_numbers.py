@@ -64,12 +64,13 @@ def test_a_substituted_speedup_is_the_summary_row_it_names():
 )  # fmt: skip
 def test_page_types_no_speedup_by_hand(page):
     text = " ".join(SUBSTITUTION.sub("", (ROOT / page).read_text()).split())
-    # the README's throughput sentence is written by benchmarks/summary.py from the saved
+    # the README's throughput sentences are written by benchmarks/summary.py from the saved
     # tables and checked against them (tests/test_bench_numbers.py)
     spec = importlib.util.spec_from_file_location("bench_summary", ROOT / "benchmarks/summary.py")
     summary = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(summary)
-    text = text.replace(" ".join(summary.cpu_sentence().split()), "")
+    for sentence in (summary.cpu_sentence(), summary.gpu_sentence()):
+        text = text.replace(" ".join(sentence.split()), "")
     typed = re.findall(r"\b\d\.\d\d+x\b|\b\d\.\d\d ?[-–] ?\d\.\d\d\b|\b\d\.\d\d \(\d", text)
     assert not typed, typed
 

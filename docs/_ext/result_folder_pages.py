@@ -49,6 +49,7 @@ TITLES = {
     "rlvr-cpu-tiered-mid": "The tiered harness study, middle operand tiers (1-5 digits)",
     "rlvr-cpu-k16": "The out-of-sample harness study at K = 16, over task draws",
     "rlvr-gpu-tiered": "The GPU harness study (one H200)",
+    "rlvr-gpu-attempts": "The GPU study's design checks on one H200: every warm-up tried",
     "rlvr-gpu-tiered-warmup2": "The GPU harness study, second warm-up",
     "rlvr-intervention": "A causal test of the decomposition: batches by score quintile",
     "rlvr-gradients": "Per-group gradients of the tiered design",
@@ -215,8 +216,12 @@ def result_page(folder: Path, out: Path) -> str:
     lines = [f"# {name}", "", TITLES.get(name, f"A saved {manifest.get('kind', 'result')}."), ""]
     command = _command(name, manifest)
     lines += ["Made by", "", "```bash", command or "(no command recorded)", "```", ""]
-    lines += ["Read it with", "", "```python", "from insight_bayes.results import load_results",
-              "", f'res = load_results("results/{name}")', "```", ""]  # fmt: skip
+    if (folder / "steps.parquet").exists():
+        lines += ["Read it with", "", "```python", "from insight_bayes.results import load_results",
+                  "", f'res = load_results("results/{name}")', "```", ""]  # fmt: skip
+    elif tables := sorted(p.name for p in folder.glob("*.csv")):  # no runs: tables alone
+        lines += ["Read a table with", "", "```python", "import pandas as pd", "",
+                  f'table = pd.read_csv("results/{name}/{tables[0]}")', "```", ""]  # fmt: skip
     lines += ["## Settings (from `manifest.json`)", "", *_settings(manifest), ""]
     lines += _summary(folder, manifest)
     headline = folder / "headline.txt"

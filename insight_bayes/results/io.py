@@ -92,7 +92,15 @@ def utc_now() -> str:
 
 
 #: What wrote a results folder: a sweep, a harness study, or an intervention study.
-MANIFEST_KINDS = ("sweep", "study", "intervention", "gradients", "sim-vs-harness", "decision")
+MANIFEST_KINDS = (
+    "sweep",
+    "study",
+    "intervention",
+    "gradients",
+    "sim-vs-harness",
+    "decision",
+    "design",
+)
 
 
 def build_manifest(
@@ -110,7 +118,7 @@ def build_manifest(
 
     Parameters
     ----------
-    kind : {"sweep", "study", "intervention", "gradients", "sim-vs-harness", "decision"}
+    kind : {"sweep", "study", "intervention", "gradients", "sim-vs-harness", "decision", "design"}
         Which command wrote the folder.
     config : mapping
         Everything that shapes the runs (a sweep's scenarios, a study's TOML), as JSON.

@@ -31,15 +31,19 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from insight_bayes.rlvr.design_settings import DesignSettings
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "DesignFailed",
     "DesignSettings",
+    "design_table",
     "designed_config",
     "read_design",
     "run_design",
@@ -90,6 +94,39 @@ def read_design(out: str | os.PathLike[str]) -> dict[str, Any]:
     """The design record in ``out`` (``{}`` when there is none)."""
     path = Path(out) / DESIGN_FILE
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def design_table(record: dict[str, Any]) -> pd.DataFrame:
+    """The warm-ups a design record tried, one row each (tidy; the record's own numbers).
+
+    Columns: ``warmup_steps``, ``warmup_seconds`` (training time, 0 when read from the
+    cache), ``warmup_loss`` (last training loss, nats per token), ``tier_<t>`` (mean
+    Monte Carlo success of the pool's tier-``t`` prompts), ``mid_range`` (pool prompts
+    with success in the gate's open band), ``uninformative_share`` (pool share whose K
+    rollouts would all agree), ``tiers_ok``, ``gate_ok`` and ``kept`` (the rung the
+    study runs on).
+    """
+    import pandas as pd
+
+    rows = []
+    for rung in record.get("warmups", []):
+        warmup = rung.get("warmup", {})
+        row = {
+            "warmup_steps": int(rung["steps"]),
+            "warmup_seconds": float(0.0 if warmup.get("cached") else warmup.get("seconds", 0.0)),
+            "warmup_loss": float(warmup.get("loss", float("nan"))),
+        }
+        tiers = sorted(rung["tier_success"].items(), key=lambda kv: int(kv[0]))
+        row |= {f"tier_{t}": float(v) for t, v in tiers}
+        row |= {
+            "mid_range": int(rung["gate"]["mid_range"]),
+            "uninformative_share": float(rung["gate"]["uninformative_share"]),
+            "tiers_ok": bool(rung["tiers_ok"]),
+            "gate_ok": bool(rung["gate_ok"]),
+            "kept": int(rung["steps"]) == record.get("warmup_steps"),
+        }
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def run_design(
