@@ -108,8 +108,10 @@ def test_gpu_config_is_the_checked_batched_design():
             )
         )
     assert model.num_parameters() >= 25_000_000
-    # the design checks: tiers 1-3 at >= 0.4, a warm-up ladder, a Random-only lr ladder
+    # the design checks: tiers 1-3 at >= 0.4, a warm-up trained until they pass (checked
+    # often enough to stop inside a 100-step jump), a Random-only lr ladder
     design = config.design
     assert design.tiers == (1, 2, 3) and design.min_tier_success == 0.4
-    assert len(design.warmup_steps) > 1 and len(design.pilot_lrs) > 1
+    assert 0 < config.warmup.check_every <= 25 and design.warmup_steps == (config.warmup.steps,)
+    assert len(design.pilot_lrs) > 1
     assert not set(design.pilot_seeds) & set(config.study.seeds)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from insight_bayes.loop import LoopConfig
-from insight_bayes.rlvr.design_settings import DesignSettings
+from insight_bayes.rlvr.design_settings import DesignSettings, warmup_check_settings
 from insight_bayes.rlvr.gate import GateSettings
 from insight_bayes.rlvr.run_sections import (
     EvalConfig,
@@ -198,9 +198,10 @@ class StudyConfig:
         """Hash of everything that shapes a run (a resumed study must have the same).
 
         ``study.rules``, ``study.seeds``, ``study.draws``, the summary settings
-        (``target``, ``metric``, ``baseline``, ``target_fractions``) and ``[gate]`` are
-        left out, so a study can be extended with more seeds, rules or draws and keep its
-        finished runs.
+        (``target``, ``metric``, ``baseline``, ``target_fractions``), ``[gate]`` and
+        ``[design]`` are left out, so a study can be extended with more seeds, rules or
+        draws and keep its finished runs; the settings of the warm-up's check stay in when
+        the warm-up trains until it passes (``warmup.check_every``).
         """
         raw = copy.deepcopy(self.raw)
         for key in (
@@ -209,6 +210,8 @@ class StudyConfig:
             raw.get("study", {}).pop(key, None)
         raw.pop("gate", None)  # the gate decides whether to start, not how a run goes
         raw.pop("design", None)  # so do the design checks (what they keep is in the raw)
+        if self.warmup.check_every:  # ... unless the warm-up trains until the check passes
+            raw["warmup_until"] = warmup_check_settings(self)
         return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from insight_bayes.rlvr.design_settings import DesignSettings
+from insight_bayes.rlvr.design_settings import DesignSettings, warmup_check_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,6 +48,8 @@ __all__ = [
     "read_design",
     "run_design",
     "tier_success",
+    "warmup_check",
+    "warmup_check_settings",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,31 @@ def tier_success(env, samples: int, rng: np.random.Generator) -> dict[int, float
     rates = env.pool_success_rates(samples, rng)
     tiers = np.array([p.features.get("digits", np.nan) for p in env.pool], dtype=float)
     return {int(t): float(rates[tiers == t].mean()) for t in np.unique(tiers[np.isfinite(tiers)])}
+
+
+def warmup_check(env, config) -> dict[str, Any]:
+    """Is the policy of ``env`` a warm-up the study can start from? (the design's check 1)
+
+    Measures, with fixed seeds (the same numbers whoever asks): the success rate of each
+    pool tier (:func:`tier_success`, ``design.tier_samples`` rollouts per prompt) and the
+    pool gate (:func:`insight_bayes.rlvr.gate.gate_pool`, the config's ``[gate]`` at
+    ``loop.k``). ``tiers_ok``: every tier of ``design.tiers`` reaches
+    ``design.min_tier_success``; ``gate_ok``: the gate passes. Used by :func:`run_design`
+    on each warm-up length and, every ``warmup.check_every`` steps, by a warm-up trained
+    until it passes (:class:`~insight_bayes.rlvr.harness.Harness`).
+    """
+    from insight_bayes.rlvr.gate import gate_pool
+
+    settings = config.design
+    tiers = tier_success(env, settings.tier_samples, np.random.default_rng(2024))
+    gate = gate_pool(env, config.loop.k, config.gate, np.random.default_rng(54321))
+    easy = [tiers.get(t, float("nan")) for t in settings.tiers]
+    return {
+        "tier_success": {str(t): v for t, v in tiers.items()},
+        "tiers_ok": all(v >= settings.min_tier_success for v in easy),
+        "gate": gate.to_dict() | {"summary": gate.summary()},
+        "gate_ok": bool(gate.passed),
+    }
 
 
 def _with(config, **sections: dict[str, Any]):
@@ -99,11 +126,12 @@ def read_design(out: str | os.PathLike[str]) -> dict[str, Any]:
 def design_table(record: dict[str, Any]) -> pd.DataFrame:
     """The warm-ups a design record tried, one row each (tidy; the record's own numbers).
 
-    Columns: ``warmup_steps``, ``warmup_seconds`` (training time, 0 when read from the
-    cache), ``warmup_loss`` (last training loss, nats per token), ``tier_<t>`` (mean
-    Monte Carlo success of the pool's tier-``t`` prompts), ``mid_range`` (pool prompts
-    with success in the gate's open band), ``uninformative_share`` (pool share whose K
-    rollouts would all agree), ``tiers_ok``, ``gate_ok`` and ``kept`` (the rung the
+    Columns: ``warmup_steps`` (the length tried; the most, for a warm-up trained until the
+    check passes), ``steps_trained`` (where it stopped), ``warmup_seconds`` (training time,
+    0 when read from the cache), ``warmup_loss`` (last training loss, nats per token),
+    ``tier_<t>`` (mean Monte Carlo success of the pool's tier-``t`` prompts), ``mid_range``
+    (pool prompts with success in the gate's open band), ``uninformative_share`` (pool share
+    whose K rollouts would all agree), ``tiers_ok``, ``gate_ok`` and ``kept`` (the rung the
     study runs on).
     """
     import pandas as pd
@@ -113,6 +141,7 @@ def design_table(record: dict[str, Any]) -> pd.DataFrame:
         warmup = rung.get("warmup", {})
         row = {
             "warmup_steps": int(rung["steps"]),
+            "steps_trained": int(warmup.get("steps_trained", rung["steps"])),
             "warmup_seconds": float(0.0 if warmup.get("cached") else warmup.get("seconds", 0.0)),
             "warmup_loss": float(warmup.get("loss", float("nan"))),
         }
@@ -146,7 +175,6 @@ def run_design(
     is written first).
     """
     from insight_bayes.results.io import atomic_write_bytes, utc_now
-    from insight_bayes.rlvr.gate import gate_pool
     from insight_bayes.rlvr.harness import harness_for, resolve_device
 
     settings = config.design
@@ -182,23 +210,13 @@ def run_design(
     for steps in settings.warmup_steps or (base.warmup.steps,):
         candidate = _with(base, warmup={"steps": int(steps)})
         harness = harness_for(candidate, device, cache_dir, progress)
-        env = harness.environment()
-        tiers = tier_success(env, settings.tier_samples, np.random.default_rng(2024))
-        gate = gate_pool(env, candidate.loop.k, candidate.gate, np.random.default_rng(54321))
-        easy = {t: tiers.get(t, float("nan")) for t in settings.tiers}
-        tiers_ok = all(v >= settings.min_tier_success for v in easy.values())
+        check = warmup_check(harness.environment(), candidate)
         record["warmups"].append(
-            {
-                "steps": int(steps),
-                "tier_success": {str(t): v for t, v in tiers.items()},
-                "tiers_ok": tiers_ok,
-                "gate": gate.to_dict() | {"summary": gate.summary()},
-                "gate_ok": gate.passed,
-                "warmup": dict(harness.warmup_info),
-            }
+            {"steps": int(steps), **check, "warmup": dict(harness.warmup_info)}
         )
-        log.info("design: warm-up %d steps: tiers %s, gate %s", steps, easy, gate.passed)
-        if tiers_ok and gate.passed:
+        log.info("design: warm-up %d steps: tiers %s, gate %s", steps, check["tiers_ok"],
+                 check["gate_ok"])  # fmt: skip
+        if check["tiers_ok"] and check["gate_ok"]:
             chosen = (int(steps), candidate, harness)
             break
     if chosen is None:

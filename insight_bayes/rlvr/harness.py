@@ -10,6 +10,7 @@ warm-up, once). Each run gets a fresh copy of the warm-up policy in a
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,9 +97,28 @@ class Harness:
                 cache_dir=cache_dir,
                 device=device,
                 progress=progress,
+                **self._until(),
             )
         self.warm_state = {k: v.detach().clone() for k, v in self.policy.model.state_dict().items()}
         self.warmup_info["sha256"] = weights_sha256(self.warm_state)
+
+    def _until(self) -> dict[str, Any]:
+        """For a warm-up trained until the design's check passes (``warmup.check_every``):
+        the check on the policy being trained, and its settings (the checkpoint's name)."""
+        if not self.config.warmup.check_every:
+            return {}
+        from insight_bayes.rlvr.design import warmup_check, warmup_check_settings
+        from insight_bayes.rlvr.grpo_environment import GRPOEnvironment
+
+        config = self.config
+        grpo = dataclasses.replace(config.grpo, kl_coef=0.0)  # the check only samples
+
+        def stop(policy) -> bool:
+            env = GRPOEnvironment(self.task, self.pool, self.test, policy, grpo, config.eval)
+            check = warmup_check(env, config)
+            return check["tiers_ok"] and check["gate_ok"]
+
+        return {"stop": stop, "until": warmup_check_settings(config)}
 
     @property
     def parameters(self) -> int:

@@ -10,7 +10,7 @@ a bad value fails with a ``ValueError`` naming its field before any training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,13 @@ class WarmupConfig:
         AdamW weight decay.
     seed : int
         Seed of the weights' initialisation and of the training problems.
+    check_every : int
+        0 (default): train exactly ``steps`` steps. Otherwise train *until* the design's
+        warm-up check passes (:func:`insight_bayes.rlvr.design.warmup_check`: the
+        ``[design]`` tiers reach ``min_tier_success`` and the ``[gate]`` is in band),
+        measured every ``check_every`` steps, or ``steps`` steps at most. The learning
+        rate follows the schedule of ``steps``, so a warm-up stopped early is that
+        schedule's iterate; each task draw stops at its own check.
     """
 
     steps: int = 300
@@ -150,6 +157,7 @@ class WarmupConfig:
     lr: float = 3e-3
     weight_decay: float = 0.01
     seed: int = 0
+    check_every: int = 0
 
     def __post_init__(self) -> None:
         check_int(self.steps, "steps", min_value=0)
@@ -157,6 +165,19 @@ class WarmupConfig:
         check_real(self.lr, "lr", low=0.0, low_inclusive=False)
         check_real(self.weight_decay, "weight_decay", low=0.0)
         check_int(self.seed, "seed", min_value=0)
+        check_int(self.check_every, "check_every", min_value=0)
+        if self.check_every > max(self.steps, 1):
+            raise ValueError(
+                f"warmup.check_every={self.check_every} exceeds warmup.steps={self.steps}"
+            )
+
+    def key_fields(self) -> dict[str, int | float]:
+        """The settings that name a warm-up checkpoint (``check_every`` only when set, so
+        the fixed-length warm-ups keep the names they had before it existed)."""
+        fields = asdict(self)
+        if not self.check_every:
+            fields.pop("check_every")
+        return fields
 
 
 @dataclass(frozen=True)

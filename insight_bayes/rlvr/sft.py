@@ -19,6 +19,7 @@ import os
 import pickle
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -52,14 +53,22 @@ def _task_description(task: Task) -> dict[str, Any]:
     return {"name": task.name, **params}
 
 
-def warmup_key(task: Task, model_config: ModelConfig, config: WarmupConfig) -> str:
-    """16 hex digits of a SHA-256 of the task, model shape, warm-up settings and format."""
+def warmup_key(
+    task: Task,
+    model_config: ModelConfig,
+    config: WarmupConfig,
+    until: dict[str, Any] | None = None,
+) -> str:
+    """16 hex digits of a SHA-256 of the task, model shape, warm-up settings and format
+    (and, for a warm-up trained until a check passes, that check's settings ``until``)."""
     payload = {
         "version": _FORMAT_VERSION,
         "task": _task_description(task),
         "model": model_config.to_dict(),
-        "warmup": asdict(config),
+        "warmup": config.key_fields(),
     }
+    if config.check_every:
+        payload["until"] = until
     text = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -72,8 +81,18 @@ def warm_up(
     cache_dir: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    stop: Callable[[CharPolicy], bool] | None = None,
+    until: dict[str, Any] | None = None,
 ) -> tuple[CharPolicy, dict[str, Any]]:
     """Return the warmed-up policy, training it only if its checkpoint is not cached.
+
+    Parameters
+    ----------
+    stop : callable, optional
+        Required when ``config.check_every > 0``: called with the policy (in eval mode)
+        every ``check_every`` steps; training stops at the first True.
+    until : dict, optional
+        The settings of ``stop``'s check (JSON): part of the checkpoint's name.
 
     Returns
     -------
@@ -81,15 +100,18 @@ def warm_up(
         The model (in eval mode, on ``device``) with its tokenizer.
     info : dict
         ``key``, ``path``, ``cached`` (True when loaded), ``seconds`` and the final
-        ``loss`` of the warm-up.
+        ``loss`` of the warm-up; ``steps_trained`` and ``reached`` (whether ``stop``
+        said so before ``config.steps``) for a warm-up trained until a check passes.
     """
+    if config.check_every and stop is None:
+        raise ValueError("warmup.check_every > 0 needs the check to stop on (stop=...)")
     tokenizer = CharTokenizer(task.alphabet)
     if model_config.vocab_size != tokenizer.vocab_size:
         raise ValueError(
             f"model vocab_size={model_config.vocab_size} must equal the tokenizer's "
             f"{tokenizer.vocab_size} for task {task.name!r}"
         )
-    key = warmup_key(task, model_config, config)
+    key = warmup_key(task, model_config, config, until)
     folder = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "warmup" / key
     weights = folder / "model.pt"
     meta_path = folder / "warmup.json"
@@ -115,7 +137,7 @@ def warm_up(
     started = time.perf_counter()
     model.to(device)
     policy = CharPolicy(model, tokenizer)
-    loss = _train(policy, task, config, device, progress)
+    loss, trained, reached = _train(policy, task, config, device, progress, stop)
     seconds = time.perf_counter() - started
     model.eval()
     meta = {
@@ -123,6 +145,7 @@ def warm_up(
         "task": _task_description(task),
         "model": model_config.to_dict(),
         "warmup": asdict(config),
+        **({"until": until, "steps_trained": trained, "reached": reached} if stop else {}),
         "parameters": model.num_parameters(),
         "loss": loss,
         "seconds": seconds,
@@ -142,8 +165,14 @@ def warm_up(
 
 
 def _train(
-    policy: CharPolicy, task: Task, config: WarmupConfig, device: str | torch.device, progress: bool
-) -> float:
+    policy: CharPolicy,
+    task: Task,
+    config: WarmupConfig,
+    device: str | torch.device,
+    progress: bool,
+    stop: Callable[[CharPolicy], bool] | None = None,
+) -> tuple[float, int, bool]:
+    """Train ``policy``; the last loss, the steps trained and whether ``stop`` fired."""
     rng = np.random.default_rng(config.seed)
     model = policy.model
     optimizer = torch.optim.AdamW(
@@ -156,7 +185,8 @@ def _train(
     )
     model.train()
     loss_value = float("nan")
-    for _ in tqdm(range(config.steps), desc="warm-up", disable=not progress, leave=False):
+    every = config.check_every if stop is not None else 0
+    for step in tqdm(range(config.steps), desc="warm-up", disable=not progress, leave=False):
         problems = [task.sample(rng) for _ in range(config.batch_size)]
         batch = build_batch(
             [policy.prompt_ids(p.prompt) for p in problems],
@@ -173,4 +203,10 @@ def _train(
         optimizer.step()
         scheduler.step()
         loss_value = float(loss.detach())
-    return loss_value
+        if every and (step + 1) % every == 0:
+            model.eval()
+            reached = bool(stop(policy))
+            model.train()
+            if reached:
+                return loss_value, step + 1, True
+    return loss_value, config.steps, False
