@@ -14,6 +14,11 @@ every ``eval_every`` steps is timed apart (one evaluation of every run). CPU sec
 process's (``time.process_time``, every thread); the load average of the machine is written
 with each row, since a shared machine slows every timing.
 
+Each row also has the shares of a trained step spent generating and updating
+(``generation_share``, ``update_share``; the rest is the rule's selection and the
+bookkeeping), and ``--profile DIR`` writes a :mod:`torch.profiler` table of one block of
+each size (``DIR/profile_block<N>.txt``, operators by self time on the device and the CPU).
+
 Extrapolation: ``runs x steps x cpu_per_run_step + runs x evaluations x cpu_per_run_eval``,
 divided by the cores (2 worker processes of 1 thread), against the 30-minute goal; on CUDA
 the same with wall seconds, against the 8-minute goal. On CUDA the float32 matrix products
@@ -78,6 +83,25 @@ def _sync(harness: Harness) -> None:
         torch.cuda.synchronize()
 
 
+def _profile(harness: Harness, runs, block: int, folder: Path) -> None:
+    """One block of ``runs`` under :mod:`torch.profiler`: its operators by self time on the
+    device and on the CPU, written to ``folder/profile_block{block}.txt``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if harness.device == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        _train(harness, runs, block)
+    folder.mkdir(parents=True, exist_ok=True)
+    averages = prof.key_averages()
+    keys = ["self_cuda_time_total"] * (harness.device == "cuda") + ["self_cpu_time_total"]
+    text = "\n\n".join(
+        f"sorted by {key}\n{averages.table(sort_by=key, row_limit=40)}" for key in keys
+    )
+    (folder / f"profile_block{block}.txt").write_text(text + "\n")
+
+
 def _train(harness: Harness, runs, block: int) -> tuple[float, float, pd.DataFrame]:
     """Train ``runs`` in blocks of ``block``; returns (cpu seconds, wall seconds, steps)."""
     tables = []
@@ -106,6 +130,7 @@ def bench(
     cache: str | None,
     device: str = "cpu",
     design: str | None = None,
+    profile: str | None = None,
 ):
     base = load_config(config_path)
     record = read_design(Path(design).parent) if design else {}
@@ -122,9 +147,18 @@ def bench(
             base, loop=dataclasses.replace(base.loop, steps=steps, eval_every=0)
         )
         _train(harness, runs[:block], block)  # warm: allocations, first calls
+        if profile:
+            _profile(harness, runs[:block], block, Path(profile))
         load = os.getloadavg()[0]
         cpu, wall, table = _train(harness, runs, block)
         trained = table[table.step > 0]
+        # where a step's time goes (a block's runs wait on the same batched calls)
+        share = {
+            f"{part}_share": float(
+                trained[f"train/{part}_seconds"].sum() / trained["step_seconds"].sum()
+            )
+            for part in ("generation", "update")
+        }
         # the held-out evaluation of every run once (steps = 0: the step-0 evaluation only)
         harness.config = dataclasses.replace(
             base, loop=dataclasses.replace(base.loop, steps=0, eval_every=1)
@@ -142,6 +176,7 @@ def bench(
                 ),
                 "cpu_per_run_eval": eval_cpu / len(runs),
                 "wall_per_run_eval": eval_wall / len(runs),
+                **share,
                 "load_average": load,
             }
             | (
@@ -186,14 +221,18 @@ def main() -> None:
     parser.add_argument("--design", default=None, help="a study's design.json (its warm-up, lr)")
     parser.add_argument("--out", default=None, help="CSV of the table (and a .md next to it)")
     parser.add_argument(
+        "--profile", default=None, help="folder for a torch.profiler table of each block size"
+    )
+    parser.add_argument(
         "--append", action="store_true", help="add the rows to --out (another commit's code)"
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     blocks = [int(b) for b in args.blocks.split(",")]
     table, harness = bench(
-        args.config, blocks, args.steps, args.runs, args.cache_dir, args.device, args.design
-    )
+        args.config, blocks, args.steps, args.runs, args.cache_dir, args.device, args.design,
+        args.profile,
+    )  # fmt: skip
     table = extrapolate(table, harness.config, harness.device)
     params = sum(p.numel() for p in harness.policy.model.parameters())
     header = (

@@ -7,7 +7,9 @@
 # Writes under OUT: the study's tables, manifest and design.json, the log (appended by a
 # resumed call), nvidia-smi before and GPU utilisation during the study (gpu_util.csv),
 # throughput.txt (tokens/s and seconds per step from the study's own tables), bench.txt
-# (bench_rlvr_batched.py) and the total seconds.
+# (bench_rlvr_batched.py: seconds per run-step, the shares of generation, update and
+# evaluation), profile_block<N>.txt (torch.profiler's operators for each block size) and
+# the total seconds.
 # A second call with the same OUT resumes: finished runs are kept, the design record is
 # read back, and the warm-up is re-trained (or found in CACHE) and must have the same
 # sha256 as the first call's (the study refuses to mix runs of two warm-ups).
@@ -81,7 +83,8 @@ fi
 if [ "$status" -ne 3 ]; then
     BENCH_CONFIG="$CONFIG"
     "$PY" benchmarks/bench_rlvr_batched.py --config "$BENCH_CONFIG" --device "$DEVICE" \
-        --design "$STUDY/design.json" ${BENCH_ARGS:---blocks 1,8 --runs 8 --steps 5} \
+        --design "$STUDY/design.json" --profile "$STUDY" \
+        ${BENCH_ARGS:---blocks 1,8 --runs 8 --steps 5} \
         > "$STUDY/bench.txt" 2>&1 || echo "benchmark failed (see $STUDY/bench.txt)"
 fi
 echo "total seconds: $(( $(date +%s) - start ))" | tee "$STUDY/seconds.txt"
