@@ -40,6 +40,9 @@ from insight_bayes.rlvr.design_settings import DesignSettings, warmup_check_sett
 if TYPE_CHECKING:
     import pandas as pd
 
+    from insight_bayes.rlvr.config import StudyConfig
+    from insight_bayes.rlvr.grpo_environment import GRPOEnvironment
+
 __all__ = [
     "DesignFailed",
     "DesignSettings",
@@ -73,7 +76,7 @@ def tier_success(env, samples: int, rng: np.random.Generator) -> dict[int, float
     return {int(t): float(rates[tiers == t].mean()) for t in np.unique(tiers[np.isfinite(tiers)])}
 
 
-def warmup_check(env, config) -> dict[str, Any]:
+def warmup_check(env: GRPOEnvironment, config: StudyConfig) -> dict[str, Any]:
     """Is the policy of ``env`` a warm-up the study can start from? (the design's check 1)
 
     Measures, with fixed seeds (the same numbers whoever asks): the success rate of each
@@ -128,11 +131,11 @@ def design_table(record: dict[str, Any]) -> pd.DataFrame:
 
     Columns: ``warmup_steps`` (the length tried; the most, for a warm-up trained until the
     check passes), ``steps_trained`` (where it stopped), ``warmup_seconds`` (training time,
-    0 when read from the cache), ``warmup_loss`` (last training loss, nats per token),
-    ``tier_<t>`` (mean Monte Carlo success of the pool's tier-``t`` prompts), ``mid_range``
-    (pool prompts with success in the gate's open band), ``uninformative_share`` (pool share
-    whose K rollouts would all agree), ``tiers_ok``, ``gate_ok`` and ``kept`` (the rung the
-    study runs on).
+    its checks included; 0 when read from the cache), ``warmup_loss`` (last training loss,
+    nats per token), ``tier_<t>`` (mean Monte Carlo success of the pool's tier-``t``
+    prompts), ``mid_range`` (pool prompts with success in the gate's open band),
+    ``uninformative_share`` (pool share whose K rollouts would all agree), ``tiers_ok``,
+    ``gate_ok`` and ``kept`` (the rung the study runs on).
     """
     import pandas as pd
 
