@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from insight_bayes.loop import LoopConfig
-from insight_bayes.rlvr.design_settings import DesignSettings, warmup_check_settings
+from insight_bayes.rlvr.design_settings import DesignSettings
 from insight_bayes.rlvr.gate import GateSettings
 from insight_bayes.rlvr.run_sections import (
     EvalConfig,
@@ -211,8 +211,22 @@ class StudyConfig:
         raw.pop("gate", None)  # the gate decides whether to start, not how a run goes
         raw.pop("design", None)  # so do the design checks (what they keep is in the raw)
         if self.warmup.check_every:  # ... unless the warm-up trains until the check passes
-            raw["warmup_until"] = warmup_check_settings(self)
+            raw["warmup_until"] = self.warmup_check_settings()
         return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+
+    def warmup_check_settings(self) -> dict[str, Any]:
+        """The settings the warm-up check reads, as JSON.
+
+        They name a warm-up trained until :func:`insight_bayes.rlvr.warmup_check.warmup_check`
+        passes, in its checkpoint's key and in this config's digest.
+        """
+        return {
+            "tiers": list(self.design.tiers),
+            "min_tier_success": self.design.min_tier_success,
+            "tier_samples": self.design.tier_samples,
+            "gate": dataclasses.asdict(self.gate),
+            "k": self.loop.k,
+        }
 
     @property
     def key(self) -> str:

@@ -35,13 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from insight_bayes.rlvr.design_settings import DesignSettings, warmup_check_settings
+from insight_bayes.rlvr.design_settings import DesignSettings
+from insight_bayes.rlvr.warmup_check import tier_success, warmup_check
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from insight_bayes.rlvr.config import StudyConfig
-    from insight_bayes.rlvr.grpo_environment import GRPOEnvironment
 
 __all__ = [
     "DesignFailed",
@@ -52,7 +50,6 @@ __all__ = [
     "run_design",
     "tier_success",
     "warmup_check",
-    "warmup_check_settings",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,38 +64,6 @@ class DesignFailed(RuntimeError):
     def __init__(self, record: dict[str, Any]) -> None:
         self.record = record
         super().__init__(f"the study's design checks failed: {record['reason']}")
-
-
-def tier_success(env, samples: int, rng: np.random.Generator) -> dict[int, float]:
-    """Mean Monte Carlo success rate of the pool's prompts per tier (``digits`` feature)."""
-    rates = env.pool_success_rates(samples, rng)
-    tiers = np.array([p.features.get("digits", np.nan) for p in env.pool], dtype=float)
-    return {int(t): float(rates[tiers == t].mean()) for t in np.unique(tiers[np.isfinite(tiers)])}
-
-
-def warmup_check(env: GRPOEnvironment, config: StudyConfig) -> dict[str, Any]:
-    """Is the policy of ``env`` a warm-up the study can start from? (the design's check 1)
-
-    Measures, with fixed seeds (the same numbers whoever asks): the success rate of each
-    pool tier (:func:`tier_success`, ``design.tier_samples`` rollouts per prompt) and the
-    pool gate (:func:`insight_bayes.rlvr.gate.gate_pool`, the config's ``[gate]`` at
-    ``loop.k``). ``tiers_ok``: every tier of ``design.tiers`` reaches
-    ``design.min_tier_success``; ``gate_ok``: the gate passes. Used by :func:`run_design`
-    on each warm-up length and, every ``warmup.check_every`` steps, by a warm-up trained
-    until it passes (:class:`~insight_bayes.rlvr.harness.Harness`).
-    """
-    from insight_bayes.rlvr.gate import gate_pool
-
-    settings = config.design
-    tiers = tier_success(env, settings.tier_samples, np.random.default_rng(2024))
-    gate = gate_pool(env, config.loop.k, config.gate, np.random.default_rng(54321))
-    easy = [tiers.get(t, float("nan")) for t in settings.tiers]
-    return {
-        "tier_success": {str(t): v for t, v in tiers.items()},
-        "tiers_ok": all(v >= settings.min_tier_success for v in easy),
-        "gate": gate.to_dict() | {"summary": gate.summary()},
-        "gate_ok": bool(gate.passed),
-    }
 
 
 def _with(config, **sections: dict[str, Any]):

@@ -6,16 +6,11 @@ checks themselves (:mod:`insight_bayes.rlvr.design`, which train).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from insight_bayes.validation import check_int, check_real
 
-if TYPE_CHECKING:
-    from insight_bayes.rlvr.config import StudyConfig
-
-__all__ = ["DesignSettings", "warmup_check_settings"]
+__all__ = ["DesignSettings"]
 
 
 @dataclass(frozen=True)
@@ -89,19 +84,3 @@ class DesignSettings:
     def active(self) -> bool:
         """Whether there is anything to check."""
         return bool(self.tiers or self.warmup_steps or self.pilot_lrs)
-
-
-def warmup_check_settings(config: StudyConfig) -> dict[str, Any]:
-    """The settings the warm-up check reads, as JSON.
-
-    They name a warm-up trained until :func:`insight_bayes.rlvr.design.warmup_check`
-    passes, in its checkpoint's key and in the config's digest.
-    """
-    design = config.design
-    return {
-        "tiers": list(design.tiers),
-        "min_tier_success": design.min_tier_success,
-        "tier_samples": design.tier_samples,
-        "gate": dataclasses.asdict(config.gate),
-        "k": config.loop.k,
-    }

@@ -107,8 +107,8 @@ class Harness:
         the check on the policy being trained, and its settings (the checkpoint's name)."""
         if not self.config.warmup.check_every:
             return {}
-        from insight_bayes.rlvr.design import warmup_check, warmup_check_settings
         from insight_bayes.rlvr.grpo_environment import GRPOEnvironment
+        from insight_bayes.rlvr.warmup_check import warmup_check
 
         config = self.config
         grpo = dataclasses.replace(config.grpo, kl_coef=0.0)  # the check only samples
@@ -118,7 +118,7 @@ class Harness:
             check = warmup_check(env, config)
             return check["tiers_ok"] and check["gate_ok"]
 
-        return {"stop": stop, "until": warmup_check_settings(config)}
+        return {"stop": stop, "until": config.warmup_check_settings()}
 
     @property
     def parameters(self) -> int:
