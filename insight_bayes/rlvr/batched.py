@@ -153,6 +153,27 @@ class RunBlock:
         self.envs = [RunEnvironment(self, i, harness) for i in range(len(runs))]
         self.started = True
 
+    def snapshot(self, index: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Run ``index``'s weights (a TinyLM ``state_dict``) and its AdamW state, as the
+        ``state_dict()`` of an optimiser over that TinyLM's ``parameters()`` would hold them
+        (copies; what :func:`~insight_bayes.rlvr.checkpoint_probe.random_checkpoints` takes
+        of a run alone). Call it from the run's own thread, between its requests."""
+        weights = self.model.state_dict_of(index)
+        order = [name for name, _ in self.policy.model.named_parameters()]
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for j, name in enumerate(order):
+            stacked = self.optimizer.state.get(self.model.param(name))
+            if stacked:
+                state[j] = {
+                    key: value.detach().clone() if key == "step" else value[index].detach().clone()
+                    for key, value in stacked.items()
+                }
+        group = {k: v for k, v in self.optimizer.param_groups[0].items() if k != "params"}
+        return weights, {
+            "state": state,
+            "param_groups": [group | {"params": list(range(len(order)))}],
+        }
+
     # ------------------------------------------------------------ the runs' side
     def request(self, index: int, kind: str, args: tuple) -> Any:
         """Called from run ``index``'s thread: wait until the block has served ``kind``."""

@@ -134,7 +134,7 @@ from insight_bayes.rlvr.applied_update import (
     clip_gradient,
     group_gradient,
 )
-from insight_bayes.rlvr.checkpoint_probe import exact_success, random_checkpoints, set_weights
+from insight_bayes.rlvr.checkpoint_probe import exact_success, iter_checkpoints, set_weights
 from insight_bayes.rlvr.config import load_config
 from insight_bayes.rlvr.gradient_tables import _write_part, gather_gradients, is_done
 from insight_bayes.validation import check_int
@@ -423,10 +423,12 @@ def run_gradients(
         for k in k_values:
             check_int(k, "k", min_value=2)
         harness = harness_for(config, device, cache_dir, progress)
-        env = harness.environment()
         probe = harness.environment()
         p_warmup = exact_success(probe, "pool")
-        for step, weights, opt_state, _ in random_checkpoints(env, config, todo, seed, progress):
+        # one Random run per draw: a batched block would have nothing to batch it with
+        for _, step, weights, opt_state, _ in iter_checkpoints(
+            harness, config, {seed: todo}, 1, progress
+        ):
             probe.policy.model.load_state_dict(weights)
             rng = np.random.default_rng([seed, d, step, 977])
             tables = measure_checkpoint(

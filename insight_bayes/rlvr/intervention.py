@@ -353,25 +353,29 @@ def run_intervention(
     device: str = "cpu",
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    runs_per_process: int | None = None,
 ) -> pd.DataFrame:
     """Every (draw, Random seed, checkpoint) of the design; write parts; return all batches.
 
     For each task draw (:meth:`~insight_bayes.rlvr.config.StudyConfig.draw_config`) the
-    harness is built once; for each seed a fresh environment runs Random
-    (:func:`~insight_bayes.rlvr.checkpoint_probe.random_checkpoints`) and at each checkpoint a
-    separate environment with the checkpoint's weights measures the batches of
-    :func:`design_batches` (random numbers from ``(seed, draw, checkpoint)``). Finished
-    parts (``runs/``) are skipped, so a killed job resumes; ``batches.parquet`` gathers
-    them.
+    harness is built once; Random runs for each seed
+    (:func:`~insight_bayes.rlvr.checkpoint_probe.iter_checkpoints`: one at a time, or
+    ``runs_per_process`` seeds as one batched block; default
+    :func:`~insight_bayes.rlvr.study_jobs.default_runs_per_process`, every seed on CUDA
+    and one at a time on CPU) and at each checkpoint a separate environment with the
+    checkpoint's weights measures the batches of :func:`design_batches` (random numbers
+    from ``(seed, draw, checkpoint)``). Finished parts (``runs/``) are skipped, so a killed
+    job resumes; ``batches.parquet`` gathers them.
     """
     from insight_bayes.results.io import (
         atomic_write_json,
         atomic_write_parquet,
         remove_stale_temporaries,
     )
-    from insight_bayes.rlvr.checkpoint_probe import random_checkpoints
+    from insight_bayes.rlvr.checkpoint_probe import iter_checkpoints
     from insight_bayes.rlvr.config import load_config
     from insight_bayes.rlvr.harness import harness_for
+    from insight_bayes.rlvr.study_jobs import default_runs_per_process
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -386,42 +390,36 @@ def run_intervention(
         probe = harness.environment()
         groups = np.array([p.features["digits"] for p in probe.pool], dtype=np.int64)
         k, m = config.loop.k, config.loop.m
-        for s, todo in jobs.items():
-            if not todo:
-                continue
-            env = harness.environment()
-            for step, weights, opt_state, loop in random_checkpoints(
-                env, config, todo, s, progress
-            ):
-                started = time.perf_counter()
-                probe.policy.model.load_state_dict(weights)
-                belief = loop.belief
-                terms = belief_terms(
-                    belief.alpha, belief.beta, k, groups,
-                    alpha0=belief.alpha0, beta0=belief.beta0,
-                )  # fmt: skip
-                rng = np.random.default_rng([s, d, step, 1811])
-                batches = design_batches(
-                    terms, m, rng, strata=strata, levels=levels, controls=controls
-                )
-                rows = measure_batches(
-                    probe, opt_state, batches, k=k, rng=rng,
-                    check_batches=check_batches, progress=progress,
-                )  # fmt: skip
-                seen = belief.evidence > belief.alpha0 + belief.beta0
-                for row, spec in zip(rows, batches, strict=True):
-                    row.update(batch_terms(terms, spec["ids"]))
-                    row["seen_share"] = float(seen[spec["ids"]].mean())
-                table = pd.DataFrame(rows)
-                table.insert(0, "checkpoint", step)
-                table.insert(0, "seed", s)
-                table.insert(0, "draw", d)
-                table["seconds"] = time.perf_counter() - started
-                path, marker = _part(root, d, s, step)
-                size = atomic_write_parquet(path, table)
-                atomic_write_json(marker, {"draw": d, "seed": s, "checkpoint": step,
-                                           "size": size})  # fmt: skip
-                log.info("draw %d seed %d checkpoint %d done", d, s, step)
+        per_block = runs_per_process or default_runs_per_process(device, len(seeds))
+        for s, step, weights, opt_state, belief in iter_checkpoints(
+            harness, config, jobs, per_block, progress
+        ):
+            started = time.perf_counter()
+            probe.policy.model.load_state_dict(weights)
+            terms = belief_terms(
+                belief.alpha, belief.beta, k, groups,
+                alpha0=belief.alpha0, beta0=belief.beta0,
+            )  # fmt: skip
+            rng = np.random.default_rng([s, d, step, 1811])
+            batches = design_batches(terms, m, rng, strata=strata, levels=levels, controls=controls)
+            rows = measure_batches(
+                probe, opt_state, batches, k=k, rng=rng,
+                check_batches=check_batches, progress=progress,
+            )  # fmt: skip
+            seen = belief.evidence > belief.alpha0 + belief.beta0
+            for row, spec in zip(rows, batches, strict=True):
+                row.update(batch_terms(terms, spec["ids"]))
+                row["seen_share"] = float(seen[spec["ids"]].mean())
+            table = pd.DataFrame(rows)
+            table.insert(0, "checkpoint", step)
+            table.insert(0, "seed", s)
+            table.insert(0, "draw", d)
+            table["seconds"] = time.perf_counter() - started
+            path, marker = _part(root, d, s, step)
+            size = atomic_write_parquet(path, table)
+            atomic_write_json(marker, {"draw": d, "seed": s, "checkpoint": step,
+                                       "size": size})  # fmt: skip
+            log.info("draw %d seed %d checkpoint %d done", d, s, step)
     return gather(root, draws, seeds, checkpoints)
 
 

@@ -60,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the runs are trained and measured (auto: cuda when available)",
     )  # fmt: skip
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--runs-per-process", type=positive_int, default=None,
+        help="Random seeds trained together as one batched block (1: one at a time, the "
+        "default on CPU; default on CUDA: every seed)",
+    )  # fmt: skip
     parser.add_argument("--cache-dir", default=None, help="warm-up cache (.cache/insight-bayes)")
     parser.add_argument(
         "--summary-only", action="store_true", help="re-analyse OUT's batches and stop"
@@ -246,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         cache_dir=args.cache_dir,
         progress=not args.no_progress,
+        runs_per_process=args.runs_per_process,
     )
     seconds = time.perf_counter() - started + float(previous.get("seconds", 0.0))
     final = manifest(seconds, True)
