@@ -116,3 +116,29 @@ def test_gpu_config_is_the_checked_batched_design():
     assert 0 < config.warmup.check_every <= 25 and design.warmup_steps == (config.warmup.steps,)
     assert len(design.pilot_lrs) > 1
     assert not set(design.pilot_seeds) & set(config.study.seeds)
+
+
+def test_gpu_script_trains_each_draw_s_warmup_until_the_check_passes(tmp_path):
+    text = (ROOT / "configs" / "rlvr" / "smoke.toml").read_text()
+    # the GPU design's shape, shrunken: a warm-up trained until the check passes (here the
+    # first check, every 10 steps: no tier floor and a gate that does not stop), two draws
+    config = tmp_path / "until.toml"
+    config.write_text(
+        text.replace("steps = 40", "steps = 40\ncheck_every = 10")
+        .replace('rules = ["random", "insight", "dynamic-sampling"]', 'rules = ["random"]')
+        .replace("seeds = [0]", "seeds = [0]\ndraws = [0, 1]")
+        .replace(
+            "enforce = false", "min_uninformative = 0.0\nmax_uninformative = 1.0\nmin_mid_range = 0"
+        )
+        + "\n[design]\ntiers = [1]\nmin_tier_success = 0.0\ntier_samples = 2\n"
+        "warmup_steps = [40]\n"
+    )
+    out = tmp_path / "gpu"
+    done = _script(out, str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads((out / "design.json").read_text())
+    assert record["passed"] and record["warmup_steps"] == 40
+    assert record["warmups"][0]["warmup"]["steps_trained"] == 10
+    for draw in (0, 1):  # each draw's own warm-up, stopped at its own (first) check
+        manifest = json.loads((out / f"draw-{draw}" / "manifest.json").read_text())
+        assert manifest["warmup"]["steps_trained"] == 10 and manifest["warmup"]["reached"]

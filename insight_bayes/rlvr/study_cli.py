@@ -169,7 +169,8 @@ def _shaping(raw: dict) -> dict:
 
 def _claim(config, args: argparse.Namespace) -> None:
     """Refuse an --out holding another study (see :mod:`insight_bayes.results.folders`);
-    a folder holding only the design checks' record is this study's, and so is a
+    a folder holding only the design checks' record (and hidden entries, such as a warm-up
+    cache) is this study's, and so is a
     multi-draw study's top level stopped before its manifest was written (only draw
     folders: each draw folder is checked against its draw's config when it resumes)."""
     import os
@@ -179,7 +180,8 @@ def _claim(config, args: argparse.Namespace) -> None:
     from insight_bayes.results.io import plain
 
     if os.path.isdir(args.out):
-        held = set(os.listdir(args.out))
+        # hidden entries are not results: the GPU script keeps the warm-up cache in OUT/.cache
+        held = {name for name in os.listdir(args.out) if not name.startswith(".")}
         if held <= {"design.json"}:
             return
         draws_only = all(re.fullmatch(r"draw-\d+", name) for name in held - {"design.json"})
