@@ -58,3 +58,13 @@ def test_bad_settings_refused(tmp_path):
         WarmupConfig(batch_size=0)
     with pytest.raises(ValueError, match="vocab_size"):
         warm_up(TASK, ModelConfig(vocab_size=99), WarmupConfig(steps=1), cache_dir=tmp_path)
+
+
+def test_cuda_warmups_train_with_deterministic_kernels_and_restore_the_setting():
+    before = torch.are_deterministic_algorithms_enabled()
+    with sft._deterministic(True):
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+    assert torch.are_deterministic_algorithms_enabled() == before
+    with sft._deterministic(False):  # CPU: left as it is
+        assert torch.are_deterministic_algorithms_enabled() == before

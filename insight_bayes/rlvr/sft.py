@@ -12,6 +12,7 @@ starts from the same weights and the second call loads instead of training.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -137,7 +138,8 @@ def warm_up(
     started = time.perf_counter()
     model.to(device)
     policy = CharPolicy(model, tokenizer)
-    loss, trained, reached = _train(policy, task, config, device, progress, stop)
+    with _deterministic(torch.device(device).type == "cuda"):
+        loss, trained, reached = _train(policy, task, config, device, progress, stop)
     seconds = time.perf_counter() - started
     model.eval()
     meta = {
@@ -162,6 +164,24 @@ def warm_up(
         os.replace(tmp, folder)
     log.info("warm-up %s trained in %.1f s (loss %.3f)", key, seconds, loss)
     return policy, {**meta, "path": str(folder), "cached": False}
+
+
+@contextlib.contextmanager
+def _deterministic(on: bool):
+    """PyTorch's deterministic kernels while the warm-up trains on CUDA (the embedding's
+    backward pass, for one, otherwise adds with atomics): a second device call re-trains
+    the same weights, which a resumed study checks by their sha256. Kernels without a
+    deterministic version only warn. CPU kernels are deterministic already."""
+    if not on:
+        yield
+        return
+    before = (torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled())  # fmt: skip
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
 def _train(
