@@ -125,3 +125,30 @@ def test_the_design_records_where_each_draw_s_warmup_stopped(tmp_path):
     # the widest gate and no tier floor: the first check, after 5 steps, passes
     assert list(table["warmup_steps"]) == [20] and list(table["steps_trained"]) == [5]
     assert bool(table.loc[0, "kept"])
+
+
+def test_the_gate_waits_for_the_tiers_when_asked(tmp_path, monkeypatch):
+    from insight_bayes.rlvr import warmup_check as module
+
+    raw = _config()
+    raw["design"]["min_tier_success"] = 1.0  # the easiest tier is not solved: tiers fail
+    config = load_config(raw)
+    env = Harness(config, "cpu", tmp_path).environment()
+    full = module.warmup_check(env, config)
+    assert not full["tiers_ok"] and full["gate"] is not None
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the gate was measured although the tiers failed")
+
+    real = module.gate_pool
+    monkeypatch.setattr(module, "gate_pool", boom)
+    quick = module.warmup_check(env, config, gate_after_tiers=True)
+    assert quick["gate"] is None and not quick["gate_ok"]
+    assert quick["tier_success"] == full["tier_success"]  # its own random numbers
+    # tiers that pass: the gate is measured, and its verdict is the full check's
+    monkeypatch.setattr(module, "gate_pool", real)
+    raw["design"]["min_tier_success"] = 0.0
+    config = load_config(raw)
+    assert module.warmup_check(env, config, gate_after_tiers=True) == module.warmup_check(
+        env, config
+    )

@@ -115,7 +115,7 @@ class Harness:
 
         def stop(policy) -> bool:
             env = GRPOEnvironment(self.task, self.pool, self.test, policy, grpo, config.eval)
-            check = warmup_check(env, config)
+            check = warmup_check(env, config, gate_after_tiers=True)
             return check["tiers_ok"] and check["gate_ok"]
 
         return {"stop": stop, "until": config.warmup_check_settings()}
