@@ -74,3 +74,4 @@ def test_the_attempts_folder_reads_every_record_in_numeric_order(tmp_path, monke
     assert manifest["kind"] == "design" and manifest["attempts"] == 2
     assert [s["warmup_steps"] for s in manifest["config"]["settings"]] == [[100], [300]]
     assert (tmp_path / "warmups.csv").read_text().count("\n") == 3
+    assert (tmp_path / "warmups.png").stat().st_size > 0

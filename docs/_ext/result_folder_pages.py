@@ -12,7 +12,7 @@ Every folder under ``results/`` with a ``manifest.json`` becomes one page,
   folder's ``headline.txt`` when it has one;
 - every small CSV table of the folder as a Markdown table (numbers to three significant
   digits), the larger ones listed by name and size;
-- the folder's learning-curve and speed-up pictures when it holds them.
+- the folder's learning-curve, speed-up and warm-up pictures when it holds them.
 
 No number on these pages is typed by hand: each comes from a file under ``results/``.
 ``docs/results/index.md`` lists the pages. The module can also run alone
@@ -227,7 +227,8 @@ def result_page(folder: Path, out: Path) -> str:
     headline = folder / "headline.txt"
     if headline.exists():
         lines += ["## `headline.txt`", "", "```text", headline.read_text().rstrip(), "```", ""]
-    pictures = [p for p in ("learning_curve.png", "speedup.png") if (folder / p).exists()]
+    shown = ("learning_curve.png", "speedup.png", "warmups.png")
+    pictures = [p for p in shown if (folder / p).exists()]
     if pictures:
         lines += ["## Pictures", ""]
         for picture in pictures:
