@@ -152,3 +152,18 @@ def test_the_gate_waits_for_the_tiers_when_asked(tmp_path, monkeypatch):
     assert module.warmup_check(env, config, gate_after_tiers=True) == module.warmup_check(
         env, config
     )
+
+
+def test_a_study_refuses_a_warmup_that_never_passed_its_check(tmp_path):
+    from insight_bayes.rlvr.study import run_study
+
+    raw = _config(check_every=20)
+    raw["gate"]["min_mid_range"] = 10**6  # no policy can pass
+    raw["study"].update(rules=["random"], pool_rate_samples=0)
+    raw["loop"].update(steps=1)
+    config = load_config(raw)
+    kw = {"device": "cpu", "cache_dir": tmp_path / "cache", "progress": False}
+    with pytest.raises(ValueError, match="did not pass its check within warmup.steps=40"):
+        run_study(config, tmp_path / "refused", **kw)
+    done = run_study(config, tmp_path / "forced", skip_gate=True, **kw)
+    assert len(done.report.trained) == 1

@@ -266,6 +266,9 @@ def run_single_study(
     ------
     GateFailed
         The pool is outside ``config.gate``'s band (and ``gate.enforce`` is on).
+    ValueError
+        A warm-up trained until its check passes (``warmup.check_every``) never passed
+        it (unless ``skip_gate``).
     """
     from insight_bayes.results.io import build_manifest, utc_now
     from insight_bayes.results.runner import run_jobs
@@ -303,6 +306,13 @@ def run_single_study(
             f"{before[:12]}..., now {harness.warmup_info['sha256'][:12]}...: a warm-up "
             "re-trained where it is not bit-reproducible, e.g. on another GPU); bring the "
             "first warm-up's checkpoint (--cache-dir) or use another --out"
+        )
+    if harness.warmup_info.get("reached") is False and not skip_gate:
+        raise ValueError(
+            f"the warm-up did not pass its check within warmup.steps={config.warmup.steps} "
+            f"(measured every warmup.check_every={config.warmup.check_every} steps; the "
+            "[design] tiers and the [gate] band): this task draw has no warm-up of the "
+            "design (or pass --skip-gate to run anyway)"
         )
     if not (store.root / "pool.parquet").exists():
         store.write_table("pool", pool_table(harness, config.study.pool_rate_samples))
