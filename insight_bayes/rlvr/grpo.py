@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from insight_bayes.rewards import ADVANTAGE_DDOF
-from insight_bayes.rlvr.model import left_pad
+from insight_bayes.rlvr.padding import left_pad, right_pad
 from insight_bayes.rlvr.run_sections import GRPOConfig
 from insight_bayes.validation import check_int
 
@@ -226,10 +226,8 @@ def build_batch(
     seqs = [list(p) + list(c) for p, c in zip(prompts, completions, strict=True)]
     tokens, valid = left_pad(seqs, pad_id, device)
     width = tokens.size(1)
-    completion = torch.zeros((len(seqs), width), dtype=torch.bool)
-    for i, c in enumerate(completions):
-        if len(c):
-            completion[i, width - len(c) :] = True
+    lengths = torch.tensor([len(c) for c in completions], dtype=torch.long)
+    completion = torch.arange(width)[None, :] >= (width - lengths)[:, None]
     return TokenBatch(tokens, valid, completion[:, 1:].to(device), groups)
 
 
@@ -242,12 +240,8 @@ def _prompt_groups(prompts, completions, pad_id, device, repeats) -> PromptGroup
         raise ValueError(f"rows i K .. i K + {k - 1} must share one prompt (repeats={k})")
     prompt_tokens, prompt_valid = left_pad(firsts, pad_id, device)
     width = max(1, max(len(c) for c in completions))
-    comp = torch.full((len(completions), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(completions), width), dtype=torch.bool)
-    for i, c in enumerate(completions):
-        comp[i, : len(c)] = torch.as_tensor(list(c), dtype=torch.long)
-        mask[i, : len(c)] = True
-    return PromptGroups(prompt_tokens, prompt_valid, comp.to(device), mask.to(device), k)
+    comp, mask = right_pad(completions, pad_id, device, width)
+    return PromptGroups(prompt_tokens, prompt_valid, comp, mask, k)
 
 
 # ------------------------------------------------------------------ one update

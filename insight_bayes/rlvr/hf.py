@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from insight_bayes.rlvr.model import left_pad, positions_from_valid
+from insight_bayes.rlvr.padding import left_pad, positions_from_valid
 from insight_bayes.validation import check_int, check_real
 
 __all__ = ["HFPolicy", "load_policy"]

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from insight_bayes.rlvr.padding import left_pad, positions_from_valid
 from insight_bayes.validation import check_int, check_real
 
 __all__ = [
@@ -235,25 +236,6 @@ def _init_weights(module: nn.Module) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-def left_pad(
-    seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device | str = "cpu"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-pad token lists to one tensor: ``(tokens, valid)``, both ``(B, T_max)``."""
-    width = max(len(s) for s in seqs)
-    tokens = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    valid = torch.zeros((len(seqs), width), dtype=torch.bool)
-    for i, s in enumerate(seqs):
-        if len(s):
-            tokens[i, width - len(s) :] = torch.as_tensor(list(s), dtype=torch.long)
-            valid[i, width - len(s) :] = True
-    return tokens.to(device), valid.to(device)
-
-
-def positions_from_valid(valid: torch.Tensor) -> torch.Tensor:
-    """Position of each token among the real tokens of its row (0 for padding)."""
-    return (valid.long().cumsum(dim=1) - 1).clamp(min=0)
-
-
 def _suppressed(logits: torch.Tensor, suppress: Sequence[int]) -> torch.Tensor:
     """``logits`` with the ``suppress`` token ids at ``-inf`` (never sampled)."""
     if not suppress:

@@ -37,17 +37,17 @@ from torch.nn import functional as F
 
 from insight_bayes.rlvr.grpo import PromptGroups, TokenBatch, clipped_policy_loss, kl_to_reference
 from insight_bayes.rlvr.model import (
+    KVBuffer,
     KVCache,
     ModelConfig,
     attention_mask,
     completion_inputs,
     completion_logprobs,
-    left_pad,
     logprobs_from_logits,
-    positions_from_valid,
     repeat_cache,
     sample_next,
 )
+from insight_bayes.rlvr.padding import left_pad, positions_from_valid
 from insight_bayes.rlvr.run_sections import GRPOConfig
 from insight_bayes.validation import check_int
 
@@ -148,12 +148,15 @@ class StackedLM(nn.Module):
         h = self.config.n_head
         q, k, v = _linear(x, p[pre + "qkv.weight"], p[pre + "qkv.bias"]).split(c, dim=-1)
         q, k, v = (z.reshape(r * b, t, h, c // h).transpose(1, 2) for z in (q, k, v))
-        if cache is not None:
+        if isinstance(cache, KVBuffer):
+            k, v = cache.append(k, v)
+        elif cache is not None:
             k = torch.cat([cache[0], k], dim=2)
             v = torch.cat([cache[1], v], dim=2)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask(t, key_valid))
         y = y.transpose(1, 2).reshape(r, b, t, c)
-        return _linear(y, p[pre + "proj.weight"], p[pre + "proj.bias"]), (k, v)
+        out = _linear(y, p[pre + "proj.weight"], p[pre + "proj.bias"])
+        return out, cache if isinstance(cache, KVBuffer) else (k, v)
 
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -301,10 +304,17 @@ def generate_runs(
     run_done = [False] * r
     for step in range(max_new_tokens):
         logits, cache = model(inp, inp_pos, valid, cache, runs=select)
-        if step == 0 and repeats > 1:  # share each prompt's prefix among its samples
-            logits = logits.repeat_interleave(repeats, dim=1)
-            cache = repeat_cache(cache, repeats)
-            valid = valid.repeat_interleave(repeats, dim=1)
+        if step == 0:
+            if repeats > 1:  # share each prompt's prefix among its samples
+                logits = logits.repeat_interleave(repeats, dim=1)
+                cache = repeat_cache(cache, repeats)
+                valid = valid.repeat_interleave(repeats, dim=1)
+            # later tokens' keys and values are written in place (as generate does)
+            width = valid.size(2)
+            cache = [KVBuffer(k, v, width + max_new_tokens) for k, v in cache]
+            valid_buffer = torch.ones(r, b, width + max_new_tokens, dtype=torch.bool,
+                                      device=device)  # fmt: skip
+            valid_buffer[:, :, :width] = valid
         last = logits[:, :, -1]
         nxt = torch.full((r, b), pad_id, dtype=torch.long, device=device)
         for j in range(r):
@@ -320,7 +330,7 @@ def generate_runs(
         if all(run_done):
             break
         inp, inp_pos = nxt[..., None], next_pos[..., None]
-        valid = torch.cat([valid, torch.ones(r, b, 1, dtype=torch.bool, device=device)], dim=2)
+        valid = valid_buffer[:, :, : valid.size(2) + 1]  # the new token's key is valid
         next_pos = next_pos + 1
     return [out[j, : rows[j], : steps[j]] for j in range(r)]
 
