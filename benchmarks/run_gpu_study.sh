@@ -15,7 +15,8 @@
 # sha256 as the first call's (the study refuses to mix runs of two warm-ups).
 # With PACK=<folder> (on the device machine: PACK=$OUT) the study folder is also packed
 # into PACK as study.tgz.part-* (15 MiB pieces) beside the log, design.json and seconds:
-# at most 8 files, what the device tool brings back (benchmarks/README.md).
+# at most 8 files, what the device tool brings back (benchmarks/README.md); it is packed
+# before the benchmark too, so a call cut short in the benchmark still brings the study.
 # CONFIG, DEVICE, WORKERS, RUNS_PER_PROCESS, CACHE, PYTHON, STUDY_TIMEOUT, EXTRA_ARGS and
 # BENCH_ARGS override the defaults (configs/rlvr/gpu.toml, cuda, 1, 64, OUT/.cache,
 # python, none, none, "--blocks 1,8 --runs 8 --steps 5"). STUDY_TIMEOUT (seconds) stops the
@@ -80,6 +81,18 @@ print(f"tokens per second of generation {tokens / trained['train/generation_seco
       " (per run; the block's generation is shared by its runs)")
 EOF
 fi
+pack() {   # what a device call brings back (at most 8 files), when PACK is set
+    [ -n "${PACK:-}" ] || return 0
+    mkdir -p "$PACK"
+    rm -f "$PACK"/study.tgz.part-*
+    tar czf - --exclude=.cache -C "$(dirname "$STUDY")" "$(basename "$STUDY")" \
+        | split -b 15m - "$PACK/study.tgz.part-"
+    cp "$STUDY/study.log" "$PACK/" 2>/dev/null || true
+    [ -f "$STUDY/seconds.txt" ] && cp "$STUDY/seconds.txt" "$PACK/"
+    [ -f "$STUDY/design.json" ] && cp "$STUDY/design.json" "$PACK/"
+    return 0
+}
+pack   # the study comes back even if the benchmark below is cut short by the call's limit
 if [ "$status" -ne 3 ]; then
     BENCH_CONFIG="$CONFIG"
     "$PY" benchmarks/bench_rlvr_batched.py --config "$BENCH_CONFIG" --device "$DEVICE" \
@@ -88,12 +101,6 @@ if [ "$status" -ne 3 ]; then
         > "$STUDY/bench.txt" 2>&1 || echo "benchmark failed (see $STUDY/bench.txt)"
 fi
 echo "total seconds: $(( $(date +%s) - start ))" | tee "$STUDY/seconds.txt"
-if [ -n "${PACK:-}" ]; then   # what a device call brings back: at most 8 files
-    mkdir -p "$PACK"
-    tar czf - --exclude=.cache -C "$(dirname "$STUDY")" "$(basename "$STUDY")" \
-        | split -b 15m - "$PACK/study.tgz.part-"
-    cp "$STUDY/study.log" "$STUDY/seconds.txt" "$PACK/" 2>/dev/null || true
-    [ -f "$STUDY/design.json" ] && cp "$STUDY/design.json" "$PACK/"
-    ls -la "$PACK"
-fi
+pack
+[ -n "${PACK:-}" ] && ls -la "$PACK"
 exit "$status"
