@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,7 +58,12 @@ def _snapshot(env) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 
 def random_checkpoints(
-    env, config: StudyConfig, checkpoints: Sequence[int], seed: int, progress: bool = False
+    env,
+    config: StudyConfig,
+    checkpoints: Sequence[int],
+    seed: int,
+    progress: bool = False,
+    snapshot: Callable[[Any], tuple[dict[str, torch.Tensor], dict[str, Any]]] | None = None,
 ):
     """Run Random on ``env`` with the study's settings and yield its state at ``checkpoints``.
 
@@ -66,7 +71,9 @@ def random_checkpoints(
     checkpoint, evaluating as the study does, so its random numbers are the study's). At
     each checkpoint step, before that step's update, it yields ``(step, weights,
     optimizer_state, loop)``: copies of the policy's weights and the AdamW state, and the
-    loop itself (its ``belief`` holds the counts so far; do not step it).
+    loop itself (its ``belief`` holds the counts so far; do not step it). ``snapshot(env)``
+    takes the copies (default: the environment's own model and optimiser; a run of a
+    batched block takes them from its block).
     """
     from tqdm.auto import tqdm
 
@@ -81,7 +88,7 @@ def random_checkpoints(
     while True:
         step = loop.step_count
         if step in todo:
-            weights, opt_state = _snapshot(env)
+            weights, opt_state = (snapshot or _snapshot)(env)
             yield step, weights, opt_state, loop
         if step >= max(todo):
             break
@@ -103,29 +110,21 @@ def random_checkpoints_block(
     belief)}``: at each checkpoint step, before that step's update, copies of the run's
     weights, its AdamW state (as a run alone's ``state_dict()``) and its belief.
     """
-    from insight_bayes.loop import SelectionLoop
     from insight_bayes.rlvr.batched import RunBlock
 
-    todo = sorted({check_int(c, "checkpoint", min_value=0) for c in checkpoints})
     seeds = [check_int(s, "seed", min_value=0) for s in seeds]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must differ, got {seeds}")
-    horizon = dataclasses.replace(config.loop, steps=max(todo))
     block = RunBlock(harness, [("random", s) for s in seeds])
 
     def work(i: int, env) -> dict[tuple[int, int], tuple]:
-        loop = SelectionLoop(env, "random", horizon, seed=seeds[i], rule="random")
-        if horizon.eval_every:
-            loop.evaluate()  # as random_checkpoints does
-        out = {}
-        while True:
-            step = loop.step_count
-            if step in todo:
-                weights, opt_state = block.snapshot(i)
-                out[(seeds[i], step)] = (weights, opt_state, copy.deepcopy(loop.belief))
-            if step >= max(todo):
-                return out
-            loop.step()
+        states = random_checkpoints(
+            env, config, checkpoints, seeds[i], snapshot=lambda _: block.snapshot(i)
+        )
+        return {
+            (seeds[i], step): (weights, opt_state, copy.deepcopy(loop.belief))
+            for step, weights, opt_state, loop in states
+        }
 
     found: dict[tuple[int, int], tuple] = {}
     for part in block.run(work):
