@@ -33,16 +33,20 @@ def _number(path: Path) -> int:
     return int(re.findall(r"\d+", path.stem)[-1])
 
 
-def attempts_table(folder: Path) -> pd.DataFrame:
-    """Every ``design-attempt-<n>.json`` of ``folder`` as one tidy table, attempts in order."""
-    frames = []
+def read_attempts(folder: Path) -> list[tuple[int, dict]]:
+    """Every ``design-attempt-<n>.json`` of ``folder`` as ``(n, record)``, in order of n."""
     paths = sorted(folder.glob("design-attempt-*.json"), key=_number)
     if not paths:
         raise FileNotFoundError(f"no design-attempt-<n>.json in {folder}")
-    for path in paths:
-        record = json.loads(path.read_text())
+    return [(_number(path), json.loads(path.read_text())) for path in paths]
+
+
+def attempts_table(attempts: list[tuple[int, dict]]) -> pd.DataFrame:
+    """The attempts' warm-ups as one tidy table (:func:`design_table` of each record)."""
+    frames = []
+    for number, record in attempts:
         table = design_table(record)
-        table.insert(0, "attempt", _number(path))
+        table.insert(0, "attempt", number)
         table.insert(1, "started", record["started"])
         table["attempt_passed"] = bool(record["passed"])
         frames.append(table)
@@ -86,10 +90,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     folder = parser.parse_args().folder
-    table = attempts_table(folder)
+    attempts = read_attempts(folder)
+    table = attempts_table(attempts)
     atomic_write_bytes(folder / "warmups.csv", table.to_csv(index=False).encode())
-    paths = sorted(folder.glob("design-attempt-*.json"), key=_number)
-    records = [json.loads(p.read_text()) for p in paths]
+    records = [record for _, record in attempts]
     manifest = build_manifest(
         "design",
         {"settings": [r["settings"] for r in records]},

@@ -65,7 +65,7 @@ def test_the_attempts_folder_reads_every_record_in_numeric_order(tmp_path, monke
     for n, steps in ((10, 300), (2, 100)):
         record = _record(_rung(steps, {1: 0.5}, 10, 0.9, True, False), started=f"t{n}")
         (tmp_path / f"design-attempt-{n}.json").write_text(json.dumps(record))
-    table = module.attempts_table(tmp_path)
+    table = module.attempts_table(module.read_attempts(tmp_path))
     assert list(table["attempt"]) == [2, 10] and list(table["warmup_steps"]) == [100, 300]
     assert list(table["started"]) == ["t2", "t10"] and not table["attempt_passed"].any()
     monkeypatch.setattr("sys.argv", ["gpu_design_attempts.py", str(tmp_path)])
