@@ -167,3 +167,12 @@ def test_a_study_refuses_a_warmup_that_never_passed_its_check(tmp_path):
         run_study(config, tmp_path / "refused", **kw)
     done = run_study(config, tmp_path / "forced", skip_gate=True, **kw)
     assert len(done.report.trained) == 1
+
+
+def test_enforcing_the_gate_does_not_rename_the_warmup():
+    def digest(enforce):
+        raw = _config(check_every=10)
+        raw["gate"]["enforce"] = enforce
+        return load_config(raw).digest()
+
+    assert digest(True) == digest(False)  # the check reads the band, not whether it stops

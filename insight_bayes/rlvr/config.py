@@ -224,7 +224,8 @@ class StudyConfig:
             "tiers": list(self.design.tiers),
             "min_tier_success": self.design.min_tier_success,
             "tier_samples": self.design.tier_samples,
-            "gate": dataclasses.asdict(self.gate),
+            # what gate_pool reads (``enforce`` decides whether a study stops, not the check)
+            "gate": {k: v for k, v in dataclasses.asdict(self.gate).items() if k != "enforce"},
             "k": self.loop.k,
         }
 

@@ -145,7 +145,7 @@ class WarmupConfig:
         Seed of the weights' initialisation and of the training problems.
     check_every : int
         0 (default): train exactly ``steps`` steps. Otherwise train *until* the design's
-        warm-up check passes (:func:`insight_bayes.rlvr.design.warmup_check`: the
+        warm-up check passes (:func:`insight_bayes.rlvr.warmup_check.warmup_check`: the
         ``[design]`` tiers reach ``min_tier_success`` and the ``[gate]`` is in band),
         measured every ``check_every`` steps, or ``steps`` steps at most. The learning
         rate follows the schedule of ``steps``, so a warm-up stopped early is that
