@@ -20,7 +20,9 @@
 # CONFIG, DEVICE, WORKERS, RUNS_PER_PROCESS, CACHE, PYTHON, STUDY_TIMEOUT, EXTRA_ARGS and
 # BENCH_ARGS override the defaults (configs/rlvr/gpu.toml, cuda, 1, 64, OUT/.cache,
 # python, none, none, "--blocks 1,8 --runs 8 --steps 5"). STUDY_TIMEOUT (seconds) stops the
-# study but not the script: finished runs are kept (a re-run resumes them). On CPU with a
+# study but not the script: finished runs are kept (a re-run resumes them), and the study
+# starts only the blocks it expects to finish 15 s before it (rlvr-study --time-budget, at
+# the speed the design's pilot measured; exit status 4 when runs are left). On CPU with a
 # shrunken config (tests/test_gpu_script.py):
 #   CONFIG=configs/rlvr/smoke.toml DEVICE=cpu RUNS_PER_PROCESS=3 PYTHON=python3 \
 #       bash benchmarks/run_gpu_study.sh /tmp/x
@@ -52,13 +54,20 @@ if command -v nvidia-smi > /dev/null && nvidia-smi > /dev/null 2>&1; then
 fi
 start=$(date +%s)
 status=0
+BUDGET_ARGS=""
+if [ -n "${STUDY_TIMEOUT:-}" ] && [ "${STUDY_TIMEOUT}" -gt 30 ]; then
+    # start only the blocks expected to finish before the timeout, sized to fit at the
+    # speed the design's Random pilot measured (a block killed half-way is lost)
+    BUDGET_ARGS="--time-budget $(( STUDY_TIMEOUT - 15 ))"
+fi
 timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$STUDY" \
     --device "$DEVICE" --workers "$WORKERS" --runs-per-process "$RUNS_PER_PROCESS" \
-    --no-progress ${EXTRA_ARGS:-} 2>&1 | tee "$STAGE/study.log" || status=$?
+    --no-progress $BUDGET_ARGS ${EXTRA_ARGS:-} 2>&1 | tee "$STAGE/study.log" || status=$?
 [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null || true
 SAMPLER=""
-echo "study exit status: $status (3: a design check failed, see design.json; 124: stopped" \
-    "by STUDY_TIMEOUT, finished runs are kept)" | tee -a "$STAGE/study.log"
+echo "study exit status: $status (3: a design check failed, see design.json; 4: runs left" \
+    "that would not finish within STUDY_TIMEOUT; 124: stopped by STUDY_TIMEOUT; finished runs" \
+    "are kept)" | tee -a "$STAGE/study.log"
 mkdir -p "$STUDY"
 cat "$STAGE/study.log" >> "$STUDY/study.log"   # a resumed study appends to the earlier log
 mv -f "$STAGE/nvidia-smi.txt" "$STAGE/python.txt" "$STUDY/"

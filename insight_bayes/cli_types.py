@@ -19,6 +19,7 @@ __all__ = [
     "int_at_least",
     "nonnegative_int",
     "nonnegative_ints",
+    "positive_float",
     "positive_int",
     "rule_label",
     "rule_labels",
@@ -82,6 +83,21 @@ def nonnegative_ints(text: str) -> tuple[int, ...]:
     if not values or min(values) < 0:
         raise argparse.ArgumentTypeError(f"expected integers >= 0, got {text!r}")
     return values
+
+
+def positive_float(text: str) -> float:
+    """A finite number ``> 0`` (seconds: a time budget, a measured speed).
+
+    >>> positive_float("420")
+    420.0
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not 0.0 < value < float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
 
 
 def unit_interval(text: str) -> float:

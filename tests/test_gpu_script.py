@@ -142,3 +142,19 @@ def test_gpu_script_trains_each_draw_s_warmup_until_the_check_passes(tmp_path):
     for draw in (0, 1):  # each draw's own warm-up, stopped at its own (first) check
         manifest = json.loads((out / f"draw-{draw}" / "manifest.json").read_text())
         assert manifest["warmup"]["steps_trained"] == 10 and manifest["warmup"]["reached"]
+
+
+def test_gpu_script_starts_only_the_blocks_that_finish_before_its_timeout(tmp_path):
+    # STUDY_TIMEOUT=600 plans 585 s; at the stated speed a smoke run is planned at 234 s
+    # (1.2 x 16.96 s x (4 steps + 2.5 x 3 evaluations)): two of the three runs fit, as one
+    # block of 2 (not one seed of all 3 rules). The runs themselves take seconds.
+    out = tmp_path / "gpu"
+    done = _script(
+        out, "configs/rlvr/smoke.toml", STUDY_TIMEOUT="600",
+        EXTRA_ARGS="--run-step-seconds 16.96", BENCH_ARGS="--blocks 1 --runs 1 --steps 1",
+    )  # fmt: skip
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "stopped by the time budget" in done.stdout and "4: runs left" in done.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["runs"] == {"complete": 2, "expected": 3}
+    assert manifest["runs_per_process"] == 2 and manifest["time_budget"]["seconds"] == 585

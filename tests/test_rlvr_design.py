@@ -62,6 +62,7 @@ def test_pilot_keeps_the_lowest_rate_that_lifts_random_and_trains_random_only(
     record = run_design(config, tmp_path / "a", device="cpu", cache_dir=tmp_path / "c")
     assert record["passed"] and record["warmup_steps"] == 5 and record["lr"] == 1e-5
     assert [p["lr"] for p in record["pilots"]] == [1e-5]
+    assert record["pilots"][0]["seconds_per_run_step"] > 0  # the speed a time budget plans with
     assert set(trained) == {"random"} and len(trained) == 2  # two pilot seeds, Random only
     derived = designed_config(config, record)
     assert derived.warmup.steps == 5 and derived.grpo.lr == 1e-5

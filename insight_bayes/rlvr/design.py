@@ -212,11 +212,14 @@ def run_design(
     baseline = float(harness.environment().exact_pass1().mean())
     record["warmup_pass1_exact"] = baseline
     for lr in settings.pilot_lrs:
-        gains = _pilot(candidate, lr, settings, device, cache_dir, baseline)
+        gains, speed = _pilot(candidate, lr, settings, device, cache_dir, baseline)
         passed = bool(np.mean(gains) >= settings.pilot_min_gain)
         record["pilots"].append(
-            {"lr": float(lr), "gains": gains, "mean_gain": float(np.mean(gains)), "passed": passed}
-        )
+            {
+                "lr": float(lr), "gains": gains, "mean_gain": float(np.mean(gains)),
+                "passed": passed, "seconds_per_run_step": speed,
+            }
+        )  # fmt: skip
         log.info("design: pilot lr %g: gain %.4f", lr, np.mean(gains))
         if passed:
             record["lr"] = float(lr)
@@ -229,8 +232,12 @@ def run_design(
     )
 
 
-def _pilot(config, lr, settings, device, cache_dir, baseline) -> list[float]:
-    """Gain of each pilot seed: mean exact pass@1 over the last steps minus the warm-up's."""
+def _pilot(config, lr, settings, device, cache_dir, baseline) -> tuple[list[float], float]:
+    """Gain of each pilot seed (mean exact pass@1 over the last steps minus the warm-up's)
+    and the pilot block's wall seconds per run-step (the speed a study's
+    :class:`~insight_bayes.rlvr.time_budget.TimeBudget` plans with)."""
+    import time
+
     from insight_bayes.rlvr.batched import train_block
     from insight_bayes.rlvr.harness import harness_for
 
@@ -240,12 +247,14 @@ def _pilot(config, lr, settings, device, cache_dir, baseline) -> list[float]:
         loop={"steps": settings.pilot_steps, "eval_every": 0},
     )
     harness = harness_for(pilot, device, cache_dir)
+    start = time.perf_counter()
     tables = train_block(harness, [("random", int(s)) for s in settings.pilot_seeds])
+    speed = (time.perf_counter() - start) / (len(settings.pilot_seeds) * settings.pilot_steps)
     gains = []
     for steps, _ in tables:
         last = steps[steps["step"] > settings.pilot_steps - settings.pilot_window]
         gains.append(float(last["eval/pass1_exact"].mean()) - baseline)
-    return gains
+    return gains, float(speed)
 
 
 def _plain(settings: DesignSettings) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from insight_bayes.rlvr.study_jobs import (
     study_jobs,
 )
 from insight_bayes.rlvr.study_plan import analysis_plan
+from insight_bayes.rlvr.time_budget import TimeBudget
 
 if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays light
     import pandas as pd
@@ -177,6 +178,7 @@ def run_study(
     skip_gate: bool = False,
     runs_per_process: int | None = None,
     design: dict[str, Any] | None = None,
+    budget: TimeBudget | None = None,
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of ``config`` into ``out``; gather the tables.
 
@@ -191,7 +193,7 @@ def run_study(
     kwargs = {
         "device": device, "cache_dir": cache_dir, "backend": backend, "workers": workers,
         "threads": threads, "progress": progress, "skip_gate": skip_gate,
-        "runs_per_process": runs_per_process, "design": design,
+        "runs_per_process": runs_per_process, "design": design, "budget": budget,
     }  # fmt: skip
     if not config.multi_draw:
         return run_single_study(config, out, **kwargs)
@@ -199,11 +201,18 @@ def run_study(
 
     root = _check_draws_folder(config, out)
     start_draws_manifest(config, root)  # so that a stopped study is resumed, not refused
-    results = {
-        draw: run_single_study(config.draw_config(draw), draw_folder(root, draw), **kwargs)
-        for draw in config.study.draws
-    }
-    tables = gather_draws(config, root)
+    results = {}
+    for draw in config.study.draws:
+        if budget is not None and (budget.stopped_early or budget.left() <= 0):
+            log.info("time budget spent: draw %d and later are left for the next call", draw)
+            budget.stopped_early = True
+            break
+        folder = draw_folder(root, draw)
+        results[draw] = run_single_study(config.draw_config(draw), folder, **kwargs)
+    if budget is not None and not any(r.tables for r in results.values()):
+        tables = {}  # the budget left no finished run in any draw: nothing to gather yet
+    else:
+        tables = gather_draws(config, root)
     report = RunReport(
         trained=[k for r in results.values() for k in r.report.trained],
         resumed=[k for r in results.values() for k in r.report.resumed],
@@ -229,6 +238,7 @@ def run_single_study(
     skip_gate: bool = False,
     runs_per_process: int | None = None,
     design: dict[str, Any] | None = None,
+    budget: TimeBudget | None = None,
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of one task draw into ``out``; gather its tables.
 
@@ -261,6 +271,10 @@ def run_single_study(
     design : dict, optional
         The record of the design checks that fixed this config
         (:func:`insight_bayes.rlvr.design.run_design`), written into the manifest.
+    budget : TimeBudget, optional
+        Start only the runs expected to finish before its deadline
+        (:meth:`~insight_bayes.rlvr.time_budget.TimeBudget.plan`, which also sizes the
+        blocks); the others wait for the next call (``budget.stopped_early`` says so).
 
     Raises
     ------
@@ -335,6 +349,10 @@ def run_single_study(
         runs_per_process = default_runs_per_process(device, len(jobs))
     if config.model.path is not None:
         runs_per_process = 1  # a Hugging Face model is trained one run at a time
+    if budget is not None:
+        jobs, runs_per_process = _within_budget(
+            jobs, store, budget, config, runs_per_process, workers
+        )
 
     def manifest(status: str) -> dict[str, Any]:
         complete = sum(store.is_complete(k) for k in keys)
@@ -361,6 +379,7 @@ def run_single_study(
             ),
             warmup=harness.warmup_info,
             parameters=harness.parameters,
+            **({"time_budget": budget.record()} if budget is not None else {}),
             gate=gate,
             status=status,
             runs={"complete": complete, "expected": len(keys)},
@@ -382,6 +401,29 @@ def run_single_study(
     done = all(store.is_complete(k) for k in keys)
     store.write_manifest(manifest("complete" if done else "incomplete"))
     return StudyResult(out=store.root, report=report, tables=tables, gate=gate)
+
+
+def _within_budget(jobs, store, budget, config, runs_per_process, workers):
+    """The jobs to start under ``budget`` (the complete ones, then the first runs to do
+    that are expected to finish) and the block size it plans."""
+    todo = [job for job in jobs if not store.is_complete(job.key)]
+    n, size = budget.plan(
+        len(todo),
+        config.loop,
+        unit=len(config.study.rules),
+        block=runs_per_process,
+        workers=workers,
+    )
+    kept = {job.key for job in todo[:n]}
+    if n < len(todo):
+        log.info(
+            "time budget: %.0f s left, %.3g s per run-step: %d of %d runs to do start now%s; "
+            "the same command resumes the rest",
+            budget.left(), budget.seconds_per_run_step, n, len(todo),
+            f" (blocks of {size})" if runs_per_process > 1 else "",
+        )  # fmt: skip
+    jobs = [job for job in jobs if store.is_complete(job.key) or job.key in kept]
+    return jobs, (size if runs_per_process > 1 else 1)
 
 
 def _check_draws_folder(config: StudyConfig, out: str | os.PathLike[str]) -> Path:

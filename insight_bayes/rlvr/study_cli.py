@@ -21,6 +21,12 @@ OUT holds one study: a config with other settings, rules, seeds or draws is refu
 unless --extend (add rules, seeds or draws to the finished runs) or --overwrite (delete
 OUT's results first). The command ends with a one-line headline, the summary table, and
 learning_curve.png and speedup.png in OUT (--no-plots: none).
+
+With --time-budget SECONDS the study starts only the runs expected to finish within
+SECONDS of the command's start (its design checks and warm-ups included), sizing blocks
+to fit, at the speed the design's Random pilot measured (or --run-step-seconds); it then
+gathers the finished runs and exits with status 4 when runs are left, which the same
+command resumes (insight_bayes.rlvr.time_budget).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``insight-bayes rlvr-study``."""
-    from insight_bayes.cli_types import positive_int, toml_file
+    from insight_bayes.cli_types import positive_float, positive_int, toml_file
 
     parser.add_argument(
         "config", type=toml_file, help="study config (TOML), e.g. configs/rlvr/smoke.toml"
@@ -68,6 +74,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "on CUDA: every run, up to 64)",
     )
     parser.add_argument(
+        "--time-budget",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="start only the runs expected to finish within SECONDS of this command's start "
+        "(blocks sized to fit); exit status 4 when some are left for the same command to resume",
+    )
+    parser.add_argument(
+        "--run-step-seconds",
+        type=positive_float,
+        default=None,
+        help="wall seconds of one run's step that --time-budget plans with (default: the "
+        "design's Random pilot measures it)",
+    )
+    parser.add_argument(
         "--skip-gate",
         action="store_true",
         help="train even if the pool gate (measured before any RL step) fails",
@@ -95,7 +116,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``insight-bayes rlvr-study``."""
+    import time
 
+    started = time.monotonic()  # a --time-budget counts from here, design checks included
     from insight_bayes.rlvr.config import load_config
     from insight_bayes.rlvr.study import gather_study
 
@@ -128,6 +151,18 @@ def run(args: argparse.Namespace) -> int:
         _finish(config, tables.get("summary"), args)
         return 0
     _claim(config, args)
+    budget = None
+    if args.time_budget is not None:
+        from insight_bayes.rlvr.time_budget import TimeBudget, pilot_seconds_per_run_step
+
+        speed = args.run_step_seconds or pilot_seconds_per_run_step(design)
+        if speed is None:
+            print(
+                "--time-budget needs a speed to plan with: pass --run-step-seconds, or give "
+                "the config a [design] Random pilot (design.pilot_lrs), which measures it"
+            )
+            return 2
+        budget = TimeBudget(args.time_budget, speed, started=started)
 
     import torch
 
@@ -147,11 +182,19 @@ def run(args: argparse.Namespace) -> int:
         skip_gate=args.skip_gate,
         runs_per_process=args.runs_per_process,
         design=design,
+        budget=budget,
     )
     if result.gate is not None:
         print(result.gate.get("summary", ""))
     print(f"{result.report.describe()} -> {result.out}")
     _finish(config, result.tables.get("summary"), args)
+    if budget is not None and budget.stopped_early:
+        print(
+            f"stopped by the time budget ({args.time_budget:g} s at "
+            f"{budget.seconds_per_run_step:.3g} s per run-step): runs are left; the same "
+            "command resumes them"
+        )
+        return 4
     return 0
 
 
