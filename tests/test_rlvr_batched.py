@@ -110,6 +110,16 @@ def test_stacked_generation_and_logprobs_equal_each_run_alone():
     for j, model in enumerate(models):
         alone = token_logprobs(model, tokens, valid, 0.8, suppress)
         torch.testing.assert_close(logp[j], alone, rtol=1e-6, atol=1e-6)
+    # the last columns only (the final layer computes nothing else): the same numbers
+    tail = logprobs_runs(stacked, tokens.expand(3, -1, -1), valid.expand(3, -1, -1), 0.8,
+                         suppress, last=3)  # fmt: skip
+    assert tail.shape == (3, 2, 3)
+    torch.testing.assert_close(tail, logp[..., -3:], rtol=1e-6, atol=1e-6)
+    for j, model in enumerate(models):
+        alone = token_logprobs(model, tokens, valid, 0.8, suppress, last=3)
+        torch.testing.assert_close(tail[j], alone, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="last"):
+        logprobs_runs(stacked, tokens.expand(3, -1, -1), valid.expand(3, -1, -1), last=99)
 
 
 @pytest.mark.parametrize(("kl_coef", "grouped"), [(0.0, False), (0.05, False), (0.0, True)])

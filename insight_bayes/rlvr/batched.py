@@ -113,8 +113,7 @@ class RunEnvironment(GRPOEnvironment):
                 "a batched run's gradients belong to its block (train it with "
                 "runs_per_process=1 to take gradients of one run)"
             )
-        logp = self._block.request(self._index, "logprobs", (tokens, valid, temperature))
-        return logp if last is None else logp[:, -last:]
+        return self._block.request(self._index, "logprobs", (tokens, valid, temperature, last))
 
 
 class RunBlock:
@@ -294,18 +293,22 @@ class RunBlock:
 
     @torch.no_grad()
     def _serve_logprobs(self, indices: list[int]) -> list[torch.Tensor]:
-        """Each run's log-probabilities of its token batch, runs batched (grouped by
-        temperature; the batches are padded to one)."""
+        """Each run's log-probabilities of its token batch (of its last ``last`` columns
+        when it asks for them), runs batched (grouped by temperature; the batches are
+        left-padded to one, so that their last columns line up)."""
         out: dict[int, torch.Tensor] = {}
         by_temperature: dict[float, list[int]] = {}
         for i in indices:
             by_temperature.setdefault(float(self.lanes[i].request.args[2]), []).append(i)
         for temperature, members in by_temperature.items():
-            batches = [
-                TokenBatch(*self.lanes[i].request.args[:2], self.lanes[i].request.args[1][:, 1:])
-                for i in members
-            ]
+            args = {i: self.lanes[i].request.args for i in members}
+            batches = [TokenBatch(args[i][0], args[i][1], args[i][1][:, 1:]) for i in members]
             batch = pad_batches(batches, self.policy.pad_id)
+            # every column any run asks for: the widest of their lasts, or all
+            wanted = [args[i][3] if args[i][3] is not None else args[i][0].shape[1] - 1
+                      for i in members]  # fmt: skip
+            last = max(wanted)
+            last = None if last >= batch.tokens.shape[2] - 1 else last
             for group in run_groups(len(members), batch.tokens.shape[1], self.max_rows):
                 part = members[group]
                 index = torch.as_tensor(part, device=batch.tokens.device)
@@ -316,11 +319,11 @@ class RunBlock:
                     temperature,
                     self.policy.suppress,
                     index,
+                    last=last,
                 )
                 for n, i in enumerate(part):
-                    tokens = self.lanes[i].request.args[0]
-                    logp_i = logp[n, : tokens.shape[0], logp.shape[2] - (tokens.shape[1] - 1) :]
-                    out[i] = logp_i
+                    rows, width = args[i][0].shape[0], wanted[members.index(i)]
+                    out[i] = logp[n, :rows, logp.shape[2] - width :]
         return [out[i] for i in indices]
 
     def _serve_update(self, indices: list[int]) -> list[dict[str, float]]:

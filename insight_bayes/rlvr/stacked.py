@@ -117,9 +117,15 @@ class StackedLM(nn.Module):
         key_valid: torch.Tensor,
         cache: KVCache | None = None,
         runs: Runs = None,
+        last: int | None = None,
     ) -> tuple[torch.Tensor, KVCache]:
+        """Logits ``(R', B, T, vocab)`` of each run's ``(B, T)`` tokens, or of their last
+        ``last`` positions only (``TinyLM.forward``'s ``last``: the final layer computes
+        queries, MLP and head there alone), and the key/value cache."""
         if int(positions.max()) >= self.config.block_size:
             raise ValueError(f"sequence longer than block_size={self.config.block_size} tokens")
+        if last is not None:
+            last = check_int(last, "last", min_value=1, max_value=idx.shape[-1])
         p = {
             name: self.param(name) if runs is None else self.param(name)[runs]
             for name in self.names
@@ -131,11 +137,14 @@ class StackedLM(nn.Module):
         x = x + F.embedding(positions + offsets * pos.shape[1], pos.reshape(-1, pos.shape[-1]))
         valid = key_valid.reshape(r * b, -1)
         new_cache: KVCache = []
+        final = self.config.n_layer - 1
         for i in range(self.config.n_layer):
             pre = f"blocks.{i}."
             h = _layer_norm(x, p[pre + "ln1.weight"], p[pre + "ln1.bias"])
-            a, kv = self._attention(h, p, pre + "attn.", valid, None if cache is None else cache[i])
-            x = x + a
+            only = last if i == final else None  # the last layer: only the wanted queries
+            layer_cache = None if cache is None else cache[i]
+            a, kv = self._attention(h, p, pre + "attn.", valid, layer_cache, only)
+            x = (x if only is None else x[:, :, -only:]) + a
             h = _layer_norm(x, p[pre + "ln2.weight"], p[pre + "ln2.bias"])
             h = F.gelu(_linear(h, p[pre + "mlp.0.weight"], p[pre + "mlp.0.bias"]))
             x = x + _linear(h, p[pre + "mlp.2.weight"], p[pre + "mlp.2.bias"])
@@ -143,7 +152,7 @@ class StackedLM(nn.Module):
         x = _layer_norm(x, p["ln_f.weight"], p["ln_f.bias"])
         return _linear(x, tok, None), new_cache
 
-    def _attention(self, x, p, pre, key_valid, cache):
+    def _attention(self, x, p, pre, key_valid, cache, last=None):
         r, b, t, c = x.shape
         h = self.config.n_head
         q, k, v = _linear(x, p[pre + "qkv.weight"], p[pre + "qkv.bias"]).split(c, dim=-1)
@@ -153,6 +162,8 @@ class StackedLM(nn.Module):
         elif cache is not None:
             k = torch.cat([cache[0], k], dim=2)
             v = torch.cat([cache[1], v], dim=2)
+        if last is not None:  # only the last queries' outputs are wanted
+            q, t = q[:, :, -last:], last
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask(t, key_valid))
         y = y.transpose(1, 2).reshape(r, b, t, c)
         out = _linear(y, p[pre + "proj.weight"], p[pre + "proj.bias"])
@@ -190,11 +201,17 @@ def logprobs_runs(
     temperature: float = 1.0,
     suppress: Sequence[int] = (),
     runs: Runs = None,
+    last: int | None = None,
 ) -> torch.Tensor:
     """Per-token log-probabilities ``(R', B, T - 1)`` of each run's ``(B, T)`` rows
-    (:func:`~insight_bayes.rlvr.model.token_logprobs` per run)."""
-    logits, _ = model(tokens, _positions(valid), valid, runs=runs)
-    return logprobs_from_logits(logits, tokens, temperature, suppress)
+    (:func:`~insight_bayes.rlvr.model.token_logprobs` per run), or ``(R', B, last)`` of
+    their last ``last`` columns (the final layer computes only those)."""
+    if last is None:
+        logits, _ = model(tokens, _positions(valid), valid, runs=runs)
+        return logprobs_from_logits(logits, tokens, temperature, suppress)
+    last = check_int(last, "last", min_value=1, max_value=tokens.shape[-1] - 1)
+    logits, _ = model(tokens, _positions(valid), valid, runs=runs, last=last + 1)
+    return logprobs_from_logits(logits, tokens[..., -(last + 1) :], temperature, suppress)
 
 
 def shared_prompt_logprobs_runs(
@@ -208,7 +225,7 @@ def shared_prompt_logprobs_runs(
     ``(R', G, P)`` prompts and ``(R', G K, C)`` completions; returns ``(R', G K, C)``."""
     k, completions = groups.repeats, groups.completions
     positions = _positions(groups.prompt_valid)
-    head, cache = model(groups.prompt_tokens, positions, groups.prompt_valid, runs=runs)
+    head, cache = model(groups.prompt_tokens, positions, groups.prompt_valid, runs=runs, last=1)
     comp_positions, key_valid = completion_inputs(
         positions, groups.prompt_valid, completions, k, model.config.block_size
     )
@@ -303,7 +320,8 @@ def generate_runs(
     inp, inp_pos = tokens, positions
     run_done = [False] * r
     for step in range(max_new_tokens):
-        logits, cache = model(inp, inp_pos, valid, cache, runs=select)
+        # the prompts' pass: only their last position's logits are sampled from
+        logits, cache = model(inp, inp_pos, valid, cache, runs=select, last=1)
         if step == 0:
             if repeats > 1:  # share each prompt's prefix among its samples
                 logits = logits.repeat_interleave(repeats, dim=1)
