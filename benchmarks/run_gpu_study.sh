@@ -19,7 +19,8 @@
 # before the benchmark too, so a call cut short in the benchmark still brings the study.
 # CONFIG, DEVICE, WORKERS, RUNS_PER_PROCESS, CACHE, PYTHON, STUDY_TIMEOUT, EXTRA_ARGS and
 # BENCH_ARGS override the defaults (configs/rlvr/gpu.toml, cuda, 1, 64, OUT/.cache,
-# python, none, none, "--blocks 1,8 --runs 8 --steps 5"). STUDY_TIMEOUT (seconds) stops the
+# python, none, none, "--blocks 1,8 --runs 8 --steps 5"); BENCH=0 skips the benchmark
+# (the study's own throughput.txt and gpu_util.csv are still written). STUDY_TIMEOUT (seconds) stops the
 # study but not the script: finished runs are kept (a re-run resumes them), and the study
 # starts only the blocks it expects to finish 15 s before it (rlvr-study --time-budget, at
 # the speed the design's pilot measured; exit status 4 when runs are left). On CPU with a
@@ -102,7 +103,7 @@ pack() {   # what a device call brings back (at most 8 files), when PACK is set
     return 0
 }
 pack   # the study comes back even if the benchmark below is cut short by the call's limit
-if [ "$status" -ne 3 ]; then
+if [ "$status" -ne 3 ] && [ "${BENCH:-1}" != 0 ]; then   # BENCH=0: the study only
     BENCH_CONFIG="$CONFIG"
     "$PY" benchmarks/bench_rlvr_batched.py --config "$BENCH_CONFIG" --device "$DEVICE" \
         --design "$STUDY/design.json" --profile "$STUDY" \

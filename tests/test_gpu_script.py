@@ -151,10 +151,11 @@ def test_gpu_script_starts_only_the_blocks_that_finish_before_its_timeout(tmp_pa
     out = tmp_path / "gpu"
     done = _script(
         out, "configs/rlvr/smoke.toml", STUDY_TIMEOUT="600",
-        EXTRA_ARGS="--run-step-seconds 16.96", BENCH_ARGS="--blocks 1 --runs 1 --steps 1",
+        EXTRA_ARGS="--run-step-seconds 16.96", BENCH="0",
     )  # fmt: skip
     assert done.returncode == 4, done.stdout + done.stderr
     assert "stopped by the time budget" in done.stdout and "4: runs left" in done.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["runs"] == {"complete": 2, "expected": 3}
     assert manifest["runs_per_process"] == 2 and manifest["time_budget"]["seconds"] == 585
+    assert not (out / "bench.txt").exists() and (out / "throughput.txt").exists()  # BENCH=0
