@@ -35,6 +35,13 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def _number(text: str, expected: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
 def positive_int(text: str) -> int:
     """An integer ``>= 1`` (counts: seeds, workers, replicates, threads).
 
@@ -91,10 +98,7 @@ def positive_float(text: str) -> float:
     >>> positive_float("420")
     420.0
     """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    value = _number(text, "a number > 0")
     if not 0.0 < value < float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     return value
@@ -106,10 +110,7 @@ def unit_interval(text: str) -> float:
     >>> unit_interval("0.5")
     0.5
     """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    value = _number(text, "a number in (0, 1]")
     if not 0.0 < value <= 1.0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
     return value

@@ -39,9 +39,9 @@ from insight_bayes.rlvr.run_sections import GRPOConfig  # noqa: E402
 from insight_bayes.rlvr.stacked import (  # noqa: E402
     StackedLM,
     generate_runs,
-    grpo_update_runs,
     logprobs_runs,
 )
+from insight_bayes.rlvr.stacked_grpo import grpo_update_runs  # noqa: E402
 from insight_bayes.rlvr.study import run_study  # noqa: E402
 from insight_bayes.rlvr.tokenizer import CharTokenizer  # noqa: E402
 

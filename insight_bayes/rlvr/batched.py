@@ -36,11 +36,11 @@ from insight_bayes.rlvr.grpo_environment import GRPOEnvironment
 from insight_bayes.rlvr.stacked import (
     StackedLM,
     generate_runs,
-    grpo_update_runs,
     logprobs_runs,
     pad_batches,
     run_groups,
 )
+from insight_bayes.rlvr.stacked_grpo import grpo_update_runs
 
 if TYPE_CHECKING:
     import pandas as pd
