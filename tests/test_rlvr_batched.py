@@ -261,3 +261,32 @@ def test_blocks_resume_and_a_failing_run_stops_its_block(tmp_path, monkeypatch):
 
     with pytest.raises(RuntimeError, match="run 1 broke"):
         block.run(work)
+
+
+def test_cuda_blocks_use_tf32_only_while_they_train(monkeypatch):
+    # the precision is a process-wide setting: a block sets it for its own training and
+    # restores it, so that a later task draw's warm-up (trained in the same process) is
+    # full float32 on every call; the design's pilot trains at the blocks' precision
+    from insight_bayes.rlvr import batched as batched_module
+    from insight_bayes.rlvr import harness as harness_module
+    from insight_bayes.rlvr.study_jobs import BlockJob, block_precision, run_block_job
+
+    seen = []
+    monkeypatch.setattr(harness_module, "harness_for", lambda *a, **k: seen.append(
+        ("harness", torch.get_float32_matmul_precision())))  # fmt: skip
+
+    def train(harness, runs, max_rows=None):
+        seen.append(("train", torch.get_float32_matmul_precision()))
+        return [(pd.DataFrame(), pd.DataFrame()) for _ in runs]
+
+    monkeypatch.setattr(batched_module, "train_block", train)
+    before = torch.get_float32_matmul_precision()
+    assert before == "highest"
+    run_block_job(BlockJob(None, (("random", 0),), "cuda", None))
+    assert seen == [("harness", "highest"), ("train", "high")]
+    assert torch.get_float32_matmul_precision() == "highest"
+    with pytest.raises(RuntimeError), block_precision("cuda"):
+        raise RuntimeError("a failing block")
+    assert torch.get_float32_matmul_precision() == "highest"  # restored after an error too
+    with block_precision("cpu"):
+        assert torch.get_float32_matmul_precision() == "highest"  # CPU keeps float32
