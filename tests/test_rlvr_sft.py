@@ -61,10 +61,30 @@ def test_bad_settings_refused(tmp_path):
 
 
 def test_cuda_warmups_train_with_deterministic_kernels_and_restore_the_setting():
+    import warnings
+
     before = torch.are_deterministic_algorithms_enabled()
-    with sft._deterministic(True):
+    backends = (torch.backends.cuda.flash_sdp_enabled(),
+                torch.backends.cuda.mem_efficient_sdp_enabled())  # fmt: skip
+    with pytest.warns(UserWarning, match="unrelated") as shown, sft._deterministic(True) as found:
         assert torch.are_deterministic_algorithms_enabled()
         assert torch.is_deterministic_algorithms_warn_only_enabled()
+        # the plain attention kernel only: the memory-efficient one's backward splits keys
+        assert torch.backends.cuda.math_sdp_enabled()
+        assert not torch.backends.cuda.mem_efficient_sdp_enabled()
+        assert not torch.backends.cuda.flash_sdp_enabled()
+        # a kernel without a deterministic version that ran anyway is kept, once; other
+        # warnings are shown as usual
+        for _ in range(2):
+            message = "foo_backward does not have a deterministic implementation\nmore"
+            warnings.warn(message, stacklevel=1)
+        warnings.warn("an unrelated warning", stacklevel=1)
+    assert found == ["foo_backward does not have a deterministic implementation"]
+    assert [str(w.message) for w in shown] == ["an unrelated warning"]
     assert torch.are_deterministic_algorithms_enabled() == before
-    with sft._deterministic(False):  # CPU: left as it is
+    assert (torch.backends.cuda.flash_sdp_enabled(),
+            torch.backends.cuda.mem_efficient_sdp_enabled()) == backends  # fmt: skip
+    with sft._deterministic(False) as found:  # CPU: left as it is
         assert torch.are_deterministic_algorithms_enabled() == before
+        assert torch.backends.cuda.mem_efficient_sdp_enabled() == backends[1]
+    assert found == []

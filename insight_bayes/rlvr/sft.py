@@ -20,7 +20,8 @@ import os
 import pickle
 import shutil
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,8 @@ def warm_up(
     started = time.perf_counter()
     model.to(device)
     policy = CharPolicy(model, tokenizer)
-    with _deterministic(torch.device(device).type == "cuda"):
+    cuda = torch.device(device).type == "cuda"
+    with _deterministic(cuda) as nondeterministic:
         loss, trained, reached = _train(policy, task, config, device, progress, stop)
     seconds = time.perf_counter() - started
     model.eval()
@@ -152,6 +154,7 @@ def warm_up(
         "loss": loss,
         "seconds": seconds,
         "device": str(device),
+        **({"nondeterministic_kernels": nondeterministic} if cuda else {}),
     }
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -167,19 +170,39 @@ def warm_up(
 
 
 @contextlib.contextmanager
-def _deterministic(on: bool):
-    """PyTorch's deterministic kernels while the warm-up trains on CUDA (the embedding's
-    backward pass, for one, otherwise adds with atomics): a second device call re-trains
-    the same weights, which a resumed study checks by their sha256. Kernels without a
-    deterministic version only warn. CPU kernels are deterministic already."""
+def _deterministic(on: bool) -> Iterator[list[str]]:
+    """PyTorch's deterministic kernels and its plain ("math") attention kernel while the
+    warm-up trains on CUDA, so that a second device call re-trains the same weights, which
+    a resumed study checks by their sha256. The embedding's backward pass, for one, adds
+    with atomics otherwise; the memory-efficient attention kernel's backward pass splits
+    the keys and stays non-deterministic in warn-only mode, hence the math kernel.
+
+    Yields a list that receives, on exit, the warnings of kernels without a
+    deterministic version that still ran (warn-only: they do not stop the warm-up; the
+    warm-up's record keeps them). CPU kernels are deterministic already (``on=False``:
+    nothing changes).
+    """
+    found: list[str] = []
     if not on:
-        yield
+        yield found
         return
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
     before = (torch.are_deterministic_algorithms_enabled(),
               torch.is_deterministic_algorithms_warn_only_enabled())  # fmt: skip
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        yield
+        with sdpa_kernel(SDPBackend.MATH), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield found
+        for w in caught:
+            text = str(w.message)
+            if "deterministic" in text:
+                first = text.strip().splitlines()[0]
+                if first not in found:
+                    found.append(first)
+            else:  # not ours to keep: shown as it would have been
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
