@@ -17,6 +17,7 @@ from insight_bayes.rlvr.time_budget import (
     fit_block,
     pilot_seconds_per_run_step,
     run_seconds,
+    train_within_budget,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,26 +41,80 @@ def test_fit_block_keeps_whole_seeds_of_every_rule_when_they_fit():
     assert fit_block(-3.0, 1.0, unit=7, cap=28) == 0  # past the deadline
 
 
-def test_plan_starts_what_finishes_and_records_what_is_left():
+def test_plan_starts_what_finishes():
     loop = SimpleNamespace(steps=10, eval_every=0)  # a run: MARGIN * 10 t
     per_run = MARGIN * 10 * 1.0
     budget = TimeBudget(5.5 * per_run, 1.0)
     assert budget.plan(4, loop, unit=2, block=1, workers=1) == (4, 1)
-    assert not budget.stopped_early
     assert budget.plan(9, loop, unit=2, block=1, workers=1) == (5, 1)
-    assert budget.stopped_early
-    fresh = TimeBudget(5.5 * per_run, 1.0)
-    assert fresh.plan(20, loop, unit=2, block=1, workers=2) == (10, 1)  # 5 whole runs each
+    assert budget.plan(20, loop, unit=2, block=1, workers=2) == (10, 1)  # 5 whole runs each
     # blocks: the largest multiple of the rule count that fits, then whole blocks of it
-    fresh = TimeBudget(5.5 * per_run, 1.0)
-    assert fresh.plan(20, loop, unit=2, block=8, workers=1) == (4, 4)
-    assert fresh.stopped_early
-    fresh = TimeBudget(100 * per_run, 1.0)
-    assert fresh.plan(6, loop, unit=3, block=8, workers=1) == (6, 6)
-    assert not fresh.stopped_early
+    assert budget.plan(20, loop, unit=2, block=8, workers=1) == (4, 4)
+    assert TimeBudget(100 * per_run, 1.0).plan(6, loop, unit=3, block=8) == (6, 6)
     assert TimeBudget(0.5 * per_run, 1.0).plan(3, loop, unit=3, block=8) == (0, 1)
-    record = fresh.record()
-    assert record["seconds_per_run_step"] == 1.0 and record["stopped_early"] is False
+
+
+def test_observe_plans_at_the_speed_measured():
+    loop = SimpleNamespace(steps=10, eval_every=5)  # 10 steps and 3 evaluations
+    budget = TimeBudget(100.0, 1.0)
+    budget.observe(2 * 0.5 * (10 + 3 * EVAL_COST), 2, loop)  # 2 runs at 0.5 s per run-step
+    assert budget.seconds_per_run_step == pytest.approx(0.5)
+    assert budget.record()["measured_seconds_per_run_step"] == [0.5]
+    stated = TimeBudget(100.0, 1.0, measure=False)  # a speed the user states is kept
+    stated.observe(2 * 0.5 * (10 + 3 * EVAL_COST), 2, loop)
+    assert stated.seconds_per_run_step == 1.0 and stated.measured == [0.5]
+    with pytest.raises(ValueError, match="runs"):
+        budget.observe(1.0, 0, loop)
+
+
+class _Store:
+    def __init__(self, complete=()):
+        self.complete = set(complete)
+
+    def is_complete(self, key):
+        return key in self.complete
+
+
+def test_train_within_budget_sizes_each_block_at_the_speed_of_the_last(monkeypatch):
+    from insight_bayes.results.runner import RunReport
+    from insight_bayes.rlvr import time_budget
+
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(time_budget, "now", lambda: clock.now)
+    loop = SimpleNamespace(steps=10, eval_every=0)
+    config = SimpleNamespace(loop=loop, study=SimpleNamespace(rules=["a", "b"]))
+    jobs = [SimpleNamespace(key=i) for i in range(12)]
+    per_run = MARGIN * 10 * 1.0  # planned seconds of a run at the starting speed (1 s)
+    calls = []
+
+    def trainer(seconds_per_run_step):
+        def train(part, size):  # stands in for run_jobs: its runs take the clock forward
+            calls.append((len(part), size))
+            clock.now += len(part) * 10 * seconds_per_run_step
+            return RunReport(trained=[j.key for j in part], resumed=[], seconds=0.0)
+
+        return train
+
+    # room for 4.5 runs at the starting speed, 10x faster in fact: the first block is 4
+    # runs (2 seeds of both rules); then the rest fits at the speed it measured
+    budget = TimeBudget(4.5 * per_run, 1.0, started=clock.now)
+    report = train_within_budget(budget, jobs, _Store({0, 1}), trainer(0.1), config, block=8)
+    assert calls == [(4, 4), (6, 6)]
+    assert report.trained == list(range(2, 12)) and report.resumed == [0, 1]
+    assert not budget.stopped_early and budget.blocks == [4, 6]
+    assert budget.seconds_per_run_step == pytest.approx(0.1)
+    # as slow as planned (without the margin): the first block takes 40 s of 54, the 14 s
+    # left hold one more run (12 s planned), not a whole seed; the rest is left
+    calls.clear()
+    budget = TimeBudget(4.5 * per_run, 1.0, started=clock.now)
+    report = train_within_budget(budget, jobs, _Store(), trainer(1.0), config, block=8)
+    assert calls == [(4, 4), (1, 1)] and budget.stopped_early and len(report.trained) == 5
+    assert budget.left() == pytest.approx(4.5 * per_run - 50)
+    # one run at a time (block = 1): each planned at the speed of the run before
+    calls.clear()
+    budget = TimeBudget(4.5 * per_run, 1.0, started=clock.now)
+    report = train_within_budget(budget, jobs[:6], _Store(), trainer(0.1), config, block=1)
+    assert calls == [(1, 1)] * 6 and not budget.stopped_early
 
 
 def test_budget_and_pilot_speed_are_checked():
@@ -78,9 +133,29 @@ torch = pytest.importorskip("torch")
 
 from insight_bayes_cli import main  # noqa: E402
 
-#: A budget much longer than the smoke study's warm-up and runs take, so that the runs
-#: planned follow from the stated speed alone, not from how fast this machine is.
+#: A budget and run times on a fake clock (each finished run moves it by RUN_SECONDS), so
+#: that what the budget starts follows from the stated speed, not this machine's.
 BUDGET = 100_000.0
+RUN_SECONDS = 30_000.0
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """The budget's clock moves only when runs finish, by RUN_SECONDS each."""
+    from insight_bayes.results import runner
+    from insight_bayes.rlvr import time_budget
+
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(time_budget, "now", lambda: clock.now)
+    real = runner.run_jobs
+
+    def run_jobs(*args, **kwargs):
+        report = real(*args, **kwargs)
+        clock.now += RUN_SECONDS * len(report.trained)
+        return report
+
+    monkeypatch.setattr(runner, "run_jobs", run_jobs)
+    return clock
 
 
 def _config(tmp_path: Path, **study) -> Path:
@@ -95,26 +170,33 @@ def _config(tmp_path: Path, **study) -> Path:
     return path
 
 
-def _speed(runs_that_fit: float) -> float:
-    """The seconds per run-step at which ``runs_that_fit`` smoke runs fill BUDGET."""
-    return BUDGET / (runs_that_fit * run_seconds(1.0, 4, 2))
+def _speed(planned: float) -> float:
+    """The seconds per run-step at which a smoke run is planned at ``planned`` seconds."""
+    return planned / run_seconds(1.0, 4, 2)
 
 
-def test_study_under_a_budget_trains_what_fits_and_the_same_command_resumes(tmp_path, capsys):
+def test_study_under_a_budget_trains_what_fits_and_the_same_command_resumes(
+    tmp_path, capsys, fake_clock
+):
     out = tmp_path / "out"
     argv = ["rlvr-study", str(_config(tmp_path)), "--out", str(out), "--device", "cpu",
             "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-plots"]  # fmt: skip
-    # room for 2.5 runs of the 3 (random, insight, dynamic-sampling): 2 start
-    code = main([*argv, "--time-budget", str(BUDGET), "--run-step-seconds", str(_speed(2.5))])
+    # each run planned at 45,000 s and taking 30,000: the first two start (100,000 and
+    # 70,000 s left), the third does not (40,000 s left)
+    speed = _speed(45_000.0)
+    code = main([*argv, "--time-budget", str(BUDGET), "--run-step-seconds", str(speed)])
     printed = capsys.readouterr().out
     assert code == 4, printed
     assert "stopped by the time budget" in printed and "2 runs trained" in printed
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "incomplete" and manifest["runs"]["complete"] == 2
     assert manifest["time_budget"]["stopped_early"] is True
-    assert manifest["runs_per_process"] == 1  # CPU: one run at a time
-    # the same command with room for everything resumes the two and trains the third
-    code = main([*argv, "--time-budget", str(BUDGET), "--run-step-seconds", str(_speed(10))])
+    assert manifest["time_budget"]["blocks"] == [1, 1]  # CPU: one run at a time
+    # the stated speed is kept; what the runs measured is recorded beside it
+    assert manifest["time_budget"]["seconds_per_run_step"] == pytest.approx(speed)
+    assert len(manifest["time_budget"]["measured_seconds_per_run_step"]) == 2
+    # the same command, on a fresh budget, resumes the two and trains the third
+    code = main([*argv, "--time-budget", str(BUDGET), "--run-step-seconds", str(speed)])
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "1 runs trained, 2 resumed" in printed
@@ -122,18 +204,20 @@ def test_study_under_a_budget_trains_what_fits_and_the_same_command_resumes(tmp_
     assert manifest["status"] == "complete" and manifest["time_budget"]["stopped_early"] is False
 
 
-def test_budget_sizes_the_block_and_stops_before_the_next_draw(tmp_path, capsys):
+def test_budget_sizes_the_block_and_stops_before_the_next_draw(tmp_path, capsys, fake_clock):
     out = tmp_path / "out"
     config = _config(tmp_path, draws=[0, 1])
     argv = ["rlvr-study", str(config), "--out", str(out), "--device", "cpu",
             "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-plots",
             "--runs-per-process", "3"]  # fmt: skip
-    # room for 2.5 runs: not one block of all 3 rules, so a block of the 2 runs that fit
-    code = main([*argv, "--time-budget", str(BUDGET), "--run-step-seconds", str(_speed(2.5))])
+    # 100,000 s hold 2 runs planned at 45,000 s: not one block of all 3 rules, so a
+    # block of the 2 that fit; it takes 60,000 s and nothing more fits in the 40,000 left
+    code = main([*argv, "--time-budget", str(BUDGET), "--run-step-seconds",
+                 str(_speed(45_000.0))])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 4, printed
     draw0 = json.loads((out / "draw-0" / "manifest.json").read_text())
-    assert draw0["runs_per_process"] == 2 and draw0["runs"]["complete"] == 2
+    assert draw0["time_budget"]["blocks"] == [2] and draw0["runs"]["complete"] == 2
     assert not (out / "draw-1").exists()  # draw 1 waits: draw 0 is not finished
     top = json.loads((out / "manifest.json").read_text())
     assert top["runs"] == {"complete": 2, "expected": 6}

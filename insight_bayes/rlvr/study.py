@@ -48,7 +48,7 @@ from insight_bayes.rlvr.study_jobs import (
     study_jobs,
 )
 from insight_bayes.rlvr.study_plan import analysis_plan
-from insight_bayes.rlvr.time_budget import TimeBudget
+from insight_bayes.rlvr.time_budget import TimeBudget, train_within_budget
 
 if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays light
     import pandas as pd
@@ -349,10 +349,6 @@ def run_single_study(
         runs_per_process = default_runs_per_process(device, len(jobs))
     if config.model.path is not None:
         runs_per_process = 1  # a Hugging Face model is trained one run at a time
-    if budget is not None:
-        jobs, runs_per_process = _within_budget(
-            jobs, store, budget, config, runs_per_process, workers
-        )
 
     def manifest(status: str) -> dict[str, Any]:
         complete = sum(store.is_complete(k) for k in keys)
@@ -388,42 +384,28 @@ def run_single_study(
 
     store.write_manifest(manifest("running"))
     batched = runs_per_process > 1
-    report = run_jobs(
-        block_jobs(jobs, store, runs_per_process) if batched else jobs,
-        run_block_job if batched else run_study_job,
-        store,
-        backend=backend,
-        workers=workers,
-        progress=progress,
-        desc="rlvr-study",
-    )
+
+    def train(part: list, size: int) -> RunReport:
+        return run_jobs(
+            block_jobs(part, store, size) if batched else part,
+            run_block_job if batched else run_study_job,
+            store,
+            backend=backend,
+            workers=workers,
+            progress=progress,
+            desc="rlvr-study",
+        )
+
+    if budget is None:
+        report = train(jobs, runs_per_process)
+    else:
+        report = train_within_budget(
+            budget, jobs, store, train, config, block=runs_per_process, workers=workers
+        )
     tables = gather(store, config, keys)
     done = all(store.is_complete(k) for k in keys)
     store.write_manifest(manifest("complete" if done else "incomplete"))
     return StudyResult(out=store.root, report=report, tables=tables, gate=gate)
-
-
-def _within_budget(jobs, store, budget, config, runs_per_process, workers):
-    """The jobs to start under ``budget`` (the complete ones, then the first runs to do
-    that are expected to finish) and the block size it plans."""
-    todo = [job for job in jobs if not store.is_complete(job.key)]
-    n, size = budget.plan(
-        len(todo),
-        config.loop,
-        unit=len(config.study.rules),
-        block=runs_per_process,
-        workers=workers,
-    )
-    kept = {job.key for job in todo[:n]}
-    if n < len(todo):
-        log.info(
-            "time budget: %.0f s left, %.3g s per run-step: %d of %d runs to do start now%s; "
-            "the same command resumes the rest",
-            budget.left(), budget.seconds_per_run_step, n, len(todo),
-            f" (blocks of {size})" if runs_per_process > 1 else "",
-        )  # fmt: skip
-    jobs = [job for job in jobs if store.is_complete(job.key) or job.key in kept]
-    return jobs, (size if runs_per_process > 1 else 1)
 
 
 def _check_draws_folder(config: StudyConfig, out: str | os.PathLike[str]) -> Path:

@@ -24,7 +24,8 @@ learning_curve.png and speedup.png in OUT (--no-plots: none).
 
 With --time-budget SECONDS the study starts only the runs expected to finish within
 SECONDS of the command's start (its design checks and warm-ups included), sizing blocks
-to fit, at the speed the design's Random pilot measured (or --run-step-seconds); it then
+to fit, at the speed the design's Random pilot measured and each finished block refines
+(or at --run-step-seconds throughout); it then
 gathers the finished runs and exits with status 4 when runs are left, which the same
 command resumes (insight_bayes.rlvr.time_budget).
 """
@@ -85,8 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--run-step-seconds",
         type=positive_float,
         default=None,
-        help="wall seconds of one run's step that --time-budget plans with (default: the "
-        "design's Random pilot measures it)",
+        help="wall seconds of one run's step that --time-budget plans with, kept throughout "
+        "(default: the design's Random pilot measures it, and each finished block refines it)",
     )
     parser.add_argument(
         "--skip-gate",
@@ -116,9 +117,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``insight-bayes rlvr-study``."""
-    import time
+    from insight_bayes.rlvr.time_budget import now
 
-    started = time.monotonic()  # a --time-budget counts from here, design checks included
+    started = now()  # a --time-budget counts from here, design checks included
     from insight_bayes.rlvr.config import load_config
     from insight_bayes.rlvr.study import gather_study
 
@@ -162,7 +163,10 @@ def run(args: argparse.Namespace) -> int:
                 "the config a [design] Random pilot (design.pilot_lrs), which measures it"
             )
             return 2
-        budget = TimeBudget(args.time_budget, speed, started=started)
+        # a pilot's speed is refined by each block's; a speed the user states is kept
+        budget = TimeBudget(
+            args.time_budget, speed, started=started, measure=args.run_step_seconds is None
+        )
 
     import torch
 

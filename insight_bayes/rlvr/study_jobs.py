@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from insight_bayes.rlvr.config import StudyConfig
+from insight_bayes.validation import check_int
 
 if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays light
     import pandas as pd
@@ -129,12 +130,12 @@ def run_block_job(job: BlockJob) -> list[tuple[pd.DataFrame, pd.DataFrame, dict[
 
 def block_jobs(jobs: list, store: ResultStore, size: int) -> list:
     """The runs of ``jobs`` not complete in ``store``, in order, as block jobs of at most
-    ``size`` runs (:class:`BlockJob`), after the complete ones as they are (the runner
-    counts them resumed). ``size = 1`` returns ``jobs``."""
+    ``size`` runs (:class:`BlockJob`; ``size = 1``: blocks of one run, trained as a
+    batched study's blocks are), after the complete ones as they are (the runner counts
+    them resumed)."""
     from insight_bayes.results.runner import Job
 
-    if size <= 1:
-        return list(jobs)
+    check_int(size, "size", min_value=1)
     todo = [job for job in jobs if not store.is_complete(job.key)]
     blocks = [job for job in jobs if store.is_complete(job.key)]
     for start in range(0, len(todo), size):

@@ -16,8 +16,10 @@ GPU script wraps the study in ``timeout``).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +30,19 @@ __all__ = [
     "MARGIN",
     "TimeBudget",
     "fit_block",
+    "now",
     "pilot_seconds_per_run_step",
     "run_seconds",
+    "train_within_budget",
 ]
+
+log = logging.getLogger(__name__)
+
+
+def now() -> float:
+    """The clock a budget counts on (``time.monotonic``, seconds)."""
+    return time.monotonic()
+
 
 #: A held-out sampled evaluation (``loop.eval_every``) costs this many training steps: a
 #: guess above what the benchmarks measured (about 2.2 on the tiered CPU design, 1.3 on
@@ -85,15 +97,25 @@ class TimeBudget:
     seconds_per_run_step : float
         Wall seconds of one run's GRPO step, its every-step evaluation included (> 0).
     started : float, optional
-        The ``time.monotonic()`` the budget counts from (default: now).
+        The :func:`now` the budget counts from (default: now).
+    measure : bool
+        Whether :meth:`observe` replaces ``seconds_per_run_step`` with the speed measured
+        (default); ``False`` keeps the given speed (a speed the user states).
     stopped_early : bool
-        Set by :meth:`plan` when it left runs for a later call.
+        Whether runs were left for a later call (set by :func:`train_within_budget`).
+    blocks : list of int
+        The size of each block (or 1 for each run alone) started under the budget.
+    measured : list of float
+        The seconds per run-step each finished block or run measured (:meth:`observe`).
     """
 
     seconds: float
     seconds_per_run_step: float
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=lambda: now())
+    measure: bool = True
     stopped_early: bool = False
+    blocks: list[int] = field(default_factory=list)
+    measured: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_real(self.seconds, "time budget (seconds)", low=0.0, low_inclusive=False)
@@ -101,15 +123,14 @@ class TimeBudget:
 
     def left(self) -> float:
         """Seconds until the deadline (negative after it)."""
-        return self.seconds - (time.monotonic() - self.started)
+        return self.seconds - (now() - self.started)
 
     def plan(self, todo: int, loop, *, unit: int, block: int, workers: int = 1) -> tuple[int, int]:
         """``(runs, block size)``: how many of ``todo`` runs to start now, and in blocks of
         how many, so that they are expected to finish before the deadline.
 
         ``block = 1`` plans runs one at a time on ``workers`` parallel workers; otherwise
-        blocks of at most ``block`` runs (:func:`fit_block`) one after another. Sets
-        ``stopped_early`` when some runs are left for a later call.
+        blocks of at most ``block`` runs (:func:`fit_block`) one after another.
         """
         per_run = run_seconds(self.seconds_per_run_step, loop.steps, loop.eval_every)
         left = self.left()
@@ -120,9 +141,19 @@ class TimeBudget:
         else:
             size = fit_block(left, per_run, unit, min(block, todo)) if todo else 0
             runs = min(todo, size * math.floor(left / (size * per_run))) if size else 0
-        if runs < todo:
-            self.stopped_early = True
         return runs, max(size, 1)
+
+    def observe(self, seconds: float, runs: int, loop) -> None:
+        """Record that ``runs`` runs of ``loop`` (one block, or one run) took ``seconds`` of
+        wall time, and plan from now on at that speed (the inverse of :func:`run_seconds`,
+        without its margin) unless ``measure`` is off."""
+        check_int(runs, "runs", min_value=1)
+        evaluations = loop.steps // loop.eval_every + 1 if loop.eval_every else 0
+        work = runs * (loop.steps + EVAL_COST * evaluations)
+        if seconds > 0 and work > 0:
+            self.measured.append(round(seconds / work, 6))
+            if self.measure:
+                self.seconds_per_run_step = seconds / work
 
     def record(self) -> dict[str, Any]:
         """What the manifest keeps of the budget."""
@@ -132,7 +163,59 @@ class TimeBudget:
             "eval_cost": EVAL_COST,
             "margin": MARGIN,
             "stopped_early": bool(self.stopped_early),
+            "blocks": list(self.blocks),
+            "measured_seconds_per_run_step": list(self.measured),
         }
+
+
+def train_within_budget(
+    budget: TimeBudget,
+    jobs: list,
+    store,
+    train: Callable[[list, int], Any],
+    config,
+    *,
+    block: int,
+    workers: int = 1,
+):
+    """Train the runs of ``jobs`` that ``budget`` expects to finish; returns the
+    :class:`~insight_bayes.results.runner.RunReport` of all it trained.
+
+    With one worker, one block (or one run, ``block = 1``) at a time: each is sized by
+    :meth:`TimeBudget.plan` at the speed the blocks before it measured
+    (:meth:`TimeBudget.observe`; the first at the budget's own). With several workers,
+    one plan for all (the runs in parallel finish together). ``train(part, size)`` trains
+    the jobs ``part`` in blocks of ``size`` (the study's :func:`run_jobs` call). Sets
+    ``budget.stopped_early`` when runs are left.
+    """
+    from insight_bayes.results.runner import RunReport
+
+    resumed = [job.key for job in jobs if store.is_complete(job.key)]
+    todo = [job for job in jobs if not store.is_complete(job.key)]
+    unit = len(config.study.rules)
+    trained: list = []
+    started = now()
+    while todo:
+        n, size = budget.plan(len(todo), config.loop, unit=unit, block=block, workers=workers)
+        if n == 0:
+            break
+        part = todo[:n] if workers > 1 else todo[: (size if block > 1 else 1)]
+        began = now()
+        report = train(part, size)
+        budget.blocks += [size] * max(1, len(part) // size)
+        trained += report.trained
+        todo = todo[len(part) :]
+        if workers > 1:
+            break  # one plan for parallel workers
+        budget.observe(now() - began, len(part), config.loop)
+    budget.stopped_early = bool(todo)
+    if todo:
+        log.info(
+            "time budget: %.0f s left at %.3g s per run-step: %d runs left for the next call "
+            "(the same command resumes them)",
+            budget.left(), budget.seconds_per_run_step, len(todo),
+        )  # fmt: skip
+    return RunReport(trained=trained, resumed=resumed, seconds=now() - started)
 
 
 def pilot_seconds_per_run_step(design: dict[str, Any] | None) -> float | None:
