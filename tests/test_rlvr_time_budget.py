@@ -60,6 +60,11 @@ def test_observe_plans_at_the_speed_measured():
     budget.observe(2 * 0.5 * (10 + 3 * EVAL_COST), 2, loop)  # 2 runs at 0.5 s per run-step
     assert budget.seconds_per_run_step == pytest.approx(0.5)
     assert budget.record()["measured_seconds_per_run_step"] == [0.5]
+    mark = budget.mark()
+    budget.blocks.append(3)
+    budget.observe(2 * 0.25 * (10 + 3 * EVAL_COST), 2, loop)
+    assert budget.record(mark)["blocks"] == [3]  # only what came after the mark
+    assert budget.record(mark)["measured_seconds_per_run_step"] == [0.25]
     stated = TimeBudget(100.0, 1.0, measure=False)  # a speed the user states is kept
     stated.observe(2 * 0.5 * (10 + 3 * EVAL_COST), 2, loop)
     assert stated.seconds_per_run_step == 1.0 and stated.measured == [0.5]
@@ -190,18 +195,22 @@ def test_study_under_a_budget_trains_what_fits_and_the_same_command_resumes(
     assert "stopped by the time budget" in printed and "2 runs trained" in printed
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "incomplete" and manifest["runs"]["complete"] == 2
-    assert manifest["time_budget"]["stopped_early"] is True
-    assert manifest["time_budget"]["blocks"] == [1, 1]  # CPU: one run at a time
+    (call,) = manifest["time_budget"]  # one record per call under a budget
+    assert call["stopped_early"] is True
+    assert call["blocks"] == [1, 1]  # CPU: one run at a time
     # the stated speed is kept; what the runs measured is recorded beside it
-    assert manifest["time_budget"]["seconds_per_run_step"] == pytest.approx(speed)
-    assert len(manifest["time_budget"]["measured_seconds_per_run_step"]) == 2
+    assert call["seconds_per_run_step"] == pytest.approx(speed)
+    assert len(call["measured_seconds_per_run_step"]) == 2
     # the same command, on a fresh budget, resumes the two and trains the third
     code = main([*argv, "--time-budget", str(BUDGET), "--run-step-seconds", str(speed)])
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "1 runs trained, 2 resumed" in printed
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["time_budget"]["stopped_early"] is False
+    assert manifest["status"] == "complete"
+    first, second = manifest["time_budget"]  # the first call's record is kept
+    assert first["blocks"] == [1, 1] and second["blocks"] == [1]
+    assert second["stopped_early"] is False
 
 
 def test_budget_sizes_the_block_and_stops_before_the_next_draw(tmp_path, capsys, fake_clock):
@@ -217,10 +226,22 @@ def test_budget_sizes_the_block_and_stops_before_the_next_draw(tmp_path, capsys,
     printed = capsys.readouterr().out
     assert code == 4, printed
     draw0 = json.loads((out / "draw-0" / "manifest.json").read_text())
-    assert draw0["time_budget"]["blocks"] == [2] and draw0["runs"]["complete"] == 2
+    assert [c["blocks"] for c in draw0["time_budget"]] == [[2]]
+    assert draw0["runs"]["complete"] == 2
     assert not (out / "draw-1").exists()  # draw 1 waits: draw 0 is not finished
     top = json.loads((out / "manifest.json").read_text())
     assert top["runs"] == {"complete": 2, "expected": 6}
+    # a second call, runs planned at 10,000 s: draw 0's last run, then draw 1 in one block;
+    # each draw's manifest keeps its own blocks, call by call
+    code = main([*argv, "--time-budget", str(BUDGET), "--run-step-seconds",
+                 str(_speed(10_000.0))])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    draw0 = json.loads((out / "draw-0" / "manifest.json").read_text())
+    draw1 = json.loads((out / "draw-1" / "manifest.json").read_text())
+    assert [c["blocks"] for c in draw0["time_budget"]] == [[2], [1]]
+    assert [c["blocks"] for c in draw1["time_budget"]] == [[3]]
+    assert json.loads((out / "manifest.json").read_text())["runs"]["complete"] == 6
 
 
 def test_time_budget_needs_a_speed(tmp_path, capsys):

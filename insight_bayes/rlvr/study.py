@@ -350,6 +350,16 @@ def run_single_study(
     if config.model.path is not None:
         runs_per_process = 1  # a Hugging Face model is trained one run at a time
 
+    # one record per call that trained under a time budget (earlier calls' kept)
+    earlier = old.get("time_budget", [])
+    earlier = [earlier] if isinstance(earlier, dict) else list(earlier)
+    budgeted = budget is not None and not all(store.is_complete(k) for k in keys)
+    since = budget.mark() if budget is not None else (0, 0)  # this draw's blocks only
+
+    def budget_calls() -> dict[str, Any]:
+        calls = earlier + ([budget.record(since)] if budgeted else [])
+        return {"time_budget": calls} if calls else {}
+
     def manifest(status: str) -> dict[str, Any]:
         complete = sum(store.is_complete(k) for k in keys)
         return build_manifest(
@@ -375,7 +385,7 @@ def run_single_study(
             ),
             warmup=harness.warmup_info,
             parameters=harness.parameters,
-            **({"time_budget": budget.record()} if budget is not None else {}),
+            **budget_calls(),
             gate=gate,
             status=status,
             runs={"complete": complete, "expected": len(keys)},

@@ -155,16 +155,21 @@ class TimeBudget:
             if self.measure:
                 self.seconds_per_run_step = seconds / work
 
-    def record(self) -> dict[str, Any]:
-        """What the manifest keeps of the budget."""
+    def mark(self) -> tuple[int, int]:
+        """Where :attr:`blocks` and :attr:`measured` stand now (for :meth:`record`)."""
+        return len(self.blocks), len(self.measured)
+
+    def record(self, since: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+        """What a manifest keeps of the budget: the blocks started and the speeds measured
+        after ``since`` (a :meth:`mark`; one task draw's share of a multi-draw call)."""
         return {
             "seconds": float(self.seconds),
             "seconds_per_run_step": float(self.seconds_per_run_step),
             "eval_cost": EVAL_COST,
             "margin": MARGIN,
             "stopped_early": bool(self.stopped_early),
-            "blocks": list(self.blocks),
-            "measured_seconds_per_run_step": list(self.measured),
+            "blocks": list(self.blocks[since[0] :]),
+            "measured_seconds_per_run_step": list(self.measured[since[1] :]),
         }
 
 

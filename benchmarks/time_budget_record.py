@@ -1,0 +1,49 @@
+"""What a study's time budget did, call by call: the design pilot's speed, then for each
+task draw (or the one folder) the blocks each call started, the speeds they measured and
+whether runs were left.
+
+    PYTHONPATH=. python benchmarks/time_budget_record.py STUDY_FOLDER
+
+Reads only the folder's ``design.json`` and manifests (``rlvr-study --time-budget``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def describe(folder: Path) -> list[str]:
+    """One line for the pilot, then one per (folder, call) under a budget."""
+    lines = []
+    design = folder / "design.json"
+    if design.exists():
+        pilots = json.loads(design.read_text()).get("pilots", [])
+        speeds = [round(p["seconds_per_run_step"], 4) for p in pilots
+                  if "seconds_per_run_step" in p]  # fmt: skip
+        lines.append(f"design pilot: seconds per run-step {speeds}")
+    manifests = sorted(folder.glob("draw-*/manifest.json")) or [folder / "manifest.json"]
+    for path in manifests:
+        manifest = json.loads(path.read_text())
+        calls = manifest.get("time_budget", [])
+        calls = [calls] if isinstance(calls, dict) else calls
+        name = path.parent.name if path.parent != folder else folder.name
+        lines.append(f"{name}: {manifest.get('status')}, runs {manifest.get('runs')}")
+        for i, call in enumerate(calls, 1):
+            lines.append(
+                f"  call {i}: budget {call['seconds']:g} s, blocks {call['blocks']}, measured "
+                f"seconds per run-step {call['measured_seconds_per_run_step']}, runs left "
+                f"{call['stopped_early']}"
+            )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    print("\n".join(describe(parser.parse_args().folder)))
+
+
+if __name__ == "__main__":
+    main()
