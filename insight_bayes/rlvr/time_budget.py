@@ -156,7 +156,7 @@ class TimeBudget:
                 self.seconds_per_run_step = seconds / work
 
     def mark(self) -> tuple[int, int]:
-        """Where :attr:`blocks` and :attr:`measured` stand now (for :meth:`record`)."""
+        """Where ``blocks`` and ``measured`` stand now (for :meth:`record`)."""
         return len(self.blocks), len(self.measured)
 
     def record(self, since: tuple[int, int] = (0, 0)) -> dict[str, Any]:
