@@ -16,6 +16,7 @@ from insight_bayes.rlvr.time_budget import (
     TimeBudget,
     fit_block,
     pilot_seconds_per_run_step,
+    previous_seconds_per_run_step,
     run_seconds,
     train_within_budget,
 )
@@ -131,6 +132,23 @@ def test_budget_and_pilot_speed_are_checked():
     assert pilot_seconds_per_run_step({"pilots": [{"lr": 1e-5}]}) is None  # an older record
     timed = {"pilots": [{"seconds_per_run_step": 0.2}, {"seconds_per_run_step": 0.3}]}
     assert pilot_seconds_per_run_step(timed) == 0.3  # the slowest rate plans
+
+
+def test_a_resumed_call_plans_with_what_the_last_call_measured(tmp_path):
+    assert previous_seconds_per_run_step(tmp_path) is None  # no study yet
+    for draw, calls in ((0, [{"measured_seconds_per_run_step": [0.2, 0.3]}]),
+                        (1, [{"measured_seconds_per_run_step": [0.5]},
+                             {"measured_seconds_per_run_step": []}]),
+                        (10, [{"measured_seconds_per_run_step": [0.7, 0.4]}])):  # fmt: skip
+        (tmp_path / f"draw-{draw}").mkdir()
+        (tmp_path / f"draw-{draw}" / "manifest.json").write_text(json.dumps({"time_budget": calls}))
+    # draws in numeric order (10 after 1), the last call that measured, its slowest block
+    assert previous_seconds_per_run_step(tmp_path) == 0.7
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "manifest.json").write_text(json.dumps({"time_budget": {
+        "measured_seconds_per_run_step": [0.1]}}))  # fmt: skip
+    assert previous_seconds_per_run_step(single) == 0.1  # an older, single record
 
 
 # ------------------------------------------------------------------ end to end (CPU)

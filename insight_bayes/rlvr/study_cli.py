@@ -24,8 +24,8 @@ learning_curve.png and speedup.png in OUT (--no-plots: none).
 
 With --time-budget SECONDS the study starts only the runs expected to finish within
 SECONDS of the command's start (its design checks and warm-ups included), sizing blocks
-to fit, at the speed the design's Random pilot measured and each finished block refines
-(or at --run-step-seconds throughout); it then
+to fit, at the speed an earlier call's blocks or else the design's Random pilot measured,
+refined by each finished block (or at --run-step-seconds throughout); it then
 gathers the finished runs and exits with status 4 when runs are left, which the same
 command resumes (insight_bayes.rlvr.time_budget).
 """
@@ -154,9 +154,18 @@ def run(args: argparse.Namespace) -> int:
     _claim(config, args)
     budget = None
     if args.time_budget is not None:
-        from insight_bayes.rlvr.time_budget import TimeBudget, pilot_seconds_per_run_step
+        from insight_bayes.rlvr.time_budget import (
+            TimeBudget,
+            pilot_seconds_per_run_step,
+            previous_seconds_per_run_step,
+        )
 
-        speed = args.run_step_seconds or pilot_seconds_per_run_step(design)
+        # stated, else what an earlier call's blocks measured, else the design's pilot
+        speed = (
+            args.run_step_seconds
+            or previous_seconds_per_run_step(args.out)
+            or pilot_seconds_per_run_step(design)
+        )
         if speed is None:
             print(
                 "--time-budget needs a speed to plan with: pass --run-step-seconds, or give "

@@ -32,6 +32,7 @@ __all__ = [
     "fit_block",
     "now",
     "pilot_seconds_per_run_step",
+    "previous_seconds_per_run_step",
     "run_seconds",
     "train_within_budget",
 ]
@@ -229,3 +230,27 @@ def pilot_seconds_per_run_step(design: dict[str, Any] | None) -> float | None:
     pilots = (design or {}).get("pilots") or []
     timed = [float(p["seconds_per_run_step"]) for p in pilots if p.get("seconds_per_run_step")]
     return max(timed) if timed else None
+
+
+def previous_seconds_per_run_step(out) -> float | None:
+    """The speed an earlier budgeted call of the study in ``out`` measured: the slowest
+    block of the latest call that finished one (its draws in order), or ``None``.
+
+    A resumed call plans its first block with it rather than with the design's pilot, a
+    block of 2 runs that is slower per run-step than a study's blocks.
+    """
+    import json
+    from pathlib import Path
+
+    root = Path(out)
+    paths = sorted(root.glob("draw-*/manifest.json"), key=lambda p: int(p.parent.name[5:]))
+    found = None
+    for path in paths or [root / "manifest.json"]:
+        if not path.exists():
+            continue
+        calls = json.loads(path.read_text()).get("time_budget", [])
+        calls = [calls] if isinstance(calls, dict) else calls
+        for call in calls:
+            if call.get("measured_seconds_per_run_step"):
+                found = max(call["measured_seconds_per_run_step"])
+    return found
