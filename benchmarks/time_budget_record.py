@@ -10,27 +10,23 @@ Reads only the folder's ``design.json`` and manifests (``rlvr-study --time-budge
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from insight_bayes.rlvr.design import read_design
+from insight_bayes.rlvr.time_budget import budget_records
 
 
 def describe(folder: Path) -> list[str]:
     """One line for the pilot, then one per (folder, call) under a budget."""
     lines = []
-    design = folder / "design.json"
-    if design.exists():
-        pilots = json.loads(design.read_text()).get("pilots", [])
+    pilots = read_design(folder).get("pilots", [])
+    if pilots:
         speeds = [round(p["seconds_per_run_step"], 4) for p in pilots
                   if "seconds_per_run_step" in p]  # fmt: skip
         lines.append(f"design pilot: seconds per run-step {speeds}")
-    manifests = sorted(folder.glob("draw-*/manifest.json")) or [folder / "manifest.json"]
-    for path in manifests:
-        manifest = json.loads(path.read_text())
-        calls = manifest.get("time_budget", [])
-        calls = [calls] if isinstance(calls, dict) else calls
-        name = path.parent.name if path.parent != folder else folder.name
+    for name, manifest in budget_records(folder):
         lines.append(f"{name}: {manifest.get('status')}, runs {manifest.get('runs')}")
-        for i, call in enumerate(calls, 1):
+        for i, call in enumerate(manifest.get("time_budget", []), 1):
             lines.append(
                 f"  call {i}: budget {call['seconds']:g} s, blocks {call['blocks']}, measured "
                 f"seconds per run-step {call['measured_seconds_per_run_step']}, runs left "

@@ -14,6 +14,7 @@ from insight_bayes.rlvr.time_budget import (
     EVAL_COST,
     MARGIN,
     TimeBudget,
+    budget_records,
     fit_block,
     pilot_seconds_per_run_step,
     previous_seconds_per_run_step,
@@ -146,9 +147,11 @@ def test_a_resumed_call_plans_with_what_the_last_call_measured(tmp_path):
     assert previous_seconds_per_run_step(tmp_path) == 0.7
     single = tmp_path / "single"
     single.mkdir()
-    (single / "manifest.json").write_text(json.dumps({"time_budget": {
-        "measured_seconds_per_run_step": [0.1]}}))  # fmt: skip
-    assert previous_seconds_per_run_step(single) == 0.1  # an older, single record
+    (single / "manifest.json").write_text(json.dumps({"time_budget": [
+        {"measured_seconds_per_run_step": [0.1]}]}))  # fmt: skip
+    assert previous_seconds_per_run_step(single) == 0.1  # a single-draw study
+    assert [name for name, _ in budget_records(tmp_path)] == ["draw-0", "draw-1", "draw-10"]
+    assert [name for name, _ in budget_records(single)] == ["single"]
 
 
 # ------------------------------------------------------------------ end to end (CPU)

@@ -305,9 +305,9 @@ class RunBlock:
             batches = [TokenBatch(args[i][0], args[i][1], args[i][1][:, 1:]) for i in members]
             batch = pad_batches(batches, self.policy.pad_id)
             # every column any run asks for: the widest of their lasts, or all
-            wanted = [args[i][3] if args[i][3] is not None else args[i][0].shape[1] - 1
-                      for i in members]  # fmt: skip
-            last = max(wanted)
+            wanted = {i: args[i][3] if args[i][3] is not None else args[i][0].shape[1] - 1
+                      for i in members}  # fmt: skip
+            last = max(wanted.values())
             last = None if last >= batch.tokens.shape[2] - 1 else last
             for group in run_groups(len(members), batch.tokens.shape[1], self.max_rows):
                 part = members[group]
@@ -322,8 +322,7 @@ class RunBlock:
                     last=last,
                 )
                 for n, i in enumerate(part):
-                    rows, width = args[i][0].shape[0], wanted[members.index(i)]
-                    out[i] = logp[n, :rows, logp.shape[2] - width :]
+                    out[i] = logp[n, : args[i][0].shape[0], logp.shape[2] - wanted[i] :]
         return [out[i] for i in indices]
 
     def _serve_update(self, indices: list[int]) -> list[dict[str, float]]:

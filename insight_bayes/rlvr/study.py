@@ -351,8 +351,7 @@ def run_single_study(
         runs_per_process = 1  # a Hugging Face model is trained one run at a time
 
     # one record per call that trained under a time budget (earlier calls' kept)
-    earlier = old.get("time_budget", [])
-    earlier = [earlier] if isinstance(earlier, dict) else list(earlier)
+    earlier = list(old.get("time_budget", []))
     budgeted = budget is not None and not all(store.is_complete(k) for k in keys)
     since = budget.mark() if budget is not None else (0, 0)  # this draw's blocks only
 

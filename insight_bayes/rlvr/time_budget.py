@@ -29,6 +29,7 @@ __all__ = [
     "EVAL_COST",
     "MARGIN",
     "TimeBudget",
+    "budget_records",
     "fit_block",
     "now",
     "pilot_seconds_per_run_step",
@@ -232,6 +233,23 @@ def pilot_seconds_per_run_step(design: dict[str, Any] | None) -> float | None:
     return max(timed) if timed else None
 
 
+def budget_records(out) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, manifest)`` of each study folder in ``out``: its draw folders in draw order,
+    or ``out`` itself for a single-draw study (absent folders left out). A manifest's
+    ``time_budget`` holds one :meth:`TimeBudget.record` per budgeted call (the one reader
+    of what :func:`~insight_bayes.rlvr.study.run_single_study` writes there)."""
+    import json
+    from pathlib import Path
+
+    root = Path(out)
+    paths = sorted(root.glob("draw-*/manifest.json"), key=lambda p: int(p.parent.name[5:]))
+    return [
+        (path.parent.name if paths else root.name, json.loads(path.read_text()))
+        for path in paths or [root / "manifest.json"]
+        if path.exists()
+    ]
+
+
 def previous_seconds_per_run_step(out) -> float | None:
     """The speed an earlier budgeted call of the study in ``out`` measured: the slowest
     block of the latest call that finished one (its draws in order), or ``None``.
@@ -239,18 +257,9 @@ def previous_seconds_per_run_step(out) -> float | None:
     A resumed call plans its first block with it rather than with the design's pilot, a
     block of 2 runs that is slower per run-step than a study's blocks.
     """
-    import json
-    from pathlib import Path
-
-    root = Path(out)
-    paths = sorted(root.glob("draw-*/manifest.json"), key=lambda p: int(p.parent.name[5:]))
     found = None
-    for path in paths or [root / "manifest.json"]:
-        if not path.exists():
-            continue
-        calls = json.loads(path.read_text()).get("time_budget", [])
-        calls = [calls] if isinstance(calls, dict) else calls
-        for call in calls:
-            if call.get("measured_seconds_per_run_step"):
+    for _, manifest in budget_records(out):
+        for call in manifest.get("time_budget", []):
+            if call["measured_seconds_per_run_step"]:
                 found = max(call["measured_seconds_per_run_step"])
     return found
