@@ -44,7 +44,7 @@ from insight_bayes.rlvr.batched import train_block
 from insight_bayes.rlvr.config import load_config
 from insight_bayes.rlvr.design import designed_config, read_design
 from insight_bayes.rlvr.harness import Harness, resolve_device
-from insight_bayes.rlvr.study_jobs import CUDA_MATMUL_PRECISION
+from insight_bayes.rlvr.precision import CUDA_MATMUL_PRECISION
 
 try:
     from insight_bayes.rlvr.study_jobs import device_name

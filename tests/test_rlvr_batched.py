@@ -263,30 +263,41 @@ def test_blocks_resume_and_a_failing_run_stops_its_block(tmp_path, monkeypatch):
         block.run(work)
 
 
-def test_cuda_blocks_use_tf32_only_while_they_train(monkeypatch):
+def test_cuda_blocks_use_tf32_only_while_they_train(tmp_path, monkeypatch):
     # the precision is a process-wide setting: a block sets it for its own training and
     # restores it, so that a later task draw's warm-up (trained in the same process) is
-    # full float32 on every call; the design's pilot trains at the blocks' precision
+    # full float32 on every call; every block gets it (a study's, the design's pilot, the
+    # intervention's), since it is the block's own loop that sets it
+    import contextlib
+
     from insight_bayes.rlvr import batched as batched_module
-    from insight_bayes.rlvr import harness as harness_module
-    from insight_bayes.rlvr.study_jobs import BlockJob, block_precision, run_block_job
+    from insight_bayes.rlvr.harness import harness_for
+    from insight_bayes.rlvr.precision import block_precision
 
-    seen = []
-    monkeypatch.setattr(harness_module, "harness_for", lambda *a, **k: seen.append(
-        ("harness", torch.get_float32_matmul_precision())))  # fmt: skip
-
-    def train(harness, runs, max_rows=None):
-        seen.append(("train", torch.get_float32_matmul_precision()))
-        return [(pd.DataFrame(), pd.DataFrame()) for _ in runs]
-
-    monkeypatch.setattr(batched_module, "train_block", train)
-    before = torch.get_float32_matmul_precision()
-    assert before == "highest"
-    run_block_job(BlockJob(None, (("random", 0),), "cuda", None))
-    assert seen == [("harness", "highest"), ("train", "high")]
     assert torch.get_float32_matmul_precision() == "highest"
     with pytest.raises(RuntimeError), block_precision("cuda"):
+        assert torch.get_float32_matmul_precision() == "high"
         raise RuntimeError("a failing block")
     assert torch.get_float32_matmul_precision() == "highest"  # restored after an error too
     with block_precision("cpu"):
         assert torch.get_float32_matmul_precision() == "highest"  # CPU keeps float32
+
+    config = load_config(_config(["random"], steps=1))
+    block = batched_module.RunBlock(harness_for(config, "cpu", tmp_path / "cache"),
+                                    [("random", 0), ("random", 1)])  # fmt: skip
+    devices = []
+
+    @contextlib.contextmanager
+    def as_on_cuda(device):  # what block_precision does on CUDA, on this CPU block
+        devices.append(device)
+        with block_precision("cuda"):
+            yield
+
+    monkeypatch.setattr(batched_module, "block_precision", as_on_cuda)
+
+    def work(i, env):
+        env.rollout(np.arange(config.loop.m), config.loop.k, np.random.default_rng(i))
+        return torch.get_float32_matmul_precision()
+
+    assert block.run(work) == ["high", "high"] and devices == ["cpu"]
+    assert torch.get_float32_matmul_precision() == "highest"

@@ -33,6 +33,7 @@ import torch
 
 from insight_bayes.rlvr.grpo import TokenBatch, make_optimizer, make_scheduler
 from insight_bayes.rlvr.grpo_environment import GRPOEnvironment
+from insight_bayes.rlvr.precision import block_precision
 from insight_bayes.rlvr.stacked import (
     StackedLM,
     generate_runs,
@@ -204,6 +205,12 @@ class RunBlock:
 
         for i, lane in enumerate(self.lanes):
             lane.thread = threading.Thread(target=target, args=(i,), daemon=True)
+        with block_precision(self.harness.device):  # TF32 on CUDA, for this block only
+            return self._run()
+
+    def _run(self) -> list[Any]:
+        """:meth:`run`'s serving loop: start the runs' threads one at a time, then serve
+        their requests, batched by kind, until every run has ended."""
         with self._cond:
             for lane in self.lanes:
                 lane.thread.start()

@@ -13,7 +13,7 @@ runs them on the study's first task draw and fixes the outcome in ``OUT/design.j
 2. **Learning rate.** For each ``pilot_lrs`` in increasing order, Random alone trains
    ``pilot_seeds`` runs (seeds the study does not use) for ``pilot_steps`` steps from that
    warm-up (as one block, :mod:`insight_bayes.rlvr.batched`, at the float32 precision of
-   the study's blocks, :func:`~insight_bayes.rlvr.study_jobs.block_precision`; its speed
+   the study's blocks, :mod:`insight_bayes.rlvr.precision`; its speed
    is recorded for a :mod:`~insight_bayes.rlvr.time_budget`); the rate is kept when the
    held-out exact pass@1, averaged over the last ``pilot_window`` steps and the seeds,
    exceeds the warm-up's by at least ``pilot_min_gain``. The lowest such rate is kept.
@@ -242,7 +242,6 @@ def _pilot(config, lr, settings, device, cache_dir, baseline) -> tuple[list[floa
 
     from insight_bayes.rlvr.batched import train_block
     from insight_bayes.rlvr.harness import harness_for
-    from insight_bayes.rlvr.study_jobs import block_precision
 
     pilot = _with(
         config,
@@ -251,8 +250,7 @@ def _pilot(config, lr, settings, device, cache_dir, baseline) -> tuple[list[floa
     )
     harness = harness_for(pilot, device, cache_dir)
     start = time.perf_counter()
-    with block_precision(harness.device):  # the precision of the study's blocks
-        tables = train_block(harness, [("random", int(s)) for s in settings.pilot_seeds])
+    tables = train_block(harness, [("random", int(s)) for s in settings.pilot_seeds])
     speed = (time.perf_counter() - start) / (len(settings.pilot_seeds) * settings.pilot_steps)
     gains = []
     for steps, _ in tables:

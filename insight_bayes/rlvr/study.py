@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from insight_bayes.rlvr.config import StudyConfig, load_config
+from insight_bayes.rlvr.precision import CUDA_MATMUL_PRECISION
 from insight_bayes.rlvr.study_draws import draw_folder, gather_draws, start_draws_manifest
 from insight_bayes.rlvr.study_jobs import (
-    CUDA_MATMUL_PRECISION,
     block_jobs,
     default_runs_per_process,
     device_name,

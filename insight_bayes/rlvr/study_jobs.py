@@ -9,8 +9,6 @@ executes. The study itself (folders, resume, gathering) is :mod:`insight_bayes.r
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +24,6 @@ __all__ = [
     "BlockJob",
     "StudyJob",
     "block_jobs",
-    "block_precision",
     "default_runs_per_process",
     "device_name",
     "run_block_job",
@@ -76,30 +73,6 @@ def run_study_job(job: StudyJob) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, 
     return steps, choices, {"device": job.device}
 
 
-#: float32 matrix products of batched runs on CUDA: TF32 tensor cores (``"high"``), recorded
-#: in the manifest; CPU runs keep full float32.
-CUDA_MATMUL_PRECISION = "high"
-
-
-@contextmanager
-def block_precision(device: str) -> Iterator[None]:
-    """Batched runs' float32 matrix-product precision for the duration of the block:
-    :data:`CUDA_MATMUL_PRECISION` on CUDA (nothing changes on CPU), the previous setting
-    restored after, so that what runs next in the process (a later task draw's warm-up,
-    trained in full float32 on every call) does not inherit it."""
-    import torch
-
-    if device != "cuda":
-        yield
-        return
-    before = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision(CUDA_MATMUL_PRECISION)
-    try:
-        yield
-    finally:
-        torch.set_float32_matmul_precision(before)
-
-
 @dataclass(frozen=True)
 class BlockJob:
     """What a worker needs to train a block of (rule, seed) runs at once (picklable)."""
@@ -122,8 +95,7 @@ def run_block_job(job: BlockJob) -> list[tuple[pd.DataFrame, pd.DataFrame, dict[
     if job.threads:
         torch.set_num_threads(job.threads)
     harness = harness_for(job.config, job.device, job.cache_dir)
-    with block_precision(job.device):
-        tables = train_block(harness, job.runs)
+    tables = train_block(harness, job.runs)  # at the blocks' precision (RunBlock.run)
     info = {"device": job.device, "block": len(job.runs)}
     return [(steps, choices, info) for steps, choices in tables]
 
