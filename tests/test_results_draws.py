@@ -119,13 +119,27 @@ def test_between_draw_share_by_hand_and_its_limits():
 
 
 def test_an_unpaired_rule_is_compared_with_its_draws_baseline_mean():
+    # "fast" ran seeds 2 and 3 of each draw, the baseline seeds 0 and 1: none shared
     costs = {(d, s): (20.0 * (d + 1), 10.0 * (d + 1)) for d in range(2) for s in range(2)}
+    reached = _reached(costs)
+    reached.loc[reached.rule == "fast", "seed"] += 2
+    out = bootstrap_speedups(reached, n_boot=300).set_index("rule").loc["fast"]
+    assert not out.paired and out.n_seeds == 4
+    assert out.speedup == pytest.approx(30.0 / 15.0)  # mean(T_base) / mean(T_rule)
+    assert out.between_draw_share == 0.0  # log 2 in every run
+
+
+def test_a_rule_missing_a_run_is_paired_on_the_runs_both_have():
+    # the baseline also ran (1, 1), where its cost is 1000: a run "fast" lacks (a study
+    # cut short by its time budget) is left out of the comparison, not averaged in
+    costs = {(d, s): (20.0 * (d + 1), 10.0 * (d + 1)) for d in range(2) for s in range(2)}
+    costs[(1, 1)] = (1000.0, 10.0)
     reached = _reached(costs)
     reached = reached[~((reached.rule == "fast") & (reached.draw == 1) & (reached.seed == 1))]
     out = bootstrap_speedups(reached, n_boot=300).set_index("rule").loc["fast"]
-    assert not out.paired and out.n_seeds == 3
-    assert out.speedup == pytest.approx(30.0 / (40.0 / 3))  # mean(T_base) / mean(T_rule)
-    assert out.between_draw_share == 0.0  # log 2 in every run
+    assert out.paired and out.n_seeds == 3
+    assert out.speedup == pytest.approx(2.0)  # (20 + 20 + 40) / (10 + 10 + 20)
+    assert (out.ci_low, out.ci_high) == pytest.approx((2.0, 2.0))  # 2x in every shared run
 
 
 # ------------------------------------------------------------------ AUC and targets

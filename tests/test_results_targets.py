@@ -335,3 +335,26 @@ def test_speedup_report_per_rollout_and_as_a_fraction_of_the_oracle():
     assert report.loc["oracle", "oracle_fraction"] == pytest.approx(1.0)
     no_oracle = speedup_report(steps[steps["rule"] != "oracle"], [0.5])
     assert "oracle_fraction" not in no_oracle.columns
+
+
+def test_one_shared_seed_is_not_a_pairing():
+    # a single shared seed cannot be resampled as pairs: the means are compared
+    table = pd.concat([_stt({"random": [4, 6]}), _stt({"fast": [2, 4]}, [1, 7])])
+    row = bootstrap_speedups(table, n_boot=300).set_index("rule").loc["fast"]
+    assert not row.paired and row.n_seeds == 2 and row.speedup == pytest.approx(5.0 / 3.0)
+
+
+def test_auc_gain_is_paired_on_the_seeds_both_ran():
+    # the baseline's seed 2 (AUC 0.9) has no partner: the gain is over seeds 0 and 1
+    steps = pd.concat(
+        [
+            _run("random", 0, [0.3, 0.3]),
+            _run("random", 1, [0.5, 0.5]),
+            _run("random", 2, [0.9, 0.9]),
+            _run("insight", 0, [0.4, 0.4]),
+            _run("insight", 1, [0.7, 0.7]),
+        ]
+    )
+    row = auc_table(steps, n_boot=500, rng=0).set_index("rule").loc["insight"]
+    assert row.paired and row.auc_gain == pytest.approx(0.15)
+    assert row.gain_ci_low == pytest.approx(0.1) and row.gain_ci_high == pytest.approx(0.2)

@@ -17,6 +17,7 @@ from insight_bayes.results.bootstrap import (
     _percentile_interval,
     _replicate_means,
     _run_keys,
+    _shared_units,
     _unit_draws,
     _unit_keys,
     between_draw_share,
@@ -65,8 +66,8 @@ def auc_table(
 
     Returns one row per ([scenario,] rule): ``n_seeds, auc`` (mean over seeds),
     ``auc_ci_low, auc_ci_high`` (seeds resampled), ``auc_gain`` (mean over seeds of
-    ``auc_rule - auc_baseline``, paired by seed when both ran the same seeds, else the
-    difference of means), ``gain_ci_low, gain_ci_high``, ``paired``. With a ``draw``
+    ``auc_rule - auc_baseline``, paired on the seeds both ran when they share at least
+    two, else the difference of means), ``gain_ci_low, gain_ci_high``, ``paired``. With a ``draw``
     column the intervals are hierarchical over (draw, seed) runs and ``n_draws`` and
     ``between_draw_share`` (of the runs' AUC gains) are added (module docstring).
     """
@@ -90,9 +91,9 @@ def auc_table(
             values = auc.to_numpy(float)
             idx, weight = hierarchical_bootstrap_index(_unit_draws(auc.index), n_boot, gen)
             low, high = _percentile_interval(_replicate_means(values, idx, weight), level)
-            paired = set(auc.index) == set(base.index)
+            keys = _shared_units(base.index, auc.index)
+            paired = keys is not None
             if paired:
-                keys = sorted(auc.index)
                 diff = auc.loc[keys].to_numpy(float) - base.loc[keys].to_numpy(float)
                 jdx, jw = hierarchical_bootstrap_index(
                     _unit_draws(auc.loc[keys].index), n_boot, gen

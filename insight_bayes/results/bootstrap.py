@@ -152,6 +152,18 @@ def _paired_effects(
     return effect.to_numpy(float)[keep], _unit_draws(rule.index)[keep]
 
 
+def _shared_units(base: pd.Index, rule: pd.Index, min_shared: int = 2) -> list | None:
+    """The units (seeds, or (draw, seed)) both a rule and the baseline ran, sorted.
+
+    A comparison is paired on them when there are at least ``min_shared``; ``None``
+    otherwise (the comparison is then of the two rules' means). A study cut short (a
+    time budget that trained the baseline's next seed but not every rule's) still
+    compares on the seeds every rule has.
+    """
+    shared = sorted(set(base) & set(rule))
+    return shared if len(shared) >= min_shared else None
+
+
 def _percentile_interval(boot: np.ndarray, level: float) -> tuple[float, float]:
     tail = (1.0 - level) / 2.0
     return float(np.quantile(boot, tail)), float(np.quantile(boot, 1.0 - tail))

@@ -19,8 +19,9 @@ between steps: ``rollouts_to_target`` (a rollout filter's extra rollouts include
 
 **Speed-up** of rule ``r`` versus the baseline: ``mean_s(T_baseline) / mean_s(T_r)``
 (> 1: ``r`` reaches the target with less cost). Percentile bootstrap intervals
-resample seeds; when both rules ran the same seeds, seeds are resampled **jointly**
-(paired: every rule meets the same pool, or the same warm-up, at a given seed).
+resample seeds; on the seeds both rules ran (when they share at least two), seeds are
+resampled **jointly** (paired: every rule meets the same pool, or the same warm-up, at a
+given seed), and a seed only one of them ran is left out of the comparison.
 :func:`speedup_curve` does this at several targets.
 
 **Learning-curve AUC** of a run: the trapezoid area under the metric over its
@@ -54,6 +55,7 @@ from insight_bayes.results.bootstrap import (
     _percentile_interval,
     _replicate_means,
     _run_keys,
+    _shared_units,
     _unit_draws,
     _unit_keys,
     between_draw_share,
@@ -193,7 +195,8 @@ def bootstrap_speedups(
         One row per ([scenario,] [target,] rule): ``n_seeds, n_censored, mean_cost``
         (mean of ``measure``), ``speedup`` (``mean(T_baseline) / mean(T_rule)``),
         ``ci_low, ci_high``, ``p_faster`` (share of replicates with speed-up > 1) and
-        ``paired`` (seeds resampled jointly with the baseline's). With a ``draw`` column
+        ``paired`` (seeds resampled jointly with the baseline's, on the seeds both ran:
+        ``n_seeds`` and ``n_censored`` then count those). With a ``draw`` column
         (see the module docstring): ``n_seeds`` counts (draw, seed) runs, the speed-up
         is over all of them, the interval is hierarchical, and ``n_draws`` and
         ``between_draw_share`` (of the runs' log speed-ups) are added.
@@ -216,10 +219,12 @@ def bootstrap_speedups(
             raise ValueError(f"baseline rule {baseline!r} has no runs{where}")
         for rule, rdf in sdf.groupby("rule", sort=False):
             cost = rdf.set_index(units)[measure]
-            paired = set(cost.index) == set(base.index)
+            censored = rdf.set_index(units)["censored"]
+            keys = _shared_units(base.index, cost.index)
+            paired = keys is not None
             if paired:
-                keys = sorted(cost.index)
                 tb, tr = base.loc[keys].to_numpy(float), cost.loc[keys].to_numpy(float)
+                censored = censored.loc[keys]
                 idx, weight = hierarchical_bootstrap_index(
                     _unit_draws(cost.loc[keys].index), n_boot, gen
                 )
@@ -237,8 +242,8 @@ def bootstrap_speedups(
             row = {
                 **label,
                 "rule": rule,
-                "n_seeds": int(cost.size),
-                "n_censored": int(rdf["censored"].sum()),
+                "n_seeds": int(tr.size),
+                "n_censored": int(censored.sum()),
                 "mean_cost": float(tr.mean()),
                 "speedup": speedup,
                 "ci_low": low,
