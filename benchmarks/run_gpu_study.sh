@@ -6,7 +6,7 @@
 #   bash benchmarks/run_gpu_study.sh [OUT]                 # default OUT results/rlvr-gpu
 # Writes under OUT: the study's tables, manifest and design.json, the log (appended by a
 # resumed call), nvidia-smi before and GPU utilisation during the study (gpu_util.csv),
-# throughput.txt (tokens/s and seconds per step from the study's own tables), bench.txt
+# throughput.txt (benchmarks/gpu_throughput.py: tokens/s and GPU utilisation), bench.txt
 # (bench_rlvr_batched.py: seconds per run-step, the shares of generation, update and
 # evaluation), profile_block<N>.txt (torch.profiler's operators for each block size) and
 # the total seconds.
@@ -77,19 +77,8 @@ if [ "$status" -ne 0 ] && [ "$status" -ne 3 ] && [ -f "$STUDY/manifest.json" ]; 
     "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$STUDY" --gather-only --no-plots \
         2>&1 | tee -a "$STUDY/study.log" || true   # tables from the finished runs
 fi
-if [ -f "$STUDY/steps.parquet" ]; then   # tokens/s and seconds per step, from the study
-    "$PY" - "$STUDY" > "$STUDY/throughput.txt" 2>&1 <<'EOF' || true
-import sys
-import pandas as pd
-steps = pd.read_parquet(f"{sys.argv[1]}/steps.parquet")
-trained = steps[steps["step"] > 0]
-tokens = trained["train/tokens_generated"].sum()
-seconds = trained.groupby(["step"] + (["draw"] if "draw" in steps else []))["step_seconds"].max()
-print(f"runs {steps.groupby(['rule', 'seed'] + (['draw'] if 'draw' in steps else [])).ngroups}")
-print(f"generated tokens {tokens:.0f}; block step seconds (sum over steps) {seconds.sum():.1f}")
-print(f"tokens per second of generation {tokens / trained['train/generation_seconds'].sum():.0f}"
-      " (per run; the block's generation is shared by its runs)")
-EOF
+if [ -f "$STUDY/steps.parquet" ]; then   # tokens/s and GPU utilisation, from the study
+    "$PY" benchmarks/gpu_throughput.py "$STUDY" > "$STUDY/throughput.txt" 2>&1 || true
 fi
 pack() {   # what a device call brings back (at most 8 files), when PACK is set
     [ -n "${PACK:-}" ] || return 0

@@ -138,3 +138,19 @@ def test_a_zero_over_zero_replicate_leaves_the_interval_undefined_without_a_warn
     row = out.set_index("rule").loc["insight"]
     assert row["speedup"] == pytest.approx(2.0)  # the draw at 0 adds 0 to both means
     assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])
+
+
+def test_early_target_note_names_a_target_met_in_the_first_steps():
+    from insight_bayes.results.headline import early_target_note
+
+    early = pd.DataFrame({"rule": ["random", "insight"], "mean_cost": [2.0, 2.2]})
+    note = early_target_note(early, 150)
+    assert note is not None and "within 2.2 steps on average (of 150)" in note
+    # 7.5 steps is 5% of 150: still early; 7.6 is not
+    assert early_target_note(early.assign(mean_cost=[2.0, 7.5]), 150) is not None
+    assert early_target_note(early.assign(mean_cost=[2.0, 7.6]), 150) is None
+    # a censored or undefined mean is no evidence of an early target
+    assert early_target_note(early.assign(mean_cost=[2.0, float("nan")]), 150) is None
+    assert early_target_note(early.drop(columns="mean_cost"), 150) is None
+    with pytest.raises(ValueError, match="horizon"):
+        early_target_note(early, 0)

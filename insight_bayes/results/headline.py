@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-__all__ = ["headline", "summary_table_text", "summary_text"]
+__all__ = ["early_target_note", "headline", "summary_table_text", "summary_text"]
 
 #: The rule a headline speaks of when the folder holds it (the package's own rule).
 FOCUS_RULE = "insight"
@@ -312,3 +312,33 @@ def summary_text(
         if (rows["ci_low"].isna() | rows["ci_high"].isna()).any():
             text += f"\n{UNDEFINED_NOTE}"
     return text
+
+
+#: A target every rule meets, on average, within this share of the horizon is "early".
+EARLY_SHARE = 0.05
+
+
+def early_target_note(summary: pd.DataFrame, horizon: int) -> str | None:
+    """A note when every rule meets the target within the first steps, else ``None``.
+
+    When every rule's mean steps-to-target (``mean_cost``, in steps) is at most
+    ``EARLY_SHARE`` of the ``horizon`` (at least one step), the speed-ups at that target
+    describe the first few steps of training only: typically a target fixed before the
+    warm-up was known and lying at its level. The note points to the speed-up curve, whose
+    targets are placed between the start and the baseline's final value.
+    """
+    if not isinstance(horizon, int) or horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    if "mean_cost" not in summary.columns or summary.empty:
+        return None
+    costs = summary["mean_cost"].astype(float)
+    if costs.isna().any():
+        return None
+    latest = float(costs.max())
+    if latest > max(1.0, EARLY_SHARE * horizon):
+        return None
+    return (
+        f"note: every rule reaches the target within {latest:.1f} steps on average (of "
+        f"{horizon}), so these speed-ups describe the first steps of training only; "
+        "speedup_curve.csv places targets between the start and the baseline's final value"
+    )

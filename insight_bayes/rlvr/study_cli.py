@@ -275,7 +275,7 @@ def _claim(config, args: argparse.Namespace) -> None:
 
 def _finish(config, summary, args: argparse.Namespace) -> None:
     """The headline and the summary table, then the pictures of the folder."""
-    from insight_bayes.results.headline import summary_text
+    from insight_bayes.results.headline import early_target_note, summary_text
     from insight_bayes.results.plots import draw_folder
 
     study = config.study
@@ -289,6 +289,9 @@ def _finish(config, summary, args: argparse.Namespace) -> None:
             + ("over draws, then seeds" if config.multi_draw else "over seeds")
             + " (censored runs count at the horizon); summary.csv has every column"
         )
+        note = early_target_note(summary, config.loop.steps)
+        if note:
+            print(note)
     if not args.no_plots and summary is not None:
         written = draw_folder(args.out)
         if written:
