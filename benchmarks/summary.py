@@ -9,6 +9,7 @@ prints it; ``tests/test_bench_numbers.py`` checks that ``README.md`` and
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -37,30 +38,60 @@ def cpu_sentence(results: Path = RESULTS) -> str:
     )
 
 
-def gpu_sentence(results: Path = RESULTS, attempts: Path | None = None) -> str:
-    """The GPU study's state: its design checks (``warmups.csv`` of the attempts folder)
-    and the batched-runs throughput on the device (``rlvr_batched_gpu.csv``)."""
-    attempts = attempts or results.parent.parent / "results" / "rlvr-gpu-attempts"
-    bench = pd.read_csv(results / "rlvr_batched_gpu.csv")
-    one = bench[bench["block"] == 1].iloc[-1]
-    block = bench[bench["block"] > 1].sort_values("block").iloc[-1]
-    tried = pd.read_csv(attempts / "warmups.csv")
-    lengths = ", ".join(str(s) for s in sorted(tried["warmup_steps"].unique()))
-    tiers = sorted(tried.loc[tried["tiers_ok"], "warmup_steps"].unique())
-    gate = sorted(tried.loc[tried["gate_ok"], "warmup_steps"].unique())
-    fits = block["study_minutes"] <= block["goal_minutes"]
-    precision = "TF32" if block.get("matmul_precision") == "high" else "full float32"
+def gpu_sentence(study: Path | None = None, goal_minutes: float = 8.0) -> str:
+    """The GPU study's state, from its folder (default ``results/rlvr-gpu``): the design
+    checks, the runs done, and the speed its batched blocks measured on the device
+    (each draw manifest's ``time_budget`` records), with the device time that speed
+    gives the whole study and the runs that fit in the goal."""
+    import json
+
+    from insight_bayes.rlvr.config import load_config
+    from insight_bayes.rlvr.time_budget import EVAL_COST, budget_records
+
+    study = study or RESULTS.parent.parent / "results" / "rlvr-gpu"
+    manifest = json.loads((study / "manifest.json").read_text())
+    design = manifest["design"]
+    loop = load_config(manifest["config"]).loop
+    blocks, speeds, steps_trained = [], [], []
+    for _, draw in budget_records(study):
+        if "warmup" in draw:
+            steps_trained.append(int(draw["warmup"]["steps_trained"]))
+        for record in draw.get("time_budget", []):
+            blocks += record["blocks"]
+            speeds += record["measured_seconds_per_run_step"]
+    measured = pd.DataFrame({"block": blocks, "speed": speeds})
+    size = int(measured["block"].max())
+    speed = float(measured.loc[measured["block"] == size, "speed"].mean())
+    alone = measured.loc[measured["block"] == 1, "speed"]
+    evaluations = loop.steps // loop.eval_every + 1 if loop.eval_every else 0
+    run = (loop.steps + EVAL_COST * evaluations) * speed  # one run's share of a block, s
+    runs = manifest["runs"]
+    minutes = runs["expected"] * run / 60.0
+    warmups = ", ".join(map(str, steps_trained))
+    verdict = ": it does not fit"
+    spec = importlib.util.spec_from_file_location(
+        "gpu_throughput", Path(__file__).resolve().parent / "gpu_throughput.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rate = module.throughput(study)
+    busy = (
+        "" if rate["gpu_util_mean"] is None
+        else f", with the GPU {rate['gpu_util_mean']:.0f}% busy on average"
+    )  # fmt: skip
     return (
-        f"On one H200 the GPU study's design checks stopped it before any rule ran in "
-        f"{tried['attempt'].nunique()} device calls: of the warm-up lengths tried ({lengths} "
-        f"steps), those whose easiest tiers passed ({', '.join(map(str, tiers)) or 'none'}) "
-        f"and those whose pool gate passed ({', '.join(map(str, gate)) or 'none'}) do not "
-        f"overlap. A block of {int(block['block'])} runs took {block['wall_per_run_step']:.3f} s "
-        f"per run-step against {one['wall_per_run_step']:.3f} s one run at a time "
-        f"({one['wall_per_run_step'] / block['wall_per_run_step']:.2f}x, {precision} products), "
-        f"so the study ({int(block['study_runs'])} runs x 150 steps) would take about "
-        f"{block['study_minutes']:.0f} minutes, against the {block['goal_minutes']:.0f}-minute "
-        f"goal{'' if fits else ': it does not fit'}"
+        f"On one H200 the GPU study's design checks passed before any rule ran (the warm-up, "
+        f"checked every {manifest['config']['warmup']['check_every']} steps, stopped at step "
+        f"{warmups}; Random's pilot kept the learning rate {design['lr']:g}), and "
+        f"{runs['complete']} of its {runs['expected']} runs are done. Its blocks of {size} "
+        f"runs measured {speed:.3f} s per run-step with TF32 products"
+        + (f" (one run alone: {alone.iloc[-1]:.3f} s)" if len(alone) else "")
+        + f"; its blocks generated {rate['tokens_per_wall_second']:,.0f} tokens per second{busy}"
+        + f", so the study's runs alone would take about {minutes:.0f} minutes of device "
+        f"time (its design checks and warm-ups not counted), against "
+        f"the {goal_minutes:.0f}-minute goal{'' if minutes <= goal_minutes else verdict}"
+        f"; {goal_minutes:.0f} minutes hold about {int(goal_minutes * 60 // run)} runs of "
+        f"{loop.steps} steps"
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,23 +45,39 @@ def test_the_sentence_reads_the_tables(tmp_path):
     assert "in 21.0 minutes with `b` (AVX512 kernels, warm-up read" in sentence
 
 
-def test_the_gpu_sentence_reads_the_tables(tmp_path):
-    results, attempts = tmp_path / "bench", tmp_path / "attempts"
-    results.mkdir()
-    attempts.mkdir()
-    (results / "rlvr_batched_gpu.csv").write_text(
-        "block,wall_per_run_step,study_runs,study_minutes,goal_minutes,matmul_precision\n"
-        "1,0.4,168,100.0,8,high\n8,0.25,168,6.5,8,high\n4,0.3,168,70,8,high\n"
+def test_the_gpu_sentence_reads_the_study(tmp_path):
+    study = tmp_path / "rlvr-gpu"
+    (study / "draw-0").mkdir(parents=True)
+    config = {"warmup": {"check_every": 10}, "loop": {"steps": 100, "eval_every": 50}}
+    (study / "manifest.json").write_text(
+        json.dumps({"config": config, "design": {"lr": 3e-5},
+                    "runs": {"complete": 9, "expected": 60}})
+    )  # fmt: skip
+    budget = {"blocks": [4, 4, 1], "measured_seconds_per_run_step": [0.2, 0.3, 0.5]}
+    (study / "draw-0" / "manifest.json").write_text(
+        json.dumps({"warmup": {"steps_trained": 140}, "time_budget": [budget]})
     )
-    (attempts / "warmups.csv").write_text(
-        "attempt,warmup_steps,tiers_ok,gate_ok\n1,100,False,True\n1,300,True,True\n"
-        "2,200,True,False\n"
+    runs = study / "draw-0" / "runs" / "key" / "a"
+    runs.mkdir(parents=True)
+    (runs / "seed-0000.done.json").write_text(
+        json.dumps({"rule": "a", "seed": 0, "block": 1, "wall_seconds": 4.0})
     )
-    sentence = _summary().gpu_sentence(results, attempts)
-    assert "in 2 device calls" in sentence and "(100, 200, 300 steps)" in sentence
-    assert "tiers passed (200, 300) and those whose pool gate passed (100, 300)" in sentence
-    # the largest block against one run at a time: 0.4 / 0.25
-    assert "A block of 8 runs took 0.250 s per run-step against 0.400 s" in sentence
-    assert "(1.60x, TF32 products)" in sentence
-    assert "about 6 minutes, against the 8-minute goal" in sentence
-    assert "does not fit" not in sentence
+    pd.DataFrame(
+        {
+            "rule": "a",
+            "seed": 0,
+            "draw": 0,
+            "step": [0, 1],
+            "train/tokens_generated": [0.0, 10000.0],
+        }
+    ).to_parquet(study / "steps.parquet")
+    sentence = " ".join(_summary().gpu_sentence(study).split())
+    assert "its blocks generated 2,500 tokens per second," in sentence  # no GPU samples: no share
+    assert "stopped at step 140" in sentence and "learning rate 3e-05" in sentence
+    assert "9 of its 60 runs are done" in sentence
+    # blocks of 4: mean 0.25 s per run-step; a run is 100 steps + 2.5 x 3 evaluations
+    assert "blocks of 4 runs measured 0.250 s per run-step" in sentence
+    assert "(one run alone: 0.500 s)" in sentence
+    # 60 runs x 107.5 x 0.25 s = 1612.5 s = 27 minutes; 480 s // 26.875 s = 17 runs
+    assert "about 27 minutes of device time" in sentence and "it does not fit" in sentence
+    assert "8 minutes hold about 17 runs of 100 steps" in sentence

@@ -48,7 +48,8 @@ TITLES = {
     "rlvr-cpu-tiered-narrow": "The tiered harness study, narrow operand tiers (1-3 digits)",
     "rlvr-cpu-tiered-mid": "The tiered harness study, middle operand tiers (1-5 digits)",
     "rlvr-cpu-k16": "The out-of-sample harness study at K = 16, over task draws",
-    "rlvr-gpu-tiered": "The GPU harness study (one H200)",
+    "rlvr-gpu": "The GPU study (25M parameters, one H200): draw 0 of 3 so far",
+    "rlvr-gpu-tiered": "The first GPU harness study (14M parameters, one H200; superseded)",
     "rlvr-gpu-attempts": "The GPU study's design checks on one H200: every warm-up tried",
     "rlvr-gpu-tiered-warmup2": "The GPU harness study, second warm-up",
     "rlvr-intervention": "A causal test of the decomposition: batches by score quintile",
@@ -74,6 +75,9 @@ COMMANDS = {
     "--out results/rlvr-cpu-tiered-warmup2 --device cpu --threads 1 --workers 2 "
     "--cache-dir .cache/warmup-avx2",
     "rlvr-gpu-tiered": "bash benchmarks/run_gpu_study.sh",
+    "rlvr-gpu": "STUDY_TIMEOUT=540 BENCH=0 PYTHON=python3 RUNS_PER_PROCESS=28 PACK=$OUT "
+    "bash benchmarks/run_gpu_study.sh .gpu/rlvr-gpu (on the device machine; see "
+    "results/rlvr-gpu/README.md)",
     **{
         f"rlvr-eb-{design}": f"insight-bayes rlvr-study configs/rlvr/eb-{design}.toml "
         f"--out results/rlvr-eb-{design} --device cpu --threads 1 --workers 2"

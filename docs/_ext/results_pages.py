@@ -148,10 +148,16 @@ NUMBERS: dict[str, tuple[str, dict, str]] = {
         "sim-beyond/speedup_curve.csv", {"rule": "mopps-tracking", "target": 0.6},
         "{oracle_fraction:.0%}",
     ),
-    "gpu_insight_auc": (
-        "rlvr-gpu-tiered/auc.csv", {"rule": "insight"},
-        "{auc_gain:+.3f} ({gain_ci_low:.3f} to {gain_ci_high:.3f})",
+    "gpu_quarter": (
+        "rlvr-gpu/speedup_curve.csv", {"rule": "random", "fraction": 0.25},
+        "{target:.3f}",
     ),
+    "gpu_random_final": (
+        "rlvr-gpu/speedup_curve.csv", {"rule": "random", "fraction": 1.0},
+        "{target:.3f}",
+    ),
+    "gpu_insight_target": ("rlvr-gpu/summary.csv", {"rule": "insight"}, _SPEED),
+    "gpu_ds_target": ("rlvr-gpu/summary.csv", {"rule": "dynamic-sampling"}, _SPEED),
 }  # fmt: skip
 
 
@@ -302,6 +308,25 @@ TABLES["eb_measured_table"] = (
     {r: f"`{r}`" for r in ("insight-eb", "mopps-eb", "insight", "mopps", "expected-difficulty",
                            "weight")},
     _GRID_COLUMNS[:2],
+)  # fmt: skip
+
+_GPU = "rlvr-gpu"
+
+#: The GPU study (so far draw 0, seeds 0-2 of every rule): speed-ups over Random to
+#: relative targets (its config's ``target_fractions``) and the AUC gain, paired by seed.
+TABLES["gpu_table"] = (
+    {"f": (f"{_GPU}/speedup_curve.csv", {"fraction": 1.0}),  # rows sort by this one
+     "h": (f"{_GPU}/speedup_curve.csv", {"fraction": 0.5}),
+     "t": (f"{_GPU}/speedup_curve.csv", {"fraction": 0.75}),
+     "a": (f"{_GPU}/auc.csv", {})},
+    {r: f"`{r}`" for r in ("dynamic-sampling", "insight", "insight-adaptive", "mopps",
+                           "mopps-tracking", "expected-difficulty")},
+    (("seeds", "{f.n_seeds:.0f}"),
+     ("to 50% of Random's gain", "{h.speedup:.2f} [{h.ci_low:.2f}, {h.ci_high:.2f}]"),
+     ("to 75%", "{t.speedup:.2f} [{t.ci_low:.2f}, {t.ci_high:.2f}]"),
+     ("to 100%", ("f", _never)),
+     ("to 100%, per rollout", "{f.rollout_speedup:.2f}"),
+     ("AUC gain", "{a.auc_gain:+.4f} [{a.gain_ci_low:+.4f}, {a.gain_ci_high:+.4f}]")),
 )  # fmt: skip
 
 _DECIDED = "rlvr-eb-decision"
