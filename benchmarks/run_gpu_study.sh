@@ -12,7 +12,9 @@
 # the total seconds.
 # A second call with the same OUT resumes: finished runs are kept, the design record is
 # read back, and the warm-up is re-trained (or found in CACHE) and must have the same
-# sha256 as the first call's (the study refuses to mix runs of two warm-ups).
+# sha256 as the first call's (the study refuses to mix runs of two warm-ups): a draw whose
+# warm-up comes out otherwise is left as it is and the next draws train (exit status 5,
+# rlvr-study --skip-mismatched-draws), so such a call is not lost.
 # With PACK=<folder> (on the device machine: PACK=$OUT) the study folder is also packed
 # into PACK as study.tgz.part-* (15 MiB pieces) beside the log, design.json and seconds:
 # at most 8 files, what the device tool brings back (benchmarks/README.md); it is packed
@@ -63,12 +65,13 @@ if [ -n "${STUDY_TIMEOUT:-}" ] && [ "${STUDY_TIMEOUT}" -gt 30 ]; then
 fi
 timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$STUDY" \
     --device "$DEVICE" --workers "$WORKERS" --runs-per-process "$RUNS_PER_PROCESS" \
-    --no-progress $BUDGET_ARGS ${EXTRA_ARGS:-} 2>&1 | tee "$STAGE/study.log" || status=$?
+    --no-progress --skip-mismatched-draws $BUDGET_ARGS ${EXTRA_ARGS:-} 2>&1 | tee "$STAGE/study.log" || status=$?
 [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null || true
 SAMPLER=""
 echo "study exit status: $status (3: a design check failed, see design.json; 4: runs left" \
-    "that would not finish within STUDY_TIMEOUT; 124: stopped by STUDY_TIMEOUT; finished runs" \
-    "are kept)" | tee -a "$STAGE/study.log"
+    "that would not finish within STUDY_TIMEOUT; 5: a draw left because this machine" \
+    "re-trained its warm-up to other weights, the next draws trained; 124: stopped by" \
+    "STUDY_TIMEOUT; finished runs are kept)" | tee -a "$STAGE/study.log"
 mkdir -p "$STUDY"
 cat "$STAGE/study.log" >> "$STUDY/study.log"   # a resumed study appends to the earlier log
 mv -f "$STAGE/nvidia-smi.txt" "$STAGE/python.txt" "$STUDY/"

@@ -274,3 +274,32 @@ def test_time_budget_needs_a_speed(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main([*argv, "--time-budget", "0"])
     assert stop.value.code == 2
+
+
+def test_a_draw_whose_warm_up_differs_is_left_and_the_next_draw_runs(tmp_path, capsys, fake_clock):
+    out = tmp_path / "out"
+    config = _config(tmp_path, draws=[0, 1])
+    argv = ["rlvr-study", str(config), "--out", str(out), "--device", "cpu",
+            "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-plots"]  # fmt: skip
+    budget = ["--time-budget", str(BUDGET), "--run-step-seconds", str(_speed(45_000.0))]
+    assert main([*argv, *budget]) == 4
+    assert not (out / "draw-1").exists()  # two runs of draw 0 fitted: draw 1 waits
+    capsys.readouterr()
+    # as if this machine re-trained draw 0's warm-up to other weights
+    path = out / "draw-0" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["warmup"]["sha256"] = "0" * 64
+    path.write_text(json.dumps(manifest))
+    assert main(argv) == 2  # refused by default: runs of two warm-ups are not mixed
+    assert "started from another warm-up" in capsys.readouterr().err
+    assert not (out / "draw-1").exists()
+    code = main([*argv, "--skip-mismatched-draws"])
+    printed = capsys.readouterr().out
+    assert code == 5, printed
+    assert "draw 0 left as it is" in printed
+    draw0 = json.loads(path.read_text())
+    assert draw0["runs"]["complete"] == 2 and draw0["warmup"]["sha256"] == "0" * 64
+    draw1 = json.loads((out / "draw-1" / "manifest.json").read_text())
+    assert draw1["status"] == "complete" and draw1["runs"]["complete"] == 3
+    top = json.loads((out / "manifest.json").read_text())
+    assert top["runs"] == {"complete": 5, "expected": 6}

@@ -69,12 +69,21 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StudyResult:
-    """What :func:`run_study` did: the folder, runs trained and resumed, the tables."""
+    """What :func:`run_study` did: the folder, runs trained and resumed, the tables, and the
+    draws left as they were because their warm-up could not be re-trained (``skipped``:
+    draw -> why)."""
 
     out: Path
     report: RunReport
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     gate: dict[str, Any] | None = None
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+class WarmupMismatch(ValueError):
+    """A study folder's finished runs started from another warm-up than the one trained
+    now (its weights' sha256 differ): a warm-up re-trained where it is not bit-reproducible,
+    e.g. on another GPU. Resuming would mix runs of two starting policies."""
 
 
 def gather(store: ResultStore, config: StudyConfig, keys: list) -> dict[str, pd.DataFrame]:
@@ -179,6 +188,7 @@ def run_study(
     runs_per_process: int | None = None,
     design: dict[str, Any] | None = None,
     budget: TimeBudget | None = None,
+    skip_mismatched_draws: bool = False,
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of ``config`` into ``out``; gather the tables.
 
@@ -189,6 +199,11 @@ def run_study(
     writes the top level (:func:`~insight_bayes.rlvr.study_draws.gather_draws`); the
     result's ``report`` sums the draws'
     and its ``gate`` holds each draw's. Arguments and errors: :func:`run_single_study`.
+    With ``skip_mismatched_draws`` (a multi-draw config), a draw whose finished runs
+    started from another warm-up than the one this machine trains
+    (:class:`WarmupMismatch`) is left as it is, logged and named in the result's
+    ``skipped``, and the next draws run: a device call on a machine that does not
+    re-train a draw's warm-up bit for bit still trains the other draws.
     """
     kwargs = {
         "device": device, "cache_dir": cache_dir, "backend": backend, "workers": workers,
@@ -201,14 +216,20 @@ def run_study(
 
     root = _check_draws_folder(config, out)
     start_draws_manifest(config, root)  # so that a stopped study is resumed, not refused
-    results = {}
+    results, skipped = {}, {}
     for draw in config.study.draws:
         if budget is not None and (budget.stopped_early or budget.left() <= 0):
             log.info("time budget spent: draw %d and later are left for the next call", draw)
             budget.stopped_early = True
             break
         folder = draw_folder(root, draw)
-        results[draw] = run_single_study(config.draw_config(draw), folder, **kwargs)
+        try:
+            results[draw] = run_single_study(config.draw_config(draw), folder, **kwargs)
+        except WarmupMismatch as err:
+            if not skip_mismatched_draws:
+                raise
+            log.error("draw %d left as it is: %s", draw, err)
+            skipped[draw] = str(err)
     if budget is not None and not any(r.tables for r in results.values()):
         tables = {}  # the budget left no finished run in any draw: nothing to gather yet
     else:
@@ -221,8 +242,9 @@ def run_study(
     gates = {str(d): r.gate for d, r in results.items()}
     summary = "\n".join(f"draw {d}: {(g or {}).get('summary', '')}" for d, g in gates.items())
     return StudyResult(
-        out=root, report=report, tables=tables, gate={"draws": gates, "summary": summary}
-    )
+        out=root, report=report, tables=tables, gate={"draws": gates, "summary": summary},
+        skipped=skipped,
+    )  # fmt: skip
 
 
 def run_single_study(
@@ -283,6 +305,8 @@ def run_single_study(
     ValueError
         A warm-up trained until its check passes (``warmup.check_every``) never passed
         it (unless ``skip_gate``).
+    WarmupMismatch
+        ``out`` holds runs that started from another warm-up than the one trained now.
     """
     from insight_bayes.results.io import build_manifest, utc_now
     from insight_bayes.results.runner import run_jobs
@@ -315,7 +339,7 @@ def run_single_study(
     harness = harness_for(config, device, cache, progress)
     before = (old.get("warmup") or {}).get("sha256")
     if before and before != harness.warmup_info.get("sha256"):
-        raise ValueError(
+        raise WarmupMismatch(
             f"{store.root} holds runs that started from another warm-up (weights sha256 "
             f"{before[:12]}..., now {harness.warmup_info['sha256'][:12]}...: a warm-up "
             "re-trained where it is not bit-reproducible, e.g. on another GPU); bring the "

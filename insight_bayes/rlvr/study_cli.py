@@ -27,7 +27,9 @@ SECONDS of the command's start (its design checks and warm-ups included), sizing
 to fit, at the speed an earlier call's blocks or else the design's Random pilot measured,
 refined by each finished block (or at --run-step-seconds throughout); it then
 gathers the finished runs and exits with status 4 when runs are left, which the same
-command resumes (insight_bayes.rlvr.time_budget).
+command resumes (insight_bayes.rlvr.time_budget). With --skip-mismatched-draws a
+multi-draw study leaves a draw whose warm-up this machine does not re-train bit for bit
+(another GPU, say) as it is, trains the next draws, and exits with status 5.
 """
 
 from __future__ import annotations
@@ -88,6 +90,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="wall seconds of one run's step that --time-budget plans with, kept throughout "
         "(default: the design's Random pilot measures it, and each finished block refines it)",
+    )
+    parser.add_argument(
+        "--skip-mismatched-draws",
+        action="store_true",
+        help="a multi-draw study: leave a draw whose finished runs started from another "
+        "warm-up than this machine trains (not bit-reproducible here) as it is and run the "
+        "next draws; exit status 5 when one was left",
     )
     parser.add_argument(
         "--skip-gate",
@@ -196,19 +205,22 @@ def run(args: argparse.Namespace) -> int:
         runs_per_process=args.runs_per_process,
         design=design,
         budget=budget,
+        skip_mismatched_draws=args.skip_mismatched_draws,
     )
     if result.gate is not None:
         print(result.gate.get("summary", ""))
     print(f"{result.report.describe()} -> {result.out}")
     _finish(config, result.tables.get("summary"), args)
+    for draw, why in result.skipped.items():
+        print(f"draw {draw} left as it is (its runs started from another warm-up): {why}")
     if budget is not None and budget.stopped_early:
         print(
             f"stopped by the time budget ({args.time_budget:g} s at "
             f"{budget.seconds_per_run_step:.3g} s per run-step): runs are left; the same "
             "command resumes them"
         )
-        return 4
-    return 0
+        return 4 if not result.skipped else 5
+    return 5 if result.skipped else 0
 
 
 #: Study settings left out of the comparison of two configs: those a study may change
