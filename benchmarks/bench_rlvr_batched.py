@@ -92,13 +92,23 @@ def _profile(harness: Harness, runs, block: int, folder: Path) -> None:
     if harness.device == "cuda":
         activities.append(ProfilerActivity.CUDA)
     with profile(activities=activities) as prof:
-        _train(harness, runs, block)
+        _, wall, _ = _train(harness, runs, block)
     folder.mkdir(parents=True, exist_ok=True)
     averages = prof.key_averages()
     keys = ["self_cuda_time_total"] * (harness.device == "cuda") + ["self_cpu_time_total"]
     text = "\n\n".join(
         f"sorted by {key}\n{averages.table(sort_by=key, row_limit=40)}" for key in keys
     )
+    if harness.device == "cuda":  # how much of the block's wall time the GPU was computing
+        device_us = sum(
+            getattr(a, "self_device_time_total", getattr(a, "self_cuda_time_total", 0.0))
+            for a in averages
+        )
+        text = (
+            f"block of {block} runs under the profiler: {wall:.3f} s wall, kernels "
+            f"{device_us / 1e6:.3f} s of device time (busy {device_us / 1e6 / wall:.0%}, "
+            "overlapping kernels counted twice)\n\n" + text
+        )
     (folder / f"profile_block{block}.txt").write_text(text + "\n")
 
 
