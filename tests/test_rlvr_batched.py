@@ -175,6 +175,37 @@ def test_stacked_grpo_update_equals_each_run_alone(kl_coef, grouped):
                 torch.testing.assert_close(state[name], value, rtol=0, atol=20 * grpo.lr * 1e-3)
 
 
+def test_generation_states_the_largest_position_without_reading_it(monkeypatch):
+    tokenizer, models = _tiny(2)
+    stacked = StackedLM(models[0].config, [m.state_dict() for m in models])
+    prompts = [[tokenizer.encode("12+345=", bos=True), tokenizer.encode("1+2=", bos=True)],
+               [tokenizer.encode("7+8=", bos=True)]]  # fmt: skip
+    forward = StackedLM.forward
+    stated = []
+
+    def checked(self, idx, positions, key_valid, cache=None, runs=None, last=None,
+                max_position=None):  # fmt: skip
+        assert max_position == int(positions.max())  # what the check would have read
+        stated.append(max_position)
+        return forward(self, idx, positions, key_valid, cache, runs, last, max_position)
+
+    monkeypatch.setattr(StackedLM, "forward", checked)
+    generators = [torch.Generator().manual_seed(j) for j in range(2)]
+    generate_runs(stacked, [0, 1], prompts, 6, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
+                  temperature=1.0, generators=generators, repeats=2)  # fmt: skip
+    assert stated[0] == len(prompts[0][0]) - 1 and stated == list(range(stated[0], stated[-1] + 1))
+    monkeypatch.setattr(StackedLM, "forward", forward)
+    # a generation that runs past block_size (40) is still refused, as by a run alone
+    long = [[tokenizer.encode("1" * 30 + "+2=", bos=True)]] * 2
+    with pytest.raises(ValueError, match="block_size"):
+        generate_runs(stacked, [0, 1], long, 20, eos_id=tokenizer.eos_id,
+                      pad_id=tokenizer.pad_id, temperature=1.0, generators=generators,
+                      suppress=[tokenizer.eos_id])  # fmt: skip
+    with pytest.raises(ValueError, match="block_size"):
+        generate(models[0], long[0], 20, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
+                 suppress=[tokenizer.eos_id])  # fmt: skip
+
+
 def _config(rules: list[str], steps: int = 3) -> dict:
     with SMOKE.open("rb") as f:
         raw = tomllib.load(f)

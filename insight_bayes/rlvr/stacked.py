@@ -113,11 +113,18 @@ class StackedLM(nn.Module):
         cache: KVCache | None = None,
         runs: Runs = None,
         last: int | None = None,
+        max_position: int | None = None,
     ) -> tuple[torch.Tensor, KVCache]:
         """Logits ``(R', B, T, vocab)`` of each run's ``(B, T)`` tokens, or of their last
         ``last`` positions only (``TinyLM.forward``'s ``last``: the final layer computes
-        queries, MLP and head there alone), and the key/value cache."""
-        if int(positions.max()) >= self.config.block_size:
+        queries, MLP and head there alone), and the key/value cache.
+
+        ``max_position``: the largest of ``positions`` when the caller knows it (a
+        generation step does), so that checking it against ``block_size`` does not wait
+        for the device; by default it is read from ``positions``."""
+        if max_position is None:
+            max_position = int(positions.max())
+        if max_position >= self.config.block_size:
             raise ValueError(f"sequence longer than block_size={self.config.block_size} tokens")
         if last is not None:
             last = check_int(last, "last", min_value=1, max_value=idx.shape[-1])
@@ -131,6 +138,7 @@ class StackedLM(nn.Module):
         x = F.embedding(idx + offsets * tok.shape[1], tok.reshape(-1, tok.shape[-1]))
         x = x + F.embedding(positions + offsets * pos.shape[1], pos.reshape(-1, pos.shape[-1]))
         valid = key_valid.reshape(r * b, -1)
+        mask = attention_mask(t, valid)  # one mask, shared by every layer (as TinyLM)
         new_cache: KVCache = []
         final = self.config.n_layer - 1
         for i in range(self.config.n_layer):
@@ -138,7 +146,7 @@ class StackedLM(nn.Module):
             h = _layer_norm(x, p[pre + "ln1.weight"], p[pre + "ln1.bias"])
             only = last if i == final else None  # the last layer: only the wanted queries
             layer_cache = None if cache is None else cache[i]
-            a, kv = self._attention(h, p, pre + "attn.", valid, layer_cache, only)
+            a, kv = self._attention(h, p, pre + "attn.", mask, layer_cache, only)
             x = (x if only is None else x[:, :, -only:]) + a
             h = _layer_norm(x, p[pre + "ln2.weight"], p[pre + "ln2.bias"])
             h = F.gelu(_linear(h, p[pre + "mlp.0.weight"], p[pre + "mlp.0.bias"]))
@@ -147,7 +155,7 @@ class StackedLM(nn.Module):
         x = _layer_norm(x, p["ln_f.weight"], p["ln_f.bias"])
         return _linear(x, tok, None), new_cache
 
-    def _attention(self, x, p, pre, key_valid, cache, last=None):
+    def _attention(self, x, p, pre, mask, cache, last=None):
         r, b, t, c = x.shape
         h = self.config.n_head
         q, k, v = _linear(x, p[pre + "qkv.weight"], p[pre + "qkv.bias"]).split(c, dim=-1)
@@ -158,8 +166,8 @@ class StackedLM(nn.Module):
             k = torch.cat([cache[0], k], dim=2)
             v = torch.cat([cache[1], v], dim=2)
         if last is not None:  # only the last queries' outputs are wanted
-            q, t = q[:, :, -last:], last
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask(t, key_valid))
+            q, mask, t = q[:, :, -last:], mask[..., -last:, :], last
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         y = y.transpose(1, 2).reshape(r, b, t, c)
         out = _linear(y, p[pre + "proj.weight"], p[pre + "proj.bias"])
         return out, cache if isinstance(cache, KVBuffer) else (k, v)
@@ -273,6 +281,7 @@ def generate_runs(
     width = max(n)
     seqs = [list(p[i]) if i < len(p) else list(p[0]) for p in prompts for i in range(width)]
     tokens, valid = left_pad(seqs, pad_id, device)
+    longest = max(len(seq) for seq in seqs)  # the longest prompt, in tokens
     r = len(runs)
     tokens, valid = tokens.reshape(r, width, -1), valid.reshape(r, width, -1)
     positions = _positions(valid)
@@ -292,8 +301,11 @@ def generate_runs(
     inp, inp_pos = tokens, positions
     run_done = [False] * r
     for step in range(max_new_tokens):
-        # the prompts' pass: only their last position's logits are sampled from
-        logits, cache = model(inp, inp_pos, valid, cache, runs=select, last=1)
+        # the prompts' pass: only their last position's logits are sampled from; the
+        # largest position fed is known here (the longest prompt's last, then one more
+        # per step), so the model's block_size check does not wait for the device
+        logits, cache = model(inp, inp_pos, valid, cache, runs=select, last=1,
+                              max_position=longest - 1 + step)  # fmt: skip
         if step == 0:
             if repeats > 1:  # share each prompt's prefix among its samples
                 logits = logits.repeat_interleave(repeats, dim=1)
