@@ -65,7 +65,8 @@ if [ -n "${STUDY_TIMEOUT:-}" ] && [ "${STUDY_TIMEOUT}" -gt 30 ]; then
 fi
 timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$STUDY" \
     --device "$DEVICE" --workers "$WORKERS" --runs-per-process "$RUNS_PER_PROCESS" \
-    --no-progress --skip-mismatched-draws $BUDGET_ARGS ${EXTRA_ARGS:-} 2>&1 | tee "$STAGE/study.log" || status=$?
+    --no-progress --skip-mismatched-draws $BUDGET_ARGS ${EXTRA_ARGS:-} 2>&1 \
+    | tee "$STAGE/study.log" || status=$?
 [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null || true
 SAMPLER=""
 echo "study exit status: $status (3: a design check failed, see design.json; 4: runs left" \

@@ -51,7 +51,7 @@ TITLES = {
     "rlvr-gpu": "The GPU study (25M parameters, one H200): draw 0 of 3 so far",
     "rlvr-gpu-tiered": "The first GPU harness study (14M parameters, one H200; superseded)",
     "rlvr-gpu-attempts": "The GPU study's design checks on one H200: every warm-up tried",
-    "rlvr-gpu-tiered-warmup2": "The GPU harness study, second warm-up",
+    "rlvr-gpu-tiered-warmup2": "The first GPU harness study, second warm-up (superseded)",
     "rlvr-intervention": "A causal test of the decomposition: batches by score quintile",
     "rlvr-gradients": "Per-group gradients of the tiered design",
     "rlvr-gradients-k": "Per-group gradients of the tiered design at K = 4 and 16",
