@@ -176,3 +176,59 @@ def test_enforcing_the_gate_does_not_rename_the_warmup():
         return load_config(raw).digest()
 
     assert digest(True) == digest(False)  # the check reads the band, not whether it stops
+
+
+def test_a_replayed_warmup_trains_to_the_recorded_step_without_its_checks(tmp_path):
+    passes_third = []
+
+    def stop(policy) -> bool:
+        passes_third.append(1)
+        return len(passes_third) == 3
+
+    def never_called(policy) -> bool:
+        raise AssertionError("a replayed warm-up ran its check")
+
+    config = WarmupConfig(steps=20, batch_size=8, seed=2, check_every=4)
+    first, info = warm_up(TASK, MODEL, config, cache_dir=tmp_path / "a", stop=stop,
+                          until={"a": 1})  # fmt: skip
+    assert info["steps_trained"] == 12 and "replayed" not in info
+    again, replayed = warm_up(TASK, MODEL, config, cache_dir=tmp_path / "b", stop=never_called,
+                              until={"a": 1}, replay={info["key"]: 12})  # fmt: skip
+    assert replayed["replayed"] and replayed["reached"] and replayed["steps_trained"] == 12
+    for x, y in zip(_weights(first), _weights(again), strict=True):
+        assert torch.equal(x, y)  # the checks changed nothing: the same weights
+    # a replay of another warm-up (another key) is no reason to skip this one's checks
+    with pytest.raises(AssertionError, match="ran its check"):
+        warm_up(TASK, MODEL, config, cache_dir=tmp_path / "c", stop=never_called,
+                until={"a": 1}, replay={"another": 12})  # fmt: skip
+    with pytest.raises(ValueError, match="replayed steps"):
+        warm_up(TASK, MODEL, config, cache_dir=tmp_path / "d", stop=never_called,
+                until={"a": 1}, replay={info["key"]: 21})  # fmt: skip
+
+
+def test_a_resumed_study_replays_its_warmup_and_finds_the_same_weights(tmp_path, monkeypatch):
+    import json
+
+    from insight_bayes.rlvr import harness as harness_module
+    from insight_bayes.rlvr import warmup_check as check_module
+    from insight_bayes.rlvr.study import run_study
+
+    raw = _config(check_every=5)
+    raw["study"].update(rules=["random"], pool_rate_samples=0)
+    raw["loop"].update(steps=1)
+    config = load_config(raw)
+    out = tmp_path / "study"
+    run_study(config, out, device="cpu", cache_dir=tmp_path / "a", progress=False)
+    first = json.loads((out / "manifest.json").read_text())["warmup"]
+    assert first["reached"] and "replayed" not in first
+    # another machine: an empty cache, and a check that must not run
+    harness_module._HARNESSES.clear()
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the resumed study ran the warm-up's check")
+
+    monkeypatch.setattr(check_module, "warmup_check", boom)
+    run_study(config, out, device="cpu", cache_dir=tmp_path / "b", progress=False)
+    second = json.loads((out / "manifest.json").read_text())["warmup"]
+    assert second["replayed"] and second["steps_trained"] == first["steps_trained"]
+    assert second["sha256"] == first["sha256"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,9 @@ class Harness:
         Warm-up cache (default :func:`insight_bayes.rlvr.sft.default_cache_dir`).
     progress : bool
         Progress bar of the warm-up.
+    replay : mapping, optional
+        Warm-up key -> the step an earlier training of it stopped at (its check is not
+        run again to get there; :func:`~insight_bayes.rlvr.sft.warm_up`).
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class Harness:
         device: str,
         cache_dir: str | os.PathLike[str] | None = None,
         progress: bool = False,
+        replay: Mapping[str, int] | None = None,
     ) -> None:
         from insight_bayes.rlvr.model import ModelConfig
         from insight_bayes.rlvr.sft import warm_up
@@ -97,6 +102,7 @@ class Harness:
                 cache_dir=cache_dir,
                 device=device,
                 progress=progress,
+                replay=replay,
                 **self._until(),
             )
         self.warm_state = {k: v.detach().clone() for k, v in self.policy.model.state_dict().items()}
@@ -173,12 +179,14 @@ def harness_for(
     device: str,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = False,
+    replay: Mapping[str, int] | None = None,
 ) -> Harness:
-    """The :class:`Harness` of ``config`` in this process (built on first use)."""
+    """The :class:`Harness` of ``config`` in this process (built on first use; ``replay``:
+    :func:`~insight_bayes.rlvr.sft.warm_up`'s, for a warm-up not yet trained or cached)."""
     key = (config.digest(), device, str(Path(cache_dir).resolve()) if cache_dir else "")
     if key not in _HARNESSES:
         _HARNESSES.clear()  # one study per process at a time: free the previous model
-        _HARNESSES[key] = Harness(config, device, cache_dir, progress)
+        _HARNESSES[key] = Harness(config, device, cache_dir, progress, replay)
     return _HARNESSES[key]
 
 

@@ -21,7 +21,7 @@ import pickle
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from insight_bayes.rlvr.policy import CharPolicy
 from insight_bayes.rlvr.run_sections import WarmupConfig
 from insight_bayes.rlvr.tasks.base import Task
 from insight_bayes.rlvr.tokenizer import CharTokenizer
-from insight_bayes.validation import SavedFileError, read_json_file
+from insight_bayes.validation import SavedFileError, check_int, read_json_file
 
 __all__ = ["WarmupConfig", "default_cache_dir", "warmup_key", "warm_up"]
 
@@ -85,6 +85,7 @@ def warm_up(
     progress: bool = True,
     stop: Callable[[CharPolicy], bool] | None = None,
     until: dict[str, Any] | None = None,
+    replay: Mapping[str, int] | None = None,
 ) -> tuple[CharPolicy, dict[str, Any]]:
     """Return the warmed-up policy, training it only if its checkpoint is not cached.
 
@@ -95,6 +96,13 @@ def warm_up(
         every ``check_every`` steps; training stops at the first True.
     until : dict, optional
         The settings of ``stop``'s check (JSON): part of the checkpoint's name.
+    replay : mapping, optional
+        Warm-up key -> the step at which an earlier training of that warm-up (on another
+        machine, say) stopped at its first passing check. A warm-up trained until a check
+        passes whose key is here is trained to that step without running the checks: the
+        checks do not touch the training's data, weights or random numbers, so the
+        weights are those of the first training wherever the kernels reproduce them
+        (which the study verifies by their sha256). ``replayed`` in the record says so.
 
     Returns
     -------
@@ -140,8 +148,15 @@ def warm_up(
     model.to(device)
     policy = CharPolicy(model, tokenizer)
     cuda = torch.device(device).type == "cuda"
+    replayed = bool(config.check_every and replay and key in replay)
     with _deterministic(cuda) as nondeterministic:
-        loss, trained, reached = _train(policy, task, config, device, progress, stop)
+        if replayed:
+            steps = check_int(replay[key], "replayed steps", min_value=1, max_value=config.steps)
+            log.info("warm-up %s: trained to step %d, where it first passed its check", key, steps)
+            loss, trained, _ = _train(policy, task, config, device, progress, None, steps)
+            reached = True
+        else:
+            loss, trained, reached = _train(policy, task, config, device, progress, stop)
     seconds = time.perf_counter() - started
     model.eval()
     meta = {
@@ -150,6 +165,7 @@ def warm_up(
         "model": model_config.to_dict(),
         "warmup": asdict(config),
         **({"until": until, "steps_trained": trained, "reached": reached} if stop else {}),
+        **({"replayed": True} if replayed else {}),
         "parameters": model.num_parameters(),
         "loss": loss,
         "seconds": seconds,
@@ -214,8 +230,10 @@ def _train(
     device: str | torch.device,
     progress: bool,
     stop: Callable[[CharPolicy], bool] | None = None,
+    max_steps: int | None = None,
 ) -> tuple[float, int, bool]:
-    """Train ``policy``; the last loss, the steps trained and whether ``stop`` fired."""
+    """Train ``policy`` (``max_steps`` of the schedule's ``config.steps`` at most); the
+    last loss, the steps trained and whether ``stop`` fired."""
     rng = np.random.default_rng(config.seed)
     model = policy.model
     optimizer = torch.optim.AdamW(
@@ -229,7 +247,8 @@ def _train(
     model.train()
     loss_value = float("nan")
     every = config.check_every if stop is not None else 0
-    for step in tqdm(range(config.steps), desc="warm-up", disable=not progress, leave=False):
+    last = config.steps if max_steps is None else min(max_steps, config.steps)
+    for step in tqdm(range(last), desc="warm-up", disable=not progress, leave=False):
         problems = [task.sample(rng) for _ in range(config.batch_size)]
         batch = build_batch(
             [policy.prompt_ids(p.prompt) for p in problems],
@@ -252,4 +271,4 @@ def _train(
             model.train()
             if reached:
                 return loss_value, step + 1, True
-    return loss_value, config.steps, False
+    return loss_value, last, False

@@ -335,8 +335,16 @@ def run_single_study(
             store.root, old["device_name"], here,
         )  # fmt: skip
     cache = str(Path(cache_dir if cache_dir is not None else default_cache_dir()).resolve())
-    # the warm-up is trained (or loaded) here, once, before any worker needs it
-    harness = harness_for(config, device, cache, progress)
+    # the warm-up is trained (or loaded) here, once, before any worker needs it; one
+    # trained until its check passed is re-trained to the step the first call recorded,
+    # without the checks (its sha256 is compared just below)
+    prior = old.get("warmup") or {}
+    replay = (
+        {prior["key"]: int(prior["steps_trained"])}
+        if prior.get("reached") and prior.get("key") and prior.get("steps_trained")
+        else None
+    )
+    harness = harness_for(config, device, cache, progress, replay=replay)
     before = (old.get("warmup") or {}).get("sha256")
     if before and before != harness.warmup_info.get("sha256"):
         raise WarmupMismatch(
