@@ -115,6 +115,8 @@ def headline(summary: pd.DataFrame, *, baseline: str, metric: str, target: float
                 f"{seeds}: no speed-up to report; highest final {metric}: {top['rule']} "
                 f"({top['final_accuracy']:.3f})"
             )
+    if n_seeds is not None and int(row["n_seeds"]) != n_seeds:  # a study cut short
+        seeds = f"{int(row['n_seeds'])} seeds paired"
     text = (
         f"{focus} reaches {metric} >= {target:g} "
         f"{_times(row['speedup'], row['ci_low'], row['ci_high'], baseline)}, {seeds}; "
