@@ -38,12 +38,12 @@ def test_headline_names_insight_its_interval_and_the_best_usable_rule():
     )
 
 
-
 def test_headline_of_a_study_cut_short_counts_the_focus_rules_paired_seeds():
     # the baseline ran a fourth seed the others did not: insight is compared on 3
     s = make_summary(n_seeds=[4, 3, 3, 3])
     line = headline(s, baseline="random", metric="m", target=0.5)
     assert "(95% CI 1.21-1.66), 3 seeds paired; best: mopps" in line
+
 
 def test_headline_of_a_slower_rule_and_of_censored_runs():
     s = make_summary(speedup=[1.0, 0.8, 1.9, 2.5], n_censored=[0, 3, 0, 0])
