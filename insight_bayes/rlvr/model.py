@@ -390,11 +390,30 @@ def sample_next(
 ) -> torch.Tensor:
     """One token per row of ``logits`` ``(B, V)``: ``x ~ softmax(logits / temperature)`` over
     the ids not in ``suppress`` (``argmax`` when ``temperature == 0``), shape ``(B,)``."""
+    return draw_next(sampling_weights(logits, temperature, suppress), temperature, generator)
+
+
+def sampling_weights(
+    logits: torch.Tensor, temperature: float, suppress: Sequence[int] = ()
+) -> torch.Tensor:
+    """What :func:`sample_next` draws from, for logits ``(..., V)`` of any leading shape:
+    ``softmax(logits / temperature)`` over the ids not in ``suppress`` (each row on its
+    own), or the suppressed logits when ``temperature == 0``. A block of runs computes it
+    once for all its runs, then draws each run's rows with its own generator."""
     logits = _suppressed(logits.float(), suppress)
     if temperature == 0:
-        return logits.argmax(dim=-1)
-    probs = torch.softmax(logits / temperature, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        return logits
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+def draw_next(
+    weights: torch.Tensor, temperature: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """One token per row of :func:`sampling_weights`' ``(B, V)``: drawn from ``generator``
+    (``argmax`` when ``temperature == 0``, no draw), shape ``(B,)``."""
+    if temperature == 0:
+        return weights.argmax(dim=-1)
+    return torch.multinomial(weights, 1, generator=generator).squeeze(-1)
 
 
 @torch.inference_mode()

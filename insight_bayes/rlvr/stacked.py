@@ -10,8 +10,9 @@ each run's rows are padded to the block's and the padding is never read.
 
 - :func:`generate_runs`: sampled completions of each run's prompts, each run drawing from
   its own generator exactly the random numbers its own :func:`~insight_bayes.rlvr.model.generate`
-  would draw (the draws of run ``r`` are :func:`~insight_bayes.rlvr.model.sample_next` on
-  its rows alone);
+  would draw (:func:`~insight_bayes.rlvr.model.sample_next`'s distribution,
+  :func:`~insight_bayes.rlvr.model.sampling_weights`, for every run at once, then each
+  run's rows drawn by :func:`~insight_bayes.rlvr.model.draw_next` from its generator);
 - :func:`logprobs_runs`: per-token log-probabilities of each run's token batch;
 - :func:`shared_prompt_logprobs_runs`: the same for GRPO groups, each prompt run once for
   its ``K`` completions (:func:`~insight_bayes.rlvr.model.shared_prompt_logprobs` per run);
@@ -40,9 +41,10 @@ from insight_bayes.rlvr.model import (
     attention_mask,
     completion_inputs,
     completion_logprobs,
+    draw_next,
     logprobs_from_logits,
     repeat_cache,
-    sample_next,
+    sampling_weights,
 )
 from insight_bayes.rlvr.padding import left_pad, positions_from_valid
 from insight_bayes.validation import check_int
@@ -128,10 +130,10 @@ class StackedLM(nn.Module):
             raise ValueError(f"sequence longer than block_size={self.config.block_size} tokens")
         if last is not None:
             last = check_int(last, "last", min_value=1, max_value=idx.shape[-1])
-        p = {
-            name: self.param(name) if runs is None else self.param(name)[runs]
-            for name in self.names
-        }
+        every = runs is None or (  # all runs in order: the parameters as they are
+            isinstance(runs, slice) and runs.indices(self.runs) == (0, self.runs, 1)
+        )
+        p = {name: self.param(name) if every else self.param(name)[runs] for name in self.names}
         r, b, t = idx.shape
         tok, pos = p["tok.weight"], p["pos.weight"]
         offsets = torch.arange(r, device=idx.device)[:, None, None]
@@ -317,13 +319,13 @@ def generate_runs(
             valid_buffer = torch.ones(r, b, width + max_new_tokens, dtype=torch.bool,
                                       device=device)  # fmt: skip
             valid_buffer[:, :, :width] = valid
-        last = logits[:, :, -1]
+        # every run's distribution at once (row by row, as each run's alone), then each
+        # run's draws from its own generator
+        weights = sampling_weights(logits[:, :, -1], temperature, suppress)
         nxt = torch.full((r, b), pad_id, dtype=torch.long, device=device)
         for j in range(r):
             if not run_done[j]:  # a run alone stops drawing once all its rows are done
-                nxt[j, : rows[j]] = sample_next(
-                    last[j, : rows[j]], temperature, generators[j], suppress
-                )
+                nxt[j, : rows[j]] = draw_next(weights[j, : rows[j]], temperature, generators[j])
                 steps[j] = step + 1
         nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
         out[:, :, step] = nxt
