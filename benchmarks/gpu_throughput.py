@@ -9,7 +9,9 @@ by its block size (the done record's ``block``):
 - ``block_wall_seconds``: the sum over blocks of their wall time;
 - ``tokens_per_wall_second``: tokens generated (every run's rollouts) over that time;
 - ``gpu_util_mean``: the mean of ``gpu_util.csv``'s samples (``nvidia-smi`` every few
-  seconds) taken while the study's process held GPU memory; ``None`` without samples.
+  seconds) taken while the study's process held GPU memory; ``None`` without samples;
+- and (:func:`rounds_fit`) how much each of Dynamic Sampling's generation rounds adds to
+  its block's step, which the block's other runs wait through.
 
 ``run_gpu_study.sh`` writes this into the folder's ``throughput.txt``; ``summary.py`` quotes
 it in the READMEs.
@@ -53,6 +55,36 @@ def gpu_util_mean(folder: Path) -> float | None:
     return float(held.mean()) if len(held) else None
 
 
+def rounds_fit(folder: str | Path, rule: str = "dynamic-sampling") -> dict | None:
+    """Least-squares fit of a block's step seconds on ``rule``'s generation rounds.
+
+    The block's step time is read off Random's run and ``rule``'s rounds off its run at
+    the same (draw, seed, step); this pairs them within one block when blocks hold whole
+    seeds of every rule (what the study's time budget starts, ``time_budget.fit_block``).
+    Only pairs where both runs trained in blocks of more than one run count. Returns
+    ``intercept``, ``per_round`` (seconds) and ``n`` (block-steps), or None without pairs.
+    """
+    import numpy as np
+
+    folder = Path(folder)
+    runs = _runs(folder)
+    steps = pd.read_parquet(folder / "steps.parquet")
+    if "draw" not in steps:
+        steps = steps.assign(draw=0)
+    if "rounds" not in steps:
+        return None
+    steps = steps[steps["step"] > 0].merge(runs, on=["rule", "seed", "draw"])
+    keys = ["draw", "seed", "step"]
+    base = steps[(steps["rule"] == "random") & (steps["block"] > 1)].set_index(keys)
+    other = steps[(steps["rule"] == rule) & (steps["block"] > 1)].set_index(keys)
+    pairs = base[["step_seconds"]].join(other[["rounds"]], how="inner").dropna()
+    if len(pairs) < 3 or pairs["rounds"].nunique() < 2:
+        return None
+    design = np.c_[np.ones(len(pairs)), pairs["rounds"].to_numpy(float)]
+    (intercept, slope), *_ = np.linalg.lstsq(design, pairs["step_seconds"].to_numpy(float))
+    return {"intercept": float(intercept), "per_round": float(slope), "n": int(len(pairs))}
+
+
 def throughput(folder: str | Path) -> dict:
     """The folder's runs, tokens, block seconds, tokens per second and GPU utilisation."""
     folder = Path(folder)
@@ -83,6 +115,10 @@ def main(argv: list[str]) -> int:
     print(f"generated tokens {out['tokens_generated']:.0f} in {out['block_wall_seconds']:.1f} s "
           f"of block wall time: {out['tokens_per_wall_second']:.0f} tokens/s")  # fmt: skip
     print("GPU utilisation: " + ("no samples" if util is None else f"{util:.1f}% mean"))
+    fit = rounds_fit(argv[0])
+    if fit is not None:
+        print(f"block step seconds = {fit['intercept']:.3f} + {fit['per_round']:.3f} x "
+              f"Dynamic Sampling's rounds (least squares, {fit['n']} block-steps)")  # fmt: skip
     return 0
 
 

@@ -66,3 +66,31 @@ def test_gpu_utilisation_counts_the_samples_while_memory_is_held(tmp_path):
 def test_a_folder_without_finished_runs_is_refused(tmp_path):
     with pytest.raises(ValueError, match="no finished run"):
         _module().throughput(tmp_path)
+
+
+def test_rounds_fit_recovers_the_seconds_each_round_adds(tmp_path):
+    # one block of Random and Dynamic Sampling per seed; the block's step takes
+    # 0.5 s + 0.1 s per round of Dynamic Sampling, which Random's run records
+    runs = tmp_path / "runs" / "key"
+    rows = []
+    for seed in range(2):
+        for rule in ("random", "dynamic-sampling"):
+            (runs / rule).mkdir(parents=True, exist_ok=True)
+            record = {"rule": rule, "seed": seed, "block": 2, "wall_seconds": 5.0}
+            (runs / rule / f"seed-{seed:04d}.done.json").write_text(json.dumps(record))
+        for step in range(1, 6):
+            rounds = 1 + (step + seed) % 3
+            for rule in ("random", "dynamic-sampling"):
+                rows.append({"rule": rule, "seed": seed, "step": step,
+                             "rounds": rounds if rule != "random" else 1,
+                             "step_seconds": 0.5 + 0.1 * rounds,
+                             "train/tokens_generated": 10.0})  # fmt: skip
+    pd.DataFrame(rows).to_parquet(tmp_path / "steps.parquet")
+    fit = _module().rounds_fit(tmp_path)
+    assert fit["n"] == 10
+    assert fit["intercept"] == pytest.approx(0.5) and fit["per_round"] == pytest.approx(0.1)
+    # runs trained one at a time wait for no one: nothing to fit
+    for path in runs.rglob("*.done.json"):
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps(record | {"block": 1}))
+    assert _module().rounds_fit(tmp_path) is None
