@@ -27,9 +27,10 @@ def describe(folder: Path) -> list[str]:
     for name, manifest in budget_records(folder):
         lines.append(f"{name}: {manifest.get('status')}, runs {manifest.get('runs')}")
         for i, call in enumerate(manifest.get("time_budget", []), 1):
+            when = f" ({call['started_at']})" if "started_at" in call else ""
             lines.append(
-                f"  call {i}: budget {call['seconds']:g} s, blocks {call['blocks']}, measured "
-                f"seconds per run-step {call['measured_seconds_per_run_step']}, runs left "
+                f"  call {i}{when}: budget {call['seconds']:g} s, blocks {call['blocks']}, "
+                f"measured seconds per run-step {call['measured_seconds_per_run_step']}, runs left "
                 f"{call['stopped_early']}"
             )
     return lines

@@ -62,6 +62,12 @@ def test_observe_plans_at_the_speed_measured():
     budget.observe(2 * 0.5 * (10 + 3 * EVAL_COST), 2, loop)  # 2 runs at 0.5 s per run-step
     assert budget.seconds_per_run_step == pytest.approx(0.5)
     assert budget.record()["measured_seconds_per_run_step"] == [0.5]
+    # which call a record is: the budget's UTC start
+    from datetime import datetime
+
+    started = datetime.fromisoformat(budget.record()["started_at"])
+    assert started.utcoffset().total_seconds() == 0
+    assert abs((datetime.now(started.tzinfo) - started).total_seconds()) < 3600
     mark = budget.mark()
     budget.blocks.append(3)
     budget.observe(2 * 0.25 * (10 + 3 * EVAL_COST), 2, loop)

@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from insight_bayes.validation import check_int, check_real
@@ -109,6 +110,8 @@ class TimeBudget:
         The size of each block (or 1 for each run alone) started under the budget.
     measured : list of float
         The seconds per run-step each finished block or run measured (:meth:`observe`).
+    started_at : str
+        When the budget was made (UTC, ISO 8601): which call a record belongs to.
     """
 
     seconds: float
@@ -118,6 +121,7 @@ class TimeBudget:
     stopped_early: bool = False
     blocks: list[int] = field(default_factory=list)
     measured: list[float] = field(default_factory=list)
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def __post_init__(self) -> None:
         check_real(self.seconds, "time budget (seconds)", low=0.0, low_inclusive=False)
@@ -165,6 +169,7 @@ class TimeBudget:
         """What a manifest keeps of the budget: the blocks started and the speeds measured
         after ``since`` (a :meth:`mark`; one task draw's share of a multi-draw call)."""
         return {
+            "started_at": self.started_at,
             "seconds": float(self.seconds),
             "seconds_per_run_step": float(self.seconds_per_run_step),
             "eval_cost": EVAL_COST,
