@@ -159,5 +159,12 @@ def test_early_target_note_names_a_target_met_in_the_first_steps():
     # a censored or undefined mean is no evidence of an early target
     assert early_target_note(early.assign(mean_cost=[2.0, float("nan")]), 150) is None
     assert early_target_note(early.drop(columns="mean_cost"), 150) is None
+    at_start = early_target_note(early.assign(mean_cost=[0.0, 0.0]), 150)
+    assert "reaches the target before training (step 0)" in at_start
     with pytest.raises(ValueError, match="horizon"):
         early_target_note(early, 0)
+    # summary_text adds it when told the horizon, and only then
+    assert note in summary_text(early.assign(final_accuracy=0.5), baseline="random",
+                                metric="m", target=0.3, horizon=150)  # fmt: skip
+    assert "note:" not in summary_text(early.assign(final_accuracy=0.5), baseline="random",
+                                       metric="m", target=0.3)  # fmt: skip

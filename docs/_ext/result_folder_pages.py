@@ -181,12 +181,15 @@ def _summary(folder: Path, manifest: dict) -> list[str]:
     if "rule" not in summary.columns:
         return []
     analysis = manifest.get("analysis", {}) if isinstance(manifest.get("analysis"), dict) else {}
+    loop = (manifest.get("config") or {}).get("loop", {}) if isinstance(manifest, dict) else {}
+    steps = loop.get("steps") if isinstance(loop, dict) else None
     try:
         text = summary_text(
             summary,
             baseline=str(analysis.get("baseline", "random")),
             metric=str(analysis.get("metric", "metric")).split("/")[-1],
             target=float(analysis.get("target", float("nan"))),
+            horizon=steps if isinstance(steps, int) and steps > 0 else None,
         )
     except (KeyError, TypeError, ValueError):
         return []

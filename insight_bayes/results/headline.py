@@ -284,8 +284,10 @@ def summary_text(
     target: float,
     width: int = 100,
     max_rows: int = 40,
+    horizon: int | None = None,
 ) -> str:
-    """The headline (:func:`headline`), a blank line, then :func:`summary_table_text`.
+    """The headline (:func:`headline`), a blank line, then :func:`summary_table_text`, and
+    with ``horizon`` (the runs' steps) :func:`early_target_note` when it applies.
 
     Parameters
     ----------
@@ -302,6 +304,9 @@ def summary_text(
         Widest line of the table, in characters (the headline is one line however long).
     max_rows : int, default 40
         Most table rows printed.
+    horizon : int, optional
+        Training steps of the runs: a target every rule meets within its first steps is
+        then said to be one.
     """
     if not (isinstance(target, int | float) and math.isfinite(target)):
         raise ValueError(f"target must be a finite number, got {target!r}")
@@ -313,7 +318,8 @@ def summary_text(
         rows = summary[(summary["rule"] != baseline) & summary["speedup"].notna()]
         if (rows["ci_low"].isna() | rows["ci_high"].isna()).any():
             text += f"\n{UNDEFINED_NOTE}"
-    return text
+    note = early_target_note(summary, horizon) if horizon is not None else None
+    return f"{text}\n{note}" if note else text
 
 
 #: A target every rule meets, on average, within this share of the horizon is "early".
@@ -339,8 +345,12 @@ def early_target_note(summary: pd.DataFrame, horizon: int) -> str | None:
     latest = float(costs.max())
     if latest > max(1.0, EARLY_SHARE * horizon):
         return None
+    when = (
+        "before training (step 0)" if latest == 0
+        else f"within {latest:.1f} steps on average (of {horizon})"
+    )  # fmt: skip
     return (
-        f"note: every rule reaches the target within {latest:.1f} steps on average (of "
-        f"{horizon}), so these speed-ups describe the first steps of training only; "
-        "speedup_curve.csv places targets between the start and the baseline's final value"
+        f"note: every rule reaches the target {when}, so these speed-ups describe the first "
+        "steps of training only; speedup_curve.csv places targets between the start and the "
+        "baseline's final value"
     )

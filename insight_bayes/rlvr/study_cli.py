@@ -287,23 +287,20 @@ def _claim(config, args: argparse.Namespace) -> None:
 
 def _finish(config, summary, args: argparse.Namespace) -> None:
     """The headline and the summary table, then the pictures of the folder."""
-    from insight_bayes.results.headline import early_target_note, summary_text
+    from insight_bayes.results.headline import summary_text
     from insight_bayes.results.plots import draw_folder
 
     study = config.study
     if summary is not None:
         print()
         print(summary_text(summary, baseline=study.baseline, metric=study.metric,
-                           target=study.target))  # fmt: skip
+                           target=study.target, horizon=config.loop.steps))  # fmt: skip
         print(
             f"speed-up: steps to {study.metric} >= {study.target:g} versus {study.baseline}, "
             "95% paired bootstrap "
             + ("over draws, then seeds" if config.multi_draw else "over seeds")
             + " (censored runs count at the horizon); summary.csv has every column"
         )
-        note = early_target_note(summary, config.loop.steps)
-        if note:
-            print(note)
     if not args.no_plots and summary is not None:
         written = draw_folder(args.out)
         if written:
