@@ -192,11 +192,13 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``insight-bayes plot``."""
     from insight_bayes.results import load_results
     from insight_bayes.results.headline import summary_text
+    from insight_bayes.results.reader import manifest_horizon
 
     results = load_results(args.folder)
     summary = folder_summary(results, n_boot=args.n_boot)
     print(summary_text(summary, baseline=results.baseline, metric=results.metric,
-                       target=results.target))  # fmt: skip
+                       target=results.target,
+                       horizon=manifest_horizon(results.manifest)))  # fmt: skip
     written = plot_folder(results.folder, args.out, summary=summary)
     print(f"\npictures: {', '.join(str(p) for p in written)}")
     return 0

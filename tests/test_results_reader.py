@@ -101,3 +101,15 @@ def test_readme_results_example_runs(monkeypatch, capsys):
     exec(compile(blocks[0], "README.md", "exec"), {})  # noqa: S102
     out = capsys.readouterr().out
     assert "sweep eval/accuracy 0.6" in out and "study eval/pass1 0.45" in out
+
+
+def test_manifest_horizon_reads_a_harness_studys_steps_only():
+    from insight_bayes.results.reader import manifest_horizon
+
+    assert manifest_horizon({"config": {"loop": {"steps": 150}}}) == 150
+    # a sweep (no loop), a malformed or empty manifest: no horizon, no error
+    assert manifest_horizon({"config": {"scenarios": {}}}) is None
+    assert manifest_horizon({"config": {"loop": {"steps": "150"}}}) is None
+    assert manifest_horizon({"config": {"loop": {"steps": True}}}) is None
+    assert manifest_horizon({"config": {"loop": {"steps": 0}}}) is None
+    assert manifest_horizon({}) is None

@@ -173,7 +173,7 @@ def _summary(folder: Path, manifest: dict) -> list[str]:
     """The headline and the summary table that ``insight-bayes plot`` prints."""
 
     from insight_bayes.results.headline import summary_text
-    from insight_bayes.results.reader import read_table
+    from insight_bayes.results.reader import manifest_horizon, read_table
 
     if not (folder / "summary.csv").exists():
         return []
@@ -181,15 +181,13 @@ def _summary(folder: Path, manifest: dict) -> list[str]:
     if "rule" not in summary.columns:
         return []
     analysis = manifest.get("analysis", {}) if isinstance(manifest.get("analysis"), dict) else {}
-    loop = (manifest.get("config") or {}).get("loop", {}) if isinstance(manifest, dict) else {}
-    steps = loop.get("steps") if isinstance(loop, dict) else None
     try:
         text = summary_text(
             summary,
             baseline=str(analysis.get("baseline", "random")),
             metric=str(analysis.get("metric", "metric")).split("/")[-1],
             target=float(analysis.get("target", float("nan"))),
-            horizon=steps if isinstance(steps, int) and steps > 0 else None,
+            horizon=manifest_horizon(manifest),
         )
     except (KeyError, TypeError, ValueError):
         return []

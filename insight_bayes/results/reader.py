@@ -30,7 +30,7 @@ from insight_bayes.results.schema import check_steps
 from insight_bayes.results.summary import analysis_summary
 from insight_bayes.results.targets import bootstrap_speedups, speedup_curve, steps_to_target
 
-__all__ = ["Results", "load_results", "read_manifest", "read_table"]
+__all__ = ["Results", "load_results", "manifest_horizon", "read_manifest", "read_table"]
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,15 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """A results folder's ``manifest.json`` (``{}`` when it has none)."""
     path = Path(folder) / "manifest.json"
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def manifest_horizon(manifest: dict[str, Any]) -> int | None:
+    """Training steps of a harness study's runs (its config's ``loop.steps``), or ``None``
+    when the manifest names none (a sweep's scenarios may differ)."""
+    config = manifest.get("config") if isinstance(manifest, dict) else None
+    loop = config.get("loop") if isinstance(config, dict) else None
+    steps = loop.get("steps") if isinstance(loop, dict) else None
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else None
 
 
 def read_table(
