@@ -10,6 +10,8 @@ Every folder under ``results/`` with a ``manifest.json`` becomes one page,
 - the headline and summary table that ``insight-bayes plot`` prints (from
   ``summary.csv`` through :func:`insight_bayes.results.headline.summary_text`), and the
   folder's ``headline.txt`` when it has one;
+- a study's design checks when it ran them (``design.json``: the verdict, each warm-up
+  tried through :func:`insight_bayes.rlvr.design.design_table`, each pilot rate);
 - every small CSV table of the folder as a Markdown table (numbers to three significant
   digits), the larger ones listed by name and size;
 - the folder's learning-curve, speed-up and warm-up pictures when it holds them.
@@ -214,6 +216,32 @@ def _tables(folder: Path) -> list[str]:
     return lines
 
 
+def _design(folder: Path) -> list[str]:
+    """The design checks of a study that ran them (its ``design.json``): the verdict, each
+    warm-up tried and each pilot learning rate."""
+    import pandas as pd
+
+    from insight_bayes.rlvr.design import design_table, read_design
+
+    record = read_design(folder)
+    if not record.get("warmups"):
+        return []
+    verdict = "passed" if record.get("passed") else "failed"
+    lines = ["## Design checks (from `design.json`)", "",
+             f"**{verdict}**: {record.get('reason', '')}", "",
+             "### Warm-ups tried", "", markdown_table(design_table(record)), ""]  # fmt: skip
+    pilots = record.get("pilots", [])
+    if pilots:
+        table = pd.DataFrame(
+            {"lr": p["lr"], "mean_gain": p["mean_gain"], "passed": p["passed"],
+             "gains": ", ".join(f"{g:+.4f}" for g in p["gains"]),
+             "seconds_per_run_step": p.get("seconds_per_run_step", float("nan"))}
+            for p in pilots
+        )  # fmt: skip
+        lines += ["### Random-only learning-rate pilot", "", markdown_table(table), ""]
+    return lines
+
+
 def result_page(folder: Path, out: Path) -> str:
     """The Markdown page of one result folder (pictures are copied next to ``out``)."""
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -229,6 +257,7 @@ def result_page(folder: Path, out: Path) -> str:
                   f'table = pd.read_csv("results/{name}/{tables[0]}")', "```", ""]  # fmt: skip
     lines += ["## Settings (from `manifest.json`)", "", *_settings(manifest), ""]
     lines += _summary(folder, manifest)
+    lines += _design(folder)
     headline = folder / "headline.txt"
     if headline.exists():
         lines += ["## `headline.txt`", "", "```text", headline.read_text().rstrip(), "```", ""]
