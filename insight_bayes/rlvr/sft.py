@@ -153,7 +153,7 @@ def warm_up(
         if replayed:
             steps = check_int(replay[key], "replayed steps", min_value=1, max_value=config.steps)
             log.info("warm-up %s: trained to step %d, where it first passed its check", key, steps)
-            loss, trained, _ = _train(policy, task, config, device, progress, None, steps)
+            loss, trained, _ = _train(policy, task, config, device, progress, max_steps=steps)
             reached = True
         else:
             loss, trained, reached = _train(policy, task, config, device, progress, stop)

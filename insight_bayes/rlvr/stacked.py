@@ -283,8 +283,8 @@ def generate_runs(
     width = max(n)
     seqs = [list(p[i]) if i < len(p) else list(p[0]) for p in prompts for i in range(width)]
     tokens, valid = left_pad(seqs, pad_id, device)
-    longest = max(len(seq) for seq in seqs)  # the longest prompt, in tokens
     r = len(runs)
+    prompt_len = tokens.shape[-1]  # the longest prompt (left-padded: all of it valid)
     tokens, valid = tokens.reshape(r, width, -1), valid.reshape(r, width, -1)
     positions = _positions(valid)
     index = torch.as_tensor(list(runs), device=device)
@@ -307,7 +307,7 @@ def generate_runs(
         # largest position fed is known here (the longest prompt's last, then one more
         # per step), so the model's block_size check does not wait for the device
         logits, cache = model(inp, inp_pos, valid, cache, runs=select, last=1,
-                              max_position=longest - 1 + step)  # fmt: skip
+                              max_position=prompt_len - 1 + step)  # fmt: skip
         if step == 0:
             if repeats > 1:  # share each prompt's prefix among its samples
                 logits = logits.repeat_interleave(repeats, dim=1)
