@@ -83,7 +83,7 @@ def _sync(harness: Harness) -> None:
         torch.cuda.synchronize()
 
 
-def _profile(harness: Harness, runs, block: int, folder: Path) -> None:
+def _profile(harness: Harness, runs, block: int, folder: Path, graphs: bool = False) -> None:
     """One block of ``runs`` under :mod:`torch.profiler`: its operators by self time on the
     device and on the CPU, written to ``folder/profile_block{block}.txt``."""
     from torch.profiler import ProfilerActivity, profile
@@ -92,7 +92,7 @@ def _profile(harness: Harness, runs, block: int, folder: Path) -> None:
     if harness.device == "cuda":
         activities.append(ProfilerActivity.CUDA)
     with profile(activities=activities) as prof:
-        _, wall, _ = _train(harness, runs, block)
+        _, wall, _ = _train(harness, runs, block, graphs)
     folder.mkdir(parents=True, exist_ok=True)
     averages = prof.key_averages()
     keys = ["self_cuda_time_total"] * (harness.device == "cuda") + ["self_cpu_time_total"]
@@ -109,11 +109,15 @@ def _profile(harness: Harness, runs, block: int, folder: Path) -> None:
             f"{device_us / 1e6:.3f} s of device time (busy {device_us / 1e6 / wall:.0%}, "
             "overlapping kernels counted twice)\n\n" + text
         )
-    (folder / f"profile_block{block}.txt").write_text(text + "\n")
+    name = f"profile_block{block}" + ("_graphs" if graphs else "")
+    (folder / f"{name}.txt").write_text(text + "\n")
 
 
-def _train(harness: Harness, runs, block: int) -> tuple[float, float, pd.DataFrame]:
-    """Train ``runs`` in blocks of ``block``; returns (cpu seconds, wall seconds, steps)."""
+def _train(
+    harness: Harness, runs, block: int, graphs: bool = False
+) -> tuple[float, float, pd.DataFrame]:
+    """Train ``runs`` in blocks of ``block`` (``graphs``: blocks generate with CUDA graphs);
+    returns (cpu seconds, wall seconds, steps)."""
     tables = []
     _sync(harness)
     cpu, wall = time.process_time(), time.perf_counter()
@@ -127,7 +131,8 @@ def _train(harness: Harness, runs, block: int) -> tuple[float, float, pd.DataFra
             )  # fmt: skip
             tables.append(pd.DataFrame([r.summary() for r in loop.iter_steps()]))
         else:
-            tables += [steps for steps, _ in train_block(harness, part)]
+            extra = {"cuda_graphs": True} if graphs else {}  # older commits lack it
+            tables += [steps for steps, _ in train_block(harness, part, **extra)]
     _sync(harness)
     return time.process_time() - cpu, time.perf_counter() - wall, pd.concat(tables)
 
@@ -141,6 +146,7 @@ def bench(
     device: str = "cpu",
     design: str | None = None,
     profile: str | None = None,
+    graphs: tuple[bool, ...] = (False,),
 ):
     base = load_config(config_path)
     record = read_design(Path(design).parent) if design else {}
@@ -151,16 +157,16 @@ def bench(
         torch.set_float32_matmul_precision(CUDA_MATMUL_PRECISION)
     runs = _runs(base, n_runs)
     rows = []
-    for block in blocks:
+    for graph, block in ((g, b) for g in graphs for b in blocks):
         # training steps only (no held-out evaluation: it is timed below)
         harness.config = dataclasses.replace(
             base, loop=dataclasses.replace(base.loop, steps=steps, eval_every=0)
         )
-        _train(harness, runs[:block], block)  # warm: allocations, first calls
+        _train(harness, runs[:block], block, graph)  # warm: allocations, first calls
         if profile:
-            _profile(harness, runs[:block], block, Path(profile))
+            _profile(harness, runs[:block], block, Path(profile), graph)
         load = os.getloadavg()[0]
-        cpu, wall, table = _train(harness, runs, block)
+        cpu, wall, table = _train(harness, runs, block, graph)
         trained = table[table.step > 0]
         # where a step's time goes (a block's runs wait on the same batched calls)
         share = {
@@ -173,7 +179,7 @@ def bench(
         harness.config = dataclasses.replace(
             base, loop=dataclasses.replace(base.loop, steps=0, eval_every=1)
         )
-        eval_cpu, eval_wall, _ = _train(harness, runs, block)
+        eval_cpu, eval_wall, _ = _train(harness, runs, block, graph)
         rows.append(
             {
                 "block": block,
@@ -189,6 +195,7 @@ def bench(
                 **share,
                 "load_average": load,
             }
+            | ({"cuda_graphs": graph} if any(graphs) else {})
             | (
                 {"matmul_precision": torch.get_float32_matmul_precision()}
                 if harness.device == "cuda"
@@ -236,12 +243,21 @@ def main() -> None:
     parser.add_argument(
         "--append", action="store_true", help="add the rows to --out (another commit's code)"
     )
+    parser.add_argument(
+        "--graphs",
+        default="off",
+        help="off, on or off,on: blocks generate with CUDA graphs "
+        "(rows of each; a block of 1 trains one run alone, without them)",
+    )
     args = parser.parse_args()
+    graphs = [g.strip() for g in args.graphs.split(",")]
+    if not set(graphs) <= {"off", "on"}:
+        parser.error(f"--graphs takes off, on or off,on; got {args.graphs!r}")
     torch.set_num_threads(args.threads)
     blocks = [int(b) for b in args.blocks.split(",")]
     table, harness = bench(
         args.config, blocks, args.steps, args.runs, args.cache_dir, args.device, args.design,
-        args.profile,
+        args.profile, tuple(g == "on" for g in graphs),
     )  # fmt: skip
     table = extrapolate(table, harness.config, harness.device)
     params = sum(p.numel() for p in harness.policy.model.parameters())

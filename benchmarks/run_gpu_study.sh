@@ -19,9 +19,11 @@
 # into PACK as study.tgz.part-* (15 MiB pieces) beside the log, design.json and seconds:
 # at most 8 files, what the device tool brings back (benchmarks/README.md); it is packed
 # before the benchmark too, so a call cut short in the benchmark still brings the study.
-# CONFIG, DEVICE, WORKERS, RUNS_PER_PROCESS, CACHE, PYTHON, STUDY_TIMEOUT, EXTRA_ARGS and
-# BENCH_ARGS override the defaults (configs/rlvr/gpu.toml, cuda, 1, 64, OUT/.cache,
-# python, none, none, "--blocks 1,8 --runs 8 --steps 5"); BENCH=0 skips the benchmark
+# CONFIG, DEVICE, WORKERS, RUNS_PER_PROCESS, CACHE, PYTHON, STUDY_TIMEOUT, EXTRA_ARGS,
+# BENCH_ARGS and CUDA_GRAPHS override the defaults (configs/rlvr/gpu.toml, cuda, 1, 64,
+# OUT/.cache, python, none, none, "--blocks 1,8 --runs 8 --steps 5", auto: the study's
+# blocks generate with CUDA graphs when benchmarks/graphs_check.py, run first and kept in
+# OUT/graphs_check.txt, says so); BENCH=0 skips the benchmark
 # (the study's own throughput.txt and gpu_util.csv are still written). STUDY_TIMEOUT (seconds) stops the
 # study but not the script: finished runs are kept (a re-run resumes them), and the study
 # starts only the blocks it expects to finish 15 s before it (rlvr-study --time-budget, at
@@ -50,6 +52,18 @@ trap cleanup EXIT
 nvidia-smi > "$STAGE/nvidia-smi.txt" 2>&1 || true
 "$PY" -c "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, \
 'cuda' if torch.cuda.is_available() else 'no cuda')" > "$STAGE/python.txt" 2>&1 || true
+# CUDA graphs for the blocks' generation: CUDA_GRAPHS=auto (default) decides by
+# benchmarks/graphs_check.py (identical tokens and at most 0.9 of the eager time, on fresh
+# weights; no rule is looked at), on or off forces it
+GRAPH_ARGS=""
+case "${CUDA_GRAPHS:-auto}" in
+    on) GRAPH_ARGS="--cuda-graphs" ;;
+    auto)
+        timeout 240 "$PY" benchmarks/graphs_check.py --config "$CONFIG" --device "$DEVICE" \
+            > "$STAGE/graphs_check.txt" 2>&1 || echo "graphs check failed" >> "$STAGE/graphs_check.txt"
+        grep -q "^cuda_graphs: on" "$STAGE/graphs_check.txt" && GRAPH_ARGS="--cuda-graphs"
+        tail -n 1 "$STAGE/graphs_check.txt" ;;
+esac
 if command -v nvidia-smi > /dev/null && nvidia-smi > /dev/null 2>&1; then
     nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 \
         > "$STAGE/gpu_util.csv" 2>&1 &
@@ -65,7 +79,7 @@ if [ -n "${STUDY_TIMEOUT:-}" ] && [ "${STUDY_TIMEOUT}" -gt 30 ]; then
 fi
 timeout "${STUDY_TIMEOUT:-0}" "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$STUDY" \
     --device "$DEVICE" --workers "$WORKERS" --runs-per-process "$RUNS_PER_PROCESS" \
-    --no-progress --skip-mismatched-draws $BUDGET_ARGS ${EXTRA_ARGS:-} 2>&1 \
+    --no-progress --skip-mismatched-draws $BUDGET_ARGS $GRAPH_ARGS ${EXTRA_ARGS:-} 2>&1 \
     | tee "$STAGE/study.log" || status=$?
 [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null || true
 SAMPLER=""
@@ -76,6 +90,7 @@ echo "study exit status: $status (3: a design check failed, see design.json; 4: 
 mkdir -p "$STUDY"
 cat "$STAGE/study.log" >> "$STUDY/study.log"   # a resumed study appends to the earlier log
 mv -f "$STAGE/nvidia-smi.txt" "$STAGE/python.txt" "$STUDY/"
+[ -f "$STAGE/graphs_check.txt" ] && cat "$STAGE/graphs_check.txt" >> "$STUDY/graphs_check.txt"
 [ -f "$STAGE/gpu_util.csv" ] && cat "$STAGE/gpu_util.csv" >> "$STUDY/gpu_util.csv"
 if [ "$status" -ne 0 ] && [ "$status" -ne 3 ] && [ -f "$STUDY/manifest.json" ]; then
     "$PY" -m insight_bayes_cli rlvr-study "$CONFIG" --out "$STUDY" --gather-only --no-plots \

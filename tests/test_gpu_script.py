@@ -47,6 +47,10 @@ def test_gpu_study_script_runs_on_cpu_with_the_smoke_config(tmp_path):
     assert "cpu_per_run_step" in (out / "bench.txt").read_text()
     assert "self_cpu_time_total" in (out / "profile_block1.txt").read_text()
     assert "tokens/s" in (out / "throughput.txt").read_text()
+    # CUDA graphs were checked first (on a CPU: off, with the measurements)
+    check = (out / "graphs_check.txt").read_text()
+    assert "rows with the same tokens 100.00%" in check
+    assert check.strip().endswith("cuda_graphs: off (no CUDA device: the steps ran without graphs)")
     # what a device call brings back: at most 8 files, the study folder packed in pieces
     back = sorted(p.name for p in (tmp_path / "back").iterdir())
     assert len(back) <= 8 and "study.log" in back and "study.tgz.part-aa" in back

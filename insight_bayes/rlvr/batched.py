@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from insight_bayes.rlvr.block_graphs import BlockGraphs
 from insight_bayes.rlvr.grpo import TokenBatch, make_optimizer, make_scheduler
 from insight_bayes.rlvr.grpo_environment import GRPOEnvironment
 from insight_bayes.rlvr.precision import block_precision
@@ -130,10 +131,19 @@ class RunBlock:
         Most rows (sequences) of one batched forward pass without gradients; runs are
         taken in groups under it (default: ``4 * eval.batch_size``). The GRPO update,
         which keeps activations for the backward pass, takes an eighth of it.
+    cuda_graphs : bool
+        Generate with fixed-shape steps, and compute log-probabilities of a batch shape
+        asked for before, replayed as CUDA graphs (:mod:`insight_bayes.rlvr.block_graphs`;
+        on a CPU the same computations run eagerly): the same draws, floats equal to
+        rounding. Default off.
     """
 
     def __init__(
-        self, harness: Harness, runs: Sequence[tuple[str, int]], max_rows: int | None = None
+        self,
+        harness: Harness,
+        runs: Sequence[tuple[str, int]],
+        max_rows: int | None = None,
+        cuda_graphs: bool = False,
     ) -> None:
         if not runs:
             raise ValueError("a block needs at least one run")
@@ -145,6 +155,7 @@ class RunBlock:
         self.max_rows = max_rows or 4 * self.config.eval.batch_size
         model_config = harness.policy.model.config
         self.model = StackedLM(model_config, [harness.warm_state] * len(runs)).to(harness.device)
+        self.graphs = BlockGraphs(self.model) if cuda_graphs else None
         self.optimizer = make_optimizer(self.model, self.config.grpo)
         self.scheduler = make_scheduler(self.optimizer, self.config.grpo)
         self.lanes = [_Lane(rule, int(seed)) for rule, seed in runs]
@@ -293,6 +304,7 @@ class RunBlock:
                         generators=[generators[i] for i in part],
                         repeats=repeats,
                         suppress=self.policy.suppress,
+                        graphs=self.graphs,
                     )
                     for i, t in zip(part, tokens, strict=True):
                         out[i].append(t)
@@ -318,16 +330,14 @@ class RunBlock:
             last = None if last >= batch.tokens.shape[2] - 1 else last
             for group in run_groups(len(members), batch.tokens.shape[1], self.max_rows):
                 part = members[group]
-                index = torch.as_tensor(part, device=batch.tokens.device)
-                logp = logprobs_runs(
-                    self.model,
-                    batch.tokens[group],
-                    batch.valid[group],
-                    temperature,
-                    self.policy.suppress,
-                    index,
-                    last=last,
-                )
+                tokens, valid = batch.tokens[group], batch.valid[group]
+                if self.graphs is not None:  # fixed shapes (the evaluation's), graphed
+                    logp = self.graphs.logprobs(part, tokens, valid, temperature,
+                                                self.policy.suppress, last)  # fmt: skip
+                else:
+                    index = torch.as_tensor(part, device=tokens.device)
+                    logp = logprobs_runs(self.model, tokens, valid, temperature,
+                                         self.policy.suppress, index, last=last)  # fmt: skip
                 for n, i in enumerate(part):
                     out[i] = logp[n, : args[i][0].shape[0], logp.shape[2] - wanted[i] :]
         return [out[i] for i in indices]
@@ -354,21 +364,25 @@ class RunBlock:
 
 
 def train_block(
-    harness: Harness, runs: Sequence[tuple[str, int]], max_rows: int | None = None
+    harness: Harness,
+    runs: Sequence[tuple[str, int]],
+    max_rows: int | None = None,
+    cuda_graphs: bool = False,
 ) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     """Train the (rule, seed) runs of ``harness``'s study as one block.
 
     Each run is the selection loop a separate run would be
     (:func:`insight_bayes.rlvr.study_jobs.run_study_job`): same selector, config, seed and
-    tables; only its model work is batched with the block's. Returns each run's
-    ``(steps, choices)`` tables, in the order of ``runs``.
+    tables; only its model work is batched with the block's (``cuda_graphs``: see
+    :class:`RunBlock`). Returns each run's ``(steps, choices)`` tables, in the order of
+    ``runs``.
     """
     from insight_bayes.loop import SelectionLoop
     from insight_bayes.results.schema import RunTables
     from insight_bayes.selectors import selector_from_label
 
     config = harness.config
-    block = RunBlock(harness, runs, max_rows)
+    block = RunBlock(harness, runs, max_rows, cuda_graphs)
 
     def work(i: int, env: RunEnvironment) -> tuple[pd.DataFrame, pd.DataFrame]:
         rule, seed = runs[i]

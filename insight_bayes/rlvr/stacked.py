@@ -28,6 +28,7 @@ relative per forward pass.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -48,6 +49,9 @@ from insight_bayes.rlvr.model import (
 )
 from insight_bayes.rlvr.padding import left_pad, positions_from_valid
 from insight_bayes.validation import check_int
+
+if TYPE_CHECKING:
+    from insight_bayes.rlvr.block_graphs import BlockGraphs
 
 __all__ = [
     "StackedLM",
@@ -116,6 +120,7 @@ class StackedLM(nn.Module):
         runs: Runs = None,
         last: int | None = None,
         max_position: int | None = None,
+        mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, KVCache]:
         """Logits ``(R', B, T, vocab)`` of each run's ``(B, T)`` tokens, or of their last
         ``last`` positions only (``TinyLM.forward``'s ``last``: the final layer computes
@@ -123,7 +128,10 @@ class StackedLM(nn.Module):
 
         ``max_position``: the largest of ``positions`` when the caller knows it (a
         generation step does), so that checking it against ``block_size`` does not wait
-        for the device; by default it is read from ``positions``."""
+        for the device; by default it is read from ``positions``. ``mask``: the attention
+        mask ``(R' B, 1, T, keys)`` when the caller builds it (a fixed-shape generation
+        step, :mod:`insight_bayes.rlvr.block_graphs`); by default
+        :func:`~insight_bayes.rlvr.model.attention_mask` of ``key_valid``."""
         if max_position is None:
             max_position = int(positions.max())
         if max_position >= self.config.block_size:
@@ -139,8 +147,8 @@ class StackedLM(nn.Module):
         offsets = torch.arange(r, device=idx.device)[:, None, None]
         x = F.embedding(idx + offsets * tok.shape[1], tok.reshape(-1, tok.shape[-1]))
         x = x + F.embedding(positions + offsets * pos.shape[1], pos.reshape(-1, pos.shape[-1]))
-        valid = key_valid.reshape(r * b, -1)
-        mask = attention_mask(t, valid)  # one mask, shared by every layer (as TinyLM)
+        if mask is None:  # one mask, shared by every layer (as TinyLM)
+            mask = attention_mask(t, key_valid.reshape(r * b, -1))
         new_cache: KVCache = []
         final = self.config.n_layer - 1
         for i in range(self.config.n_layer):
@@ -207,15 +215,18 @@ def logprobs_runs(
     suppress: Sequence[int] = (),
     runs: Runs = None,
     last: int | None = None,
+    max_position: int | None = None,
 ) -> torch.Tensor:
     """Per-token log-probabilities ``(R', B, T - 1)`` of each run's ``(B, T)`` rows
     (:func:`~insight_bayes.rlvr.model.token_logprobs` per run), or ``(R', B, last)`` of
-    their last ``last`` columns (the final layer computes only those)."""
+    their last ``last`` columns (the final layer computes only those); ``max_position``:
+    see :meth:`StackedLM.forward`."""
     if last is None:
-        logits, _ = model(tokens, _positions(valid), valid, runs=runs)
+        logits, _ = model(tokens, _positions(valid), valid, runs=runs, max_position=max_position)
         return logprobs_from_logits(logits, tokens, temperature, suppress)
     last = check_int(last, "last", min_value=1, max_value=tokens.shape[-1] - 1)
-    logits, _ = model(tokens, _positions(valid), valid, runs=runs, last=last + 1)
+    logits, _ = model(tokens, _positions(valid), valid, runs=runs, last=last + 1,
+                      max_position=max_position)  # fmt: skip
     return logprobs_from_logits(logits, tokens[..., -(last + 1) :], temperature, suppress)
 
 
@@ -252,6 +263,7 @@ def generate_runs(
     generators: Sequence[torch.Generator | None],
     repeats: int = 1,
     suppress: Sequence[int] = (),
+    graphs: BlockGraphs | None = None,
 ) -> list[torch.Tensor]:
     """Sampled completions of each run's prompts: :func:`~insight_bayes.rlvr.model.generate`
     of every run at once.
@@ -265,6 +277,11 @@ def generate_runs(
     generators : sequence of torch.Generator
         ``generators[j]`` draws run ``runs[j]``'s tokens: the same numbers, in the same
         order, as ``generate`` of that run alone would draw from it.
+    graphs : BlockGraphs, optional
+        Run the steps after the prompts' pass with fixed shapes (each run's prompts padded
+        to :meth:`~insight_bayes.rlvr.block_graphs.BlockGraphs.rows`), replayed as CUDA graphs
+        on a GPU (:mod:`insight_bayes.rlvr.block_graphs`): the same draws, logits equal
+        to rounding.
 
     Returns
     -------
@@ -280,7 +297,7 @@ def generate_runs(
     n = [len(p) for p in prompts]
     if min(n) < 1:
         raise ValueError("every run needs at least one prompt")
-    width = max(n)
+    width = max(n) if graphs is None else graphs.rows(max(n))
     seqs = [list(p[i]) if i < len(p) else list(p[0]) for p in prompts for i in range(width)]
     tokens, valid = left_pad(seqs, pad_id, device)
     r = len(runs)
@@ -302,23 +319,32 @@ def generate_runs(
     cache = None
     inp, inp_pos = tokens, positions
     run_done = [False] * r
+    fixed = None  # the fixed-shape step (graphs)
     for step in range(max_new_tokens):
         # the prompts' pass: only their last position's logits are sampled from; the
         # largest position fed is known here (the longest prompt's last, then one more
         # per step), so the model's block_size check does not wait for the device
-        logits, cache = model(inp, inp_pos, valid, cache, runs=select, last=1,
-                              max_position=prompt_len - 1 + step)  # fmt: skip
+        if fixed is None:
+            logits, cache = model(inp, inp_pos, valid, cache, runs=select, last=1,
+                                  max_position=prompt_len - 1 + step)  # fmt: skip
+        elif prompt_len - 1 + step >= model.config.block_size:
+            raise ValueError(f"sequence longer than block_size={model.config.block_size} tokens")
+        else:
+            logits = fixed.step(inp[..., 0], inp_pos[..., 0], prompt_len + step - 1)
         if step == 0:
             if repeats > 1:  # share each prompt's prefix among its samples
                 logits = logits.repeat_interleave(repeats, dim=1)
                 cache = repeat_cache(cache, repeats)
                 valid = valid.repeat_interleave(repeats, dim=1)
-            # later tokens' keys and values are written in place (as generate does)
             width = valid.size(2)
-            cache = [KVBuffer(k, v, width + max_new_tokens) for k, v in cache]
-            valid_buffer = torch.ones(r, b, width + max_new_tokens, dtype=torch.bool,
-                                      device=device)  # fmt: skip
-            valid_buffer[:, :, :width] = valid
+            if graphs is not None:  # later steps: fixed shapes, graphs on a GPU
+                fixed = graphs.step_for(list(runs), b, width, width + max_new_tokens)
+                fixed.load(cache, valid)
+            else:  # later tokens' keys and values are written in place (as generate does)
+                cache = [KVBuffer(k, v, width + max_new_tokens) for k, v in cache]
+                valid_buffer = torch.ones(r, b, width + max_new_tokens, dtype=torch.bool,
+                                          device=device)  # fmt: skip
+                valid_buffer[:, :, :width] = valid
         # every run's distribution at once (row by row, as each run's alone), then each
         # run's draws from its own generator
         weights = sampling_weights(logits[:, :, -1], temperature, suppress)
@@ -334,7 +360,8 @@ def generate_runs(
         if all(run_done):
             break
         inp, inp_pos = nxt[..., None], next_pos[..., None]
-        valid = valid_buffer[:, :, : valid.size(2) + 1]  # the new token's key is valid
+        if fixed is None:
+            valid = valid_buffer[:, :, : valid.size(2) + 1]  # the new token's key is valid
         next_pos = next_pos + 1
     return [out[j, : rows[j], : steps[j]] for j in range(r)]
 

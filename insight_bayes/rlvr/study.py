@@ -38,7 +38,12 @@ from typing import TYPE_CHECKING, Any
 
 from insight_bayes.rlvr.config import StudyConfig, load_config
 from insight_bayes.rlvr.precision import CUDA_MATMUL_PRECISION
-from insight_bayes.rlvr.study_draws import draw_folder, gather_draws, start_draws_manifest
+from insight_bayes.rlvr.study_draws import (
+    check_draws_folder,
+    draw_folder,
+    gather_draws,
+    start_draws_manifest,
+)
 from insight_bayes.rlvr.study_jobs import (
     block_jobs,
     default_runs_per_process,
@@ -189,6 +194,7 @@ def run_study(
     design: dict[str, Any] | None = None,
     budget: TimeBudget | None = None,
     skip_mismatched_draws: bool = False,
+    cuda_graphs: bool = False,
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of ``config`` into ``out``; gather the tables.
 
@@ -209,12 +215,13 @@ def run_study(
         "device": device, "cache_dir": cache_dir, "backend": backend, "workers": workers,
         "threads": threads, "progress": progress, "skip_gate": skip_gate,
         "runs_per_process": runs_per_process, "design": design, "budget": budget,
+        "cuda_graphs": cuda_graphs,
     }  # fmt: skip
     if not config.multi_draw:
         return run_single_study(config, out, **kwargs)
     from insight_bayes.results.runner import RunReport
 
-    root = _check_draws_folder(config, out)
+    root = check_draws_folder(config, out)
     start_draws_manifest(config, root)  # so that a stopped study is resumed, not refused
     results, skipped = {}, {}
     for draw in config.study.draws:
@@ -261,6 +268,7 @@ def run_single_study(
     runs_per_process: int | None = None,
     design: dict[str, Any] | None = None,
     budget: TimeBudget | None = None,
+    cuda_graphs: bool = False,
 ) -> StudyResult:
     """Run (or resume) every (rule, seed) of one task draw into ``out``; gather its tables.
 
@@ -297,6 +305,9 @@ def run_single_study(
         Start only the runs expected to finish before its deadline
         (:meth:`~insight_bayes.rlvr.time_budget.TimeBudget.plan`, which also sizes the
         blocks); the others wait for the next call (``budget.stopped_early`` says so).
+    cuda_graphs : bool
+        Blocks generate with CUDA graphs (:mod:`insight_bayes.rlvr.block_graphs`); each
+        run's marker and each budgeted call's record say whether they did.
 
     Raises
     ------
@@ -375,7 +386,7 @@ def run_single_study(
             raise GateFailed(measured)
 
     study = config.study
-    jobs = study_jobs(config, device, cache, threads)
+    jobs = study_jobs(config, device, cache, threads, cuda_graphs)
     keys = [job.key for job in jobs]
     if runs_per_process is None:
         runs_per_process = default_runs_per_process(device, len(jobs))
@@ -388,7 +399,8 @@ def run_single_study(
     since = budget.mark() if budget is not None else (0, 0)  # this draw's blocks only
 
     def budget_calls() -> dict[str, Any]:
-        calls = earlier + ([budget.record(since)] if budgeted else [])
+        this = budget.record(since) | {"cuda_graphs": cuda_graphs} if budgeted else None
+        calls = earlier + ([this] if this else [])
         return {"time_budget": calls} if calls else {}
 
     def manifest(status: str) -> dict[str, Any]:
@@ -449,29 +461,9 @@ def run_single_study(
     return StudyResult(out=store.root, report=report, tables=tables, gate=gate)
 
 
-def _check_draws_folder(config: StudyConfig, out: str | os.PathLike[str]) -> Path:
-    """``out`` as a multi-draw study's top level: refuses a single-draw study's folder
-    and a multi-draw study of another config (the draws may differ: extending is fine)."""
-    import json
-
-    root = Path(out)
-    path = root / "manifest.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
-    if old and old.get("draws") is None:
-        raise ValueError(
-            f"{root} holds a single-draw study; a multi-draw study needs its own --out"
-        )
-    if old and old.get("config_digest") != config.digest():
-        raise ValueError(
-            f"{root} holds a study with a different config (digest "
-            f"{old.get('config_digest')} != {config.digest()}); use another --out"
-        )
-    return root
-
-
 def _gather_multi_draw(config: StudyConfig, out: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     """gather-only of a multi-draw study: each draw folder with finished runs, then the top."""
-    root = _check_draws_folder(config, out)
+    root = check_draws_folder(config, out)
     gathered = []
     for draw in config.study.draws:
         folder = draw_folder(root, draw)

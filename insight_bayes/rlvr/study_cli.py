@@ -92,6 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the design's Random pilot measures it, and each finished block refines it)",
     )
     parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="blocks of runs generate with fixed-shape steps replayed as CUDA graphs (the "
+        "same draws, logits equal to rounding; on a CPU the same steps run without graphs)",
+    )
+    parser.add_argument(
         "--skip-mismatched-draws",
         action="store_true",
         help="a multi-draw study: leave a draw whose finished runs started from another "
@@ -206,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
         design=design,
         budget=budget,
         skip_mismatched_draws=args.skip_mismatched_draws,
+        cuda_graphs=args.cuda_graphs,
     )
     if result.gate is not None:
         print(result.gate.get("summary", ""))

@@ -15,7 +15,7 @@ from insight_bayes.rlvr.study_plan import analysis_plan
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["draw_folder", "gather_draws", "start_draws_manifest"]
+__all__ = ["check_draws_folder", "draw_folder", "gather_draws", "start_draws_manifest"]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,26 @@ log = logging.getLogger(__name__)
 def draw_folder(out: str | os.PathLike[str], draw: int) -> Path:
     """The study folder of task draw ``draw`` of a multi-draw study: ``out/draw-{draw}``."""
     return Path(out) / f"draw-{draw}"
+
+
+def check_draws_folder(config: StudyConfig, out: str | os.PathLike[str]) -> Path:
+    """``out`` as a multi-draw study's top level: refuses a single-draw study's folder
+    and a multi-draw study of another config (the draws may differ: extending is fine)."""
+    import json
+
+    root = Path(out)
+    path = root / "manifest.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    if old and old.get("draws") is None:
+        raise ValueError(
+            f"{root} holds a single-draw study; a multi-draw study needs its own --out"
+        )
+    if old and old.get("config_digest") != config.digest():
+        raise ValueError(
+            f"{root} holds a study with a different config (digest "
+            f"{old.get('config_digest')} != {config.digest()}); use another --out"
+        )
+    return root
 
 
 def start_draws_manifest(config: StudyConfig, out: str | os.PathLike[str]) -> None:

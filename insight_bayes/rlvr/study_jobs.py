@@ -42,6 +42,7 @@ class StudyJob:
     device: str
     cache_dir: str | None
     threads: int | None = None
+    cuda_graphs: bool = False
 
 
 def run_study_job(job: StudyJob) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -82,6 +83,7 @@ class BlockJob:
     device: str
     cache_dir: str | None
     threads: int | None = None
+    cuda_graphs: bool = False
 
 
 def run_block_job(job: BlockJob) -> list[tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]]:
@@ -95,8 +97,11 @@ def run_block_job(job: BlockJob) -> list[tuple[pd.DataFrame, pd.DataFrame, dict[
     if job.threads:
         torch.set_num_threads(job.threads)
     harness = harness_for(job.config, job.device, job.cache_dir)
-    tables = train_block(harness, job.runs)  # at the blocks' precision (RunBlock.run)
-    info = {"device": job.device, "block": len(job.runs)}
+    # at the blocks' precision (RunBlock.run)
+    tables = train_block(harness, job.runs, cuda_graphs=job.cuda_graphs)
+    info = {"device": job.device, "block": len(job.runs)} | (
+        {"cuda_graphs": True} if job.cuda_graphs else {}
+    )
     return [(steps, choices, info) for steps, choices in tables]
 
 
@@ -119,6 +124,7 @@ def block_jobs(jobs: list, store: ResultStore, size: int) -> list:
             first.device,
             first.cache_dir,
             first.threads,
+            first.cuda_graphs,
         )
         blocks.append(Job(part[0].key, payload, part[0].resources, tuple(j.key for j in part)))
     return blocks
@@ -137,11 +143,17 @@ def default_runs_per_process(device: str, runs: int) -> int:
 
 
 def study_jobs(
-    config: StudyConfig, device: str, cache_dir: str | None, threads: int | None = None
+    config: StudyConfig,
+    device: str,
+    cache_dir: str | None,
+    threads: int | None = None,
+    cuda_graphs: bool = False,
 ) -> list:
     """The study's runs as :class:`~insight_bayes.results.runner.Job` s, seed-major (a
     study stopped early has every rule at the first seeds). Each asks for one CPU, and
-    one GPU when ``device`` is ``cuda`` (what a Ray cluster schedules on)."""
+    one GPU when ``device`` is ``cuda`` (what a Ray cluster schedules on).
+    ``cuda_graphs``: blocks generate with CUDA graphs
+    (:class:`~insight_bayes.rlvr.batched.RunBlock`; a run alone ignores it)."""
     from insight_bayes.results.runner import Job
     from insight_bayes.results.store import RunKey
 
@@ -149,7 +161,7 @@ def study_jobs(
     return [
         Job(
             RunKey(config.key, rule, seed),
-            StudyJob(config, rule, seed, device, cache_dir, threads),
+            StudyJob(config, rule, seed, device, cache_dir, threads, cuda_graphs),
             resources,
         )
         for seed in config.study.seeds

@@ -1,0 +1,268 @@
+"""A block's fixed-shape model work replayed as CUDA graphs: its generation steps and its
+held-out log-probabilities.
+
+A generation step of a :class:`~insight_bayes.rlvr.stacked.StackedLM` is one token per
+row: a few hundred small operators (about 480 for a block of 7 runs of 8 layers,
+``benchmarks/bench_generation_ops.py``), each launched by the CPU. On a GPU their launches,
+not their arithmetic, presumably set the pace (a guess, not profiled yet): one run's extra
+generation round of 512 rows of about ten tokens took about 0.12 s on an H200
+(``benchmarks/gpu_throughput.py``), where its arithmetic is well under a millisecond a
+token. A CUDA graph records the step's kernels once and replays them with one launch.
+
+A graph replays fixed shapes and fixed memory, so the step is rewritten to have them
+(:class:`DecodeStep`):
+
+- the keys and values live in storage of the generation's full length (prompt and every
+  new token, :class:`StaticKV`), written at a position held on the device (``cur``);
+- each step attends over the whole storage: the keys not yet written are masked out
+  (:func:`step_mask`), so they add exactly-zero terms to the softmax (the same attention
+  as the growing cache's, to rounding);
+- the step's token and position are copied into fixed input tensors.
+
+The prompts' pass (variable length) and the sampling (each run's own generator, drawn
+on the CPU's schedule, :func:`~insight_bayes.rlvr.model.draw_next`) stay outside the
+graph. The held-out evaluation's log-probabilities (every step, the same problems) have
+fixed shapes already: :class:`LogprobsGraph` copies the batch into fixed inputs and
+replays :func:`~insight_bayes.rlvr.stacked.logprobs_runs`.
+
+:class:`BlockGraphs` keeps one of each per shape for a block's whole life: a generation
+step is captured the first time its shape is seen, a log-probability pass the second time
+(a shape asked for once is not worth a graph), and both are replayed after. On a CPU (or
+with ``capture=False``) the same fixed-shape computations run eagerly: that is what the
+CPU tests compare with :func:`~insight_bayes.rlvr.stacked.generate_runs` 's growing cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from insight_bayes.rlvr.model import KVBuffer
+from insight_bayes.rlvr.stacked import StackedLM, logprobs_runs
+
+__all__ = [
+    "BlockGraphs",
+    "DecodeStep",
+    "LogprobsGraph",
+    "StaticKV",
+    "bucket_rows",
+    "record",
+    "step_mask",
+]
+
+
+class StaticKV(KVBuffer):
+    """One layer's keys and values ``(B, H, capacity, d)``, written at a device position.
+
+    :meth:`append` writes one token's keys and values at position ``cur`` (a one-element
+    tensor on the device, so that a replayed graph writes where the step is) and returns
+    the whole storage; :func:`step_mask` hides the positions not yet written.
+    """
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, cur: torch.Tensor) -> None:
+        self._k, self._v, self.cur = keys, values, cur
+        self.length = keys.size(2)
+
+    def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store one token's ``keys``/``values`` ``(B, H, 1, d)`` at ``cur``; return all."""
+        if keys.size(2) != 1:
+            raise ValueError(f"a fixed-shape step appends one token, got {keys.size(2)}")
+        self._k.index_copy_(2, self.cur, keys)
+        self._v.index_copy_(2, self.cur, values)
+        return self._k, self._v
+
+
+def step_mask(valid: torch.Tensor, cur: torch.Tensor, arange: torch.Tensor) -> torch.Tensor:
+    r"""Which keys the step's one query (at position ``cur``) attends to, ``(N, 1, 1, W)``.
+
+    .. math:: m_{nj} = v_{nj} \land (j \le c)
+
+    ``valid`` ``(N, W)`` marks the prompt's real tokens and every generated position (as
+    the growing cache's valid mask does), ``arange`` is ``0..W-1``. The query's own key,
+    at ``cur``, is always valid, so no row is fully masked.
+    """
+    return (valid & (arange <= cur))[:, None, None, :]
+
+
+def bucket_rows(rows: int) -> int:
+    """Rows padded up to a power of two (at least 8): Dynamic Sampling's extra rounds ask
+    for any number of prompts, and each new shape is a new graph to capture."""
+    return max(8, 1 << (max(1, int(rows)) - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class _Shape:
+    runs: tuple[int, ...]
+    rows: int
+    width: int
+    capacity: int
+
+
+def record(forward: Callable[[], torch.Tensor]) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
+    """Capture ``forward`` as a CUDA graph; returns the graph and its output tensor (which
+    each replay overwrites). Two eager passes on a side stream come first, as CUDA graphs
+    need; ``forward`` must be idempotent (read fixed inputs, write only what it computes
+    from them), so that they change nothing the replays do not redo."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(2):
+            forward()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = forward()
+    return graph, out
+
+
+class DecodeStep:
+    """One fixed-shape generation step of ``runs`` of a StackedLM: ``rows`` rows per run,
+    a prompt of ``width`` tokens and storage for ``capacity`` (prompt and new tokens).
+
+    :meth:`load` takes the prompts' pass (its keys and values, its valid mask); each
+    :meth:`step` then feeds one token per row and returns the logits ``(R', rows, 1, V)``
+    (the returned tensor is the step's fixed output: read it before the next step).
+    """
+
+    def __init__(self, model: StackedLM, shape: _Shape, capture: bool) -> None:
+        self.model = model
+        self.shape = shape
+        cfg = model.config
+        r, b, w = len(shape.runs), shape.rows, shape.capacity
+        device = model.param("tok.weight").device
+        dtype = model.param("tok.weight").dtype
+        heads, d = cfg.n_head, cfg.d_model // cfg.n_head
+        self.cur = torch.zeros(1, dtype=torch.long, device=device)
+        self.kv = [
+            StaticKV(
+                torch.zeros(r * b, heads, w, d, dtype=dtype, device=device),
+                torch.zeros(r * b, heads, w, d, dtype=dtype, device=device),
+                self.cur,
+            )
+            for _ in range(cfg.n_layer)
+        ]
+        self.valid = torch.ones(r, b, w, dtype=torch.bool, device=device)
+        self.arange = torch.arange(w, device=device)
+        self.idx = torch.zeros(r, b, 1, dtype=torch.long, device=device)
+        self.positions = torch.zeros(r, b, 1, dtype=torch.long, device=device)
+        runs = list(shape.runs)
+        self.select: slice | torch.Tensor = (
+            slice(runs[0], runs[0] + r)
+            if runs == list(range(runs[0], runs[0] + r))
+            else torch.as_tensor(runs, device=device)
+        )
+        self.capture = capture and device.type == "cuda"
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.out: torch.Tensor | None = None
+
+    def load(self, cache: Sequence[tuple[torch.Tensor, torch.Tensor]], valid: torch.Tensor) -> None:
+        """Copy the prompts' keys and values ``(R' rows, H, width, d)`` per layer and their
+        valid mask ``(R', rows, width)`` into the fixed storage (later positions valid)."""
+        width = self.shape.width
+        for buffer, (k, v) in zip(self.kv, cache, strict=True):
+            buffer._k[:, :, :width] = k
+            buffer._v[:, :, :width] = v
+        self.valid[:, :, :width] = valid
+        self.valid[:, :, width:] = True
+
+    def _forward(self) -> torch.Tensor:
+        r, b, w = len(self.shape.runs), self.shape.rows, self.shape.capacity
+        mask = step_mask(self.valid.reshape(r * b, w), self.cur, self.arange)
+        # positions are checked against block_size by the caller (max_position=0)
+        logits, _ = self.model(self.idx, self.positions, self.valid, self.kv, runs=self.select,
+                               last=1, max_position=0, mask=mask)  # fmt: skip
+        return logits
+
+    def step(self, tokens: torch.Tensor, positions: torch.Tensor, at: int) -> torch.Tensor:
+        """Logits of one new token per row (``tokens``, ``positions`` ``(R', rows)``),
+        written at storage position ``at``."""
+        if not self.shape.width <= at < self.shape.capacity:
+            raise ValueError(f"step position {at} outside [{self.shape.width}, "
+                             f"{self.shape.capacity})")  # fmt: skip
+        self.idx.copy_(tokens[..., None])
+        self.positions.copy_(positions[..., None])
+        self.cur.fill_(at)
+        if not self.capture:
+            return self._forward()
+        if self.graph is None:  # every pass writes the same keys and values at cur
+            self.graph, self.out = record(self._forward)
+        self.graph.replay()
+        return self.out
+
+
+class LogprobsGraph:
+    """:func:`~insight_bayes.rlvr.stacked.logprobs_runs` of one batch shape of ``runs``,
+    its inputs copied into fixed tensors (:meth:`__call__` returns a copy of the output)."""
+
+    def __init__(self, model: StackedLM, runs: Sequence[int], shape: torch.Size,
+                 temperature: float, suppress: Sequence[int], last: int | None,
+                 capture: bool) -> None:  # fmt: skip
+        device = model.param("tok.weight").device
+        self.model, self.temperature, self.suppress, self.last = model, temperature, suppress, last
+        self.tokens = torch.zeros(shape, dtype=torch.long, device=device)
+        self.valid = torch.zeros(shape, dtype=torch.bool, device=device)
+        self.index = torch.as_tensor(list(runs), device=device)
+        self.capture = capture and device.type == "cuda"
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.out: torch.Tensor | None = None
+
+    def _forward(self) -> torch.Tensor:
+        # the widest row bounds every position (a batch is no wider than its longest row)
+        return logprobs_runs(self.model, self.tokens, self.valid, self.temperature,
+                             self.suppress, self.index, self.last,
+                             max_position=self.tokens.shape[-1] - 1)  # fmt: skip
+
+    def __call__(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        self.tokens.copy_(tokens)
+        self.valid.copy_(valid)
+        if not self.capture:
+            return self._forward()
+        if self.graph is None:
+            self.graph, self.out = record(self._forward)
+        self.graph.replay()
+        return self.out.clone()
+
+
+class BlockGraphs:
+    """The fixed-shape computations of one StackedLM, kept for the model's life (a
+    block's): one :class:`DecodeStep` per generation shape, one :class:`LogprobsGraph` per
+    log-probability shape asked for more than once. ``capture``: record CUDA graphs (on a
+    CUDA device; elsewhere everything runs eagerly)."""
+
+    def __init__(self, model: StackedLM, capture: bool = True) -> None:
+        self.model = model
+        self.capture = capture
+        self.steps: dict[_Shape, DecodeStep] = {}
+        self.passes: dict[tuple, LogprobsGraph] = {}
+        self._seen: set[tuple] = set()
+
+    def rows(self, prompts: int) -> int:
+        """Prompts per run of a generation, padded (:func:`bucket_rows`)."""
+        return bucket_rows(prompts)
+
+    def step_for(self, runs: Sequence[int], rows: int, width: int, capacity: int) -> DecodeStep:
+        """The step of this shape (made, and captured at its first use, when new)."""
+        shape = _Shape(tuple(int(i) for i in runs), int(rows), int(width), int(capacity))
+        if shape not in self.steps:
+            self.steps[shape] = DecodeStep(self.model, shape, self.capture)
+        return self.steps[shape]
+
+    def logprobs(self, runs: Sequence[int], tokens: torch.Tensor, valid: torch.Tensor,
+                 temperature: float, suppress: Sequence[int],
+                 last: int | None = None) -> torch.Tensor:  # fmt: skip
+        """:func:`~insight_bayes.rlvr.stacked.logprobs_runs` of ``runs`` (a list of run
+        indices), through a :class:`LogprobsGraph` once this shape has been asked for
+        before (the first time eagerly)."""
+        key = (tuple(int(i) for i in runs), tuple(tokens.shape), float(temperature),
+               tuple(suppress), last)  # fmt: skip
+        if key not in self.passes:
+            if key not in self._seen:
+                self._seen.add(key)
+                index = torch.as_tensor(list(runs), device=tokens.device)
+                return logprobs_runs(self.model, tokens, valid, temperature, suppress, index,
+                                     last)  # fmt: skip
+            self.passes[key] = LogprobsGraph(self.model, runs, tokens.shape, temperature,
+                                             suppress, last, self.capture)  # fmt: skip
+        return self.passes[key](tokens, valid)
