@@ -28,7 +28,7 @@ relative per forward pass.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -50,10 +50,8 @@ from insight_bayes.rlvr.model import (
 from insight_bayes.rlvr.padding import left_pad, positions_from_valid
 from insight_bayes.validation import check_int
 
-if TYPE_CHECKING:
-    from insight_bayes.rlvr.block_graphs import BlockGraphs
-
 __all__ = [
+    "FixedSteps",
     "StackedLM",
     "generate_runs",
     "logprobs_runs",
@@ -61,6 +59,18 @@ __all__ = [
     "run_groups",
     "shared_prompt_logprobs_runs",
 ]
+
+
+class FixedSteps(Protocol):
+    """What :func:`generate_runs` needs of fixed-shape generation steps
+    (:class:`~insight_bayes.rlvr.block_graphs.BlockGraphs` is one): the rows a run's
+    prompts are padded to, and the step of a shape (``load`` the prompts' pass, then
+    ``step`` one token per row)."""
+
+    def rows(self, prompts: int) -> int: ...
+
+    def step_for(self, runs: Sequence[int], rows: int, width: int, capacity: int): ...
+
 
 #: TinyLM's output head shares the token embedding's weight (stacked once).
 _TIED = "head.weight"
@@ -263,7 +273,7 @@ def generate_runs(
     generators: Sequence[torch.Generator | None],
     repeats: int = 1,
     suppress: Sequence[int] = (),
-    graphs: BlockGraphs | None = None,
+    graphs: FixedSteps | None = None,
 ) -> list[torch.Tensor]:
     """Sampled completions of each run's prompts: :func:`~insight_bayes.rlvr.model.generate`
     of every run at once.
@@ -277,7 +287,7 @@ def generate_runs(
     generators : sequence of torch.Generator
         ``generators[j]`` draws run ``runs[j]``'s tokens: the same numbers, in the same
         order, as ``generate`` of that run alone would draw from it.
-    graphs : BlockGraphs, optional
+    graphs : FixedSteps, optional
         Run the steps after the prompts' pass with fixed shapes (each run's prompts padded
         to :meth:`~insight_bayes.rlvr.block_graphs.BlockGraphs.rows`), replayed as CUDA graphs
         on a GPU (:mod:`insight_bayes.rlvr.block_graphs`): the same draws, logits equal
