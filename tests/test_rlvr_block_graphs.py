@@ -76,7 +76,7 @@ def test_step_mask_is_the_growing_cache_mask_with_later_keys_hidden():
 def test_fixed_shape_generation_draws_the_same_tokens(temperature, repeats):
     tokenizer, stacked, prompts = _stack()
     graphs = BlockGraphs(stacked)
-    for _ in range(2):  # the second call reuses the first call's steps
+    for _ in range(3):  # the first call runs as without; the second makes the step
         plain, g1 = _generate(stacked, tokenizer, prompts, [0, 1, 2], [10, 11, 12],
                               temperature=temperature, repeats=repeats)  # fmt: skip
         fixed, g2 = _generate(stacked, tokenizer, prompts, [0, 1, 2], [10, 11, 12], graphs,
@@ -88,10 +88,27 @@ def test_fixed_shape_generation_draws_the_same_tokens(temperature, repeats):
     (shape,) = graphs.steps
     assert (shape.runs, shape.rows) == ((0, 1, 2), 8 * repeats)
     # a subset of runs, in another order: a shape of its own
-    sub, _ = _generate(stacked, tokenizer, [prompts[2], prompts[0]], [2, 0], [5, 6], graphs)
-    ref, _ = _generate(stacked, tokenizer, [prompts[2], prompts[0]], [2, 0], [5, 6])
-    assert all(torch.equal(a, b) for a, b in zip(sub, ref, strict=True))
+    for _ in range(2):
+        sub, _ = _generate(stacked, tokenizer, [prompts[2], prompts[0]], [2, 0], [5, 6], graphs)
+        ref, _ = _generate(stacked, tokenizer, [prompts[2], prompts[0]], [2, 0], [5, 6])
+        assert all(torch.equal(a, b) for a, b in zip(sub, ref, strict=True))
     assert len(graphs.steps) == 2
+
+
+def test_the_steps_storage_is_capped():
+    tokenizer, stacked, prompts = _stack()
+    one = BlockGraphs(stacked)
+    for _ in range(2):
+        _generate(stacked, tokenizer, prompts, [0, 1, 2], [1, 2, 3], one, repeats=2)
+    (step,) = one.steps.values()
+    held = sum(kv._k.nbytes + kv._v.nbytes for kv in step.kv)  # what was allocated
+    assert one.held == held > 0
+    tight = BlockGraphs(stacked, max_bytes=held - 1)  # one byte short: no fixed step
+    for _ in range(3):
+        out, _ = _generate(stacked, tokenizer, prompts, [0, 1, 2], [1, 2, 3], tight, repeats=2)
+    assert tight.steps == {} and tight.held == 0
+    ref, _ = _generate(stacked, tokenizer, prompts, [0, 1, 2], [1, 2, 3], repeats=2)
+    assert all(torch.equal(a, b) for a, b in zip(out, ref, strict=True))
 
 
 def test_fixed_step_logits_equal_the_growing_cache_to_rounding():
@@ -104,6 +121,7 @@ def test_fixed_step_logits_equal_the_growing_cache_to_rounding():
     with torch.no_grad():
         logits, cache = stacked(tokens, positions, valid, runs=None, last=1)
         graphs = BlockGraphs(stacked)
+        assert graphs.step_for([0, 1, 2], 1, width, width + 4) is None  # asked for once
         step = graphs.step_for([0, 1, 2], 1, width, width + 4)
         step.load(cache, valid)
         nxt = logits[:, :, -1].argmax(-1)
@@ -192,7 +210,7 @@ def test_captured_steps_equal_eager_steps_on_cuda():
     tokenizer, stacked, prompts = _stack("cuda")
     graphs = BlockGraphs(stacked)
     eager = BlockGraphs(stacked, capture=False)
-    for _ in range(2):
+    for _ in range(3):
         a, ga = _generate(stacked, tokenizer, prompts, [0, 1, 2], [3, 4, 5], graphs, repeats=4)
         b, gb = _generate(stacked, tokenizer, prompts, [0, 1, 2], [3, 4, 5], eager, repeats=4)
         assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))

@@ -25,11 +25,15 @@ graph. The held-out evaluation's log-probabilities (every step, the same problem
 fixed shapes already: :class:`LogprobsGraph` copies the batch into fixed inputs and
 replays :func:`~insight_bayes.rlvr.stacked.logprobs_runs`.
 
-:class:`BlockGraphs` keeps one of each per shape for a block's whole life: a generation
-step is captured the first time its shape is seen, a log-probability pass the second time
-(a shape asked for once is not worth a graph), and both are replayed after. On a CPU (or
-with ``capture=False``) the same fixed-shape computations run eagerly: that is what the
-CPU tests compare with :func:`~insight_bayes.rlvr.stacked.generate_runs` 's growing cache.
+:class:`BlockGraphs` keeps one of each per shape for a block's whole life, made and
+captured the second time the shape is asked for (a shape asked for once, such as a
+Dynamic Sampling round of an odd size, is not worth a graph; the first time runs as
+without graphs) and replayed after. A generation step's key and value storage stays
+allocated with it, so the storage of all steps is capped (``BlockGraphs.max_bytes``,
+by default :data:`FREE_SHARE` of the GPU memory free when the block starts); a shape that
+would pass the cap generates without graphs. On a CPU (or with ``capture=False``) the same
+fixed-shape computations run eagerly: that is what the CPU tests compare with
+:func:`~insight_bayes.rlvr.stacked.generate_runs` 's growing cache.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from insight_bayes.rlvr.model import KVBuffer
 from insight_bayes.rlvr.stacked import StackedLM, logprobs_runs
 
 __all__ = [
+    "FREE_SHARE",
     "BlockGraphs",
     "DecodeStep",
     "LogprobsGraph",
@@ -51,6 +56,11 @@ __all__ = [
     "record",
     "step_mask",
 ]
+
+
+#: The share of the GPU's free memory (when a block starts) its generation steps' key and
+#: value storage may hold.
+FREE_SHARE = 0.3
 
 
 class StaticKV(KVBuffer):
@@ -125,6 +135,13 @@ class DecodeStep:
     :meth:`step` then feeds one token per row and returns the logits ``(R', rows, 1, V)``
     (the returned tensor is the step's fixed output: read it before the next step).
     """
+
+    @staticmethod
+    def storage_bytes(model: StackedLM, shape: _Shape) -> int:
+        """Bytes of the key and value storage of ``shape`` (every layer)."""
+        cfg = model.config
+        item = model.param("tok.weight").element_size()
+        return 2 * cfg.n_layer * len(shape.runs) * shape.rows * shape.capacity * cfg.d_model * item
 
     def __init__(self, model: StackedLM, shape: _Shape, capture: bool) -> None:
         self.model = model
@@ -227,26 +244,54 @@ class LogprobsGraph:
 
 class BlockGraphs:
     """The fixed-shape computations of one StackedLM, kept for the model's life (a
-    block's): one :class:`DecodeStep` per generation shape, one :class:`LogprobsGraph` per
-    log-probability shape asked for more than once. ``capture``: record CUDA graphs (on a
-    CUDA device; elsewhere everything runs eagerly)."""
+    block's): one :class:`DecodeStep` per generation shape and one :class:`LogprobsGraph`
+    per log-probability shape, each asked for more than once.
 
-    def __init__(self, model: StackedLM, capture: bool = True) -> None:
+    Parameters
+    ----------
+    model : StackedLM
+    capture : bool
+        Record CUDA graphs (on a CUDA device; elsewhere everything runs eagerly).
+    max_bytes : int, optional
+        Most bytes of key and value storage held by the generation steps; default
+        :data:`FREE_SHARE` of the free GPU memory now on CUDA, no cap elsewhere.
+    """
+
+    def __init__(
+        self, model: StackedLM, capture: bool = True, max_bytes: int | None = None
+    ) -> None:
         self.model = model
         self.capture = capture
+        device = model.param("tok.weight").device
+        if max_bytes is None and device.type == "cuda":
+            max_bytes = int(FREE_SHARE * torch.cuda.mem_get_info(device)[0])
+        self.max_bytes = max_bytes
+        self.held = 0
         self.steps: dict[_Shape, DecodeStep] = {}
         self.passes: dict[tuple, LogprobsGraph] = {}
-        self._seen: set[tuple] = set()
+        self._seen: set = set()
 
     def rows(self, prompts: int) -> int:
         """Prompts per run of a generation, padded (:func:`bucket_rows`)."""
         return bucket_rows(prompts)
 
-    def step_for(self, runs: Sequence[int], rows: int, width: int, capacity: int) -> DecodeStep:
-        """The step of this shape (made, and captured at its first use, when new)."""
+    def step_for(
+        self, runs: Sequence[int], rows: int, width: int, capacity: int
+    ) -> DecodeStep | None:
+        """The step of this shape: made (and captured at its first step) the second time
+        the shape is asked for; ``None`` the first time, or when its storage would pass
+        ``max_bytes`` (that generation runs without graphs)."""
         shape = _Shape(tuple(int(i) for i in runs), int(rows), int(width), int(capacity))
-        if shape not in self.steps:
-            self.steps[shape] = DecodeStep(self.model, shape, self.capture)
+        if shape in self.steps:
+            return self.steps[shape]
+        if shape not in self._seen:
+            self._seen.add(shape)
+            return None
+        need = DecodeStep.storage_bytes(self.model, shape)
+        if self.max_bytes is not None and self.held + need > self.max_bytes:
+            return None
+        self.held += need
+        self.steps[shape] = DecodeStep(self.model, shape, self.capture)
         return self.steps[shape]
 
     def logprobs(self, runs: Sequence[int], tokens: torch.Tensor, valid: torch.Tensor,

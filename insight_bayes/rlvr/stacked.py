@@ -65,7 +65,7 @@ class FixedSteps(Protocol):
     """What :func:`generate_runs` needs of fixed-shape generation steps
     (:class:`~insight_bayes.rlvr.block_graphs.BlockGraphs` is one): the rows a run's
     prompts are padded to, and the step of a shape (``load`` the prompts' pass, then
-    ``step`` one token per row)."""
+    ``step`` one token per row), or ``None`` (that call runs with the growing cache)."""
 
     def rows(self, prompts: int) -> int: ...
 
@@ -349,6 +349,7 @@ def generate_runs(
             width = valid.size(2)
             if graphs is not None:  # later steps: fixed shapes, graphs on a GPU
                 fixed = graphs.step_for(list(runs), b, width, width + max_new_tokens)
+            if fixed is not None:
                 fixed.load(cache, valid)
             else:  # later tokens' keys and values are written in place (as generate does)
                 cache = [KVBuffer(k, v, width + max_new_tokens) for k, v in cache]
