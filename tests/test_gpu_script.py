@@ -138,8 +138,11 @@ def test_gpu_script_trains_each_draw_s_warmup_until_the_check_passes(tmp_path):
         "warmup_steps = [40]\n"
     )
     out = tmp_path / "gpu"
-    done = _script(out, str(config))
+    done = _script(out, str(config), CUDA_GRAPHS="on")  # forced: no check, the flag passed
     assert done.returncode == 0, done.stdout + done.stderr
+    assert not (out / "graphs_check.txt").exists()
+    markers = sorted(out.glob("draw-*/runs/**/*.done.json"))
+    assert len(markers) == 2 and all(json.loads(m.read_text())["cuda_graphs"] for m in markers)
     record = json.loads((out / "design.json").read_text())
     assert record["passed"] and record["warmup_steps"] == 40
     assert record["warmups"][0]["warmup"]["steps_trained"] == 10
