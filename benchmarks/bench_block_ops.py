@@ -79,6 +79,7 @@ class _Counting:
     def __enter__(self):
         targets = [(batched.RunBlock, f"_serve_{k}", k) for k in PHASES] + [
             (block_graphs.DecodeStep, "_forward", None),
+            (block_graphs.DecodeStep, "_prefill", None),
             (block_graphs.LogprobsGraph, "_forward", None),
             (torch.optim.AdamW, "step", None),
         ]

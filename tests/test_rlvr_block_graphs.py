@@ -23,7 +23,13 @@ from insight_bayes.rlvr.block_graphs import (  # noqa: E402
     step_mask,
 )
 from insight_bayes.rlvr.config import load_config  # noqa: E402
-from insight_bayes.rlvr.model import ModelConfig, TinyLM, attention_mask, left_pad  # noqa: E402
+from insight_bayes.rlvr.model import (  # noqa: E402
+    ModelConfig,
+    TinyLM,
+    attention_mask,
+    left_pad,
+    repeat_cache,
+)
 from insight_bayes.rlvr.stacked import StackedLM, generate_runs, logprobs_runs  # noqa: E402
 from insight_bayes.rlvr.study import run_study  # noqa: E402
 from insight_bayes.rlvr.tokenizer import CharTokenizer  # noqa: E402
@@ -115,18 +121,19 @@ def test_fixed_step_logits_equal_the_growing_cache_to_rounding():
     tokenizer, stacked, prompts = _stack()
     seqs = [p for group in prompts for p in group[:1]]  # one prompt per run
     tokens, valid = left_pad(seqs, tokenizer.pad_id)
-    tokens, valid = tokens[:, None], valid[:, None]  # (R, 1, T)
+    tokens, valid = tokens[:, None], valid[:, None]  # (R, 1, T): sampled twice each
     positions = (valid.long().cumsum(-1) - 1).clamp(min=0)
     width = tokens.shape[-1]
     with torch.no_grad():
         logits, cache = stacked(tokens, positions, valid, runs=None, last=1)
+        logits = logits.repeat_interleave(2, dim=1)  # as generate_runs shares the prompt
+        cache, grown = repeat_cache(cache, 2), valid.repeat_interleave(2, dim=1)
         graphs = BlockGraphs(stacked)
-        assert graphs.step_for([0, 1, 2], 1, width, width + 4) is None  # asked for once
-        step = graphs.step_for([0, 1, 2], 1, width, width + 4)
-        step.load(cache, valid)
+        assert graphs.step_for([0, 1, 2], 2, width, width + 4, 2) is None  # asked for once
+        step = graphs.step_for([0, 1, 2], 2, width, width + 4, 2)
+        assert torch.equal(step.prefill(tokens, positions, valid), logits)  # the same pass
         nxt = logits[:, :, -1].argmax(-1)
-        pos = positions[..., -1] + 1
-        grown = valid
+        pos = (positions[..., -1] + 1).repeat_interleave(2, dim=1)
         for s in range(4):
             grown = torch.cat([grown, torch.ones_like(grown[..., :1])], dim=-1)
             want, cache = stacked(nxt[..., None], pos[..., None], grown, cache, last=1)
@@ -180,9 +187,9 @@ def test_a_study_with_cuda_graphs_equals_one_without(tmp_path, monkeypatch):
     shapes = []
     real = block_graphs.BlockGraphs.step_for
 
-    def spy(self, runs, rows, width, capacity):
+    def spy(self, runs, rows, width, capacity, repeats):
         shapes.append((tuple(runs), rows))
-        return real(self, runs, rows, width, capacity)
+        return real(self, runs, rows, width, capacity, repeats)
 
     passes = []
     real_pass = block_graphs.LogprobsGraph.__call__

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import torch
 
-from insight_bayes.rlvr.model import KVBuffer
+from insight_bayes.rlvr.model import KVBuffer, repeat_cache
 from insight_bayes.rlvr.stacked import StackedLM, logprobs_runs
 
 __all__ = [
@@ -108,6 +108,7 @@ class _Shape:
     rows: int
     width: int
     capacity: int
+    repeats: int = 1
 
 
 def record(forward: Callable[[], torch.Tensor]) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
@@ -128,12 +129,14 @@ def record(forward: Callable[[], torch.Tensor]) -> tuple[torch.cuda.CUDAGraph, t
 
 
 class DecodeStep:
-    """One fixed-shape generation step of ``runs`` of a StackedLM: ``rows`` rows per run,
-    a prompt of ``width`` tokens and storage for ``capacity`` (prompt and new tokens).
+    """The fixed-shape generation of ``runs`` of a StackedLM: ``rows`` rows per run (each
+    of ``rows / repeats`` prompts sampled ``repeats`` times), prompts of ``width`` tokens
+    and storage for ``capacity`` (prompt and new tokens).
 
-    :meth:`load` takes the prompts' pass (its keys and values, its valid mask); each
-    :meth:`step` then feeds one token per row and returns the logits ``(R', rows, 1, V)``
-    (the returned tensor is the step's fixed output: read it before the next step).
+    :meth:`prefill` runs the prompts' pass (each prompt once, its keys and values shared
+    by its samples) and fills the storage; each :meth:`step` then feeds one token per row.
+    Both return logits ``(R', rows, 1, V)``: their fixed outputs, to read before the next
+    call. Each is replayed as its own CUDA graph.
     """
 
     @staticmethod
@@ -164,6 +167,10 @@ class DecodeStep:
         self.arange = torch.arange(w, device=device)
         self.idx = torch.zeros(r, b, 1, dtype=torch.long, device=device)
         self.positions = torch.zeros(r, b, 1, dtype=torch.long, device=device)
+        prompts = (r, b // shape.repeats, shape.width)
+        self.prompt = torch.zeros(prompts, dtype=torch.long, device=device)
+        self.prompt_positions = torch.zeros(prompts, dtype=torch.long, device=device)
+        self.prompt_valid = torch.zeros(prompts, dtype=torch.bool, device=device)
         runs = list(shape.runs)
         self.select: slice | torch.Tensor = (
             slice(runs[0], runs[0] + r)
@@ -173,16 +180,41 @@ class DecodeStep:
         self.capture = capture and device.type == "cuda"
         self.graph: torch.cuda.CUDAGraph | None = None
         self.out: torch.Tensor | None = None
+        self.prefill_graph: torch.cuda.CUDAGraph | None = None
+        self.prefill_out: torch.Tensor | None = None
 
-    def load(self, cache: Sequence[tuple[torch.Tensor, torch.Tensor]], valid: torch.Tensor) -> None:
-        """Copy the prompts' keys and values ``(R' rows, H, width, d)`` per layer and their
-        valid mask ``(R', rows, width)`` into the fixed storage (later positions valid)."""
-        width = self.shape.width
+    def _prefill(self) -> torch.Tensor:
+        width, repeats = self.shape.width, self.shape.repeats
+        logits, cache = self.model(self.prompt, self.prompt_positions, self.prompt_valid,
+                                   runs=self.select, last=1, max_position=width - 1)  # fmt: skip
+        valid = self.prompt_valid
+        if repeats > 1:  # share each prompt's prefix among its samples
+            logits = logits.repeat_interleave(repeats, dim=1)
+            cache = repeat_cache(cache, repeats)
+            valid = valid.repeat_interleave(repeats, dim=1)
         for buffer, (k, v) in zip(self.kv, cache, strict=True):
             buffer._k[:, :, :width] = k
             buffer._v[:, :, :width] = v
         self.valid[:, :, :width] = valid
         self.valid[:, :, width:] = True
+        return logits
+
+    def prefill(
+        self, tokens: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor
+    ) -> torch.Tensor:
+        """The prompts' pass: ``tokens``, ``positions`` and ``valid`` ``(R', rows / repeats,
+        width)``, left-padded; fills the storage and returns the logits of each row's next
+        token (a prompt's repeated for its samples). Positions are checked against
+        ``block_size`` by the caller."""
+        self.prompt.copy_(tokens)
+        self.prompt_positions.copy_(positions)
+        self.prompt_valid.copy_(valid)
+        if not self.capture:
+            return self._prefill()
+        if self.prefill_graph is None:  # every pass writes the same storage
+            self.prefill_graph, self.prefill_out = record(self._prefill)
+        self.prefill_graph.replay()
+        return self.prefill_out
 
     def _forward(self) -> torch.Tensor:
         r, b, w = len(self.shape.runs), self.shape.rows, self.shape.capacity
@@ -276,12 +308,13 @@ class BlockGraphs:
         return bucket_rows(prompts)
 
     def step_for(
-        self, runs: Sequence[int], rows: int, width: int, capacity: int
+        self, runs: Sequence[int], rows: int, width: int, capacity: int, repeats: int = 1
     ) -> DecodeStep | None:
-        """The step of this shape: made (and captured at its first step) the second time
-        the shape is asked for; ``None`` the first time, or when its storage would pass
+        """The generation of this shape: made (and captured at its first use) the second
+        time the shape is asked for; ``None`` the first time, or when its storage would pass
         ``max_bytes`` (that generation runs without graphs)."""
-        shape = _Shape(tuple(int(i) for i in runs), int(rows), int(width), int(capacity))
+        shape = _Shape(tuple(int(i) for i in runs), int(rows), int(width), int(capacity),
+                       int(repeats))  # fmt: skip
         if shape in self.steps:
             return self.steps[shape]
         if shape not in self._seen:

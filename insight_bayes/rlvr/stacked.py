@@ -64,12 +64,13 @@ __all__ = [
 class FixedSteps(Protocol):
     """What :func:`generate_runs` needs of fixed-shape generation steps
     (:class:`~insight_bayes.rlvr.block_graphs.BlockGraphs` is one): the rows a run's
-    prompts are padded to, and the step of a shape (``load`` the prompts' pass, then
-    ``step`` one token per row), or ``None`` (that call runs with the growing cache)."""
+    prompts are padded to, and the generation of a shape (``prefill``: the prompts' pass,
+    then ``step``: one token per row), or ``None`` (that call runs with the growing
+    cache)."""
 
     def rows(self, prompts: int) -> int: ...
 
-    def step_for(self, runs: Sequence[int], rows: int, width: int, capacity: int): ...
+    def step_for(self, runs: Sequence[int], rows: int, width: int, capacity: int, repeats: int): ...
 
 
 #: TinyLM's output head shares the token embedding's weight (stacked once).
@@ -329,7 +330,10 @@ def generate_runs(
     cache = None
     inp, inp_pos = tokens, positions
     run_done = [False] * r
-    fixed = None  # the fixed-shape step (graphs)
+    capacity = prompt_len + max_new_tokens
+    # fixed shapes (graphs on a GPU), or None: the cache grows a token at a time
+    fixed = None if graphs is None else graphs.step_for(list(runs), b, prompt_len, capacity,
+                                                         repeats)  # fmt: skip
     for step in range(max_new_tokens):
         # the prompts' pass: only their last position's logits are sampled from; the
         # largest position fed is known here (the longest prompt's last, then one more
@@ -339,23 +343,19 @@ def generate_runs(
                                   max_position=prompt_len - 1 + step)  # fmt: skip
         elif prompt_len - 1 + step >= model.config.block_size:
             raise ValueError(f"sequence longer than block_size={model.config.block_size} tokens")
+        elif step == 0:
+            logits = fixed.prefill(tokens, positions, valid)
         else:
             logits = fixed.step(inp[..., 0], inp_pos[..., 0], prompt_len + step - 1)
-        if step == 0:
+        if step == 0 and fixed is None:
             if repeats > 1:  # share each prompt's prefix among its samples
                 logits = logits.repeat_interleave(repeats, dim=1)
                 cache = repeat_cache(cache, repeats)
                 valid = valid.repeat_interleave(repeats, dim=1)
-            width = valid.size(2)
-            if graphs is not None:  # later steps: fixed shapes, graphs on a GPU
-                fixed = graphs.step_for(list(runs), b, width, width + max_new_tokens)
-            if fixed is not None:
-                fixed.load(cache, valid)
-            else:  # later tokens' keys and values are written in place (as generate does)
-                cache = [KVBuffer(k, v, width + max_new_tokens) for k, v in cache]
-                valid_buffer = torch.ones(r, b, width + max_new_tokens, dtype=torch.bool,
-                                          device=device)  # fmt: skip
-                valid_buffer[:, :, :width] = valid
+            # later tokens' keys and values are written in place (as generate does)
+            cache = [KVBuffer(k, v, capacity) for k, v in cache]
+            valid_buffer = torch.ones(r, b, capacity, dtype=torch.bool, device=device)
+            valid_buffer[:, :, :prompt_len] = valid
         # every run's distribution at once (row by row, as each run's alone), then each
         # run's draws from its own generator
         weights = sampling_weights(logits[:, :, -1], temperature, suppress)
