@@ -17,13 +17,16 @@ A graph replays fixed shapes and fixed memory, so the step is rewritten to have 
 - each step attends over the whole storage: the keys not yet written are masked out
   (:func:`step_mask`), so they add exactly-zero terms to the softmax (the same attention
   as the growing cache's, to rounding);
-- the step's token and position are copied into fixed input tensors.
+- the step's token and position are copied into fixed input tensors;
+- the prompts' pass (:meth:`DecodeStep.prefill`, the prompts padded to
+  :func:`bucket_rows` per run and to the longest's length) is a graph of its own, writing
+  the prompts' keys and values into the storage.
 
-The prompts' pass (variable length) and the sampling (each run's own generator, drawn
-on the CPU's schedule, :func:`~insight_bayes.rlvr.model.draw_next`) stay outside the
-graph. The held-out evaluation's log-probabilities (every step, the same problems) have
-fixed shapes already: :class:`LogprobsGraph` copies the batch into fixed inputs and
-replays :func:`~insight_bayes.rlvr.stacked.logprobs_runs`.
+The sampling (each run's own generator, drawn on the CPU's schedule,
+:func:`~insight_bayes.rlvr.model.draw_next`) stays outside the graphs. The held-out
+evaluation's log-probabilities (every step, the same problems) have fixed shapes already:
+:class:`LogprobsGraph` copies the batch into fixed inputs and replays
+:func:`~insight_bayes.rlvr.stacked.logprobs_runs`.
 
 :class:`BlockGraphs` keeps one of each per shape for a block's whole life, made and
 captured the second time the shape is asked for (a shape asked for once, such as a
