@@ -289,10 +289,10 @@ def generate_runs(
         ``generators[j]`` draws run ``runs[j]``'s tokens: the same numbers, in the same
         order, as ``generate`` of that run alone would draw from it.
     graphs : FixedSteps, optional
-        Run the steps after the prompts' pass with fixed shapes (each run's prompts padded
-        to :meth:`~insight_bayes.rlvr.block_graphs.BlockGraphs.rows`), replayed as CUDA graphs
-        on a GPU (:mod:`insight_bayes.rlvr.block_graphs`): the same draws, logits equal
-        to rounding.
+        Run the prompts' pass and the steps after it with fixed shapes (each run's
+        prompts padded to :meth:`~insight_bayes.rlvr.block_graphs.BlockGraphs.rows`),
+        replayed as CUDA graphs on a GPU (:mod:`insight_bayes.rlvr.block_graphs`): the
+        same draws, logits equal to rounding.
 
     Returns
     -------
