@@ -166,6 +166,44 @@ def test_logprobs_of_a_shape_asked_for_again_go_through_its_graph():
     assert torch.equal(other, want) and len(graphs.passes) == 2
 
 
+def test_graphed_passes_neither_read_nor_send_host_data(monkeypatch):
+    # what a CUDA graph cannot record, checked on CPU: reading a value back to the host
+    # (item, tolist, a Python bool of a tensor, nonzero) or making a tensor from Python
+    # data (copied from the host); every pass a graph captures is watched
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from insight_bayes.rlvr import block_graphs
+
+    seen = set()
+
+    class Watch(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            seen.add(str(func).split(".")[1])
+            return func(*args, **(kwargs or {}))
+
+    def watched(fn):
+        def run(*args, **kwargs):
+            with Watch():
+                return fn(*args, **kwargs)
+
+        return run
+
+    for owner, name in ((block_graphs.DecodeStep, "_forward"),
+                        (block_graphs.DecodeStep, "_prefill"),
+                        (block_graphs.LogprobsGraph, "_forward")):  # fmt: skip
+        monkeypatch.setattr(owner, name, watched(getattr(owner, name)))
+    tokenizer, stacked, prompts = _stack()
+    graphs = BlockGraphs(stacked)
+    for _ in range(2):
+        _generate(stacked, tokenizer, prompts, [0, 1, 2], [1, 2, 3], graphs, repeats=2)
+    rows = [tokenizer.encode(t, bos=True, eos=True) for t in ("12+3=51", "1+2=3")]
+    tokens, valid = (x.expand(3, -1, -1) for x in left_pad(rows, tokenizer.pad_id))
+    for _ in range(2):
+        graphs.logprobs([0, 1, 2], tokens, valid, 1.0, (tokenizer.bos_id, tokenizer.pad_id), 3)
+    assert {"index_copy_", "embedding", "isin"} <= seen  # all three passes were watched
+    assert not seen & {"_local_scalar_dense", "lift_fresh", "nonzero", "item"}
+
+
 def test_fixed_shape_generation_checks_block_size():
     tokenizer, stacked, prompts = _stack(block_size=12)
     with pytest.raises(ValueError, match="block_size"):

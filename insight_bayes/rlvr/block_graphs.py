@@ -199,7 +199,7 @@ class DecodeStep:
             buffer._k[:, :, :width] = k
             buffer._v[:, :, :width] = v
         self.valid[:, :, :width] = valid
-        self.valid[:, :, width:] = True
+        self.valid[:, :, width:].fill_(True)  # a scalar fill: nothing from the host
         return logits
 
     def prefill(
@@ -252,7 +252,10 @@ class LogprobsGraph:
                  temperature: float, suppress: Sequence[int], last: int | None,
                  capture: bool) -> None:  # fmt: skip
         device = model.param("tok.weight").device
-        self.model, self.temperature, self.suppress, self.last = model, temperature, suppress, last
+        self.model, self.temperature, self.last = model, temperature, last
+        # the ids on the device: a tensor made from Python data inside a capture would be
+        # copied from the host, which a CUDA graph cannot record
+        self.suppress = torch.as_tensor(list(suppress), dtype=torch.long, device=device)
         self.tokens = torch.zeros(shape, dtype=torch.long, device=device)
         self.valid = torch.zeros(shape, dtype=torch.bool, device=device)
         self.index = torch.as_tensor(list(runs), device=device)

@@ -236,12 +236,12 @@ def _init_weights(module: nn.Module) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-def _suppressed(logits: torch.Tensor, suppress: Sequence[int]) -> torch.Tensor:
-    """``logits`` with the ``suppress`` token ids at ``-inf`` (never sampled)."""
-    if not suppress:
+def _suppressed(logits: torch.Tensor, suppress: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    """``logits`` with the ``suppress`` ids (or an id tensor on their device) at ``-inf``."""
+    if len(suppress) == 0:
         return logits
     logits = logits.clone()
-    logits[..., list(suppress)] = float("-inf")
+    logits.index_fill_(-1, torch.as_tensor(suppress, device=logits.device), float("-inf"))
     return logits
 
 
@@ -376,8 +376,8 @@ def logprobs_from_logits(
     logits = _suppressed(logits[..., :-1, :].float(), suppress)
     logp = torch.log_softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)
     out = logp.gather(-1, tokens[..., 1:, None]).squeeze(-1)
-    if suppress:  # targets that are never sampled (padding, <bos>) are never trained on
-        never = torch.isin(tokens[..., 1:], torch.as_tensor(list(suppress), device=tokens.device))
+    if len(suppress):  # targets that are never sampled (padding, <bos>) are never trained on
+        never = torch.isin(tokens[..., 1:], torch.as_tensor(suppress, device=tokens.device))
         out = out.masked_fill(never, 0.0)
     return out
 
