@@ -260,11 +260,24 @@ def test_captured_steps_equal_eager_steps_on_cuda():
         b, gb = _generate(stacked, tokenizer, prompts, [0, 1, 2], [3, 4, 5], eager, repeats=4)
         assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
         assert all(torch.equal(x.get_state(), y.get_state()) for x, y in zip(ga, gb, strict=True))
-    assert all(step.graph is not None for step in graphs.steps.values())
+    assert all(step.prefill_graph.graph is not None and step.step_graph.graph is not None
+               for step in graphs.steps.values())  # fmt: skip
     rows = [tokenizer.encode(t, bos=True, eos=True) for t in ("12+3=51", "1+2=3")]
     tokens, valid = (x.cuda().expand(3, -1, -1) for x in left_pad(rows, tokenizer.pad_id))
     want = logprobs_runs(stacked, tokens, valid, 1.0, (), torch.tensor([0, 1, 2]).cuda(), 3)
     for _ in range(3):
         got = graphs.logprobs([0, 1, 2], tokens, valid, 1.0, (), 3)
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
-    assert all(p.graph is not None for p in graphs.passes.values())
+    assert all(p.graph.graph is not None for p in graphs.passes.values())
+
+
+def test_cuda_graphs_one_run_at_a_time_says_it_trains_without(tmp_path, caplog):
+    from test_rlvr_batched import _config
+
+    config = load_config(_config(["random"], steps=1))
+    with caplog.at_level("WARNING", logger="insight_bayes.rlvr.study"):
+        run_study(config, tmp_path / "alone", device="cpu", cache_dir=tmp_path / "cache",
+                  progress=False, runs_per_process=1, cuda_graphs=True)  # fmt: skip
+    assert "one run at a time trains without" in caplog.text
+    marker = ResultStore(tmp_path / "alone").run_meta(RunKey(config.key, "random", 0))
+    assert "cuda_graphs" not in marker

@@ -54,6 +54,7 @@ __all__ = [
     "BlockGraphs",
     "DecodeStep",
     "LogprobsGraph",
+    "Replay",
     "StaticKV",
     "bucket_rows",
     "record",
@@ -131,6 +132,25 @@ def record(forward: Callable[[], torch.Tensor]) -> tuple[torch.cuda.CUDAGraph, t
     return graph, out
 
 
+class Replay:
+    """``forward`` run eagerly, or (``capture``) captured by :func:`record` at its first
+    call and replayed after; a replay returns the graph's output tensor, which the next
+    replay overwrites. ``graph`` is ``None`` until captured."""
+
+    def __init__(self, forward: Callable[[], torch.Tensor], capture: bool) -> None:
+        self.forward, self.capture = forward, capture
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.out: torch.Tensor | None = None
+
+    def __call__(self) -> torch.Tensor:
+        if not self.capture:
+            return self.forward()
+        if self.graph is None:
+            self.graph, self.out = record(self.forward)
+        self.graph.replay()
+        return self.out
+
+
 class DecodeStep:
     """The fixed-shape generation of ``runs`` of a StackedLM: ``rows`` rows per run (each
     of ``rows / repeats`` prompts sampled ``repeats`` times), prompts of ``width`` tokens
@@ -180,11 +200,10 @@ class DecodeStep:
             if runs == list(range(runs[0], runs[0] + r))
             else torch.as_tensor(runs, device=device)
         )
-        self.capture = capture and device.type == "cuda"
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.out: torch.Tensor | None = None
-        self.prefill_graph: torch.cuda.CUDAGraph | None = None
-        self.prefill_out: torch.Tensor | None = None
+        capture = capture and device.type == "cuda"
+        # looked up at each call (benchmarks and tests wrap the class's passes)
+        self.prefill_graph = Replay(lambda: self._prefill(), capture)  # writes the storage
+        self.step_graph = Replay(lambda: self._forward(), capture)  # writes at cur
 
     def _prefill(self) -> torch.Tensor:
         width, repeats = self.shape.width, self.shape.repeats
@@ -212,12 +231,7 @@ class DecodeStep:
         self.prompt.copy_(tokens)
         self.prompt_positions.copy_(positions)
         self.prompt_valid.copy_(valid)
-        if not self.capture:
-            return self._prefill()
-        if self.prefill_graph is None:  # every pass writes the same storage
-            self.prefill_graph, self.prefill_out = record(self._prefill)
-        self.prefill_graph.replay()
-        return self.prefill_out
+        return self.prefill_graph()
 
     def _forward(self) -> torch.Tensor:
         r, b, w = len(self.shape.runs), self.shape.rows, self.shape.capacity
@@ -236,12 +250,7 @@ class DecodeStep:
         self.idx.copy_(tokens[..., None])
         self.positions.copy_(positions[..., None])
         self.cur.fill_(at)
-        if not self.capture:
-            return self._forward()
-        if self.graph is None:  # every pass writes the same keys and values at cur
-            self.graph, self.out = record(self._forward)
-        self.graph.replay()
-        return self.out
+        return self.step_graph()
 
 
 class LogprobsGraph:
@@ -259,9 +268,7 @@ class LogprobsGraph:
         self.tokens = torch.zeros(shape, dtype=torch.long, device=device)
         self.valid = torch.zeros(shape, dtype=torch.bool, device=device)
         self.index = torch.as_tensor(list(runs), device=device)
-        self.capture = capture and device.type == "cuda"
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.out: torch.Tensor | None = None
+        self.graph = Replay(lambda: self._forward(), capture and device.type == "cuda")
 
     def _forward(self) -> torch.Tensor:
         # the widest row bounds every position (a batch is no wider than its longest row)
@@ -272,12 +279,8 @@ class LogprobsGraph:
     def __call__(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         self.tokens.copy_(tokens)
         self.valid.copy_(valid)
-        if not self.capture:
-            return self._forward()
-        if self.graph is None:
-            self.graph, self.out = record(self._forward)
-        self.graph.replay()
-        return self.out.clone()
+        out = self.graph()
+        return out.clone() if self.graph.capture else out  # a replay's output is reused
 
 
 class BlockGraphs:

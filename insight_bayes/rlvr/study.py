@@ -392,6 +392,8 @@ def run_single_study(
         runs_per_process = default_runs_per_process(device, len(jobs))
     if config.model.path is not None:
         runs_per_process = 1  # a Hugging Face model is trained one run at a time
+    if cuda_graphs and runs_per_process == 1:
+        log.warning("cuda_graphs applies to blocks of runs: one run at a time trains without")
 
     # one record per call that trained under a time budget (earlier calls' kept)
     earlier = list(old.get("time_budget", []))
@@ -399,8 +401,8 @@ def run_single_study(
     since = budget.mark() if budget is not None else (0, 0)  # this draw's blocks only
 
     def budget_calls() -> dict[str, Any]:
-        this = budget.record(since) | {"cuda_graphs": cuda_graphs} if budgeted else None
-        calls = earlier + ([this] if this else [])
+        this = [budget.record(since) | {"cuda_graphs": cuda_graphs}] if budgeted else []
+        calls = earlier + this
         return {"time_budget": calls} if calls else {}
 
     def manifest(status: str) -> dict[str, Any]:
