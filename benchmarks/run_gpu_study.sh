@@ -52,12 +52,15 @@ trap cleanup EXIT
 nvidia-smi > "$STAGE/nvidia-smi.txt" 2>&1 || true
 "$PY" -c "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, \
 'cuda' if torch.cuda.is_available() else 'no cuda')" > "$STAGE/python.txt" 2>&1 || true
-# CUDA graphs for the blocks' generation: CUDA_GRAPHS=auto (default) decides by
-# benchmarks/graphs_check.py (identical tokens and at most 0.9 of the eager time, on fresh
-# weights; no rule is looked at), on or off forces it
+# CUDA graphs for the blocks' generation and evaluation: CUDA_GRAPHS=auto (default)
+# decides by benchmarks/graphs_check.py (identical tokens, log-probabilities within 1e-3
+# and at most 0.9 of the eager time, on fresh weights; no rule is looked at), on or off
+# forces it
 GRAPH_ARGS=""
 case "${CUDA_GRAPHS:-auto}" in
     on) GRAPH_ARGS="--cuda-graphs" ;;
+    off) ;;
+    *) echo "CUDA_GRAPHS must be auto, on or off; got '${CUDA_GRAPHS}'" >&2; exit 2 ;;
     auto)
         timeout 240 "$PY" benchmarks/graphs_check.py --config "$CONFIG" --device "$DEVICE" \
             > "$STAGE/graphs_check.txt" 2>&1 || echo "graphs check failed" >> "$STAGE/graphs_check.txt"

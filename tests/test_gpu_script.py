@@ -89,6 +89,12 @@ def test_gpu_script_checks_the_design_first_and_stops_with_the_reason(tmp_path):
     assert not (out / "manifest.json").exists() and (out / "seconds.txt").exists()
 
 
+def test_gpu_script_refuses_an_unknown_cuda_graphs_setting(tmp_path):
+    done = _script(tmp_path / "gpu", "configs/rlvr/smoke.toml", CUDA_GRAPHS="yes")
+    assert done.returncode == 2 and "CUDA_GRAPHS must be auto, on or off" in done.stderr
+    assert not (tmp_path / "gpu").exists()  # nothing started
+
+
 def test_gpu_config_is_the_checked_batched_design():
     import torch
 
