@@ -60,12 +60,12 @@ GRAPH_ARGS=""
 case "${CUDA_GRAPHS:-auto}" in
     on) GRAPH_ARGS="--cuda-graphs" ;;
     off) ;;
-    *) echo "CUDA_GRAPHS must be auto, on or off; got '${CUDA_GRAPHS}'" >&2; exit 2 ;;
     auto)
         timeout 240 "$PY" benchmarks/graphs_check.py --config "$CONFIG" --device "$DEVICE" \
             > "$STAGE/graphs_check.txt" 2>&1 || echo "graphs check failed" >> "$STAGE/graphs_check.txt"
         grep -q "^cuda_graphs: on" "$STAGE/graphs_check.txt" && GRAPH_ARGS="--cuda-graphs"
         tail -n 1 "$STAGE/graphs_check.txt" ;;
+    *) echo "CUDA_GRAPHS must be auto, on or off; got '${CUDA_GRAPHS:-}'" >&2; exit 2 ;;
 esac
 if command -v nvidia-smi > /dev/null && nvidia-smi > /dev/null 2>&1; then
     nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 \
