@@ -1,15 +1,21 @@
 """Batched runs equal separate runs: the stacked model, its generation and GRPO update, and
 whole studies with blocks of runs (every kind of rule, Dynamic Sampling's extra rounds).
 
-Why floats are not bitwise equal: a stacked linear layer is one ``bmm`` over the runs,
-which sums in another order than ``F.linear``; runs padded to a common batch add exactly
-zero terms to wider attention rows, in another order. That leaves about 1e-7 relative per
-forward pass. AdamW's first steps divide each gradient entry by its own magnitude
-(``m / sqrt(v)``), so an entry whose gradient is nearly 0 can move by up to ``lr`` either
-way: parameters agree to a small multiple of ``lr`` times rounding, metrics to ~1e-6. The
-sampled tokens are the same draws (each run's generator draws exactly what it draws
-alone), so chosen prompts and rewards are identical as long as no probability sits within
-rounding of a sampling threshold: true in these few steps, not guaranteed over hundreds.
+On CPU a block's passes take one run at a time (``RunBlock``'s default), and a pass of one
+run computes as the run alone (``F.linear``, TinyLM's fused layer norm, the update's
+columns, ``clip_grad_norm_``'s norm): a study in blocks is bitwise the study one run at a
+time, and the tests say so exactly.
+
+Why floats of passes over several runs (the CUDA default) are not bitwise equal: the
+stacked layer norm applies each run's affine after the normalisation, in another order
+than the fused kernel; runs padded to a common batch add exactly zero terms to wider
+attention rows, in another order. That leaves about 1e-7 relative per forward pass.
+AdamW's first steps divide each gradient entry by its own magnitude (``m / sqrt(v)``), so
+an entry whose gradient is nearly 0 can move by up to ``lr`` either way: parameters agree
+to a small multiple of ``lr`` times rounding, metrics to ~1e-6. The sampled tokens are the
+same draws (each run's generator draws exactly what it draws alone), so chosen prompts and
+rewards are identical as long as no probability sits within rounding of a sampling
+threshold: true in these few steps, not guaranteed over hundreds.
 """
 
 from __future__ import annotations
@@ -122,8 +128,11 @@ def test_stacked_generation_and_logprobs_equal_each_run_alone():
         logprobs_runs(stacked, tokens.expand(3, -1, -1), valid.expand(3, -1, -1), last=99)
 
 
+@pytest.mark.parametrize("max_rows", [5, 1, None])
 @pytest.mark.parametrize(("kl_coef", "grouped"), [(0.0, False), (0.05, False), (0.0, True)])
-def test_stacked_grpo_update_equals_each_run_alone(kl_coef, grouped):
+def test_stacked_grpo_update_equals_each_run_alone(kl_coef, grouped, max_rows):
+    """Runs in chunks (``max_rows`` 5: chunks of several runs; 1: one run per chunk, equal
+    bit for bit; ``None``: all runs in one pass) step as each run alone."""
     tokenizer, (base,) = _tiny(1, seed=1)
     grpo = GRPOConfig(lr=1e-3, lr_warmup_steps=2, kl_coef=kl_coef, max_grad_norm=0.5,
                       weight_decay=0.01, updates_per_step=2)  # fmt: skip
@@ -164,13 +173,18 @@ def test_stacked_grpo_update_equals_each_run_alone(kl_coef, grouped):
         together = grpo_update_runs(
             stacked, optimizer, batches, advantages, grpo, pad_id=tokenizer.pad_id,
             suppress=policies[0].suppress, reference=reference if kl_coef else None,
-            scheduler=scheduler, max_rows=5,  # forces groups of runs
+            scheduler=scheduler, max_rows=max_rows,
         )  # fmt: skip
         for j in range(runs):
             assert set(together[j]) == set(alone[j])
+            state = stacked.state_dict_of(j)
+            if max_rows == 1:  # one run per pass: the run's own floats
+                assert together[j] == alone[j]
+                for name, value in policies[j].model.state_dict().items():
+                    assert torch.equal(state[name], value), (step, j, name)
+                continue
             for key, value in alone[j].items():
                 assert together[j][key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
-            state = stacked.state_dict_of(j)
             for name, value in policies[j].model.state_dict().items():
                 torch.testing.assert_close(state[name], value, rtol=0, atol=20 * grpo.lr * 1e-3)
 
@@ -227,6 +241,12 @@ def _compare(a: pd.DataFrame, b: pd.DataFrame) -> None:
     np.testing.assert_allclose(a[floats], b[floats], rtol=1e-5, atol=2e-6)
 
 
+def _timeless(steps: pd.DataFrame) -> pd.DataFrame:
+    key = ["rule", "seed", "step"]
+    steps = steps.sort_values(key).reset_index(drop=True)
+    return steps.drop(columns=[c for c in steps.columns if "seconds" in c])
+
+
 def test_a_study_in_one_block_equals_one_run_at_a_time(tmp_path):
     config = load_config(_config(RULES))
     kw = {"device": "cpu", "cache_dir": tmp_path / "cache", "progress": False, "threads": 1}
@@ -236,15 +256,38 @@ def test_a_study_in_one_block_equals_one_run_at_a_time(tmp_path):
     steps = block.tables["steps"]
     ds = steps[(steps.rule == "dynamic-sampling") & (steps.step > 0)]
     assert (ds["rounds"] > 1).any()  # the extra rounds happened, in the block too
-    _compare(alone.tables["steps"], steps)
+    # on CPU bit for bit: every float of every step, and every choice with its belief
+    pd.testing.assert_frame_equal(_timeless(alone.tables["steps"]), _timeless(steps))
+    order = ["rule", "seed", "step", "rank"]
     pd.testing.assert_frame_equal(
-        alone.tables["choices"].drop(columns=[c for c in alone.tables["choices"]
-                                              if alone.tables["choices"][c].dtype.kind == "f"]),
-        block.tables["choices"].drop(columns=[c for c in block.tables["choices"]
-                                              if block.tables["choices"][c].dtype.kind == "f"]),
-    )  # fmt: skip
+        alone.tables["choices"].sort_values(order).reset_index(drop=True),
+        block.tables["choices"].sort_values(order).reset_index(drop=True),
+    )
     manifest = ResultStore(tmp_path / "block").read_manifest()
     assert manifest["runs_per_process"] == len(RULES)
+    # the default on CPU is blocks too: 12 runs, at most 8 a block, so two blocks of 6
+    default = run_study(config, tmp_path / "default", **kw)
+    assert ResultStore(tmp_path / "default").read_manifest()["runs_per_process"] == 6
+    pd.testing.assert_frame_equal(_timeless(default.tables["steps"]), _timeless(steps))
+
+
+@pytest.mark.parametrize(
+    ("device", "runs", "workers", "block"),
+    [
+        ("cuda", 168, 1, 64), ("cuda", 7, 4, 7),
+        ("cpu", 56, 2, 7),  # 8 blocks of 7: 4 per worker
+        ("cpu", 56, 1, 8), ("cpu", 3, 2, 2), ("cpu", 1, 4, 1), ("cpu", 12, 1, 6),
+        ("cpu", 17, 2, 5),  # 4 blocks (2 per worker): 5, 5, 5, 2
+    ],
+)  # fmt: skip
+def test_default_block_size(device, runs, workers, block):
+    from insight_bayes.rlvr.study_jobs import CPU_BLOCK, default_runs_per_process
+
+    got = default_runs_per_process(device, runs, workers)
+    assert got == block
+    if device == "cpu":
+        blocks = -(-runs // got)
+        assert got <= CPU_BLOCK and blocks % workers == 0 or blocks < workers
 
 
 def test_blocks_resume_and_a_failing_run_stops_its_block(tmp_path, monkeypatch):

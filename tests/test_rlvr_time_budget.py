@@ -212,7 +212,8 @@ def test_study_under_a_budget_trains_what_fits_and_the_same_command_resumes(
 ):
     out = tmp_path / "out"
     argv = ["rlvr-study", str(_config(tmp_path)), "--out", str(out), "--device", "cpu",
-            "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-plots"]  # fmt: skip
+            "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-plots",
+            "--runs-per-process", "1"]  # fmt: skip
     # each run planned at 45,000 s and taking 30,000: the first two start (100,000 and
     # 70,000 s left), the third does not (40,000 s left)
     speed = _speed(45_000.0)
@@ -224,7 +225,7 @@ def test_study_under_a_budget_trains_what_fits_and_the_same_command_resumes(
     assert manifest["status"] == "incomplete" and manifest["runs"]["complete"] == 2
     (call,) = manifest["time_budget"]  # one record per call under a budget
     assert call["stopped_early"] is True
-    assert call["blocks"] == [1, 1]  # CPU: one run at a time
+    assert call["blocks"] == [1, 1]  # one run at a time
     # the stated speed is kept; what the runs measured is recorded beside it
     assert call["seconds_per_run_step"] == pytest.approx(speed)
     assert len(call["measured_seconds_per_run_step"]) == 2

@@ -129,8 +129,11 @@ class RunBlock:
         The (rule label, seed) of each run.
     max_rows : int, optional
         Most rows (sequences) of one batched forward pass without gradients; runs are
-        taken in groups under it (default: ``4 * eval.batch_size``). The GRPO update,
-        which keeps activations for the backward pass, takes an eighth of it.
+        taken in groups under it. The GRPO update, which keeps activations for the
+        backward pass, takes an eighth of it. Default: on CUDA ``4 * eval.batch_size``
+        (one pass fills the device); on CPU 1, one run per pass (a run's matrices
+        already keep a core busy, and a larger pass only pads and misses the cache:
+        ``benchmarks/results/rlvr_batched_cpu.md``), which computes as the run alone.
     cuda_graphs : bool
         Generate with fixed-shape steps, and compute log-probabilities of a batch shape
         asked for before, replayed as CUDA graphs (:mod:`insight_bayes.rlvr.block_graphs`;
@@ -152,7 +155,8 @@ class RunBlock:
         self.harness = harness
         self.config = harness.config
         self.policy = harness.policy
-        self.max_rows = max_rows or 4 * self.config.eval.batch_size
+        cpu = torch.device(harness.device).type == "cpu"
+        self.max_rows = max_rows or (1 if cpu else 4 * self.config.eval.batch_size)
         model_config = harness.policy.model.config
         self.model = StackedLM(model_config, [harness.warm_state] * len(runs)).to(harness.device)
         self.graphs = BlockGraphs(self.model) if cuda_graphs else None

@@ -361,8 +361,8 @@ def run_intervention(
     harness is built once; Random runs for each seed
     (:func:`~insight_bayes.rlvr.checkpoint_probe.iter_checkpoints`: one at a time, or
     ``runs_per_process`` seeds as one batched block; default
-    :func:`~insight_bayes.rlvr.study_jobs.default_runs_per_process`, every seed on CUDA
-    and one at a time on CPU) and at each checkpoint a separate environment with the
+    :func:`~insight_bayes.rlvr.study_jobs.default_runs_per_process`: every seed on CUDA,
+    blocks of up to 8 on CPU) and at each checkpoint a separate environment with the
     checkpoint's weights measures the batches of :func:`design_batches` (random numbers
     from ``(seed, draw, checkpoint)``). Finished parts (``runs/``) are skipped, so a killed
     job resumes; ``batches.parquet`` gathers them.

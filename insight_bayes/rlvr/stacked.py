@@ -52,6 +52,7 @@ from insight_bayes.validation import check_int
 
 __all__ = [
     "FixedSteps",
+    "Runs",
     "StackedLM",
     "generate_runs",
     "logprobs_runs",
@@ -76,7 +77,9 @@ class FixedSteps(Protocol):
 #: TinyLM's output head shares the token embedding's weight (stacked once).
 _TIED = "head.weight"
 
-Runs = slice | torch.Tensor | None
+#: Which runs a pass computes: all (``None``), a slice or index tensor into the run axis, or
+#: those runs' parameters themselves (:meth:`StackedLM.leaves`).
+Runs = slice | torch.Tensor | Mapping[str, torch.Tensor] | None
 
 
 class StackedLM(nn.Module):
@@ -116,6 +119,25 @@ class StackedLM(nn.Module):
         """The stacked parameter of TinyLM's ``name``, shape ``(R, ...)``."""
         return getattr(self, name.replace(".", "__"))
 
+    def leaves(self, runs: slice) -> dict[str, torch.Tensor]:
+        """The parameters of runs ``runs`` as leaf tensors that require gradients (views of
+        the stacked ones): a pass given them (``runs=leaves``) leaves its gradients in
+        their ``.grad``, for :meth:`add_grads`. A pass on a slice of the stacked
+        parameters would instead write a zero-filled gradient of the whole stack for
+        each chunk of runs (work that grows with the square of the runs)."""
+        return {n: self.param(n).detach()[runs].requires_grad_() for n in self.names}
+
+    def add_grads(self, runs: slice, leaves: Mapping[str, torch.Tensor]) -> None:
+        """Add the gradients ``leaves`` hold (:meth:`leaves` of ``runs``) to the stacked
+        parameters' ``.grad`` rows ``runs`` (a missing ``.grad`` starts at zero)."""
+        for name, leaf in leaves.items():
+            if leaf.grad is None:
+                continue
+            param = self.param(name)
+            if param.grad is None:
+                param.grad = torch.zeros_like(param)
+            param.grad[runs] += leaf.grad
+
     def state_dict_of(self, run: int) -> dict[str, torch.Tensor]:
         """Run ``run``'s parameters as a TinyLM ``state_dict`` (detached copies)."""
         out = {name: self.param(name)[run].detach().clone() for name in self.names}
@@ -149,10 +171,13 @@ class StackedLM(nn.Module):
             raise ValueError(f"sequence longer than block_size={self.config.block_size} tokens")
         if last is not None:
             last = check_int(last, "last", min_value=1, max_value=idx.shape[-1])
-        every = runs is None or (  # all runs in order: the parameters as they are
-            isinstance(runs, slice) and runs.indices(self.runs) == (0, self.runs, 1)
-        )
-        p = {name: self.param(name) if every else self.param(name)[runs] for name in self.names}
+        if isinstance(runs, Mapping):  # the runs' own parameters (leaves)
+            p = runs
+        else:
+            every = runs is None or (  # all runs in order: the parameters as they are
+                isinstance(runs, slice) and runs.indices(self.runs) == (0, self.runs, 1)
+            )
+            p = {n: self.param(n) if every else self.param(n)[runs] for n in self.names}
         r, b, t = idx.shape
         tok, pos = p["tok.weight"], p["pos.weight"]
         offsets = torch.arange(r, device=idx.device)[:, None, None]
@@ -195,7 +220,11 @@ class StackedLM(nn.Module):
 
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``x W_r^T + b_r`` per run: ``x`` ``(R, ..., in)``, ``weight`` ``(R, out, in)``."""
+    """``x W_r^T + b_r`` per run: ``x`` ``(R, ..., in)``, ``weight`` ``(R, out, in)``.
+
+    One run (``R = 1``) is TinyLM's own ``F.linear``: the same floats as the run alone."""
+    if x.shape[0] == 1:
+        return F.linear(x[0], weight[0], None if bias is None else bias[0]).unsqueeze(0)
     flat = x.reshape(x.shape[0], -1, x.shape[-1])
     w = weight.transpose(1, 2)
     y = torch.bmm(flat, w) if bias is None else torch.baddbmm(bias.unsqueeze(1), flat, w)
@@ -203,6 +232,9 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) ->
 
 
 def _layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Layer norm with each run's affine; one run is TinyLM's fused ``F.layer_norm``."""
+    if x.shape[0] == 1:
+        return F.layer_norm(x[0], x.shape[-1:], weight[0], bias[0]).unsqueeze(0)
     shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
     return F.layer_norm(x, x.shape[-1:]) * weight.reshape(shape) + bias.reshape(shape)
 

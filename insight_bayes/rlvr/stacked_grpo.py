@@ -10,13 +10,16 @@ elementwise, so it is every run's own AdamW).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 
 from insight_bayes.rlvr.grpo import PromptGroups, TokenBatch, clipped_policy_loss, kl_to_reference
 from insight_bayes.rlvr.run_sections import GRPOConfig
 from insight_bayes.rlvr.stacked import (
+    Runs,
     StackedLM,
     logprobs_runs,
     pad_batches,
@@ -53,31 +56,27 @@ def grpo_update_runs(
     kl = reference is not None and config.kl_coef > 0
     n_tokens = [bt.completion.to(torch.float32).sum().clamp(min=1.0) for bt in batches]
     repeats = {bt.groups.repeats if bt.groups is not None else None for bt in batches}
+    chunks: list[_Chunk] = []
     if not kl and len(repeats) == 1 and None not in repeats:
         # every run's rows are GRPO groups: each kept group's prompt is run once for its
         # K completions (as grpo_update does for a run alone)
         kept = [bt.groups.kept(a) for bt, a in zip(batches, advantages, strict=True)]
-        kept_adv = [a for _, a in kept]
-        grouped = _pad_groups([g for g, _ in kept], pad_id)
-        masks = grouped.mask
-        adv = torch.zeros(masks.shape[:2], dtype=kept_adv[0].dtype, device=masks.device)
-        for j, a in enumerate(kept_adv):
-            adv[j, : a.numel()] = a
-
-        def score(sl: slice) -> torch.Tensor:
-            part = PromptGroups(
-                grouped.prompt_tokens[sl], grouped.prompt_valid[sl], grouped.completions[sl],
-                masks[sl], grouped.repeats,
-            )  # fmt: skip
-            return shared_prompt_logprobs_runs(model, part, 1.0, suppress, sl)
-
-        return _update_steps(model, optimizer, score, masks, adv, n_tokens, None, config,
-                             scheduler, max_rows)  # fmt: skip
+        rows = max(int(g.completions.shape[0]) for g, _ in kept)
+        for sl in run_groups(r, rows, max_rows or r * rows):
+            # each chunk of runs padded to its own longest (one run: no padding at all)
+            grouped = _pad_groups([g for g, _ in kept[sl]], pad_id)
+            score = functools.partial(_grouped_logprobs, model, grouped, suppress)
+            adv = _pad_rows([a for _, a in kept[sl]], grouped.mask.shape[1])
+            chunks.append(_Chunk(sl, score, grouped.mask, adv, None))
+        return _update_steps(model, optimizer, chunks, n_tokens, config, scheduler)
+    # as grpo_update: only the completions' last columns are scored (the final layer
+    # computes nothing else), as many as the run's whole batch spans
+    widths = [bt.completion_width for bt in batches]
     parts, refs = [], []
-    for bt, adv in zip(batches, advantages, strict=True):
+    for bt, adv, width in zip(batches, advantages, widths, strict=True):
         if kl:
             with torch.no_grad():
-                refs.append(reference.logprobs(bt.tokens, bt.valid))
+                refs.append(reference.logprobs(bt.tokens, bt.valid, last=width))
             parts.append((bt, adv))
             continue
         # as grpo_update: rows with a zero advantage add exactly 0 (loss and gradient)
@@ -85,22 +84,49 @@ def grpo_update_runs(
         if keep.numel() == 0:
             keep = torch.zeros(1, dtype=torch.long, device=adv.device)
         parts.append((TokenBatch(bt.tokens[keep], bt.valid[keep], bt.completion[keep]), adv[keep]))
-    batch = pad_batches([p[0] for p in parts], pad_id)
-    rows, width = batch.tokens.shape[1], batch.tokens.shape[2]
-    adv = torch.zeros((r, rows), dtype=parts[0][1].dtype, device=batch.tokens.device)
-    for j, (_, a) in enumerate(parts):
-        adv[j, : a.numel()] = a
-    logp_ref = None
-    if kl:
-        logp_ref = torch.zeros((r, rows, width - 1), device=batch.tokens.device)
-        for j, lp in enumerate(refs):
-            logp_ref[j, : lp.shape[0], width - 1 - lp.shape[1] :] = lp
+    rows = max(int(p[0].tokens.shape[0]) for p in parts)
+    for sl in run_groups(r, rows, max_rows or r * rows):
+        batch = pad_batches([p[0] for p in parts[sl]], pad_id)
+        width = max(widths[sl])  # the batches are left-padded: their last columns align
+        masks = batch.completion[..., -width:]
+        logp_ref = None
+        if kl:
+            logp_ref = torch.zeros(masks.shape, device=masks.device)
+            for j, lp in enumerate(refs[sl]):
+                logp_ref[j, : lp.shape[0], width - lp.shape[1] :] = lp
+        score = functools.partial(_token_logprobs, model, batch, suppress, width)
+        adv = _pad_rows([p[1] for p in parts[sl]], batch.tokens.shape[1])
+        chunks.append(_Chunk(sl, score, masks, adv, logp_ref))
+    return _update_steps(model, optimizer, chunks, n_tokens, config, scheduler)
 
-    def score(sl: slice) -> torch.Tensor:
-        return logprobs_runs(model, batch.tokens[sl], batch.valid[sl], 1.0, suppress, sl)
 
-    return _update_steps(model, optimizer, score, batch.completion, adv, n_tokens, logp_ref,
-                         config, scheduler, max_rows)  # fmt: skip
+class _Chunk(NamedTuple):
+    """Runs ``runs`` of a block taken in one forward pass of the update: ``score(runs)``
+    gives their log-probabilities (``runs``: the slice, or its leaves) laid out as
+    ``masks`` ``(R', rows, C)``; ``advantages`` ``(R', rows)``; ``logp_ref`` the
+    reference's, as ``masks``, or ``None``."""
+
+    runs: slice
+    score: Callable[[Runs], torch.Tensor]
+    masks: torch.Tensor
+    advantages: torch.Tensor
+    logp_ref: torch.Tensor | None
+
+
+def _grouped_logprobs(model, groups: PromptGroups, suppress, runs: Runs) -> torch.Tensor:
+    return shared_prompt_logprobs_runs(model, groups, 1.0, suppress, runs)
+
+
+def _token_logprobs(model, batch: TokenBatch, suppress, last: int, runs: Runs) -> torch.Tensor:
+    return logprobs_runs(model, batch.tokens, batch.valid, 1.0, suppress, runs, last=last)
+
+
+def _pad_rows(values: Sequence[torch.Tensor], rows: int) -> torch.Tensor:
+    """Each run's per-row values ``(n_r,)`` on one ``(R', rows)`` tensor, zero-padded."""
+    out = values[0].new_zeros((len(values), rows))
+    for j, v in enumerate(values):
+        out[j, : v.numel()] = v
+    return out
 
 
 def _pad_groups(parts: Sequence[PromptGroups], pad_id: int) -> PromptGroups:
@@ -126,35 +152,38 @@ def _pad_groups(parts: Sequence[PromptGroups], pad_id: int) -> PromptGroups:
     return PromptGroups(prompts, valid, completions, mask, k)
 
 
-def _update_steps(model, optimizer, score, masks, adv, n_tokens, logp_ref, config, scheduler,
-                  max_rows) -> list[dict[str, float]]:  # fmt: skip
-    """``config.updates_per_step`` AdamW steps of every run's clipped loss: ``score(sl)``
-    gives the log-probabilities of the runs ``sl`` laid out as ``masks[sl]``."""
-    r, rows = masks.shape[0], masks.shape[1]
-    groups = run_groups(r, rows, max_rows or r * rows)
+def _update_steps(model, optimizer, chunks: Sequence[_Chunk], n_tokens, config,
+                  scheduler) -> list[dict[str, float]]:  # fmt: skip
+    """``config.updates_per_step`` AdamW steps of every run's clipped loss, the runs taken
+    chunk by chunk (gradients accumulate)."""
     metrics: list[dict[str, float]] = []
-    logp_old: list[torch.Tensor | None] = [None] * len(groups)
+    logp_old: list[torch.Tensor | None] = [None] * len(chunks)
     params = list(model.parameters())
     for _ in range(config.updates_per_step):
         optimizer.zero_grad(set_to_none=True)
         stats = []
-        for g, sl in enumerate(groups):
-            logp = score(sl)
-            if logp_old[g] is None:
-                logp_old[g] = logp.detach()  # on-policy: sampled from this policy
+        for c, chunk in enumerate(chunks):
+            whole = chunk.runs.indices(model.runs) == (0, model.runs, 1)
+            leaves = None if whole else model.leaves(chunk.runs)
+            logp = chunk.score(chunk.runs if leaves is None else leaves)
+            if logp_old[c] is None:
+                logp_old[c] = logp.detach()  # on-policy: sampled from this policy
             total = logp.new_zeros(())
-            for j in range(sl.start, sl.stop):
-                i = j - sl.start
-                mask = masks[j]
+            for i, j in enumerate(range(chunk.runs.start, chunk.runs.stop)):
+                mask = chunk.masks[i]
                 loss, clip_fraction = clipped_policy_loss(
-                    logp[i], logp_old[g][i], adv[j], mask, config.clip_eps, n_tokens[j]
-                )
-                k = kl_to_reference(logp[i], logp_ref[j], mask) if logp_ref is not None else None
+                    logp[i], logp_old[c][i], chunk.advantages[i], mask, config.clip_eps,
+                    n_tokens[j],
+                )  # fmt: skip
+                ref = chunk.logp_ref
+                k = kl_to_reference(logp[i], ref[i], mask) if ref is not None else None
                 run_total = loss + config.kl_coef * k if k is not None else loss
                 total = total + run_total
                 stats.append((run_total, loss, clip_fraction, k))
             total.backward()
-        grad_norm = _clip_per_run(params, r, config.max_grad_norm)
+            if leaves is not None:
+                model.add_grads(chunk.runs, leaves)
+        grad_norm = _clip_per_run(params, model.runs, config.max_grad_norm)
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
@@ -174,10 +203,13 @@ def _update_steps(model, optimizer, score, masks, adv, n_tokens, logp_ref, confi
 
 def _clip_per_run(params: Sequence[torch.Tensor], runs: int, max_norm: float) -> torch.Tensor:
     """``clip_grad_norm_`` of each run's own parameters: the global 2-norm of a run's
-    gradients, and its gradients scaled by ``min(1, max_norm / (norm + 1e-6))``."""
+    gradients, and its gradients scaled by ``min(1, max_norm / (norm + 1e-6))``.
+
+    Each run's norm is ``torch.nn.utils.get_total_norm`` of its gradients, the function
+    ``clip_grad_norm_`` itself uses, so that a run's norm (and with it its clipped step)
+    is the float it gets alone."""
     grads = [p.grad for p in params if p.grad is not None]
-    norms = torch.stack([torch.linalg.vector_norm(g.reshape(runs, -1), 2, dim=1) for g in grads])
-    total = torch.linalg.vector_norm(norms, 2, dim=0)
+    total = torch.stack([torch.nn.utils.get_total_norm([g[r] for g in grads]) for r in range(runs)])
     coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
     for g in grads:
         g.mul_(coef.reshape((runs,) + (1,) * (g.dim() - 1)))

@@ -389,7 +389,7 @@ def run_single_study(
     jobs = study_jobs(config, device, cache, threads, cuda_graphs)
     keys = [job.key for job in jobs]
     if runs_per_process is None:
-        runs_per_process = default_runs_per_process(device, len(jobs))
+        runs_per_process = default_runs_per_process(device, len(jobs), workers)
     if config.model.path is not None:
         runs_per_process = 1  # a Hugging Face model is trained one run at a time
     if cuda_graphs and runs_per_process == 1:

@@ -73,8 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="runs trained together in one process, their model work batched (1: one run "
-        "at a time, the reference path and the default on CPU, where blocks are slower; default "
-        "on CUDA: every run, up to 64)",
+        "at a time, the reference path; default on CUDA: every run, up to 64; on CPU: blocks "
+        "of up to 8, one run per pass, the same floats as one run at a time)",
     )
     parser.add_argument(
         "--time-budget",

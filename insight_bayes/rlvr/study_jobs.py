@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pandas is imported where used: `insight-bayes --help` stays
     from insight_bayes.results.store import ResultStore
 
 __all__ = [
+    "CPU_BLOCK",
     "BlockJob",
     "StudyJob",
     "block_jobs",
@@ -130,16 +131,29 @@ def block_jobs(jobs: list, store: ResultStore, size: int) -> list:
     return blocks
 
 
-def default_runs_per_process(device: str, runs: int) -> int:
-    """Block size when none is given: every run (at most 64) on CUDA, one on CPU.
+#: Most runs of a CPU block by default (:func:`default_runs_per_process`).
+CPU_BLOCK = 8
 
-    On CPU a block is slower per run-step than one run at a time, and the larger the
-    block the slower (measured on the tiered design by ``benchmarks/bench_rlvr_batched.py``;
-    the table is ``benchmarks/results/rlvr_batched_cpu.md``): the small model already keeps
-    a core busy, and a block pads every run to its longest sequence. On CUDA a block is
-    what fills the device.
+
+def default_runs_per_process(device: str, runs: int, workers: int = 1) -> int:
+    """Block size when none is given.
+
+    On CUDA every run (at most 64) in one block: a block is what fills the device. On
+    CPU blocks of at most :data:`CPU_BLOCK` runs, as many blocks as a multiple of
+    ``workers`` (so that the workers get equal shares): there a block's passes take one
+    run at a time (:class:`~insight_bayes.rlvr.batched.RunBlock`), so every run's floats
+    are those it gets alone, and a block costs slightly less per run-step than one run
+    per process (``benchmarks/bench_rlvr_batched.py``; the table is
+    ``benchmarks/results/rlvr_batched_cpu.md``). A stopped block loses its runs'
+    progress, so CPU blocks stay small.
     """
-    return max(1, min(runs, 64)) if device == "cuda" else 1
+    runs = max(1, runs)
+    if device == "cuda":
+        return min(runs, 64)
+    workers = max(1, workers)
+    blocks = -(-runs // CPU_BLOCK)
+    blocks = -(-blocks // workers) * workers
+    return max(1, -(-runs // blocks))
 
 
 def study_jobs(
