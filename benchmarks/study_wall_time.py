@@ -4,9 +4,10 @@
         --out benchmarks/results/rlvr_study_wall_cpu.csv
 
 Reads the study's ``manifest.json`` (``created`` to ``updated``, the workers, the commit)
-and every run's ``*.done.json`` (its wall seconds), and appends one row: the study's
-minutes from its first record to its last (warm-up, pool gate, every run), the runs'
-summed minutes, and the 30-minute goal of the CPU tiered study. Time a study that ran in
+and every run's ``*.done.json`` (its wall seconds; a run of a block of ``n`` records the
+block's, and counts ``1 / n`` of it), and appends one row: the study's minutes from its
+first record to its last (warm-up, pool gate, every run), the runs' summed minutes, and
+the 30-minute goal of the CPU tiered study. Time a study that ran in
 one sitting: a resumed one's records span the pause. The CPU kernels come from the
 manifest's ``device_name`` (``--kernels`` for a study recorded before it named them); the
 load average is not known afterwards, so run the study with nothing else on the machine.
@@ -42,10 +43,12 @@ def study_row(folder: Path, kernels: str | None = None) -> dict:
         "kernels": kernels,
         "device": manifest["device"],
         "workers": manifest["workers"],
+        "runs_per_process": int(manifest.get("runs_per_process", 1)),
         "runs": runs["complete"],
         "warmup_cached": bool(manifest["warmup"].get("cached", False)),
         "wall_minutes": (end - start).total_seconds() / 60,
-        "run_minutes_summed": sum(d["wall_seconds"] for d in done) / 60,
+        # a block's runs each record the block's wall time: a run's share is 1 / block
+        "run_minutes_summed": sum(d["wall_seconds"] / d.get("block", 1) for d in done) / 60,
         "goal_minutes": 30.0,
     }
 

@@ -214,10 +214,11 @@ def test_fixed_shape_generation_checks_block_size():
 def test_a_study_with_cuda_graphs_equals_one_without(tmp_path, monkeypatch):
     # on a CPU --cuda-graphs runs the same fixed-shape steps eagerly: a block's tables
     # equal those of a block without them (Dynamic Sampling's extra rounds included)
-    from test_rlvr_batched import _compare, _config
+    from test_rlvr_batched import _compare, _config, wide_passes
 
     from insight_bayes.rlvr import block_graphs
 
+    wide_passes(monkeypatch)  # the block's runs in one pass, as on CUDA
     config = load_config(_config(["random", "dynamic-sampling", "insight"]))
     kw = {"device": "cpu", "cache_dir": tmp_path / "cache", "progress": False, "threads": 1,
           "runs_per_process": 6}  # fmt: skip
@@ -239,7 +240,8 @@ def test_a_study_with_cuda_graphs_equals_one_without(tmp_path, monkeypatch):
     monkeypatch.setattr(block_graphs.BlockGraphs, "step_for", spy)
     monkeypatch.setattr(block_graphs.LogprobsGraph, "__call__", spy_pass)
     graphs = run_study(config, tmp_path / "graphs", cuda_graphs=True, **kw)
-    assert shapes and any(len(runs) < 6 for runs, _ in shapes)  # DS's rounds alone too
+    assert any(len(runs) == 6 for runs, _ in shapes)  # the block's runs in one pass
+    assert any(len(runs) < 6 for runs, _ in shapes)  # and DS's rounds alone
     assert len(passes) >= config.loop.steps - 1  # the evaluation's, from its second step
     _compare(plain.tables["steps"], graphs.tables["steps"])
     store = ResultStore(tmp_path / "graphs")

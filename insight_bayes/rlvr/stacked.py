@@ -20,9 +20,12 @@ each run's rows are padded to the block's and the padding is never read.
 
 The GRPO step of every run is :func:`insight_bayes.rlvr.stacked_grpo.grpo_update_runs`.
 
-Float results differ from separate runs by rounding only (``bmm`` sums in another order
-than ``linear``, padding widens attention rows by exactly-zero terms): about 1e-7
-relative per forward pass.
+A pass of one run (``R' = 1``) is TinyLM's own computation (``F.linear``, the fused layer
+norm): the same floats as the run alone, which is how a CPU block computes
+(:class:`~insight_bayes.rlvr.batched.RunBlock`). A pass over several runs differs from
+separate runs by rounding only (each run's layer-norm affine is applied after the
+normalisation, padding widens attention rows by exactly-zero terms): about 1e-7 relative
+per forward pass.
 """
 
 from __future__ import annotations

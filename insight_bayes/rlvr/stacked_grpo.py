@@ -47,8 +47,10 @@ def grpo_update_runs(
 
     ``batches[r]`` and ``advantages[r]`` are run ``r``'s (one entry per run of ``model``);
     ``reference`` (a policy, for ``config.kl_coef > 0``) is every run's reference (the
-    warm-up). ``max_rows`` bounds the rows of one forward pass (runs are taken in groups;
-    gradients accumulate). Returns each run's metrics, as ``grpo_update`` does.
+    warm-up). ``max_rows`` bounds the rows of one forward pass (runs are taken in chunks,
+    each padded to its own longest batch; gradients accumulate); with chunks of one run
+    (``max_rows = 1``, a CPU block's) each run's step is bitwise its ``grpo_update``.
+    Returns each run's metrics, as ``grpo_update`` does.
     """
     r = model.runs
     if len(batches) != r or len(advantages) != r:
