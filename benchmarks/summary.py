@@ -26,16 +26,54 @@ def cpu_sentence(results: Path = RESULTS) -> str:
     study = pd.read_csv(results / "rlvr_study_wall_cpu.csv").iloc[-1]
     speedup = before["cpu_per_run_step"] / after["cpu_per_run_step"]
     cached = bool(study.get("warmup_cached", False))
+    block = int(study.get("runs_per_process", 1))
+    blocks = f" in blocks of {block} runs" if block > 1 else ""
     return (
         f"one run at a time takes {after['cpu_per_run_step']:.3f} CPU s per run-step with the "
         f"code of `{after['code']}`, against {before['cpu_per_run_step']:.3f} s with "
         f"`{before['code']}` ({speedup:.2f}x; the exact evaluation's share of a step "
         f"{before['step_eval_share']:.2f} -> {after['step_eval_share']:.2f}), and the tiered "
         f"study ({int(study['runs'])} runs x 150 steps, {int(study['workers'])} workers) ran "
-        f"end to end in {study['wall_minutes']:.1f} minutes with `{study['code']}` "
+        f"end to end{blocks} in {study['wall_minutes']:.1f} minutes with `{study['code']}` "
         f"({study['kernels']} kernels{', warm-up read from its cache' * cached}), against the "
         f"{study['goal_minutes']:.0f}-minute goal"
     )
+
+
+def blocks_sentence(results: Path = RESULTS) -> str:
+    """Blocks of runs on CPU against one run at a time, for the first and the last code of
+    ``rlvr_blocks_cpu.csv`` (each timed in one benchmark call, one after the other), and
+    the last two end-to-end studies of ``rlvr_study_wall_cpu.csv`` when one of them ran in
+    blocks and the other one run at a time."""
+    bench = pd.read_csv(results / "rlvr_blocks_cpu.csv")
+    codes = list(dict.fromkeys(bench["code"]))
+    old, new = codes[0], codes[-1]
+
+    def speeds(code: str) -> str:
+        rows = bench[bench["code"] == code].groupby("block")["cpu_per_run_step"].mean()
+        sizes = [int(b) for b in rows.index if b > 1]
+        listed = " and ".join(map(str, sizes))
+        values = " and ".join(f"{rows[b]:.3f}" for b in sizes)
+        return f"blocks of {listed} took {values} CPU s per run-step against {rows[1]:.3f}"
+
+    text = (
+        f"with the code of `{new}` {speeds(new)} for one run at a time, where `{old}`'s "
+        f"{speeds(old)}"
+    )
+    # the last two end-to-end studies, when they are one in blocks and one not (run one
+    # after the other on one machine)
+    walls = pd.read_csv(results / "rlvr_study_wall_cpu.csv").tail(2)
+    blocked = walls[walls["runs_per_process"] > 1]
+    alone = walls[walls["runs_per_process"] == 1]
+    if len(blocked) == 1 and len(alone) == 1:
+        b, a = blocked.iloc[0], alone.iloc[0]
+        text += (
+            f"; end to end, one after the other, the tiered study took "
+            f"{b['wall_minutes']:.1f} minutes in blocks of {int(b['runs_per_process'])} runs "
+            f"(`{b['code']}`) and {a['wall_minutes']:.1f} minutes one run at a time "
+            f"(`{a['code']}`)"
+        )
+    return text
 
 
 def gpu_sentence(study: Path | None = None, goal_minutes: float = 8.0) -> str:
@@ -97,4 +135,5 @@ def gpu_sentence(study: Path | None = None, goal_minutes: float = 8.0) -> str:
 
 if __name__ == "__main__":
     print(cpu_sentence() + ".")
+    print(blocks_sentence() + ".")
     print(gpu_sentence() + ".")

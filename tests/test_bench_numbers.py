@@ -24,7 +24,7 @@ def _flat(text: str) -> str:
 
 
 @pytest.mark.parametrize("readme", ["README.md", "benchmarks/README.md"])
-@pytest.mark.parametrize("which", ["cpu_sentence", "gpu_sentence"])
+@pytest.mark.parametrize("which", ["cpu_sentence", "blocks_sentence", "gpu_sentence"])
 def test_readmes_quote_the_saved_benchmarks(readme, which):
     sentence = getattr(_summary(), which)()
     assert _flat(sentence) in _flat((ROOT / readme).read_text())
@@ -43,6 +43,31 @@ def test_the_sentence_reads_the_tables(tmp_path):
     )
     assert "0.30 -> 0.40" in sentence
     assert "in 21.0 minutes with `b` (AVX512 kernels, warm-up read" in sentence
+
+
+def test_the_blocks_sentence_reads_the_table(tmp_path):
+    (tmp_path / "rlvr_blocks_cpu.csv").write_text(
+        "code,block,cpu_per_run_step\n"
+        "old,1,0.30\nold,4,0.50\nold,8,0.60\n"
+        "new,1,0.32\nnew,4,0.30\nnew,8,0.31\nnew,1,0.34\n"  # two rows of one: their mean
+    )
+    walls = "code,runs_per_process,wall_minutes\nz,1,24.0\n"
+    (tmp_path / "rlvr_study_wall_cpu.csv").write_text(walls + "y,1,28.04\n")
+    sentence = _summary().blocks_sentence(tmp_path)
+    assert sentence == (
+        "with the code of `new` blocks of 4 and 8 took 0.300 and 0.310 CPU s per run-step "
+        "against 0.330 for one run at a time, where `old`'s blocks of 4 and 8 took 0.500 and "
+        "0.600 CPU s per run-step against 0.300"
+    )  # the last two studies both ran one run at a time: no end-to-end pair
+    (tmp_path / "rlvr_study_wall_cpu.csv").write_text(walls + "y,1,28.04\nx,7,27.96\n")
+    assert (
+        _summary()
+        .blocks_sentence(tmp_path)
+        .endswith(
+            "; end to end, one after the other, the tiered study took 28.0 minutes in blocks of "
+            "7 runs (`x`) and 28.0 minutes one run at a time (`y`)"
+        )
+    )
 
 
 def test_the_gpu_sentence_reads_the_study(tmp_path):
@@ -81,3 +106,28 @@ def test_the_gpu_sentence_reads_the_study(tmp_path):
     # 60 runs x 107.5 x 0.25 s = 1612.5 s = 27 minutes; 480 s // 26.875 s = 17 runs
     assert "about 27 minutes of device time" in sentence and "it does not fit" in sentence
     assert "8 minutes hold about 17 runs of 100 steps" in sentence
+
+
+def test_compare_studies_tells_identical_from_different(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "compare_studies", ROOT / "benchmarks/compare_studies.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    steps = pd.DataFrame({"rule": ["a", "a"], "seed": [0, 0], "step": [0, 1],
+                          "eval/pass1_exact": [0.1, 0.2], "step_seconds": [1.0, 2.0]})  # fmt: skip
+    choices = pd.DataFrame({"rule": ["a"], "seed": [0], "step": [1], "rank": [0], "score": [0.5]})
+    for name, shift, order in (("a", 0.0, [0, 1]), ("b", 0.0, [1, 0]), ("c", 1e-9, [0, 1])):
+        folder = tmp_path / name
+        folder.mkdir()
+        changed = steps.assign(step_seconds=steps.step_seconds * 3)  # timings never compared
+        changed.loc[1, "eval/pass1_exact"] += shift
+        changed.iloc[order].to_parquet(folder / "steps.parquet")
+        choices.to_parquet(folder / "choices.parquet")
+    same = module.compare(tmp_path / "a", tmp_path / "b")  # row order does not matter
+    assert same == [
+        "steps: 2 rows, 4 columns compared: identical",
+        "choices: 1 rows, 5 columns compared: identical",
+    ]
+    differ = module.compare(tmp_path / "a", tmp_path / "c")
+    assert differ[0] == "steps: 2 rows, 4 columns compared: differ: eval/pass1_exact (up to 1e-09)"
