@@ -155,8 +155,8 @@ class RunBlock:
         self.harness = harness
         self.config = harness.config
         self.policy = harness.policy
-        cpu = torch.device(harness.device).type == "cpu"
-        self.max_rows = max_rows or (1 if cpu else 4 * self.config.eval.batch_size)
+        wide = harness.device == "cuda"  # one pass fills a GPU; on CPU one run a pass
+        self.max_rows = max_rows or (4 * self.config.eval.batch_size if wide else 1)
         model_config = harness.policy.model.config
         self.model = StackedLM(model_config, [harness.warm_state] * len(runs)).to(harness.device)
         self.graphs = BlockGraphs(self.model) if cuda_graphs else None

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from insight_bayes.rlvr.grpo import PromptGroups, TokenBatch, clipped_policy_loss, kl_to_reference
 from insight_bayes.rlvr.run_sections import GRPOConfig
@@ -68,7 +69,7 @@ def grpo_update_runs(
             # each chunk of runs padded to its own longest (one run: no padding at all)
             grouped = _pad_groups([g for g, _ in kept[sl]], pad_id)
             score = functools.partial(_grouped_logprobs, model, grouped, suppress)
-            adv = _pad_rows([a for _, a in kept[sl]], grouped.mask.shape[1])
+            adv = pad_sequence([a for _, a in kept[sl]], batch_first=True)
             chunks.append(_Chunk(sl, score, grouped.mask, adv, None))
         return _update_steps(model, optimizer, chunks, n_tokens, config, scheduler)
     # as grpo_update: only the completions' last columns are scored (the final layer
@@ -97,14 +98,14 @@ def grpo_update_runs(
             for j, lp in enumerate(refs[sl]):
                 logp_ref[j, : lp.shape[0], width - lp.shape[1] :] = lp
         score = functools.partial(_token_logprobs, model, batch, suppress, width)
-        adv = _pad_rows([p[1] for p in parts[sl]], batch.tokens.shape[1])
+        adv = pad_sequence([p[1] for p in parts[sl]], batch_first=True)
         chunks.append(_Chunk(sl, score, masks, adv, logp_ref))
     return _update_steps(model, optimizer, chunks, n_tokens, config, scheduler)
 
 
 class _Chunk(NamedTuple):
-    """Runs ``runs`` of a block taken in one forward pass of the update: ``score(runs)``
-    gives their log-probabilities (``runs``: the slice, or its leaves) laid out as
+    """Runs ``runs`` of a block taken in one forward pass of the update: ``score(leaves)``
+    gives their log-probabilities (from :meth:`StackedLM.leaves` of ``runs``) laid out as
     ``masks`` ``(R', rows, C)``; ``advantages`` ``(R', rows)``; ``logp_ref`` the
     reference's, as ``masks``, or ``None``."""
 
@@ -121,14 +122,6 @@ def _grouped_logprobs(model, groups: PromptGroups, suppress, runs: Runs) -> torc
 
 def _token_logprobs(model, batch: TokenBatch, suppress, last: int, runs: Runs) -> torch.Tensor:
     return logprobs_runs(model, batch.tokens, batch.valid, 1.0, suppress, runs, last=last)
-
-
-def _pad_rows(values: Sequence[torch.Tensor], rows: int) -> torch.Tensor:
-    """Each run's per-row values ``(n_r,)`` on one ``(R', rows)`` tensor, zero-padded."""
-    out = values[0].new_zeros((len(values), rows))
-    for j, v in enumerate(values):
-        out[j, : v.numel()] = v
-    return out
 
 
 def _pad_groups(parts: Sequence[PromptGroups], pad_id: int) -> PromptGroups:
@@ -165,9 +158,8 @@ def _update_steps(model, optimizer, chunks: Sequence[_Chunk], n_tokens, config,
         optimizer.zero_grad(set_to_none=True)
         stats = []
         for c, chunk in enumerate(chunks):
-            whole = chunk.runs.indices(model.runs) == (0, model.runs, 1)
-            leaves = None if whole else model.leaves(chunk.runs)
-            logp = chunk.score(chunk.runs if leaves is None else leaves)
+            leaves = model.leaves(chunk.runs)
+            logp = chunk.score(leaves)
             if logp_old[c] is None:
                 logp_old[c] = logp.detach()  # on-policy: sampled from this policy
             total = logp.new_zeros(())
@@ -183,8 +175,7 @@ def _update_steps(model, optimizer, chunks: Sequence[_Chunk], n_tokens, config,
                 total = total + run_total
                 stats.append((run_total, loss, clip_fraction, k))
             total.backward()
-            if leaves is not None:
-                model.add_grads(chunk.runs, leaves)
+            model.add_grads(chunk.runs, leaves)
         grad_norm = _clip_per_run(params, model.runs, config.max_grad_norm)
         optimizer.step()
         if scheduler is not None:
