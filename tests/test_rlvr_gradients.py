@@ -265,6 +265,27 @@ def test_run_resumes_and_skips_finished_checkpoints(tmp_path, monkeypatch):
         run_gradients(raw, out, **kwargs)
 
 
+def test_the_draws_random_runs_in_one_block_equal_one_at_a_time(tmp_path):
+    raw = {
+        "task": {"name": "addition", "pool_size": 16, "test_size": 8, "params": {"max_digits": 2}},
+        "model": {"n_layer": 1, "n_head": 2, "d_model": 16},
+        "warmup": {"steps": 2, "batch_size": 8},
+        "grpo": {"lr": 1e-3},
+        "loop": {"m": 2, "k": 2, "steps": 3, "candidate_ratio": 2, "eval_every": 1},
+    }
+    kwargs = dict(draws=(0, 1), checkpoints=(0, 2), groups=3, replicates=2,
+                  cache_dir=tmp_path / "cache", progress=False)  # fmt: skip
+    alone = run_gradients(raw, tmp_path / "alone", runs_per_process=1, **kwargs)
+    block = run_gradients(raw, tmp_path / "block", **kwargs)  # the default: one block
+    assert set(alone["groups"]["draw"]) == {0, 1}
+    for name in ("groups", "effects", "checkpoints", "signal_noise"):
+        a, b = alone[name], block[name]
+        timing = [c for c in a.columns if "seconds" in c]
+        # a CPU block computes each draw's run as it runs alone: bit for bit
+        pd.testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing),
+                                      check_exact=True, obj=name)  # fmt: skip
+
+
 def test_selection_stats_on_a_hand_made_table():
     choices = pd.DataFrame(
         {

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from insight_bayes.rlvr.harness import Harness
 
-__all__ = ["BlockAborted", "RunBlock", "RunEnvironment", "train_block"]
+__all__ = ["BlockAborted", "RunBlock", "RunEnvironment", "check_block_harnesses", "train_block"]
 
 
 class BlockAborted(RuntimeError):
@@ -119,12 +119,16 @@ class RunEnvironment(GRPOEnvironment):
 
 
 class RunBlock:
-    """``R`` runs of one study on one :class:`~insight_bayes.rlvr.stacked.StackedLM`.
+    """``R`` runs on one :class:`~insight_bayes.rlvr.stacked.StackedLM`.
 
     Parameters
     ----------
-    harness : Harness
-        The study's task, splits and warm-up (every run starts from the warm-up).
+    harness : Harness or sequence of Harness
+        The study's task, splits and warm-up (every run starts from the warm-up), or one
+        harness per run: runs of several task draws (each draw's pool, test set and
+        warm-up) in one block. Their model, tokenizer, device and ``[grpo]`` and
+        ``[eval]`` settings must be equal (the block's computations and optimiser are
+        shared; :func:`check_block_harnesses`).
     runs : sequence of (str, int)
         The (rule label, seed) of each run.
     max_rows : int, optional
@@ -150,22 +154,26 @@ class RunBlock:
     ) -> None:
         if not runs:
             raise ValueError("a block needs at least one run")
-        if harness.config.model.path is not None:
-            raise ValueError("batched runs need a TinyLM (model.path is a Hugging Face model)")
-        self.harness = harness
-        self.config = harness.config
-        self.policy = harness.policy
-        wide = harness.device == "cuda"  # one pass fills a GPU; on CPU one run a pass
+        harnesses = [harness] * len(runs) if not isinstance(harness, Sequence) else list(harness)
+        if len(harnesses) != len(runs):
+            raise ValueError(f"need one harness per run ({len(runs)}), got {len(harnesses)}")
+        check_block_harnesses(harnesses)
+        self.harnesses = harnesses
+        self.harness = harnesses[0]  # the settings every run shares
+        self.config = self.harness.config
+        self.policy = self.harness.policy
+        device = self.harness.device
+        wide = device == "cuda"  # one pass fills a GPU; on CPU one run a pass
         self.max_rows = max_rows or (4 * self.config.eval.batch_size if wide else 1)
-        model_config = harness.policy.model.config
-        self.model = StackedLM(model_config, [harness.warm_state] * len(runs)).to(harness.device)
+        states = [h.warm_state for h in harnesses]
+        self.model = StackedLM(self.policy.model.config, states).to(device)
         self.graphs = BlockGraphs(self.model) if cuda_graphs else None
         self.optimizer = make_optimizer(self.model, self.config.grpo)
         self.scheduler = make_scheduler(self.optimizer, self.config.grpo)
         self.lanes = [_Lane(rule, int(seed)) for rule, seed in runs]
         self.started = False
         self._cond = threading.Condition()
-        self.envs = [RunEnvironment(self, i, harness) for i in range(len(runs))]
+        self.envs = [RunEnvironment(self, i, h) for i, h in enumerate(harnesses)]
         self.started = True
 
     def snapshot(self, index: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -359,12 +367,43 @@ class RunBlock:
             self.config.grpo,
             pad_id=self.policy.pad_id,
             suppress=self.policy.suppress,
-            reference=self.policy if self.config.grpo.kl_coef > 0 else None,
+            reference=[h.policy for h in self.harnesses] if self.config.grpo.kl_coef > 0 else None,
             scheduler=self.scheduler,
             max_rows=max(1, self.max_rows // 8),
         )
         self.model.eval()
         return metrics
+
+
+def check_block_harnesses(harnesses: Sequence[Harness]) -> None:
+    """Refuse harnesses whose runs cannot share a block.
+
+    A block's runs share one stacked model (so one architecture and device), one tokenizer
+    (generation's end and padding tokens, the suppressed tokens), one AdamW optimiser and
+    scheduler (``[grpo]``) and one pass size (``[eval]``); their tasks, splits and warm-up
+    weights may differ (task draws). Raises ``ValueError`` naming the first difference.
+    """
+    first = harnesses[0]
+    if first.config.model.path is not None:
+        raise ValueError("batched runs need a TinyLM (model.path is a Hugging Face model)")
+    for h in harnesses[1:]:
+        if h is first:
+            continue
+        shared = {
+            "device": (h.device, first.device),
+            "model": (h.policy.model.config, first.policy.model.config),
+            "tokenizer": (
+                (h.policy.eos_id, h.policy.pad_id, tuple(h.policy.suppress)),
+                (first.policy.eos_id, first.policy.pad_id, tuple(first.policy.suppress)),
+            ),
+            "[grpo]": (h.config.grpo, first.config.grpo),
+            "[eval]": (h.config.eval, first.config.eval),
+        }
+        for name, (mine, theirs) in shared.items():
+            if mine != theirs:
+                raise ValueError(
+                    f"runs of one block must share their {name}: {mine!r} != {theirs!r}"
+                )
 
 
 def train_block(

@@ -3,10 +3,10 @@ and reset around a probe, and exact success probabilities.
 
 Shared by the measurements of :mod:`insight_bayes.rlvr.gradients` and the causal test of
 :mod:`insight_bayes.rlvr.intervention`: both replay the study's Random run
-(:func:`random_checkpoints`, or :func:`random_checkpoints_block` for several seeds as one
-batched block), take copies of the weights and the AdamW state there, try
-an update (:func:`set_weights`) and read the held-out effect exactly
-(:func:`exact_success`).
+(:func:`random_checkpoints`, or :func:`random_checkpoints_block` for several runs, of
+several seeds and task draws, as one batched block), take copies of the weights and the
+AdamW state there, try an update (:func:`set_weights`) and read the held-out effect
+exactly (:func:`exact_success`).
 """
 
 from __future__ import annotations
@@ -98,69 +98,74 @@ def random_checkpoints(
 
 
 def random_checkpoints_block(
-    harness, config: StudyConfig, checkpoints: Sequence[int], seeds: Sequence[int]
-) -> dict[tuple[int, int], tuple[dict[str, torch.Tensor], dict[str, Any], Any]]:
-    """:func:`random_checkpoints` of several seeds at once, trained as one batched block.
+    harnesses, checkpoints: Sequence[int], seeds: Sequence[int]
+) -> list[dict[int, tuple[dict[str, torch.Tensor], dict[str, Any], Any]]]:
+    """:func:`random_checkpoints` of several runs at once, trained as one batched block.
 
-    The Random runs of ``seeds`` are the block's runs
-    (:class:`~insight_bayes.rlvr.batched.RunBlock`), each the run
-    :func:`random_checkpoints` makes alone (floats agree to rounding; see
-    :mod:`insight_bayes.rlvr.batched`). Every run goes to the last checkpoint (a block's
-    runs update in lockstep). Returns ``{(seed, step): (weights, optimizer_state,
-    belief)}``: at each checkpoint step, before that step's update, copies of the run's
-    weights, its AdamW state (as a run alone's ``state_dict()``) and its belief.
+    Run ``i`` is the Random run at ``seeds[i]`` of ``harnesses[i]``'s study (one harness
+    for all runs, or one per run: the runs of several task draws), each the run
+    :func:`random_checkpoints` makes alone with that harness's config (on CPU bit for
+    bit, on CUDA to rounding; see :mod:`insight_bayes.rlvr.batched`). Every run goes to
+    the last checkpoint (a block's runs update in lockstep). Returns, for each run in
+    order, ``{step: (weights, optimizer_state, belief)}``: at each checkpoint step, before
+    that step's update, copies of the run's weights, its AdamW state (as a run alone's
+    ``state_dict()``) and its belief.
     """
     from insight_bayes.rlvr.batched import RunBlock
 
     seeds = [check_int(s, "seed", min_value=0) for s in seeds]
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must differ, got {seeds}")
-    block = RunBlock(harness, [("random", s) for s in seeds])
+    if not isinstance(harnesses, Sequence):
+        harnesses = [harnesses] * len(seeds)
+    runs = list(zip(harnesses, seeds, strict=True))
+    if len({(id(h), s) for h, s in runs}) != len(runs):
+        raise ValueError(f"seeds must differ on one harness, got {seeds}")
+    block = RunBlock(harnesses, [("random", s) for s in seeds])
 
-    def work(i: int, env) -> dict[tuple[int, int], tuple]:
+    def work(i: int, env) -> dict[int, tuple]:
         states = random_checkpoints(
-            env, config, checkpoints, seeds[i], snapshot=lambda _: block.snapshot(i)
+            env, harnesses[i].config, checkpoints, seeds[i], snapshot=lambda _: block.snapshot(i)
         )
         return {
-            (seeds[i], step): (weights, opt_state, copy.deepcopy(loop.belief))
+            step: (weights, opt_state, copy.deepcopy(loop.belief))
             for step, weights, opt_state, loop in states
         }
 
-    found: dict[tuple[int, int], tuple] = {}
-    for part in block.run(work):
-        found.update(part)
-    return found
+    return block.run(work)
 
 
 def iter_checkpoints(
-    harness,
-    config: StudyConfig,
-    jobs: Mapping[int, Sequence[int]],
+    harnesses: Mapping[int, Any],
+    jobs: Mapping[tuple[int, int], Sequence[int]],
     runs_per_process: int = 1,
     progress: bool = False,
 ):
-    """Every ``(seed, step, weights, optimizer_state, belief)`` that ``jobs`` asks for.
+    """Every ``(draw, seed, step, weights, optimizer_state, belief)`` that ``jobs`` asks for.
 
-    ``jobs`` maps a Random seed to its checkpoint steps (seeds with none are skipped).
-    With ``runs_per_process = 1`` each seed runs alone (:func:`random_checkpoints`, one at
-    a time, yielding as it goes); with more, the seeds are trained in batched blocks of
-    that many (:func:`random_checkpoints_block`) and yielded seed by seed, step by step.
-    Either way the state is the study's Random run's, before that step's update.
+    ``jobs`` maps a (task draw, Random seed) to its checkpoint steps (runs with none are
+    skipped); ``harnesses`` maps each draw to its harness (its config is the run's). With
+    ``runs_per_process = 1`` each run trains alone (:func:`random_checkpoints`, one at a
+    time, yielding as it goes); with more, the runs, in the order of ``jobs``, are trained
+    in batched blocks of that many (:func:`random_checkpoints_block`: a block may hold
+    runs of several draws) and yielded run by run, step by step. Either way the state is
+    the study's Random run's, before that step's update.
     """
-    todo = {int(s): sorted(c) for s, c in jobs.items() if c}
+    todo = {(int(d), int(s)): sorted(c) for (d, s), c in jobs.items() if c}
     if check_int(runs_per_process, "runs_per_process", min_value=1) == 1:
-        for seed, steps in todo.items():
+        for (draw, seed), steps in todo.items():
+            harness = harnesses[draw]
             env = harness.environment()
             for step, weights, opt_state, loop in random_checkpoints(
-                env, config, steps, seed, progress
+                env, harness.config, steps, seed, progress
             ):
-                yield seed, step, weights, opt_state, loop.belief
+                yield draw, seed, step, weights, opt_state, loop.belief
         return
-    seeds = list(todo)
-    for start in range(0, len(seeds), runs_per_process):
-        part = seeds[start : start + runs_per_process]
-        steps = sorted({c for seed in part for c in todo[seed]})
-        found = random_checkpoints_block(harness, config, steps, part)
-        for seed in part:
-            for step in todo[seed]:
-                yield seed, step, *found[(seed, step)]
+    keys = list(todo)
+    for start in range(0, len(keys), runs_per_process):
+        part = keys[start : start + runs_per_process]
+        steps = sorted({c for key in part for c in todo[key]})
+        found = random_checkpoints_block(
+            [harnesses[d] for d, _ in part], steps, [s for _, s in part]
+        )
+        for (draw, seed), states in zip(part, found, strict=True):
+            for step in todo[(draw, seed)]:
+                yield draw, seed, step, *states[step]

@@ -386,6 +386,7 @@ def run_gradients(
     device: str = "cpu",
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    runs_per_process: int | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Probe checkpoints of a Random run for every task draw; write and return the tables.
 
@@ -395,8 +396,13 @@ def run_gradients(
     study does, so the run is the study's Random run at ``seed``), and at each checkpoint
     step, before that step's update, the weights and the AdamW state are copied and probed
     (:func:`measure_checkpoint`) on a separate environment with its own random numbers:
-    the run is not changed. A (draw, checkpoint) already finished in ``out`` is skipped,
-    and a draw whose checkpoints are all finished is not run at all.
+    the run is not changed. The draws' Random runs are trained as batched blocks of
+    ``runs_per_process`` (default
+    :func:`~insight_bayes.rlvr.study_jobs.default_runs_per_process`: every draw in one
+    block on CUDA, blocks of up to 8 on CPU; 1: one at a time), each run as it trains
+    alone (:func:`~insight_bayes.rlvr.checkpoint_probe.iter_checkpoints`). A (draw,
+    checkpoint) already finished in ``out`` is skipped, and a draw whose checkpoints are
+    all finished is not run at all.
 
     Returns
     -------
@@ -406,6 +412,7 @@ def run_gradients(
 
     from insight_bayes.results.io import remove_stale_temporaries
     from insight_bayes.rlvr.harness import harness_for
+    from insight_bayes.rlvr.study_jobs import default_runs_per_process
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -413,40 +420,43 @@ def run_gradients(
     checkpoints = sorted({check_int(c, "checkpoint", min_value=0) for c in checkpoints})
     replicates = check_int(replicates, "replicates", min_value=2)
     groups = check_int(groups, "groups", min_value=1)
-    for d in draws:
-        todo = [c for c in checkpoints if not is_done(root, d, c)]
+    k_values = tuple(ks) if ks else None
+    for k in k_values or ():
+        check_int(k, "k", min_value=2)
+    jobs = {(d, seed): [c for c in checkpoints if not is_done(root, d, c)] for d in draws}
+    for (d, _), todo in jobs.items():
         if not todo:
             log.info("draw %d: every checkpoint done", d)
-            continue
-        config = load_config(raw).draw_config(d)
-        k_values = tuple(ks) if ks else (config.loop.k,)
-        for k in k_values:
-            check_int(k, "k", min_value=2)
-        harness = harness_for(config, device, cache_dir, progress)
-        probe = harness.environment()
-        p_warmup = exact_success(probe, "pool")
-        # one Random run per draw: a batched block would have nothing to batch it with
-        for _, step, weights, opt_state, _ in iter_checkpoints(
-            harness, config, {seed: todo}, 1, progress
-        ):
-            probe.policy.model.load_state_dict(weights)
-            rng = np.random.default_rng([seed, d, step, 977])
-            tables = measure_checkpoint(
-                probe,
-                opt_state,
-                groups=groups,
-                replicates=replicates,
-                ks=k_values,
-                check_replicates=check_replicates,
-                rng=rng,
-                p_warmup=p_warmup,
-                progress=progress,
-            )
-            _write_part(
-                root,
-                d,
-                step,
-                dict(zip(("groups", "effects", "checkpoints"), tables, strict=True)),
-            )
-            log.info("draw %d checkpoint %d done", d, step)
+    harnesses = {
+        d: harness_for(load_config(raw).draw_config(d), device, cache_dir, progress)
+        for (d, _), todo in jobs.items()
+        if todo
+    }
+    probes: dict[int, tuple] = {}  # draw -> its probe environment and warm-up success
+    per_block = runs_per_process or default_runs_per_process(device, len(harnesses))
+    for d, _, step, weights, opt_state, _ in iter_checkpoints(harnesses, jobs, per_block, progress):
+        if d not in probes:
+            probe = harnesses[d].environment()
+            probes[d] = probe, exact_success(probe, "pool")
+        probe, p_warmup = probes[d]
+        probe.policy.model.load_state_dict(weights)
+        rng = np.random.default_rng([seed, d, step, 977])
+        tables = measure_checkpoint(
+            probe,
+            opt_state,
+            groups=groups,
+            replicates=replicates,
+            ks=k_values or (harnesses[d].config.loop.k,),
+            check_replicates=check_replicates,
+            rng=rng,
+            p_warmup=p_warmup,
+            progress=progress,
+        )
+        _write_part(
+            root,
+            d,
+            step,
+            dict(zip(("groups", "effects", "checkpoints"), tables, strict=True)),
+        )
+        log.info("draw %d checkpoint %d done", d, step)
     return gather_gradients(root, draws, checkpoints)

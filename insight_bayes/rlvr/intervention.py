@@ -357,11 +357,11 @@ def run_intervention(
 ) -> pd.DataFrame:
     """Every (draw, Random seed, checkpoint) of the design; write parts; return all batches.
 
-    For each task draw (:meth:`~insight_bayes.rlvr.config.StudyConfig.draw_config`) the
-    harness is built once; Random runs for each seed
+    For each task draw (:meth:`~insight_bayes.rlvr.config.StudyConfig.draw_config`) with
+    work left the harness is built once; Random runs for each (draw, seed)
     (:func:`~insight_bayes.rlvr.checkpoint_probe.iter_checkpoints`: one at a time, or
-    ``runs_per_process`` seeds as one batched block; default
-    :func:`~insight_bayes.rlvr.study_jobs.default_runs_per_process`: every seed on CUDA,
+    ``runs_per_process`` runs, of any draws, as one batched block; default
+    :func:`~insight_bayes.rlvr.study_jobs.default_runs_per_process`: every run on CUDA,
     blocks of up to 8 on CPU) and at each checkpoint a separate environment with the
     checkpoint's weights measures the batches of :func:`design_batches` (random numbers
     from ``(seed, draw, checkpoint)``). Finished parts (``runs/``) are skipped, so a killed
@@ -381,45 +381,53 @@ def run_intervention(
     root.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(root)
     checkpoints = check_checkpoints(checkpoints)
-    for d in draws:
-        jobs = {s: [c for c in checkpoints if not is_done(root, d, s, c)] for s in seeds}
-        if not any(jobs.values()):
-            continue
-        config = load_config(raw).draw_config(d)
-        harness = harness_for(config, device, cache_dir, progress)
-        probe = harness.environment()
-        groups = np.array([p.features["digits"] for p in probe.pool], dtype=np.int64)
-        k, m = config.loop.k, config.loop.m
-        per_block = runs_per_process or default_runs_per_process(device, len(seeds))
-        for s, step, weights, opt_state, belief in iter_checkpoints(
-            harness, config, jobs, per_block, progress
-        ):
-            started = time.perf_counter()
-            probe.policy.model.load_state_dict(weights)
-            terms = belief_terms(
-                belief.alpha, belief.beta, k, groups,
-                alpha0=belief.alpha0, beta0=belief.beta0,
-            )  # fmt: skip
-            rng = np.random.default_rng([s, d, step, 1811])
-            batches = design_batches(terms, m, rng, strata=strata, levels=levels, controls=controls)
-            rows = measure_batches(
-                probe, opt_state, batches, k=k, rng=rng,
-                check_batches=check_batches, progress=progress,
-            )  # fmt: skip
-            seen = belief.evidence > belief.alpha0 + belief.beta0
-            for row, spec in zip(rows, batches, strict=True):
-                row.update(batch_terms(terms, spec["ids"]))
-                row["seen_share"] = float(seen[spec["ids"]].mean())
-            table = pd.DataFrame(rows)
-            table.insert(0, "checkpoint", step)
-            table.insert(0, "seed", s)
-            table.insert(0, "draw", d)
-            table["seconds"] = time.perf_counter() - started
-            path, marker = _part(root, d, s, step)
-            size = atomic_write_parquet(path, table)
-            atomic_write_json(marker, {"draw": d, "seed": s, "checkpoint": step,
-                                       "size": size})  # fmt: skip
-            log.info("draw %d seed %d checkpoint %d done", d, s, step)
+    jobs = {
+        (d, s): [c for c in checkpoints if not is_done(root, d, s, c)] for d in draws for s in seeds
+    }
+    harnesses = {
+        d: harness_for(load_config(raw).draw_config(d), device, cache_dir, progress)
+        for d in draws
+        if any(jobs[(d, s)] for s in seeds)
+    }
+    probes: dict[int, tuple] = {}  # draw -> its probe environment and prompts' tiers
+    per_block = runs_per_process or default_runs_per_process(
+        device, sum(1 for c in jobs.values() if c)
+    )
+    for d, s, step, weights, opt_state, belief in iter_checkpoints(
+        harnesses, jobs, per_block, progress
+    ):
+        if d not in probes:
+            probe = harnesses[d].environment()
+            tiers = np.array([p.features["digits"] for p in probe.pool], dtype=np.int64)
+            probes[d] = probe, tiers
+        probe, groups = probes[d]
+        k, m = harnesses[d].config.loop.k, harnesses[d].config.loop.m
+        started = time.perf_counter()
+        probe.policy.model.load_state_dict(weights)
+        terms = belief_terms(
+            belief.alpha, belief.beta, k, groups,
+            alpha0=belief.alpha0, beta0=belief.beta0,
+        )  # fmt: skip
+        rng = np.random.default_rng([s, d, step, 1811])
+        batches = design_batches(terms, m, rng, strata=strata, levels=levels, controls=controls)
+        rows = measure_batches(
+            probe, opt_state, batches, k=k, rng=rng,
+            check_batches=check_batches, progress=progress,
+        )  # fmt: skip
+        seen = belief.evidence > belief.alpha0 + belief.beta0
+        for row, spec in zip(rows, batches, strict=True):
+            row.update(batch_terms(terms, spec["ids"]))
+            row["seen_share"] = float(seen[spec["ids"]].mean())
+        table = pd.DataFrame(rows)
+        table.insert(0, "checkpoint", step)
+        table.insert(0, "seed", s)
+        table.insert(0, "draw", d)
+        table["seconds"] = time.perf_counter() - started
+        path, marker = _part(root, d, s, step)
+        size = atomic_write_parquet(path, table)
+        atomic_write_json(marker, {"draw": d, "seed": s, "checkpoint": step,
+                                   "size": size})  # fmt: skip
+        log.info("draw %d seed %d checkpoint %d done", d, s, step)
     return gather(root, draws, seeds, checkpoints)
 
 

@@ -62,8 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument(
         "--runs-per-process", type=positive_int, default=None,
-        help="Random seeds trained together as one batched block (1: one at a time; "
-        "default on CUDA: every seed; on CPU: blocks of up to 8)",
+        help="Random runs (draw, seed) trained together as one batched block (1: one at a "
+        "time; default on CUDA: every run; on CPU: blocks of up to 8)",
     )  # fmt: skip
     parser.add_argument("--cache-dir", default=None, help="warm-up cache (.cache/insight-bayes)")
     parser.add_argument(

@@ -47,16 +47,20 @@ def grpo_update_runs(
     """One GRPO step of every run: :func:`~insight_bayes.rlvr.grpo.grpo_update` of each run.
 
     ``batches[r]`` and ``advantages[r]`` are run ``r``'s (one entry per run of ``model``);
-    ``reference`` (a policy, for ``config.kl_coef > 0``) is every run's reference (the
-    warm-up). ``max_rows`` bounds the rows of one forward pass (runs are taken in chunks,
-    each padded to its own longest batch; gradients accumulate); with chunks of one run
-    (``max_rows = 1``, a CPU block's) each run's step is bitwise its ``grpo_update``.
+    ``reference`` (for ``config.kl_coef > 0``) is every run's reference policy (the
+    warm-up), or a sequence of one per run (runs of several task draws). ``max_rows``
+    bounds the rows of one forward pass (runs are taken in chunks, each padded to its own
+    longest batch; gradients accumulate); with chunks of one run (``max_rows = 1``, a CPU
+    block's) each run's step is bitwise its ``grpo_update``.
     Returns each run's metrics, as ``grpo_update`` does.
     """
     r = model.runs
     if len(batches) != r or len(advantages) != r:
         raise ValueError(f"need one batch and one advantage vector per run ({r})")
     kl = reference is not None and config.kl_coef > 0
+    references = list(reference) if isinstance(reference, Sequence) else [reference] * r
+    if kl and len(references) != r:
+        raise ValueError(f"need one reference policy per run ({r}), got {len(references)}")
     n_tokens = [bt.completion.to(torch.float32).sum().clamp(min=1.0) for bt in batches]
     repeats = {bt.groups.repeats if bt.groups is not None else None for bt in batches}
     chunks: list[_Chunk] = []
@@ -76,10 +80,10 @@ def grpo_update_runs(
     # computes nothing else), as many as the run's whole batch spans
     widths = [bt.completion_width for bt in batches]
     parts, refs = [], []
-    for bt, adv, width in zip(batches, advantages, widths, strict=True):
+    for bt, adv, width, ref in zip(batches, advantages, widths, references, strict=True):
         if kl:
             with torch.no_grad():
-                refs.append(reference.logprobs(bt.tokens, bt.valid, last=width))
+                refs.append(ref.logprobs(bt.tokens, bt.valid, last=width))
             parts.append((bt, adv))
             continue
         # as grpo_update: rows with a zero advantage add exactly 0 (loss and gradient)

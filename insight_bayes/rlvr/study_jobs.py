@@ -142,9 +142,9 @@ def default_runs_per_process(device: str, runs: int, workers: int = 1) -> int:
     CPU blocks of at most :data:`CPU_BLOCK` runs, as many blocks as a multiple of
     ``workers`` (so that the workers get equal shares): there a block's passes take one
     run at a time (:class:`~insight_bayes.rlvr.batched.RunBlock`), so every run's floats
-    are those it gets alone, and a block costs slightly less per run-step than one run
-    per process (``benchmarks/bench_rlvr_batched.py``; the table is
-    ``benchmarks/results/rlvr_batched_cpu.md``). A stopped block loses its runs'
+    are those it gets alone, and a block costs about what one run per process costs
+    (within a few per cent: ``benchmarks/bench_rlvr_batched.py``; the table is
+    ``benchmarks/results/rlvr_blocks_cpu.md``). A stopped block loses its runs'
     progress, so CPU blocks stay small.
     """
     runs = max(1, runs)
