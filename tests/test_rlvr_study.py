@@ -436,10 +436,12 @@ def test_ray_backend_gives_the_same_study(tmp_path):
     raw["loop"]["steps"] = 2
     config = load_config(raw)
     kw = {"device": "cpu", "cache_dir": tmp_path / "cache", "progress": False}
-    local = run_study(config, tmp_path / "local", **kw)
+    local = run_study(config, tmp_path / "local", runs_per_process=1, **kw)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         remote = run_study(config, tmp_path / "ray", backend="ray", workers=2, threads=1, **kw)
+        # both runs as one batched block in one Ray task
+        block = run_study(config, tmp_path / "ray-block", backend="ray", runs_per_process=2, **kw)
         # a run that asks for a GPU the cluster does not have is refused, not queued forever
         from insight_bayes.results import Job, run_jobs
 
@@ -451,6 +453,12 @@ def test_ray_backend_gives_the_same_study(tmp_path):
     assert len(remote.report.trained) == 2 and remote.report.resumed == []
     pd.testing.assert_frame_equal(_strip(remote.tables["steps"]), _strip(local.tables["steps"]))
     pd.testing.assert_frame_equal(remote.tables["choices"], local.tables["choices"])
+    assert (
+        json.loads((tmp_path / "ray-block" / "manifest.json").read_text())["runs_per_process"] == 2
+    )
+    assert len(block.report.trained) == 2
+    pd.testing.assert_frame_equal(_strip(block.tables["steps"]), _strip(local.tables["steps"]))
+    pd.testing.assert_frame_equal(block.tables["choices"], local.tables["choices"])
 
 
 def test_runs_ask_for_a_gpu_on_cuda():
