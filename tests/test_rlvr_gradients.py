@@ -234,14 +234,19 @@ def test_draw_config_moves_both_seeds():
     assert raw["task"]["seed"] == 3  # the base config is not changed
 
 
-def test_run_resumes_and_skips_finished_checkpoints(tmp_path, monkeypatch):
-    raw = {
+def _tiny_raw(steps: int, eval_every: int) -> dict:
+    """A study config small enough to train in a second: a 1-layer model on 2-digit sums."""
+    return {
         "task": {"name": "addition", "pool_size": 16, "test_size": 8, "params": {"max_digits": 2}},
         "model": {"n_layer": 1, "n_head": 2, "d_model": 16},
         "warmup": {"steps": 2, "batch_size": 8},
         "grpo": {"lr": 1e-3},
-        "loop": {"m": 2, "k": 2, "steps": 2, "candidate_ratio": 2, "eval_every": 0},
+        "loop": {"m": 2, "k": 2, "steps": steps, "candidate_ratio": 2, "eval_every": eval_every},
     }
+
+
+def test_run_resumes_and_skips_finished_checkpoints(tmp_path, monkeypatch):
+    raw = _tiny_raw(steps=2, eval_every=0)
     kwargs = dict(draws=(0,), checkpoints=(0, 1), groups=3, replicates=2,
                   cache_dir=tmp_path / "cache", progress=False)  # fmt: skip
     out = tmp_path / "out"
@@ -266,13 +271,7 @@ def test_run_resumes_and_skips_finished_checkpoints(tmp_path, monkeypatch):
 
 
 def test_the_draws_random_runs_in_one_block_equal_one_at_a_time(tmp_path):
-    raw = {
-        "task": {"name": "addition", "pool_size": 16, "test_size": 8, "params": {"max_digits": 2}},
-        "model": {"n_layer": 1, "n_head": 2, "d_model": 16},
-        "warmup": {"steps": 2, "batch_size": 8},
-        "grpo": {"lr": 1e-3},
-        "loop": {"m": 2, "k": 2, "steps": 3, "candidate_ratio": 2, "eval_every": 1},
-    }
+    raw = _tiny_raw(steps=3, eval_every=1)
     kwargs = dict(draws=(0, 1), checkpoints=(0, 2), groups=3, replicates=2,
                   cache_dir=tmp_path / "cache", progress=False)  # fmt: skip
     alone = run_gradients(raw, tmp_path / "alone", runs_per_process=1, **kwargs)
