@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -131,3 +132,23 @@ def test_compare_studies_tells_identical_from_different(tmp_path):
     ]
     differ = module.compare(tmp_path / "a", tmp_path / "c")
     assert differ[0] == "steps: 2 rows, 4 columns compared: differ: eval/pass1_exact (up to 1e-09)"
+    # a measurement's tables: the causal test's batches, NaN where no check ran in both
+    batches = pd.DataFrame({"draw": [0, 1], "seed": [0, 0], "checkpoint": [25, 25],
+                            "batch": [0, 0], "effect": [0.5, 0.25],
+                            "actual": [np.nan, 0.2], "seconds": [1.0, 2.0]})  # fmt: skip
+    for name, table in (("d", batches), ("e", batches.iloc[::-1].assign(seconds=9.0))):
+        (tmp_path / name).mkdir()
+        table.to_parquet(tmp_path / name / "batches.parquet")
+    assert module.compare(tmp_path / "d", tmp_path / "e") == [
+        "batches: 2 rows, 6 columns compared: identical"
+    ]
+    (tmp_path / "f").mkdir()
+    batches.assign(actual=[0.1, 0.2]).to_parquet(tmp_path / "f" / "batches.parquet")
+    assert module.compare(tmp_path / "d", tmp_path / "f") == [
+        "batches: 2 rows, 6 columns compared: differ: actual (NaN in other rows)"
+    ]
+    assert module.compare(tmp_path / "d", tmp_path / "a") == [
+        f"batches: missing in {tmp_path / 'a'}"
+    ]
+    with pytest.raises(ValueError, match="none of the tables"):
+        module.compare(tmp_path, tmp_path / "a")

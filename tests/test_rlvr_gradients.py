@@ -4,6 +4,7 @@ resume, and the selection statistics of choices tables."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -283,6 +284,29 @@ def test_the_draws_random_runs_in_one_block_equal_one_at_a_time(tmp_path):
         # a CPU block computes each draw's run as it runs alone: bit for bit
         pd.testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing),
                                       check_exact=True, obj=name)  # fmt: skip
+
+
+def test_gradients_command_records_its_draws_warm_ups(tmp_path):
+    import json
+    import re
+
+    from insight_bayes_cli import main
+
+    smoke = Path(__file__).parents[1] / "configs" / "rlvr" / "smoke.toml"
+    out = tmp_path / "g"
+    argv = ["rlvr-gradients", str(smoke), "--out", str(out), "--draws", "0,1",
+            "--checkpoints", "0,1", "--groups", "2", "--replicates", "2", "--studies",
+            "--cache-dir", str(tmp_path / "c"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    weights = manifest["warmup_weights"]
+    assert set(weights) == {"0", "1"}
+    assert all(re.fullmatch("[0-9a-f]{64}", w["sha256"]) for w in weights.values())
+    assert weights["0"]["sha256"] != weights["1"]["sha256"]  # each draw its own warm-up
+    assert weights["0"]["key"] != weights["1"]["key"]
+    assert manifest["device_name"]
+    groups = pd.read_parquet(out / "groups.parquet")
+    assert set(groups["draw"]) == {0, 1} and set(groups["checkpoint"]) == {0, 1}
 
 
 def test_selection_stats_on_a_hand_made_table():

@@ -221,8 +221,9 @@ def run(args: argparse.Namespace) -> int:
     from insight_bayes.results.io import atomic_write_bytes, build_manifest
     from insight_bayes.rlvr.config import load_config
     from insight_bayes.rlvr.gradients import run_gradients
-    from insight_bayes.rlvr.harness import resolve_device
+    from insight_bayes.rlvr.harness import resolve_device, warmup_weights
     from insight_bayes.rlvr.selection_stats import selection_table
+    from insight_bayes.rlvr.study_jobs import device_name
 
     if args.summary_only:
         print(headline(args.out))
@@ -293,6 +294,8 @@ def run(args: argparse.Namespace) -> int:
         seconds_this_call=seconds,
         parts=int(sum(1 for _ in (out / "runs").rglob("*.done.json"))),
         warmups={d: config.draw_config(d).warmup.seed for d in draws},
+        device_name=device_name(device),
+        warmup_weights=warmup_weights(config, draws, device, args.cache_dir),
     )
     from insight_bayes.results.io import atomic_write_json
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,14 @@ from insight_bayes.rlvr.config import StudyConfig
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Harness", "harness_for", "pool_table", "resolve_device", "weights_sha256"]
+__all__ = [
+    "Harness",
+    "harness_for",
+    "pool_table",
+    "resolve_device",
+    "warmup_weights",
+    "weights_sha256",
+]
 
 
 def resolve_device(device: str) -> str:
@@ -188,6 +195,28 @@ def harness_for(
         _HARNESSES.clear()  # one study per process at a time: free the previous model
         _HARNESSES[key] = Harness(config, device, cache_dir, progress, replay)
     return _HARNESSES[key]
+
+
+def warmup_weights(
+    config: StudyConfig,
+    draws: Sequence[int],
+    device: str,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each task draw's warm-up as a manifest records it, keyed by draw: its cache ``key``,
+    the ``sha256`` of its weights (:func:`weights_sha256`) and its final ``loss``.
+
+    The identity of the warm-up the draw's runs started from: the same config trained on
+    other CPU kernels or another GPU gives other weights under the same key (see the
+    harness page), so a measurement is tied to its warm-ups by their sha256. Each draw's
+    harness is built (:func:`harness_for`; the warm-up is loaded from the cache, or
+    trained when it is not there).
+    """
+    record = {}
+    for d in draws:
+        info = harness_for(config.draw_config(d), device, cache_dir).warmup_info
+        record[str(d)] = {k: info.get(k) for k in ("key", "sha256", "loss")}
+    return record
 
 
 def pool_table(harness: Harness, samples: int) -> pd.DataFrame:

@@ -189,8 +189,9 @@ def run(args: argparse.Namespace) -> int:
 
     from insight_bayes.results.io import atomic_write_bytes, atomic_write_json, build_manifest
     from insight_bayes.rlvr.config import load_config
-    from insight_bayes.rlvr.harness import resolve_device
+    from insight_bayes.rlvr.harness import resolve_device, warmup_weights
     from insight_bayes.rlvr.intervention import check_checkpoints, run_intervention
+    from insight_bayes.rlvr.study_jobs import device_name
 
     out = Path(args.out)
     if args.summary_only:
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     check_checkpoints(args.checkpoints)
     with open(args.config, "rb") as fh:
         raw = tomllib.load(fh)
-    load_config(raw)  # validates the config before any training
+    config = load_config(raw)  # validates the config before any training
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -233,8 +234,10 @@ def run(args: argparse.Namespace) -> int:
             out=str(args.out),
             seconds=seconds,
             finished=finished,
+            **weights,
         )
 
+    weights: dict = {}  # the warm-ups' identity, once they are trained or loaded
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(manifest_path, manifest(0.0, False))  # the plan, before any slope
     started = time.perf_counter()
@@ -254,6 +257,10 @@ def run(args: argparse.Namespace) -> int:
         runs_per_process=args.runs_per_process,
     )
     seconds = time.perf_counter() - started + float(previous.get("seconds", 0.0))
+    weights.update(
+        device_name=device_name(device),
+        warmup_weights=warmup_weights(config, args.draws, device, args.cache_dir),
+    )
     final = manifest(seconds, True)
     atomic_write_json(manifest_path, final)
     atomic_write_bytes(out / "README.md", _readme(command, final).encode())
