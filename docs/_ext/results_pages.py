@@ -95,6 +95,16 @@ NUMBERS: dict[str, tuple[str, dict, str]] = {
     "causal_eb_evidence_alone": (
         _SLOPE, {"prior": "eb", "model": "evidence only", "term": "evidence"}, _CAUSAL
     ),
+    **{  # the causal test re-run by later code (two warm-ups of draw 0)
+        f"causal_{run}_{prior}_{term}": (
+            f"rlvr-intervention-{folder}/slopes.csv",
+            {"prior": prior, "model": "both terms", "term": term},
+            _CAUSAL,
+        )
+        for run, folder in (("rerun", "rerun"), ("rerun_b", "rerun-b"))
+        for prior in ("flat", "eb")
+        for term in ("weight", "evidence")
+    },
     "causal_batches": (
         _SLOPE, {"prior": "flat", "model": "both terms", "term": "weight"},
         "{n_batches:.0f} batches of {n_cells:.0f} cells ({n_draws:.0f} task draws x "
