@@ -47,12 +47,15 @@ from insight_bayes.rlvr.harness import Harness, resolve_device
 from insight_bayes.rlvr.precision import CUDA_MATMUL_PRECISION
 
 try:
-    from insight_bayes.rlvr.study_jobs import device_name
+    from insight_bayes.rlvr.machine import device_name
 except ImportError:  # timing an older commit's code (PYTHONPATH=that checkout)
-    import platform
+    try:
+        from insight_bayes.rlvr.study_jobs import device_name
+    except ImportError:
+        import platform
 
-    def device_name(device: str) -> str:
-        return f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()} kernels)"
+        def device_name(device: str) -> str:
+            return f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()} kernels)"
 
 
 from insight_bayes.selectors import selector_from_label

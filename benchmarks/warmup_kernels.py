@@ -31,7 +31,7 @@ import numpy as np, torch
 from insight_bayes.rlvr.config import load_config
 from insight_bayes.rlvr.gate import gate_pool
 from insight_bayes.rlvr.harness import Harness
-from insight_bayes.rlvr.study_jobs import device_name
+from insight_bayes.rlvr.machine import device_name
 torch.set_num_threads(1)
 config = load_config(sys.argv[1])
 harness = Harness(config, "cpu", sys.argv[2])

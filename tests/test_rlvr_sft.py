@@ -32,6 +32,26 @@ def test_second_call_loads_and_does_not_retrain(tmp_path, monkeypatch):
         assert torch.equal(a, b)
 
 
+def test_a_warm_up_names_its_machine_and_loading_it_elsewhere_warns(tmp_path, caplog):
+    import json
+    import logging
+
+    config = WarmupConfig(steps=2, batch_size=8, lr=3e-3, seed=1)
+    _, info = warm_up(TASK, MODEL, config, cache_dir=tmp_path, progress=False)
+    assert "kernels)" in info["device_name"]  # e.g. "Intel Xeon (AVX512 kernels)"
+    record = tmp_path / "warmup" / info["key"] / "warmup.json"
+    with caplog.at_level(logging.WARNING, logger="insight_bayes.rlvr.sft"):
+        warm_up(TASK, MODEL, config, cache_dir=tmp_path, progress=False)
+    assert not caplog.records  # loaded where it was trained: nothing to say
+    meta = json.loads(record.read_text())
+    record.write_text(json.dumps(meta | {"device_name": "Another CPU (AVX2 kernels)"}))
+    with caplog.at_level(logging.WARNING, logger="insight_bayes.rlvr.sft"):
+        _, loaded = warm_up(TASK, MODEL, config, cache_dir=tmp_path, progress=False)
+    assert loaded["cached"] and loaded["device_name"] == "Another CPU (AVX2 kernels)"
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "trained on Another CPU (AVX2 kernels) and is loaded on" in message
+
+
 def test_training_is_seeded(tmp_path):
     config = WarmupConfig(steps=5, batch_size=8, seed=3)
     a, _ = warm_up(TASK, MODEL, config, cache_dir=tmp_path / "a", progress=False)

@@ -493,7 +493,7 @@ def test_the_manifest_names_the_cpu_kernels():
     """Float results (a warm-up from one seed) differ between CPU kernel sets, so a study's
     manifest says which it ran on."""
     torch = pytest.importorskip("torch")
-    from insight_bayes.rlvr.study_jobs import device_name
+    from insight_bayes.rlvr.machine import device_name
 
     name = device_name("cpu")
     assert name.endswith(f"({torch.backends.cpu.get_cpu_capability()} kernels)")

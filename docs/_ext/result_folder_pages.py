@@ -56,8 +56,7 @@ TITLES = {
     "rlvr-gpu-tiered-warmup2": "The first GPU harness study, second warm-up (superseded)",
     "rlvr-intervention": "A causal test of the decomposition: batches by score quintile",
     "rlvr-intervention-rerun": "The causal test re-run by later code (draw 0's cached warm-up)",
-    "rlvr-intervention-rerun-b": "The causal test re-run by later code (another warm-up of "
-    "draw 0)",
+    "rlvr-intervention-rerun-b": "The causal test re-run by later code (another warm-up of draw 0)",
     "rlvr-gradients": "Per-group gradients of the tiered design",
     "rlvr-gradients-k": "Per-group gradients of the tiered design at K = 4 and 16",
     "sim-countdown-paper-measured": "The robustness grid under the learner measured on the harness",

@@ -222,8 +222,8 @@ def run(args: argparse.Namespace) -> int:
     from insight_bayes.rlvr.config import load_config
     from insight_bayes.rlvr.gradients import run_gradients
     from insight_bayes.rlvr.harness import resolve_device, warmup_weights
+    from insight_bayes.rlvr.machine import device_name
     from insight_bayes.rlvr.selection_stats import selection_table
-    from insight_bayes.rlvr.study_jobs import device_name
 
     if args.summary_only:
         print(headline(args.out))

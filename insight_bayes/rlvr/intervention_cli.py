@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     from insight_bayes.rlvr.config import load_config
     from insight_bayes.rlvr.harness import resolve_device, warmup_weights
     from insight_bayes.rlvr.intervention import check_checkpoints, run_intervention
-    from insight_bayes.rlvr.study_jobs import device_name
+    from insight_bayes.rlvr.machine import device_name
 
     out = Path(args.out)
     if args.summary_only:

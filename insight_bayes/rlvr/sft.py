@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from insight_bayes.rlvr.grpo import build_batch
+from insight_bayes.rlvr.machine import device_name
 from insight_bayes.rlvr.model import ModelConfig, TinyLM
 from insight_bayes.rlvr.policy import CharPolicy
 from insight_bayes.rlvr.run_sections import WarmupConfig
@@ -109,8 +110,11 @@ def warm_up(
     policy : CharPolicy
         The model (in eval mode, on ``device``) with its tokenizer.
     info : dict
-        ``key``, ``path``, ``cached`` (True when loaded), ``seconds`` and the final
-        ``loss`` of the warm-up; ``steps_trained`` and ``reached`` (whether ``stop``
+        ``key``, ``path``, ``cached`` (True when loaded), ``seconds``, the final
+        ``loss`` and ``device_name`` (the machine that trained it,
+        :func:`~insight_bayes.rlvr.machine.device_name`; a cached warm-up loaded on
+        another machine logs a warning, since that machine would train other weights) of
+        the warm-up; ``steps_trained`` and ``reached`` (whether ``stop``
         said so before ``config.steps``) for a warm-up trained until a check passes.
     """
     if config.check_every and stop is None:
@@ -141,6 +145,13 @@ def warm_up(
                 f" {first}); {advice}"
             ) from err
         log.info("loaded warm-up %s from %s", key, folder)
+        here = device_name(torch.device(device).type)
+        if meta.get("device_name") and meta["device_name"] != here:
+            log.warning(
+                "warm-up %s was trained on %s and is loaded on %s: the same config trained "
+                "here would give other weights (results record the loaded ones by their "
+                "sha256)", key, meta["device_name"], here,
+            )  # fmt: skip
         model.to(device).eval()
         return CharPolicy(model, tokenizer), {**meta, "path": str(folder), "cached": True}
 
@@ -170,6 +181,7 @@ def warm_up(
         "loss": loss,
         "seconds": seconds,
         "device": str(device),
+        "device_name": device_name(torch.device(device).type),
         **({"nondeterministic_kernels": nondeterministic} if cuda else {}),
     }
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from insight_bayes.rlvr.config import StudyConfig, load_config
+from insight_bayes.rlvr.machine import device_name
 from insight_bayes.rlvr.precision import CUDA_MATMUL_PRECISION
 from insight_bayes.rlvr.study_draws import (
     check_draws_folder,
@@ -47,7 +48,6 @@ from insight_bayes.rlvr.study_draws import (
 from insight_bayes.rlvr.study_jobs import (
     block_jobs,
     default_runs_per_process,
-    device_name,
     run_block_job,
     run_study_job,
     study_jobs,

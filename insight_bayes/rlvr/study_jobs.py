@@ -8,7 +8,6 @@ executes. The study itself (folders, resume, gathering) is :mod:`insight_bayes.r
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,6 @@ __all__ = [
     "StudyJob",
     "block_jobs",
     "default_runs_per_process",
-    "device_name",
     "run_block_job",
     "run_study_job",
     "study_jobs",
@@ -181,23 +179,3 @@ def study_jobs(
         for seed in config.study.seeds
         for rule in config.study.rules
     ]
-
-
-def device_name(device: str) -> str:
-    """The GPU's name, or the CPU's model and the kernels PyTorch runs on it (``AVX512``,
-    ``AVX2``, ...): float results, and so a warm-up trained from the same seed, differ
-    between kernel sets (see the harness page)."""
-    import torch
-
-    if device == "cuda":
-        return torch.cuda.get_device_name(0)
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(
-                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                model,
-            )
-    except OSError:
-        pass
-    return f"{model} ({torch.backends.cpu.get_cpu_capability()} kernels)"
