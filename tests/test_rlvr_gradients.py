@@ -286,10 +286,12 @@ def test_the_draws_random_runs_in_one_block_equal_one_at_a_time(tmp_path):
                                       check_exact=True, obj=name)  # fmt: skip
 
 
-def test_gradients_command_records_its_draws_warm_ups(tmp_path):
+def test_gradients_command_records_its_draws_warm_ups(tmp_path, monkeypatch):
     import json
     import re
+    import shutil
 
+    from insight_bayes.rlvr import sft
     from insight_bayes_cli import main
 
     smoke = Path(__file__).parents[1] / "configs" / "rlvr" / "smoke.toml"
@@ -304,9 +306,20 @@ def test_gradients_command_records_its_draws_warm_ups(tmp_path):
     assert all(re.fullmatch("[0-9a-f]{64}", w["sha256"]) for w in weights.values())
     assert weights["0"]["sha256"] != weights["1"]["sha256"]  # each draw its own warm-up
     assert weights["0"]["key"] != weights["1"]["key"]
-    assert manifest["device_name"]
+    assert all("kernels)" in w["device_name"] for w in weights.values())
     groups = pd.read_parquet(out / "groups.parquet")
     assert set(groups["draw"]) == {0, 1} and set(groups["checkpoint"]) == {0, 1}
+    # a finished folder called again (its warm-up cache gone) keeps the record of the
+    # warm-ups its runs used, and trains no warm-up to record another
+    shutil.rmtree(tmp_path / "c")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a warm-up was trained for a finished measurement")
+
+    monkeypatch.setattr(sft, "_train", refuse)
+    assert main(argv) == 0
+    again = json.loads((out / "manifest.json").read_text())
+    assert again["warmup_weights"] == weights
 
 
 def test_selection_stats_on_a_hand_made_table():

@@ -211,7 +211,7 @@ def test_intervention_command_runs_end_to_end_on_the_smoke_config(tmp_path):
     # the warm-up the runs started from, by the sha256 of its weights
     (weights,) = manifest["warmup_weights"].values()
     assert re.fullmatch("[0-9a-f]{64}", weights["sha256"]) and weights["loss"] > 0
-    assert manifest["device_name"]  # the CPU and its kernels, or the GPU
+    assert weights["device_name"]  # the CPU and its kernels, or the GPU
     assert "checkpoint_0" in manifest["analysis"]
     batches = pd.read_parquet(out / "batches.parquet")
     # 2 seeds x (2 priors x 2 families x 2 strata x 2 levels + 2 uniform batches)

@@ -220,9 +220,9 @@ def run(args: argparse.Namespace) -> int:
 
     from insight_bayes.results.io import atomic_write_bytes, build_manifest
     from insight_bayes.rlvr.config import load_config
+    from insight_bayes.rlvr.gradient_tables import is_done
     from insight_bayes.rlvr.gradients import run_gradients
     from insight_bayes.rlvr.harness import resolve_device, warmup_weights
-    from insight_bayes.rlvr.machine import device_name
     from insight_bayes.rlvr.selection_stats import selection_table
 
     if args.summary_only:
@@ -239,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
     out = Path(args.out)
+    trained = [d for d in draws if not all(is_done(out, d, c) for c in args.checkpoints)]
     tables = run_gradients(
         raw,
         out,
@@ -294,8 +295,9 @@ def run(args: argparse.Namespace) -> int:
         seconds_this_call=seconds,
         parts=int(sum(1 for _ in (out / "runs").rglob("*.done.json"))),
         warmups={d: config.draw_config(d).warmup.seed for d in draws},
-        device_name=device_name(device),
-        warmup_weights=warmup_weights(config, draws, device, args.cache_dir),
+        warmup_weights=warmup_weights(
+            config, trained, device, args.cache_dir, previous.get("warmup_weights")
+        ),
     )
     from insight_bayes.results.io import atomic_write_json
 

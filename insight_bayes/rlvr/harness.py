@@ -202,20 +202,28 @@ def warmup_weights(
     draws: Sequence[int],
     device: str,
     cache_dir: str | os.PathLike[str] | None = None,
+    previous: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Each task draw's warm-up as a manifest records it, keyed by draw: its cache ``key``,
-    the ``sha256`` of its weights (:func:`weights_sha256`) and its final ``loss``.
+    """Each task draw's warm-up as a measurement's manifest records it, keyed by draw: its
+    cache ``key``, the ``sha256`` of its weights (:func:`weights_sha256`), its final
+    ``loss`` and the machine whose runs started from it (``device_name``).
 
     The identity of the warm-up the draw's runs started from: the same config trained on
     other CPU kernels or another GPU gives other weights under the same key (see the
-    harness page), so a measurement is tied to its warm-ups by their sha256. Each draw's
-    harness is built (:func:`harness_for`; the warm-up is loaded from the cache, or
-    trained when it is not there).
+    harness page), so a measurement is tied to its warm-ups by their sha256. ``draws``
+    are the draws this call trained runs of (their harnesses are built again with the
+    same cache, so the weights are the ones just used); ``previous`` (an earlier call's
+    record) keeps the other draws' entries, and a draw in neither is not recorded: a
+    warm-up built now for a draw whose runs were trained earlier might be another one.
     """
-    record = {}
+    from insight_bayes.rlvr.machine import device_name
+
+    record = dict(previous or {})
     for d in draws:
         info = harness_for(config.draw_config(d), device, cache_dir).warmup_info
-        record[str(d)] = {k: info.get(k) for k in ("key", "sha256", "loss")}
+        record[str(d)] = {k: info.get(k) for k in ("key", "sha256", "loss")} | {
+            "device_name": device_name(device)
+        }
     return record
 
 

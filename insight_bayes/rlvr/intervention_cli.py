@@ -190,8 +190,7 @@ def run(args: argparse.Namespace) -> int:
     from insight_bayes.results.io import atomic_write_bytes, atomic_write_json, build_manifest
     from insight_bayes.rlvr.config import load_config
     from insight_bayes.rlvr.harness import resolve_device, warmup_weights
-    from insight_bayes.rlvr.intervention import check_checkpoints, run_intervention
-    from insight_bayes.rlvr.machine import device_name
+    from insight_bayes.rlvr.intervention import check_checkpoints, is_done, run_intervention
 
     out = Path(args.out)
     if args.summary_only:
@@ -241,6 +240,10 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(manifest_path, manifest(0.0, False))  # the plan, before any slope
     started = time.perf_counter()
+    trained = [
+        d for d in args.draws
+        if not all(is_done(out, d, s, c) for s in args.seeds for c in args.checkpoints)
+    ]  # fmt: skip
     batches = run_intervention(
         raw,
         out,
@@ -257,9 +260,8 @@ def run(args: argparse.Namespace) -> int:
         runs_per_process=args.runs_per_process,
     )
     seconds = time.perf_counter() - started + float(previous.get("seconds", 0.0))
-    weights.update(
-        device_name=device_name(device),
-        warmup_weights=warmup_weights(config, args.draws, device, args.cache_dir),
+    weights["warmup_weights"] = warmup_weights(
+        config, trained, device, args.cache_dir, previous.get("warmup_weights")
     )
     final = manifest(seconds, True)
     atomic_write_json(manifest_path, final)
