@@ -77,33 +77,16 @@ NUMBERS: dict[str, tuple[str, dict, str]] = {
         for alias, rule in (("insight", "insight"), ("mopps", "mopps"),
                             ("ed", "expected-difficulty"), ("ds", "dynamic-sampling"))
     },  # fmt: skip
-    "causal_flat_weight": (
-        _SLOPE, {"prior": "flat", "model": "both terms", "term": "weight"}, _CAUSAL
-    ),
-    "causal_flat_evidence": (
-        _SLOPE, {"prior": "flat", "model": "both terms", "term": "evidence"}, _CAUSAL
-    ),
-    "causal_flat_evidence_alone": (
-        _SLOPE, {"prior": "flat", "model": "evidence only", "term": "evidence"}, _CAUSAL
-    ),
-    "causal_eb_weight": (
-        _SLOPE, {"prior": "eb", "model": "both terms", "term": "weight"}, _CAUSAL
-    ),
-    "causal_eb_evidence": (
-        _SLOPE, {"prior": "eb", "model": "both terms", "term": "evidence"}, _CAUSAL
-    ),
-    "causal_eb_evidence_alone": (
-        _SLOPE, {"prior": "eb", "model": "evidence only", "term": "evidence"}, _CAUSAL
-    ),
-    **{  # the causal test re-run by later code (two warm-ups of draw 0)
-        f"causal_{run}_{prior}_{term}": (
-            f"rlvr-intervention-{folder}/slopes.csv",
-            {"prior": prior, "model": "both terms", "term": term},
+    **{  # the causal test and its re-runs by later code (two warm-ups of draw 0): a term's
+        # slope with both terms in the model, and the evidence term's alone
+        f"causal{run}_{prior}_{term}{alone}": (
+            f"rlvr-intervention{folder}/slopes.csv",
+            {"prior": prior, "model": "evidence only" if alone else "both terms", "term": term},
             _CAUSAL,
         )
-        for run, folder in (("rerun", "rerun"), ("rerun_b", "rerun-b"))
+        for run, folder in (("", ""), ("_rerun", "-rerun"), ("_rerun_b", "-rerun-b"))
         for prior in ("flat", "eb")
-        for term in ("weight", "evidence")
+        for term, alone in (("weight", ""), ("evidence", ""), ("evidence", "_alone"))
     },
     "causal_batches": (
         _SLOPE, {"prior": "flat", "model": "both terms", "term": "weight"},
